@@ -1,0 +1,21 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'artifacts/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      // The core never imports a channel adapter (architecture rule 2).
+      'no-restricted-imports': 'off',
+    },
+  },
+  {
+    files: ['src/agents/**', 'src/members/**', 'src/sessions/**', 'src/activity/**', 'src/outbox/**', 'src/workspaces/**', 'src/auth/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/http/**', '**/cli/**', '**/slack/**', '**/telegram/**', '**/sms/**', '**/dashboard/**'], message: 'Domain modules never import a channel adapter.' }] }],
+    },
+  },
+);

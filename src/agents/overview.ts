@@ -1,0 +1,48 @@
+// The at-a-glance state of every agent (leash status; later the dashboard): one query.
+import { sql } from 'kysely';
+import type { Db } from '../db/index.js';
+import { agentStatus } from './view.js';
+
+export interface OverviewRow {
+  workspace: string;
+  workspace_id: string;
+  name: string;
+  status: string;
+  pause: string;
+  backlog: number;
+  pending_approvals: number;
+  open_sessions: number;
+}
+
+export async function overview(db: Db, workspaceId?: string): Promise<OverviewRow[]> {
+  let q = db
+    .selectFrom('agents as a')
+    .innerJoin('workspaces as w', 'w.id', 'a.workspace_id')
+    .select([
+      'w.name as workspace',
+      'w.id as workspace_id',
+      'a.name',
+      'a.run_state',
+      'a.pause_mode',
+      'a.pause_by',
+      'a.pause_reason',
+      'a.paused_at',
+      sql<number>`(select count(*)::int from sessions s where s.agent_id = a.id and s.status in ('running', 'paused'))`.as('open_sessions'),
+    ])
+    .where('a.deleted_at', 'is', null);
+  if (workspaceId) q = q.where('a.workspace_id', '=', workspaceId);
+  const rows = await q.orderBy('w.name').orderBy('a.name').execute();
+  return rows.map((r) => ({
+    workspace: r.workspace,
+    workspace_id: r.workspace_id,
+    name: r.name,
+    status: agentStatus(r),
+    pause: r.pause_mode
+      ? `${r.pause_mode} since ${r.paused_at!.toISOString()} by ${r.pause_by?.display ?? '?'}${r.pause_reason ? ` (${r.pause_reason})` : ''}`
+      : '-',
+    // Messaging (issue 4) and approvals (issue 3) fill these in.
+    backlog: 0,
+    pending_approvals: 0,
+    open_sessions: r.open_sessions,
+  }));
+}

@@ -1,0 +1,176 @@
+// Registering agents: create (with the key, shown once), find by id or name, update, delete.
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { record } from '../activity/timeline.js';
+import { generateKey } from '../auth/keys.js';
+import type { Ctx } from '../context.js';
+import { inTransaction, newId, type Db, type Tx } from '../db/index.js';
+import type { Updateable } from 'kysely';
+import type { AgentRow, AgentsTable } from '../db/schema.js';
+import { fail, invalid, notFound } from '../errors.js';
+import { targetProblem } from '../net/targets.js';
+import { cancelOpenSessions } from '../sessions/sessions.js';
+import { toPage, type Page, type PageParams } from '../pagination.js';
+import { agentView, type AgentView } from './view.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+// Names are how chat commands address agents, so they must never be mistaken for an id or for
+// the `me` route.
+export const agentName = z
+  .string()
+  .regex(/^[a-z0-9-]{1,64}$/, 'must be 1-64 characters of a-z, 0-9 and -')
+  .refine((n) => n !== 'me' && !UUID.test(n), 'is reserved (it reads as an id or as "me")');
+
+export const agentFields = {
+  display_name: z.string().trim().min(1).max(200).nullable().optional(),
+  delivery_url: z.string().max(2048).nullable().optional(),
+};
+
+export interface CreateAgentInput {
+  name: string;
+  display_name?: string | null;
+  delivery_url?: string | null;
+}
+
+export interface CreatedAgent {
+  agent: AgentView;
+  api_key: string;
+  /** Present when a delivery_url was given: the secret deliveries are signed with, shown once. */
+  delivery_secret?: string;
+}
+
+export function newDeliverySecret(): string {
+  return `whsec_${randomBytes(24).toString('base64')}`;
+}
+
+async function checkDeliveryUrl(url: string | null | undefined, allowPrivate: boolean): Promise<void> {
+  if (url == null) return;
+  const problem = await targetProblem(url, allowPrivate);
+  if (problem) invalid([{ field: 'delivery_url', message: problem }]);
+}
+
+function isUniqueViolation(err: unknown, constraint: string): boolean {
+  const e = err as { code?: string; constraint?: string };
+  return e.code === '23505' && e.constraint === constraint;
+}
+
+export async function createAgent(
+  db: Db,
+  ctx: Ctx,
+  input: CreateAgentInput,
+  opts: { allowPrivateUrls: boolean },
+): Promise<CreatedAgent> {
+  const name = agentName.safeParse(input.name);
+  if (!name.success) invalid([{ field: 'name', message: name.error.issues[0]!.message }]);
+  await checkDeliveryUrl(input.delivery_url, opts.allowPrivateUrls);
+  const key = generateKey('agent');
+  const deliverySecret = input.delivery_url ? newDeliverySecret() : undefined;
+  try {
+    return await inTransaction(db, async (tx) => {
+      const row = await tx
+        .insertInto('agents')
+        .values({
+          id: newId(),
+          workspace_id: ctx.workspaceId,
+          name: name.data,
+          display_name: input.display_name ?? null,
+          delivery_url: input.delivery_url ?? null,
+          delivery_secret: deliverySecret ?? null,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await tx
+        .insertInto('api_keys')
+        .values({ id: newId(), workspace_id: ctx.workspaceId, prefix: key.prefix, key_hash: key.hash, agent_id: row.id })
+        .execute();
+      await record(tx, ctx, { action: 'agent.created', agentId: row.id, details: { name: row.name } });
+      return { agent: agentView(row), api_key: key.key, ...(deliverySecret ? { delivery_secret: deliverySecret } : {}) };
+    });
+  } catch (err) {
+    if (isUniqueViolation(err, 'agents_name_uq')) fail('name_taken', `An agent named ${name.data} already exists in this workspace`);
+    throw err;
+  }
+}
+
+/** Finds a live agent of the workspace by id or by name; anything else (another workspace's
+ *  agent included) is 404. */
+export async function findAgent(db: Db, workspaceId: string, ref: string, opts: { forUpdate?: boolean } = {}): Promise<AgentRow> {
+  let q = db.selectFrom('agents').selectAll().where('workspace_id', '=', workspaceId).where('deleted_at', 'is', null);
+  q = UUID.test(ref) ? q.where('id', '=', ref) : q.where('name', '=', ref);
+  if (opts.forUpdate) q = q.forUpdate();
+  const row = await q.executeTakeFirst();
+  if (!row) notFound(`Agent ${ref}`);
+  return row;
+}
+
+export async function listAgents(db: Db, workspaceId: string, page: PageParams): Promise<Page<AgentView>> {
+  let q = db.selectFrom('agents').selectAll().where('workspace_id', '=', workspaceId).where('deleted_at', 'is', null);
+  if (page.cursor) q = q.where('id', '>', page.cursor);
+  const rows = await q.orderBy('id', 'asc').limit(page.limit + 1).execute();
+  return toPage(rows, page.limit, agentView);
+}
+
+export interface UpdateAgentInput {
+  name?: string;
+  display_name?: string | null;
+  delivery_url?: string | null;
+}
+
+export async function updateAgent(
+  db: Db,
+  ctx: Ctx,
+  ref: string,
+  input: UpdateAgentInput,
+  opts: { allowPrivateUrls: boolean },
+): Promise<AgentView & { delivery_secret?: string }> {
+  if (input.name !== undefined) {
+    const name = agentName.safeParse(input.name);
+    if (!name.success) invalid([{ field: 'name', message: name.error.issues[0]!.message }]);
+  }
+  await checkDeliveryUrl(input.delivery_url, opts.allowPrivateUrls);
+  try {
+    return await inTransaction(db, async (tx) => {
+      const before = await findAgent(tx, ctx.workspaceId, ref, { forUpdate: true });
+      const changes: Updateable<AgentsTable> = {};
+      if (input.name !== undefined) changes.name = input.name;
+      if (input.display_name !== undefined) changes.display_name = input.display_name;
+      let secret: string | undefined;
+      if (input.delivery_url !== undefined) {
+        changes.delivery_url = input.delivery_url;
+        // A new target gets a new secret, returned once (contract §3.4); unsetting drops it.
+        secret = input.delivery_url ? newDeliverySecret() : undefined;
+        changes.delivery_secret = secret ?? null;
+      }
+      const changed = Object.keys(changes).filter((k) => k !== 'delivery_secret');
+      if (changed.length === 0) return agentView(before);
+      const row = await tx
+        .updateTable('agents')
+        .set({ ...changes, updated_at: new Date() })
+        .where('id', '=', before.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await record(tx, ctx, { action: 'agent.updated', agentId: row.id, details: { fields: changed } });
+      return { ...agentView(row), ...(secret ? { delivery_secret: secret } : {}) };
+    });
+  } catch (err) {
+    if (isUniqueViolation(err, 'agents_name_uq')) fail('name_taken', `An agent named ${input.name} already exists in this workspace`);
+    throw err;
+  }
+}
+
+/** Deleting keeps the row (and so the timeline) for audit, frees the name and revokes its keys. */
+export async function deleteAgent(db: Db, ctx: Ctx, ref: string): Promise<void> {
+  await inTransaction(db, async (tx: Tx) => {
+    const agent = await findAgent(tx, ctx.workspaceId, ref, { forUpdate: true });
+    const now = new Date();
+    await tx
+      .updateTable('agents')
+      .set({ deleted_at: now, updated_at: now, run_state: 'stopped', stopped_at: agent.stopped_at ?? now })
+      .where('id', '=', agent.id)
+      .execute();
+    await tx.updateTable('api_keys').set({ revoked_at: now }).where('agent_id', '=', agent.id).where('revoked_at', 'is', null).execute();
+    await cancelOpenSessions(tx, ctx, agent.id, 'agent deleted');
+    await record(tx, ctx, { action: 'agent.deleted', agentId: agent.id, details: { name: agent.name } });
+  });
+}

@@ -1,0 +1,41 @@
+// The agent object of contract §3.2, derived from the row: `status` combines run state and pause.
+import type { AgentRow } from '../db/schema.js';
+
+export type AgentStatus = 'active' | 'paused' | 'stopping' | 'inactive';
+
+export function agentStatus(row: Pick<AgentRow, 'run_state' | 'pause_mode'>): AgentStatus {
+  if (row.run_state === 'stopped') return 'inactive';
+  if (row.run_state === 'stopping') return 'stopping';
+  return row.pause_mode ? 'paused' : 'active';
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function agentView(row: AgentRow) {
+  return {
+    id: row.id,
+    name: row.name,
+    display_name: row.display_name,
+    status: agentStatus(row),
+    pause:
+      row.pause_mode && row.paused_at
+        ? { mode: row.pause_mode, since: row.paused_at.toISOString(), by: row.pause_by, reason: row.pause_reason }
+        : null,
+    paused_at: iso(row.paused_at),
+    stopped_at: iso(row.stopped_at),
+    stop_deadline: iso(row.stop_deadline),
+    // Messaging (issue 4) fills these in; until then nothing can be held.
+    backlog: { undelivered: 0, oldest_at: null as string | null },
+    presence: 'offline' as 'online' | 'offline',
+    delivery_url: row.delivery_url,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+
+export type AgentView = ReturnType<typeof agentView>;
+
+/** What another agent may see (GET /v1/directory/{name}): never the pause state. */
+export function directoryView(row: AgentRow) {
+  return { name: row.name, display_name: row.display_name, presence: 'offline' as 'online' | 'offline' };
+}

@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+// The `leash` command: operator tasks that run against the database directly (no API key needed).
+import { Command } from 'commander';
+import { overview } from '../agents/overview.js';
+import { createAgent } from '../agents/registry.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { operatorCtx } from '../context.js';
+import { createDb, type Db } from '../db/index.js';
+import { ensureDatabase, migrateToLatest } from '../db/migrate.js';
+import { LeashError } from '../errors.js';
+import { createWorkspace } from '../workspaces/workspaces.js';
+import { table } from './table.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+  const db = createDb(loadConfig().databaseUrl, { max: 2 });
+  try {
+    return await fn(db);
+  } finally {
+    await db.destroy();
+  }
+}
+
+const print = (json: boolean, value: unknown, text: string) => console.log(json ? JSON.stringify(value, null, 2) : text);
+
+const program = new Command('leash').description('Leash: the control hub for AI agents').showHelpAfterError();
+
+program
+  .command('migrate')
+  .description('create the database if needed and apply all migrations')
+  .action(async () => {
+    const config = loadConfig();
+    if (await ensureDatabase(config.databaseUrl)) console.log('created the database');
+    const result = await withDb(migrateToLatest);
+    const applied = result.results?.map((r) => r.migrationName) ?? [];
+    console.log(applied.length ? `applied ${applied.join(', ')}` : 'the database is up to date');
+  });
+
+program
+  .command('init')
+  .description('create a workspace and its first owner; prints the owner’s API key once')
+  .requiredOption('--workspace <name>', 'workspace name')
+  .requiredOption('--owner-email <email>', 'the first owner’s email')
+  .option('--json', 'print {"workspace_id", "member_id", "api_key"}')
+  .action(async (o: { workspace: string; ownerEmail: string; json?: boolean }) => {
+    const out = await withDb((db) => createWorkspace(db, { name: o.workspace, ownerEmail: o.ownerEmail }));
+    print(
+      !!o.json,
+      out,
+      `Workspace ${o.workspace} created (${out.workspace_id}).\nOwner ${o.ownerEmail} (${out.member_id}).\n\nAPI key (shown once, keep it safe):\n  ${out.api_key}`,
+    );
+  });
+
+const agent = program.command('agent').description('manage agents');
+agent
+  .command('create')
+  .description('register an agent; prints its API key once')
+  .requiredOption('--workspace <id>', 'workspace id')
+  .requiredOption('--name <name>', 'agent name: 1-64 of a-z, 0-9, -')
+  .option('--display-name <text>', 'a human-friendly name')
+  .option('--delivery-url <url>', 'where Leash POSTs events for this agent')
+  .option('--json', 'print {"agent", "api_key", "delivery_secret"?}')
+  .action(async (o: { workspace: string; name: string; displayName?: string; deliveryUrl?: string; json?: boolean }) => {
+    if (!UUID.test(o.workspace)) throw new LeashError('invalid_request', 'workspace: must be a workspace id (leash init prints it)');
+    const config = loadConfig();
+    const out = await withDb(async (db) => {
+      const ws = await db.selectFrom('workspaces').select('id').where('id', '=', o.workspace).executeTakeFirst();
+      if (!ws) throw new LeashError('not_found', `Workspace ${o.workspace} not found`);
+      return createAgent(
+        db,
+        operatorCtx(ws.id),
+        { name: o.name, display_name: o.displayName, delivery_url: o.deliveryUrl },
+        { allowPrivateUrls: config.allowPrivateUrls },
+      );
+    });
+    const secret = out.delivery_secret ? `\nDelivery secret (shown once):\n  ${out.delivery_secret}` : '';
+    print(!!o.json, out, `Agent ${out.agent.name} created (${out.agent.id}).\n\nAPI key (shown once):\n  ${out.api_key}${secret}`);
+  });
+
+program
+  .command('status')
+  .description('agents, pauses, backlogs and pending approvals at a glance')
+  .option('--workspace <id>', 'only this workspace')
+  .option('--json', 'print JSON')
+  .action(async (o: { workspace?: string; json?: boolean }) => {
+    if (o.workspace && !UUID.test(o.workspace)) throw new LeashError('invalid_request', 'workspace: must be a workspace id');
+    const rows = await withDb((db) => overview(db, o.workspace));
+    if (o.json) return print(true, rows, '');
+    if (rows.length === 0) {
+      console.log('No agents yet. Create one with: leash agent create --workspace ID --name NAME');
+      return;
+    }
+    console.log(
+      table(
+        ['WORKSPACE', 'AGENT', 'STATUS', 'BACKLOG', 'PENDING', 'SESSIONS', 'PAUSE'],
+        rows.map((r) => [r.workspace, r.name, r.status, r.backlog, r.pending_approvals, r.open_sessions, r.pause]),
+      ),
+    );
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof LeashError || err instanceof ConfigError) {
+    console.error(`leash: ${err.message}`);
+    process.exit(err instanceof LeashError && err.code === 'invalid_request' ? 2 : 1);
+  }
+  console.error(err);
+  process.exit(1);
+});

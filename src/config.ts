@@ -1,0 +1,100 @@
+// Configuration is read from the environment once, validated with zod, and passed down explicitly.
+// Defaults follow the contract (§2). Nothing else in the code reads process.env.
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const optional = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('0.0.0.0'),
+  DATABASE_URL: z.string().url().default('postgres://localhost:5432/leash'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  PUBLIC_URL: z.string().url().optional(),
+  LEASH_SECRET: optional,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // BullMQ key prefix: lets several deployments (or test files) share one Redis.
+  QUEUE_PREFIX: z.string().min(1).default('leash'),
+  SLACK_SIGNING_SECRET: optional,
+  SLACK_BOT_TOKEN: optional,
+  SLACK_API_URL: z.string().url().default('https://slack.com/api/'),
+  TELEGRAM_BOT_TOKEN: optional,
+  TELEGRAM_WEBHOOK_SECRET: optional,
+  TELEGRAM_API_ROOT: z.string().url().default('https://api.telegram.org'),
+  TWILIO_ACCOUNT_SID: optional,
+  TWILIO_AUTH_TOKEN: optional,
+  TWILIO_FROM: optional,
+  TWILIO_API_URL: z.string().url().default('https://api.twilio.com'),
+  SMTP_URL: optional,
+  EMAIL_FROM: optional,
+  BACKLOG_CAP: z.coerce.number().int().min(1).default(10_000),
+  MAX_TIMEOUT_HOURS: z.coerce.number().int().min(1).default(168),
+  ALLOW_PRIVATE_URLS: bool.optional(),
+  // How often the worker re-arms timers and deliveries from Postgres (rule 1).
+  SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(30_000),
+});
+
+export type Env = z.input<typeof envSchema>;
+
+export interface Config {
+  env: 'development' | 'test' | 'production';
+  port: number;
+  host: string;
+  databaseUrl: string;
+  redisUrl: string;
+  publicUrl: string;
+  secret: string;
+  logLevel: string;
+  queuePrefix: string;
+  slack: { signingSecret?: string; botToken?: string; apiUrl: string };
+  telegram: { botToken?: string; webhookSecret?: string; apiRoot: string };
+  twilio: { accountSid?: string; authToken?: string; from?: string; apiUrl: string };
+  email: { smtpUrl?: string; from?: string };
+  backlogCap: number;
+  maxTimeoutHours: number;
+  allowPrivateUrls: boolean;
+  sweepIntervalMs: number;
+}
+
+// Used only when NODE_ENV is development or test, so a fresh clone runs without any setup.
+const DEVELOPMENT_SECRET = 'leash-development-secret-do-not-use-in-production';
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  if (e.NODE_ENV === 'production' && !e.LEASH_SECRET) {
+    throw new ConfigError('Invalid configuration:\n  LEASH_SECRET: required when NODE_ENV=production');
+  }
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+    secret: e.LEASH_SECRET ?? DEVELOPMENT_SECRET,
+    logLevel: e.LOG_LEVEL,
+    queuePrefix: e.QUEUE_PREFIX,
+    slack: { signingSecret: e.SLACK_SIGNING_SECRET, botToken: e.SLACK_BOT_TOKEN, apiUrl: e.SLACK_API_URL },
+    telegram: { botToken: e.TELEGRAM_BOT_TOKEN, webhookSecret: e.TELEGRAM_WEBHOOK_SECRET, apiRoot: e.TELEGRAM_API_ROOT },
+    twilio: { accountSid: e.TWILIO_ACCOUNT_SID, authToken: e.TWILIO_AUTH_TOKEN, from: e.TWILIO_FROM, apiUrl: e.TWILIO_API_URL },
+    email: { smtpUrl: e.SMTP_URL, from: e.EMAIL_FROM },
+    backlogCap: e.BACKLOG_CAP,
+    maxTimeoutHours: e.MAX_TIMEOUT_HOURS,
+    allowPrivateUrls: e.ALLOW_PRIVATE_URLS ?? e.NODE_ENV !== 'production',
+    sweepIntervalMs: e.SWEEP_INTERVAL_MS,
+  };
+}

@@ -1,0 +1,118 @@
+// Cross-process wake-ups through Postgres LISTEN/NOTIFY. A state change does
+// `select pg_notify('leash', key)` inside its transaction, so the wake-up is sent exactly when the
+// change commits, from whichever process made it. One listening connection per process fans out
+// to in-process subscribers. Postgres stays the record: a waiter always re-reads state after a wake-up.
+import pg from 'pg';
+import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import { pgConfig, type Db } from './index.js';
+
+export const NOTIFY_CHANNEL = 'leash';
+
+/** Queues a wake-up for `key` that fires when the surrounding transaction commits. */
+export async function notify(db: Db, key: string): Promise<void> {
+  await sql`select pg_notify(${NOTIFY_CHANNEL}, ${key})`.execute(db);
+}
+
+type Listener = () => void;
+
+export class Notifier {
+  private client: pg.Client | undefined;
+  private connecting: Promise<void> | undefined;
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private closed = false;
+
+  constructor(
+    private readonly databaseUrl: string,
+    private readonly log: Logger,
+  ) {}
+
+  /** Calls fn on every notification for key until the returned function is called. */
+  async subscribe(key: string, fn: Listener): Promise<() => void> {
+    let set = this.listeners.get(key);
+    if (!set) this.listeners.set(key, (set = new Set()));
+    set.add(fn);
+    await this.connect();
+    return () => {
+      set.delete(fn);
+      if (set.size === 0 && this.listeners.get(key) === set) this.listeners.delete(key);
+    };
+  }
+
+  /**
+   * Resolves with check()'s first non-undefined result, re-checking on every wake-up for key,
+   * or with undefined after timeoutMs. Subscribes before the first check, so a change that commits
+   * between the check and the wait is never missed.
+   */
+  async waitFor<T>(key: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T | undefined> {
+    let wake: () => void = () => {};
+    let woken = false;
+    const unsubscribe = await this.subscribe(key, () => {
+      woken = true;
+      wake();
+    });
+    const deadline = Date.now() + timeoutMs;
+    try {
+      for (;;) {
+        woken = false;
+        const result = await check();
+        if (result !== undefined) return result;
+        const left = deadline - Date.now();
+        if (left <= 0) return undefined;
+        if (woken) continue;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, left);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    } finally {
+      unsubscribe();
+    }
+  }
+
+  private async connect(): Promise<void> {
+    if (this.client || this.closed) return;
+    this.connecting ??= this.open().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async open(): Promise<void> {
+    const client = new pg.Client(pgConfig(this.databaseUrl));
+    client.on('notification', (msg) => {
+      if (msg.payload) this.fire(msg.payload);
+    });
+    client.on('error', (err) => {
+      this.log.warn({ err }, 'notifier connection lost; reconnecting');
+      this.client = undefined;
+      client.end().catch(() => {});
+      // Wake every waiter: it re-reads state, so nothing committed while we were away is missed.
+      for (const key of [...this.listeners.keys()]) this.fire(key);
+      setTimeout(() => {
+        if (this.listeners.size > 0) this.connect().catch(() => {});
+      }, 500).unref();
+    });
+    await client.connect();
+    await client.query(`listen ${NOTIFY_CHANNEL}`);
+    if (this.closed) {
+      await client.end();
+      return;
+    }
+    this.client = client;
+  }
+
+  private fire(key: string): void {
+    const set = this.listeners.get(key);
+    if (set) for (const fn of [...set]) fn();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.connecting?.catch(() => {});
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => {});
+  }
+}

@@ -1,0 +1,134 @@
+// Table types, written once from migrations/ (keep them in step when a migration changes a table).
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
+type Time = ColumnType<Date, Date | string, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+
+export type Role = 'owner' | 'approver' | 'viewer';
+export type PauseMode = 'send' | 'full';
+export type RunState = 'running' | 'stopping' | 'stopped';
+export type SessionStatus = 'running' | 'paused' | 'cancelled' | 'completed';
+
+/** Who did something, through which surface. Stored on the timeline and on an agent's pause. */
+export interface Actor {
+  type: 'member' | 'agent' | 'operator' | 'system';
+  id: string | null;
+  display: string;
+}
+
+export interface WorkspacesTable {
+  id: string;
+  name: string;
+  created_at: CreatedAt;
+}
+
+export interface MembersTable {
+  id: string;
+  workspace_id: string;
+  email: string;
+  role: Role;
+  display_name: string | null;
+  phone: string | null;
+  slack_team_id: string | null;
+  slack_user_id: string | null;
+  telegram_user_id: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface AgentsTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  display_name: string | null;
+  run_state: ColumnType<RunState, RunState | undefined, RunState>;
+  pause_mode: PauseMode | null;
+  paused_at: Time | null;
+  pause_by: Json<(Actor & { channel: string }) | null> | null;
+  pause_reason: string | null;
+  stop_deadline: Time | null;
+  stopped_at: Time | null;
+  delivery_url: string | null;
+  delivery_secret: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+  deleted_at: Time | null;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  workspace_id: string;
+  prefix: string;
+  key_hash: Buffer;
+  member_id: string | null;
+  agent_id: string | null;
+  created_at: CreatedAt;
+  revoked_at: Time | null;
+}
+
+export interface SessionsTable {
+  id: string;
+  workspace_id: string;
+  agent_id: string;
+  task: string | null;
+  metadata: Json<Record<string, unknown> | null> | null;
+  status: SessionStatus;
+  paused_at: Time | null;
+  finished_at: Time | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface ActivityTable {
+  id: string;
+  workspace_id: string;
+  agent_id: string | null;
+  session_id: string | null;
+  action: string;
+  actor: Json<Actor>;
+  channel: string;
+  details: ColumnType<Record<string, unknown>, string | undefined, never>;
+  created_at: CreatedAt;
+}
+
+export interface OutboxTable {
+  id: string;
+  workspace_id: string;
+  agent_id: string | null;
+  type: string;
+  payload: Json<Record<string, unknown>>;
+  created_at: CreatedAt;
+  enqueued_at: Time | null;
+  dispatched_at: Time | null;
+}
+
+export interface IdempotencyKeysTable {
+  principal_id: string;
+  key: string;
+  request_hash: string;
+  status_code: number | null;
+  response: Json<unknown> | null;
+  created_at: Generated<Date>;
+}
+
+export interface DB {
+  workspaces: WorkspacesTable;
+  members: MembersTable;
+  agents: AgentsTable;
+  api_keys: ApiKeysTable;
+  sessions: SessionsTable;
+  activity: ActivityTable;
+  outbox: OutboxTable;
+  idempotency_keys: IdempotencyKeysTable;
+}
+
+export type Workspace = Selectable<WorkspacesTable>;
+export type Member = Selectable<MembersTable>;
+export type AgentRow = Selectable<AgentsTable>;
+export type SessionRow = Selectable<SessionsTable>;
+export type ActivityRow = Selectable<ActivityTable>;
+export type OutboxRow = Selectable<OutboxTable>;
+export type NewMember = Insertable<MembersTable>;
+export type MemberUpdate = Updateable<MembersTable>;

@@ -1,0 +1,53 @@
+// POSTs a JSON body signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature).
+// Used for an agent's delivery_url now and for webhook endpoints later. The id is the outbox
+// event's id, so every retry carries the same webhook-id and receivers can deduplicate.
+import { Webhook } from 'standardwebhooks';
+import { targetProblem } from '../net/targets.js';
+
+export class DeliveryError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface SignedPost {
+  url: string;
+  secret: string;
+  id: string;
+  body: string;
+  allowPrivateUrls: boolean;
+  timeoutMs?: number;
+}
+
+/** Resolves with the response status on 2xx; throws DeliveryError otherwise. */
+export async function signedPost(p: SignedPost): Promise<number> {
+  // Checked again at send time: DNS may have changed since the URL was accepted.
+  const problem = await targetProblem(p.url, p.allowPrivateUrls);
+  if (problem) throw new DeliveryError(`refused target: ${problem}`);
+  const timestamp = new Date();
+  const signature = new Webhook(p.secret).sign(p.id, timestamp, p.body);
+  let res: Response;
+  try {
+    res = await fetch(p.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'Leash-Webhooks/1',
+        'webhook-id': p.id,
+        'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+        'webhook-signature': signature,
+      },
+      body: p.body,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(p.timeoutMs ?? 10_000),
+    });
+  } catch (err) {
+    throw new DeliveryError(`request failed: ${(err as Error).message}`);
+  }
+  await res.body?.cancel().catch(() => {});
+  if (res.status < 200 || res.status >= 300) throw new DeliveryError(`receiver answered ${res.status}`, res.status);
+  return res.status;
+}

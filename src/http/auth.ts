@@ -1,0 +1,58 @@
+// Bearer-key authentication and the role check, declared per route as `config: { access }`.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { authenticate, hasRole, type Principal } from '../auth/principal.js';
+import type { Db } from '../db/index.js';
+import type { AgentRow, Member } from '../db/schema.js';
+import { fail } from '../errors.js';
+
+/** public: no key. member/approver/owner: a member key with at least that role. agent: an agent key.
+ *  any: either kind of key (the handler narrows). */
+export type Access = 'public' | 'member' | 'approver' | 'owner' | 'agent' | 'any';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+  interface FastifyRequest {
+    principal: Principal | undefined;
+  }
+}
+
+export function registerAuth(app: FastifyInstance, db: Db) {
+  app.decorateRequest('principal', undefined);
+  app.addHook('onRequest', async (req) => {
+    const access = req.routeOptions.config.access ?? 'public';
+    if (access === 'public') return;
+    const header = req.headers.authorization;
+    const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    if (!match) fail('unauthorized', 'Send your API key as "Authorization: Bearer <key>"');
+    const principal = await authenticate(db, match[1]!);
+    if (!principal) fail('unauthorized', 'That API key is not valid (unknown or revoked)');
+    req.principal = principal;
+    if (access === 'any') return;
+    if (access === 'agent') {
+      if (principal.kind !== 'agent') fail('forbidden', 'This route takes an agent key');
+      return;
+    }
+    if (principal.kind !== 'member') fail('forbidden', 'This route takes a member key, not an agent key');
+    if (access !== 'member' && !hasRole(principal.member, access)) {
+      fail('forbidden', `This needs the ${access} role; you are ${principal.member.role}`);
+    }
+  });
+}
+
+export function principalOf(req: FastifyRequest): Principal {
+  return req.principal!;
+}
+
+export function memberOf(req: FastifyRequest): Member {
+  const p = req.principal;
+  if (p?.kind !== 'member') fail('forbidden', 'This route takes a member key');
+  return p.member;
+}
+
+export function agentOf(req: FastifyRequest): AgentRow {
+  const p = req.principal;
+  if (p?.kind !== 'agent') fail('forbidden', 'This route takes an agent key');
+  return p.agent;
+}

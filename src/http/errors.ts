@@ -1,0 +1,55 @@
+// The one error handler: every failure leaves as `{error: {code, message}}` with the status from
+// ERROR_STATUS. Validation failures name each bad field.
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { ERROR_STATUS, LeashError, type ErrorCode, type FieldError } from '../errors.js';
+
+const PG_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08000', '08003', '08006']);
+
+export function sendError(reply: FastifyReply, code: ErrorCode, message: string, fields?: FieldError[]) {
+  return reply.code(ERROR_STATUS[code]).send({ error: { code, message, ...(fields ? { fields } : {}) } });
+}
+
+
+function fieldErrors(err: FastifyError): FieldError[] {
+  const where = err.validationContext;
+  const prefix = where === 'querystring' ? 'query.' : where === 'params' ? 'path.' : where === 'headers' ? 'header.' : '';
+  const out: FieldError[] = [];
+  for (const v of err.validation ?? []) {
+    const path = v.instancePath.replace(/^\//, '').replace(/\//g, '.');
+    const keys = (v.params as { keys?: string[] } | undefined)?.keys;
+    if (v.keyword === 'unrecognized_keys' && keys) {
+      for (const k of keys) out.push({ field: prefix + (path ? `${path}.${k}` : k), message: 'is not a known field' });
+      continue;
+    }
+    out.push({ field: prefix + (path || (where === 'body' ? 'body' : where ?? '')), message: v.message ?? 'is invalid' });
+  }
+  return out;
+}
+
+export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+  if (err instanceof LeashError) return sendError(reply, err.code, err.message, err.fields);
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const fields = fieldErrors(err);
+    return sendError(reply, 'invalid_request', fields.map((f) => `${f.field}: ${f.message}`).join('; '), fields);
+  }
+  switch (err.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return sendError(reply, 'invalid_request', 'body: is not valid JSON', [{ field: 'body', message: 'is not valid JSON' }]);
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return sendError(reply, 'payload_too_large', 'The request body is too large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return sendError(reply, 'unsupported_media_type', 'Send the body as application/json');
+  }
+  if (err instanceof SyntaxError || err.statusCode === 400) {
+    return sendError(reply, 'invalid_request', `body: ${err.message}`, [{ field: 'body', message: err.message }]);
+  }
+  const pgCode = (err as { code?: string }).code;
+  if (pgCode && PG_UNAVAILABLE.has(pgCode)) {
+    req.log.warn({ err }, 'database unavailable');
+    return sendError(reply, 'unavailable', 'Leash cannot reach its database right now; try again shortly');
+  }
+  req.log.error({ err }, 'unhandled error');
+  return sendError(reply, 'internal_error', 'Something went wrong on our side; it has been logged');
+}

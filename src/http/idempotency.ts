@@ -1,0 +1,70 @@
+// Idempotency-Key on creates: the key's record commits in the same transaction as the thing it
+// created, so a replay returns exactly what the first request committed. A concurrent duplicate
+// blocks on the key's row until the first commits, then replays it; if the first failed, it runs.
+import { createHash } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { json, type Db } from '../db/index.js';
+import { fail, invalid } from '../errors.js';
+import { principalOf } from './auth.js';
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+export interface Outcome<T, S extends number> {
+  status: S;
+  body: T;
+  replayed: boolean;
+}
+
+export async function idempotent<T, S extends number>(
+  db: Db,
+  req: FastifyRequest,
+  status: S,
+  run: (db: Db) => Promise<T>,
+): Promise<Outcome<T, S>> {
+  const raw = req.headers['idempotency-key'];
+  if (raw === undefined) return { status, body: await run(db), replayed: false };
+  const key = Array.isArray(raw) ? raw[0]! : raw;
+  if (!/^[\x21-\x7e]{1,255}$/.test(key)) {
+    invalid([{ field: 'header.idempotency-key', message: 'must be 1-255 visible ASCII characters' }]);
+  }
+  const p = principalOf(req);
+  const principalId = p.kind === 'member' ? p.member.id : p.agent.id;
+  const hash = createHash('sha256')
+    .update(`${req.method} ${req.routeOptions.url} ${canonical(req.params)} ${canonical(req.body ?? null)}`)
+    .digest('hex');
+  return db.transaction().execute(async (tx) => {
+    const fresh = await tx
+      .insertInto('idempotency_keys')
+      .values({ principal_id: principalId, key, request_hash: hash })
+      .onConflict((oc) => oc.doNothing())
+      .returning('key')
+      .executeTakeFirst();
+    if (!fresh) {
+      const prior = await tx
+        .selectFrom('idempotency_keys')
+        .select(['request_hash', 'status_code', 'response'])
+        .where('principal_id', '=', principalId)
+        .where('key', '=', key)
+        .executeTakeFirstOrThrow();
+      if (prior.request_hash !== hash) {
+        fail('idempotency_key_reused', 'This Idempotency-Key was used with a different request; use a new key');
+      }
+      return { status: prior.status_code as S, body: prior.response as T, replayed: true };
+    }
+    const body = await run(tx);
+    await tx
+      .updateTable('idempotency_keys')
+      .set({ status_code: status, response: json(body) })
+      .where('principal_id', '=', principalId)
+      .where('key', '=', key)
+      .execute();
+    return { status, body, replayed: false };
+  });
+}

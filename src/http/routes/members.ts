@@ -1,0 +1,74 @@
+// /v1/members: people and their linked identities (email, phone, Slack, Telegram).
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ctxFor } from '../../auth/principal.js';
+import type { Deps } from '../../deps.js';
+import { addMember, getMember, identityFields, listMembers, memberView, removeMember, role, updateMember } from '../../members/members.js';
+import { pageQuery } from '../../pagination.js';
+import { memberOf, principalOf } from '../auth.js';
+import { idempotent } from '../idempotency.js';
+import { errors, memberObject, page, uuid } from '../schemas.js';
+
+const params = z.object({ id: uuid });
+const email = z.email('must be an email address').max(320);
+
+export function registerMemberRoutes(root: FastifyInstance, deps: Deps) {
+  const app = root.withTypeProvider<ZodTypeProvider>();
+  const { db } = deps;
+  const tags = ['members'];
+
+  app.post('/v1/members', {
+    config: { access: 'owner' },
+    schema: {
+      tags,
+      summary: 'Add a member; returns their API key once',
+      body: z.object({ email, role, ...identityFields }).strict(),
+      response: { 201: z.object({ member: memberObject, api_key: z.string() }), ...errors(400, 401, 403, 409) },
+    },
+    handler: async (req, reply) => {
+      const ctx = ctxFor(principalOf(req), 'api');
+      const out = await idempotent(db, req, 201, (tx) => addMember(tx, ctx, req.body));
+      return reply.code(out.status).header('idempotent-replayed', String(out.replayed)).send(out.body);
+    },
+  });
+
+  app.get('/v1/members', {
+    config: { access: 'member' },
+    schema: { tags, summary: 'List members', querystring: z.object(pageQuery), response: { 200: page(memberObject), ...errors(400, 401, 403) } },
+    handler: async (req) => listMembers(db, principalOf(req).workspaceId, req.query),
+  });
+
+  app.get('/v1/members/me', {
+    config: { access: 'member' },
+    schema: { tags, summary: 'The calling member', response: { 200: memberObject, ...errors(401, 403) } },
+    handler: async (req) => memberView(memberOf(req)),
+  });
+
+  app.get('/v1/members/:id', {
+    config: { access: 'member' },
+    schema: { tags, summary: 'Get a member', params, response: { 200: memberObject, ...errors(400, 401, 403, 404) } },
+    handler: async (req) => memberView(await getMember(db, principalOf(req).workspaceId, req.params.id)),
+  });
+
+  app.patch('/v1/members/:id', {
+    config: { access: 'owner' },
+    schema: {
+      tags,
+      summary: 'Change a member’s role or identities (null unlinks an identity)',
+      params,
+      body: z.object({ email: email.optional(), role: role.optional(), ...identityFields }).strict(),
+      response: { 200: memberObject, ...errors(400, 401, 403, 404, 409) },
+    },
+    handler: async (req) => updateMember(db, ctxFor(principalOf(req), 'api'), req.params.id, req.body),
+  });
+
+  app.delete('/v1/members/:id', {
+    config: { access: 'owner' },
+    schema: { tags, summary: 'Remove a member (their key stops working)', params, response: { 204: z.null(), ...errors(400, 401, 403, 404, 409) } },
+    handler: async (req, reply) => {
+      await removeMember(db, ctxFor(principalOf(req), 'api'), req.params.id);
+      return reply.code(204).send(null);
+    },
+  });
+}

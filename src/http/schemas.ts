@@ -1,0 +1,97 @@
+// Response shapes, for the OpenAPI document and the response serializer. Request shapes live
+// next to the domain rules they come from.
+import { z } from 'zod';
+
+export const isoTime = z.string().describe('ISO 8601 UTC time');
+export const uuid = z.uuid();
+
+export const errorBody = z
+  .object({
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      fields: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    }),
+  })
+  .meta({ id: 'Error' });
+
+export const actor = z.object({
+  type: z.enum(['member', 'agent', 'operator', 'system']),
+  id: z.string().nullable(),
+  display: z.string(),
+});
+
+export const agentObject = z
+  .object({
+    id: uuid,
+    name: z.string(),
+    display_name: z.string().nullable(),
+    status: z.enum(['active', 'paused', 'stopping', 'inactive']),
+    pause: z
+      .object({
+        mode: z.enum(['send', 'full']),
+        since: isoTime,
+        by: actor.extend({ channel: z.string() }).nullable(),
+        reason: z.string().nullable(),
+      })
+      .nullable(),
+    paused_at: isoTime.nullable(),
+    stopped_at: isoTime.nullable(),
+    stop_deadline: isoTime.nullable(),
+    backlog: z.object({ undelivered: z.number().int(), oldest_at: isoTime.nullable() }),
+    presence: z.enum(['online', 'offline']),
+    delivery_url: z.string().nullable(),
+    created_at: isoTime,
+    updated_at: isoTime,
+  })
+  .meta({ id: 'Agent' });
+
+export const memberObject = z
+  .object({
+    id: uuid,
+    email: z.string(),
+    role: z.enum(['owner', 'approver', 'viewer']),
+    display_name: z.string().nullable(),
+    phone: z.string().nullable(),
+    slack: z.object({ team_id: z.string(), user_id: z.string() }).nullable(),
+    telegram: z.object({ user_id: z.string() }).nullable(),
+    created_at: isoTime,
+    updated_at: isoTime,
+  })
+  .meta({ id: 'Member' });
+
+export const sessionObject = z
+  .object({
+    id: uuid,
+    agent_id: uuid,
+    task: z.string().nullable(),
+    metadata: z.record(z.string(), z.unknown()).nullable(),
+    status: z.enum(['running', 'paused', 'cancelled', 'completed']),
+    paused_at: isoTime.nullable(),
+    finished_at: isoTime.nullable(),
+    created_at: isoTime,
+    updated_at: isoTime,
+  })
+  .meta({ id: 'Session' });
+
+export const activityObject = z
+  .object({
+    id: uuid,
+    action: z.string(),
+    agent_id: uuid.nullable(),
+    session_id: uuid.nullable(),
+    actor,
+    channel: z.string(),
+    details: z.record(z.string(), z.unknown()),
+    created_at: isoTime,
+  })
+  .meta({ id: 'Activity' });
+
+export function page<T extends z.ZodType>(item: T) {
+  return z.object({ data: z.array(item), next_cursor: z.string().nullable() });
+}
+
+/** The error responses a route can give, for the OpenAPI document. */
+export function errors(...statuses: number[]) {
+  return Object.fromEntries(statuses.map((s) => [s, errorBody]));
+}

@@ -1,0 +1,78 @@
+// The HTTP server: JSON in and out, one error shape, key auth per route, OpenAPI at /docs.
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import sjson from 'secure-json-parse';
+import { sql } from 'kysely';
+import type { Deps } from '../deps.js';
+import { registerAuth } from './auth.js';
+import { errorHandler, sendError } from './errors.js';
+import './messages.js';
+import { registerAgentRoutes } from './routes/agents.js';
+import { registerMeRoutes } from './routes/me.js';
+import { registerMemberRoutes } from './routes/members.js';
+import { registerSessionRoutes } from './routes/sessions.js';
+
+export async function buildServer(deps: Deps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger,
+    bodyLimit: 1024 * 1024,
+    // Long enough for a graceful stop's wait (≤ 5 min) and, later, long-polls.
+    requestTimeout: 0,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) => sendError(reply, 'not_found', `No route ${req.method} ${req.url.split('?')[0]}`));
+
+  // An empty body is an empty object: `curl -X POST …/unpause` should just work.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, {});
+    try {
+      done(null, sjson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' }));
+    } catch (err) {
+      (err as { statusCode?: number }).statusCode = 400;
+      (err as { code?: string }).code = 'FST_ERR_CTP_INVALID_JSON_BODY';
+      done(err as Error, undefined);
+    }
+  });
+  app.addHook('preValidation', async (req) => {
+    if (req.body === undefined && (req.method === 'POST' || req.method === 'PATCH')) req.body = {};
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Leash API',
+        version: '1',
+        description: 'The owner’s control hub for AI agents. Errors are `{"error": {"code", "message"}}`.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A member or agent API key' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  registerAuth(app, deps.db);
+
+  app.get('/healthz', { schema: { hide: true } }, async (_req, reply) => {
+    try {
+      await sql`select 1`.execute(deps.db);
+      return { ok: true, database: 'up' };
+    } catch {
+      return sendError(reply, 'unavailable', 'database unreachable');
+    }
+  });
+
+  registerAgentRoutes(app, deps);
+  registerMeRoutes(app, deps);
+  registerMemberRoutes(app, deps);
+  registerSessionRoutes(app, deps);
+  return app;
+}

@@ -1,0 +1,46 @@
+// Process entry: `web`, `worker`, or `all` (both in one process, for a single machine; it also
+// applies migrations first so `npm start` works on a fresh clone).
+import type { FastifyInstance } from 'fastify';
+import { startWorker, type RunningWorker } from '../jobs/worker.js';
+import { ConfigError, loadConfig } from './config.js';
+import { ensureDatabase, migrateToLatest } from './db/migrate.js';
+import { closeDeps, createDeps } from './deps.js';
+import { buildServer } from './http/server.js';
+
+async function main(mode: string) {
+  if (!['web', 'worker', 'all'].includes(mode)) throw new ConfigError(`usage: main.js web|worker|all (got ${mode})`);
+  const config = loadConfig();
+  const deps = createDeps(config);
+  if (mode === 'all') {
+    await ensureDatabase(config.databaseUrl);
+    await migrateToLatest(deps.db);
+  }
+  let app: FastifyInstance | undefined;
+  let worker: RunningWorker | undefined;
+  if (mode === 'web' || mode === 'all') {
+    app = await buildServer(deps);
+    await app.listen({ port: config.port, host: config.host });
+    deps.log.info(`Leash is listening on ${config.publicUrl} (API docs at ${config.publicUrl}/docs)`);
+  }
+  if (mode === 'worker' || mode === 'all') worker = await startWorker(deps);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    deps.log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    await app?.close();
+    await worker?.close();
+    await closeDeps(deps);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main(process.argv[2] ?? 'all').catch((err) => {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(1);
+});

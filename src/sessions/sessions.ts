@@ -1,0 +1,147 @@
+// Sessions: one task run of an agent. running ⇄ paused → cancelled | completed; a finished session
+// never changes again. Controls are owner members or the agent itself; `complete` is the agent's.
+import { record } from '../activity/timeline.js';
+import type { Ctx } from '../context.js';
+import { inTransaction, json, newId, type Db, type Tx } from '../db/index.js';
+import type { AgentRow, SessionRow, SessionStatus } from '../db/schema.js';
+import { fail, notFound } from '../errors.js';
+import { emit } from '../outbox/outbox.js';
+import { toPage, type Page, type PageParams } from '../pagination.js';
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function sessionView(row: SessionRow) {
+  return {
+    id: row.id,
+    agent_id: row.agent_id,
+    task: row.task,
+    metadata: row.metadata,
+    status: row.status,
+    paused_at: iso(row.paused_at),
+    finished_at: iso(row.finished_at),
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+
+export type SessionView = ReturnType<typeof sessionView>;
+
+/** Which sessions a caller may touch: a member sees the workspace's, an agent only its own. */
+export interface SessionScope {
+  workspaceId: string;
+  agentId?: string;
+}
+
+export async function createSession(
+  db: Db,
+  ctx: Ctx,
+  agent: AgentRow,
+  input: { task?: string | null; metadata?: Record<string, unknown> | null },
+): Promise<SessionView> {
+  if (agent.run_state !== 'running') fail('AGENT_INACTIVE', `${agent.name} is ${agent.run_state}; start it before opening sessions`);
+  return inTransaction(db, async (tx) => {
+    const row = await tx
+      .insertInto('sessions')
+      .values({
+        id: newId(),
+        workspace_id: agent.workspace_id,
+        agent_id: agent.id,
+        task: input.task ?? null,
+        metadata: input.metadata == null ? null : json(input.metadata),
+        status: 'running',
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await record(tx, ctx, { action: 'session.created', agentId: agent.id, sessionId: row.id, details: { task: row.task } });
+    return sessionView(row);
+  });
+}
+
+async function findSession(db: Db, scope: SessionScope, id: string): Promise<SessionRow> {
+  let q = db.selectFrom('sessions').selectAll().where('id', '=', id).where('workspace_id', '=', scope.workspaceId);
+  if (scope.agentId) q = q.where('agent_id', '=', scope.agentId);
+  const row = await q.executeTakeFirst();
+  if (!row) notFound(`Session ${id}`);
+  return row;
+}
+
+export async function getSession(db: Db, scope: SessionScope, id: string): Promise<SessionView> {
+  return sessionView(await findSession(db, scope, id));
+}
+
+/** Newest first. */
+export async function listSessions(
+  db: Db,
+  scope: SessionScope,
+  filter: { agentId?: string; status?: SessionStatus },
+  page: PageParams,
+): Promise<Page<SessionView>> {
+  let q = db.selectFrom('sessions').selectAll().where('workspace_id', '=', scope.workspaceId);
+  if (scope.agentId) q = q.where('agent_id', '=', scope.agentId);
+  if (filter.agentId) q = q.where('agent_id', '=', filter.agentId);
+  if (filter.status) q = q.where('status', '=', filter.status);
+  if (page.cursor) q = q.where('id', '<', page.cursor);
+  const rows = await q.orderBy('id', 'desc').limit(page.limit + 1).execute();
+  return toPage(rows, page.limit, sessionView);
+}
+
+type Verb = 'pause' | 'resume' | 'cancel' | 'complete';
+
+const TRANSITIONS: Record<Verb, { from: SessionStatus[]; to: SessionStatus; action: string; event?: string }> = {
+  pause: { from: ['running'], to: 'paused', action: 'session.paused', event: 'session.paused' },
+  resume: { from: ['paused'], to: 'running', action: 'session.resumed', event: 'session.resumed' },
+  cancel: { from: ['running', 'paused'], to: 'cancelled', action: 'session.cancelled', event: 'session.cancelled' },
+  complete: { from: ['running', 'paused'], to: 'completed', action: 'session.completed' },
+};
+
+function refusal(verb: Verb, current: SessionStatus): never {
+  if (current === 'cancelled' || current === 'completed') fail('already_finished', `The session is already ${current}`);
+  if (verb === 'pause') fail('already_paused', 'The session is already paused');
+  fail('not_paused', 'The session is not paused');
+}
+
+async function transition(db: Db, ctx: Ctx, scope: SessionScope, id: string, verb: Verb): Promise<SessionView> {
+  const t = TRANSITIONS[verb];
+  return inTransaction(db, async (tx) => {
+    const session = await findSession(tx, scope, id);
+    const now = new Date();
+    const row = await tx
+      .updateTable('sessions')
+      .set({
+        status: t.to,
+        updated_at: now,
+        paused_at: t.to === 'paused' ? now : null,
+        ...(t.to === 'cancelled' || t.to === 'completed' ? { finished_at: now } : {}),
+      })
+      .where('id', '=', session.id)
+      .where('status', 'in', t.from)
+      .returningAll()
+      .executeTakeFirst();
+    if (!row) refusal(verb, (await findSession(tx, scope, id)).status);
+    await record(tx, ctx, { action: t.action, agentId: row.agent_id, sessionId: row.id });
+    if (t.event) await emit(tx, { workspaceId: row.workspace_id, agentId: row.agent_id, type: t.event, data: sessionView(row) });
+    return sessionView(row);
+  });
+}
+
+export const pauseSession = (db: Db, ctx: Ctx, scope: SessionScope, id: string) => transition(db, ctx, scope, id, 'pause');
+export const resumeSession = (db: Db, ctx: Ctx, scope: SessionScope, id: string) => transition(db, ctx, scope, id, 'resume');
+export const cancelSession = (db: Db, ctx: Ctx, scope: SessionScope, id: string) => transition(db, ctx, scope, id, 'cancel');
+export const completeSession = (db: Db, ctx: Ctx, scope: SessionScope, id: string) => transition(db, ctx, scope, id, 'complete');
+
+/** Called inside a stop's transaction: a stopped agent runs no tasks. Returns how many were cancelled. */
+export async function cancelOpenSessions(tx: Tx, ctx: Ctx, agentId: string, reason: string): Promise<number> {
+  const now = new Date();
+  const rows = await tx
+    .updateTable('sessions')
+    .set({ status: 'cancelled', finished_at: now, paused_at: null, updated_at: now })
+    .where('agent_id', '=', agentId)
+    .where('status', 'in', ['running', 'paused'])
+    .returningAll()
+    .execute();
+  for (const row of rows) {
+    await record(tx, ctx, { action: 'session.cancelled', agentId, sessionId: row.id, details: { reason } });
+    await emit(tx, { workspaceId: row.workspace_id, agentId, type: 'session.cancelled', data: sessionView(row) });
+  }
+  return rows.length;
+}

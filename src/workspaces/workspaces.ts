@@ -1,0 +1,30 @@
+// A workspace is a tenant. It is born with its first owner (leash init), whose key is shown once.
+import { z } from 'zod';
+import { operatorCtx } from '../context.js';
+import { inTransaction, newId, type Db } from '../db/index.js';
+import { invalid } from '../errors.js';
+import { addMember } from '../members/members.js';
+
+const input = z.object({
+  name: z.string().trim().min(1, 'must not be empty').max(200),
+  ownerEmail: z.email('must be an email address'),
+});
+
+export interface InitResult {
+  workspace_id: string;
+  member_id: string;
+  api_key: string;
+}
+
+export async function createWorkspace(db: Db, raw: { name: string; ownerEmail: string }): Promise<InitResult> {
+  const parsed = input.safeParse(raw);
+  if (!parsed.success) {
+    invalid(parsed.error.issues.map((i) => ({ field: i.path[0] === 'ownerEmail' ? 'owner-email' : 'workspace', message: i.message })));
+  }
+  return inTransaction(db, async (tx) => {
+    const id = newId();
+    await tx.insertInto('workspaces').values({ id, name: parsed.data.name }).execute();
+    const { member, api_key } = await addMember(tx, operatorCtx(id), { email: parsed.data.ownerEmail, role: 'owner' });
+    return { workspace_id: id, member_id: member.id, api_key };
+  });
+}
