@@ -5,9 +5,9 @@ import { z } from 'zod';
 type Issue = z.core.$ZodRawIssue;
 
 function describe(iss: Issue): string | undefined {
+  if (iss.input === undefined && (iss.code === 'invalid_type' || iss.code === 'invalid_value')) return 'is required';
   switch (iss.code) {
     case 'invalid_type':
-      if (iss.input === undefined) return 'is required';
       return `must be ${iss.expected === 'object' ? 'an object' : iss.expected === 'array' ? 'an array' : `a ${iss.expected}`}`;
     case 'invalid_value':
       return `must be one of ${iss.values.map(String).join(', ')}`;

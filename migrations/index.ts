@@ -1,0 +1,7 @@
+// Every migration, in order. Add new ones at the end; never edit or reorder shipped ones.
+import type { Migration } from 'kysely';
+import * as m0001 from './0001_foundation.js';
+
+export const migrations: Record<string, Migration> = {
+  '0001_foundation': m0001,
+};

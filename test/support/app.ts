@@ -1,0 +1,121 @@
+// A real Leash per test file: its own database, real Postgres, Fastify driven through inject()
+// (the full request pipeline, no network hop). Nothing of ours is mocked.
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll } from 'vitest';
+import { loadConfig, type Config } from '../../src/config.js';
+import { closeDeps, createDeps, type Deps } from '../../src/deps.js';
+import { buildServer } from '../../src/http/server.js';
+import { createWorkspace } from '../../src/workspaces/workspaces.js';
+import { createTestDatabase } from './db.js';
+
+export interface Response<T = any> {
+  status: number;
+  body: T;
+  headers: Record<string, string | string[] | number | undefined>;
+}
+
+export interface CallOptions {
+  key?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface TestApp {
+  deps: Deps;
+  config: Config;
+  app: FastifyInstance;
+  call<T = any>(method: string, url: string, opts?: CallOptions): Promise<Response<T>>;
+  /** A new workspace with its owner, plus helpers bound to the owner's key. */
+  workspace(name?: string): Promise<Workspace>;
+}
+
+export interface Workspace {
+  id: string;
+  ownerId: string;
+  ownerKey: string;
+  member(role: 'owner' | 'approver' | 'viewer', extra?: Record<string, unknown>): Promise<{ id: string; key: string }>;
+  agent(name: string, extra?: Record<string, unknown>): Promise<{ id: string; key: string; body: any }>;
+}
+
+export function testEnv(databaseUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    DATABASE_URL: databaseUrl,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    QUEUE_PREFIX: `leash-test-${randomBytes(4).toString('hex')}`,
+    ...extra,
+  };
+}
+
+/** Registers beforeAll/afterAll hooks; the returned object is filled in before the first test. */
+export function useTestApp(env: Record<string, string> = {}): TestApp {
+  const t = {} as TestApp;
+  let drop: () => Promise<void> = async () => {};
+  beforeAll(async () => {
+    const database = await createTestDatabase();
+    drop = database.drop;
+    t.config = loadConfig(testEnv(database.url, env));
+    t.deps = createDeps(t.config);
+    t.app = await buildServer(t.deps);
+    await t.app.ready();
+    t.call = async (method, url, opts = {}) => {
+      const headers: Record<string, string> = { ...opts.headers };
+      if (opts.key) headers.authorization = `Bearer ${opts.key}`;
+      const hasBody = opts.body !== undefined;
+      if (hasBody) headers['content-type'] ??= 'application/json';
+      const res = await t.app.inject({
+        method: method as 'GET',
+        url,
+        headers,
+        ...(hasBody ? { payload: typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body) } : {}),
+      });
+      const text = res.body;
+      let body: unknown = text;
+      try {
+        body = text ? JSON.parse(text) : null;
+      } catch {
+        /* not JSON (e.g. /docs HTML) */
+      }
+      return { status: res.statusCode, body: body as any, headers: res.headers };
+    };
+    t.workspace = async (name = 'Acme') => {
+      const init = await createWorkspace(t.deps.db, { name, ownerEmail: `owner-${randomBytes(3).toString('hex')}@example.com` });
+      const ownerKey = init.api_key;
+      return {
+        id: init.workspace_id,
+        ownerId: init.member_id,
+        ownerKey,
+        async member(role, extra = {}) {
+          const res = await t.call('POST', '/v1/members', {
+            key: ownerKey,
+            body: { email: `${role}-${randomBytes(3).toString('hex')}@example.com`, role, ...extra },
+          });
+          if (res.status !== 201) throw new Error(`member create failed: ${JSON.stringify(res.body)}`);
+          return { id: res.body.member.id, key: res.body.api_key };
+        },
+        async agent(agentName, extra = {}) {
+          const res = await t.call('POST', '/v1/agents', { key: ownerKey, body: { name: agentName, ...extra } });
+          if (res.status !== 201) throw new Error(`agent create failed: ${JSON.stringify(res.body)}`);
+          return { id: res.body.agent.id, key: res.body.api_key, body: res.body };
+        },
+      };
+    };
+  });
+  afterAll(async () => {
+    await t.app?.close();
+    if (t.deps) await closeDeps(t.deps);
+    await drop();
+  });
+  return t;
+}
+
+/** Rows on an agent's timeline, straight from the table (not through the API under test). */
+export async function timelineCount(t: TestApp, agentId: string): Promise<number> {
+  const row = await t.deps.db
+    .selectFrom('activity')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('agent_id', '=', agentId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
