@@ -3,12 +3,12 @@
 // re-relays rows enqueued a minute ago and still not dispatched: Redis may have lost them.
 import type { Queue } from 'bullmq';
 import type { Deps } from '../src/deps.js';
-import { EVENT_ATTEMPTS } from '../src/queue.js';
 
 const BATCH = 500;
 const STALE_AFTER_MS = 60_000;
 
-export async function relayOutbox(deps: Pick<Deps, 'db'>, queue: Queue, mode: 'fresh' | 'stale'): Promise<number> {
+export async function relayOutbox(deps: Pick<Deps, 'db' | 'config'>, queue: Queue, mode: 'fresh' | 'stale'): Promise<number> {
+  const attempts = deps.config.retryScheduleMs.length + 1;
   let total = 0;
   for (;;) {
     const n = await deps.db.transaction().execute(async (tx) => {
@@ -33,7 +33,7 @@ export async function relayOutbox(deps: Pick<Deps, 'db'>, queue: Queue, mode: 'f
           data: { outboxId: r.id },
           opts: {
             jobId: r.id,
-            attempts: EVENT_ATTEMPTS,
+            attempts,
             backoff: { type: 'custom' },
             removeOnComplete: true,
             removeOnFail: 1000,

@@ -45,7 +45,7 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
     connection,
     prefix: config.queuePrefix,
     concurrency: 16,
-    settings: { backoffStrategy: (attemptsMade: number) => retryDelay(attemptsMade) },
+    settings: { backoffStrategy: (attemptsMade: number) => retryDelay(config.retryScheduleMs, attemptsMade) },
   });
   worker.on('error', (err) => log.warn({ err: err.message }, 'worker error'));
   worker.on('failed', (job, err) => {

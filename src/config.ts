@@ -39,6 +39,12 @@ const envSchema = z.object({
   ALLOW_PRIVATE_URLS: bool.optional(),
   // How often the worker re-arms timers and deliveries from Postgres (rule 1).
   SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(30_000),
+  // Delays between delivery attempts (contract §5). Staging and tests shorten them.
+  RETRY_SCHEDULE_MS: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, 'must be a comma-separated list of milliseconds')
+    .default('5000,300000,1800000,7200000,18000000,36000000,36000000')
+    .transform((v) => v.split(',').map(Number)),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -61,6 +67,7 @@ export interface Config {
   maxTimeoutHours: number;
   allowPrivateUrls: boolean;
   sweepIntervalMs: number;
+  retryScheduleMs: number[];
 }
 
 // Used only when NODE_ENV is development or test, so a fresh clone runs without any setup.
@@ -96,5 +103,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxTimeoutHours: e.MAX_TIMEOUT_HOURS,
     allowPrivateUrls: e.ALLOW_PRIVATE_URLS ?? e.NODE_ENV !== 'production',
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
+    retryScheduleMs: e.RETRY_SCHEDULE_MS,
   };
 }

@@ -6,12 +6,10 @@ import type { Config } from './config.js';
 
 export const EVENTS_QUEUE = 'events';
 
-/** Retry delays of contract §5: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; ±10 % jitter. */
-export const RETRY_SCHEDULE_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
-export const EVENT_ATTEMPTS = RETRY_SCHEDULE_MS.length + 1;
-
-export function retryDelay(attemptsMade: number): number {
-  const base = RETRY_SCHEDULE_MS[Math.min(attemptsMade, RETRY_SCHEDULE_MS.length) - 1] ?? RETRY_SCHEDULE_MS[0]!;
+/** The delay before retry number `attemptsMade` (config RETRY_SCHEDULE_MS, by default contract
+ *  §5's 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), with ±10 % jitter so retries do not stampede. */
+export function retryDelay(schedule: number[], attemptsMade: number): number {
+  const base = schedule[Math.min(attemptsMade, schedule.length) - 1] ?? schedule[0] ?? 0;
   return Math.round(base * (0.9 + Math.random() * 0.2));
 }
 

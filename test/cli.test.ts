@@ -1,0 +1,84 @@
+// The real `leash` command in a child process, against this file's database.
+import { execFile } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { useTestApp } from './support/app.js';
+
+const t = useTestApp();
+
+function leash(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', ...args],
+      { env: { ...process.env, DATABASE_URL: t.config.databaseUrl, NODE_ENV: 'test' }, timeout: 20_000 },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('leash CLI', () => {
+  it('migrate is idempotent on an up-to-date database', async () => {
+    const res = await leash('migrate');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('up to date');
+  });
+
+  it('init --json creates a workspace and an owner whose key works on the API', async () => {
+    const res = await leash('init', '--workspace', 'CLI Co', '--owner-email', 'boss@example.com', '--json');
+    expect(res.code).toBe(0);
+    const out = JSON.parse(res.stdout);
+    expect(Object.keys(out).sort()).toEqual(['api_key', 'member_id', 'workspace_id']);
+    const me = await t.call('GET', '/v1/members/me', { key: out.api_key });
+    expect(me.status).toBe(200);
+    expect(me.body).toMatchObject({ id: out.member_id, email: 'boss@example.com', role: 'owner' });
+  });
+
+  it('init without --json prints the key once, readably', async () => {
+    const res = await leash('init', '--workspace', 'Plain', '--owner-email', 'plain@example.com');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/API key \(shown once.*\n\s+lsh_m_[0-9A-Za-z]{44}/);
+  });
+
+  it('refuses bad init input with a clear message and exit 2, creating nothing', async () => {
+    const before = await t.deps.db.selectFrom('workspaces').select('id').execute();
+    const res = await leash('init', '--workspace', 'X', '--owner-email', 'not-an-email');
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('owner-email: must be an email address');
+    const missing = await leash('init', '--workspace', 'X');
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('--owner-email');
+    expect(await t.deps.db.selectFrom('workspaces').select('id').execute()).toHaveLength(before.length);
+  });
+
+  it('agent create prints the agent and its key; status shows agents, pause and counts', async () => {
+    const ws = await t.workspace('Status Co');
+    const created = await leash('agent', 'create', '--workspace', ws.id, '--name', 'cli-bot', '--json');
+    expect(created.code).toBe(0);
+    const out = JSON.parse(created.stdout);
+    expect(out.agent).toMatchObject({ name: 'cli-bot', status: 'active' });
+    expect((await t.call('GET', '/v1/agents/me', { key: out.api_key })).body.name).toBe('cli-bot');
+    await t.call('POST', '/v1/agents/cli-bot/pause', { key: ws.ownerKey, body: { mode: 'full', reason: 'maintenance' } });
+    await t.call('POST', '/v1/sessions', { key: out.api_key, body: { task: 't' } });
+
+    const status = await leash('status', '--workspace', ws.id);
+    expect(status.code).toBe(0);
+    const lines = status.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^WORKSPACE\s+AGENT\s+STATUS\s+BACKLOG\s+PENDING\s+SESSIONS\s+PAUSE$/);
+    expect(lines[1]).toMatch(/^Status Co\s+cli-bot\s+paused\s+0\s+0\s+1\s+full since .* \(maintenance\)$/);
+
+    // The timeline records the CLI as the actor and channel.
+    const timeline = await t.call('GET', `/v1/agents/${out.agent.id}/activity`, { key: ws.ownerKey });
+    expect(timeline.body.data.at(-1)).toMatchObject({ action: 'agent.created', channel: 'cli', actor: { type: 'operator' } });
+  });
+
+  it('agent create refuses a bad name or unknown workspace, creating nothing', async () => {
+    const ws = await t.workspace('Strict Co');
+    const bad = await leash('agent', 'create', '--workspace', ws.id, '--name', 'Bad Name');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('name: must be 1-64 characters');
+    const unknown = await leash('agent', 'create', '--workspace', '00000000-0000-4000-8000-000000000000', '--name', 'x');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('not found');
+    expect((await t.call('GET', '/v1/agents', { key: ws.ownerKey })).body.data).toEqual([]);
+  });
+});

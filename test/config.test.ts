@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+describe('configuration', () => {
+  it('defaults follow the contract', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      env: 'development',
+      port: 3000,
+      databaseUrl: 'postgres://localhost:5432/leash',
+      redisUrl: 'redis://127.0.0.1:6379',
+      publicUrl: 'http://localhost:3000',
+      backlogCap: 10_000,
+      maxTimeoutHours: 168,
+      allowPrivateUrls: true,
+      slack: { apiUrl: 'https://slack.com/api/' },
+      telegram: { apiRoot: 'https://api.telegram.org' },
+      twilio: { apiUrl: 'https://api.twilio.com' },
+    });
+    expect(c.retryScheduleMs).toEqual([5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]);
+  });
+
+  it('PUBLIC_URL follows PORT unless set, without a trailing slash', () => {
+    expect(loadConfig({ PORT: '8080' }).publicUrl).toBe('http://localhost:8080');
+    expect(loadConfig({ PUBLIC_URL: 'https://leash.example.com/' }).publicUrl).toBe('https://leash.example.com');
+  });
+
+  it('production requires LEASH_SECRET and turns the SSRF guard on', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/LEASH_SECRET/);
+    const c = loadConfig({ NODE_ENV: 'production', LEASH_SECRET: 's3cret' });
+    expect(c.allowPrivateUrls).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', LEASH_SECRET: 's', ALLOW_PRIVATE_URLS: 'true' }).allowPrivateUrls).toBe(true);
+  });
+
+  it('an empty credential is treated as absent (the channel is off)', () => {
+    expect(loadConfig({ SLACK_BOT_TOKEN: '' }).slack.botToken).toBeUndefined();
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ DATABASE_URL: 'nope' }, 'DATABASE_URL'],
+    [{ BACKLOG_CAP: '0' }, 'BACKLOG_CAP'],
+    [{ ALLOW_PRIVATE_URLS: 'maybe' }, 'ALLOW_PRIVATE_URLS'],
+    [{ RETRY_SCHEDULE_MS: '5s,1m' }, 'RETRY_SCHEDULE_MS'],
+  ])('refuses %j naming the variable', (env, name) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(name);
+  });
+});

@@ -1,0 +1,157 @@
+// The worker against real Redis and a signed-request receiver on loopback: outbox → job → signed
+// POST to the agent's delivery_url, retries with one webhook-id, and re-arming after Redis loses jobs.
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { dispatchEvent } from '../jobs/dispatch-event.js';
+import { startWorker, type RunningWorker } from '../jobs/worker.js';
+import type { Deps } from '../src/deps.js';
+import { useTestApp } from './support/app.js';
+import { startReceiver, verifyStandardWebhook, type Receiver } from './support/receiver.js';
+
+const t = useTestApp();
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+/** A worker with its own BullMQ prefix, so tests never share queues. */
+async function worker(retryScheduleMs = [50, 50, 50]): Promise<{ w: RunningWorker; deps: Deps; prefix: string }> {
+  const prefix = `leash-test-${randomBytes(4).toString('hex')}`;
+  const deps: Deps = { ...t.deps, config: { ...t.config, queuePrefix: prefix, retryScheduleMs, sweepIntervalMs: 60_000 } };
+  const w = await startWorker(deps);
+  cleanups.push(async () => {
+    await w.close();
+    await deleteKeys(prefix);
+  });
+  return { w, deps, prefix };
+}
+
+async function deleteKeys(prefix: string): Promise<number> {
+  const redis = new Redis(t.config.redisUrl);
+  try {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    return keys.length;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function receiver(): Promise<Receiver> {
+  const r = await startReceiver();
+  cleanups.push(() => r.close());
+  return r;
+}
+
+async function outboxRows(agentId: string) {
+  return t.deps.db.selectFrom('outbox').selectAll().where('agent_id', '=', agentId).orderBy('id').execute();
+}
+
+describe('outbox → delivery_url', () => {
+  it('delivers agent.stop_requested signed per Standard Webhooks; the runtime confirms and the stop completes', async () => {
+    await worker();
+    const r = await receiver();
+    const ws = await t.workspace();
+    const a = await ws.agent('runtime', { delivery_url: `${r.url}/leash` });
+    const secret: string = a.body.delivery_secret;
+    // The runtime confirms the stop when told, as a real one would.
+    r.respond = async (req) => {
+      if (req.json?.type === 'agent.stop_requested') await t.call('POST', '/v1/agents/me/stopped', { key: a.key });
+      return 204;
+    };
+    const res = await t.call('POST', `/v1/agents/${a.id}/stop`, { key: ws.ownerKey, body: { timeout: 10_000 } });
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe('inactive');
+
+    const req = r.requests.find((x) => x.json?.type === 'agent.stop_requested')!;
+    expect(req.path).toBe('/leash');
+    expect(req.headers['content-type']).toBe('application/json');
+    expect(verifyStandardWebhook(secret, req.headers, req.body)).toBe(true);
+    expect(verifyStandardWebhook('whsec_' + randomBytes(24).toString('base64'), req.headers, req.body)).toBe(false);
+    expect(req.json).toMatchObject({ type: 'agent.stop_requested', data: { id: a.id, name: 'runtime', status: 'stopping' } });
+    expect(Date.parse(req.json.timestamp)).not.toBeNaN();
+    const [row] = await outboxRows(a.id);
+    expect(req.headers['webhook-id']).toBe(row!.id);
+    await expect.poll(async () => (await outboxRows(a.id)).every((o) => o.dispatched_at !== null)).toBe(true);
+  });
+
+  it('retries a failing receiver with the same webhook-id until it answers 2xx', async () => {
+    await worker([30, 30, 30]);
+    const r = await receiver();
+    r.respond = (_req, n) => (n <= 2 ? 500 : 200);
+    const ws = await t.workspace();
+    const a = await ws.agent('flaky', { delivery_url: r.url });
+    await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } });
+    await expect.poll(() => r.requests.length, { timeout: 10_000 }).toBe(3);
+    expect(new Set(r.requests.map((x) => x.headers['webhook-id'])).size).toBe(1);
+    expect(r.requests.every((x) => verifyStandardWebhook(a.body.delivery_secret, x.headers, x.body))).toBe(true);
+    await expect.poll(async () => (await outboxRows(a.id))[0]!.dispatched_at).not.toBeNull();
+  });
+
+  it('gives up after the last retry: the event is marked dispatched and not revived by a sweep', async () => {
+    const { w } = await worker([10, 10]);
+    const r = await receiver();
+    r.respond = () => 503;
+    const ws = await t.workspace();
+    const a = await ws.agent('dead-end', { delivery_url: r.url });
+    await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } });
+    await expect.poll(async () => (await outboxRows(a.id))[0]!.dispatched_at, { timeout: 10_000 }).not.toBeNull();
+    expect(r.requests).toHaveLength(3);
+    await t.deps.db.updateTable('outbox').set({ enqueued_at: new Date(Date.now() - 3_600_000) }).where('agent_id', '=', a.id).execute();
+    await w.sweep();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(r.requests).toHaveLength(3);
+  });
+
+  it('events for an agent without a delivery_url are dispatched without a request', async () => {
+    await worker();
+    const ws = await t.workspace();
+    const a = await ws.agent('quiet');
+    await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'full' } });
+    await expect.poll(async () => (await outboxRows(a.id))[0]!.dispatched_at).not.toBeNull();
+  });
+
+  it('dispatching is idempotent: a second run of the same event sends nothing', async () => {
+    const r = await receiver();
+    const ws = await t.workspace();
+    const a = await ws.agent('once', { delivery_url: r.url });
+    await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } });
+    const [row] = await outboxRows(a.id);
+    expect(await dispatchEvent(t.deps, row!.id)).toBe('sent');
+    expect(await dispatchEvent(t.deps, row!.id)).toBe('done');
+    expect(r.requests).toHaveLength(1);
+  });
+});
+
+describe('Postgres is the record, Redis a scheduler', () => {
+  it('events committed while no worker runs are delivered when one starts', async () => {
+    const r = await receiver();
+    const ws = await t.workspace();
+    const a = await ws.agent('backlog', { delivery_url: r.url });
+    await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } });
+    await t.call('POST', `/v1/agents/${a.id}/unpause`, { key: ws.ownerKey });
+    expect(r.requests).toHaveLength(0);
+    await worker();
+    await expect.poll(() => r.requests.map((x) => x.json.type)).toEqual(['agent.paused', 'agent.unpaused']);
+  });
+
+  it('a job lost with Redis’s keys is re-armed from Postgres by the sweep, keeping its webhook-id', async () => {
+    const { w, prefix } = await worker([60_000]);
+    const r = await receiver();
+    r.respond = () => 500; // first attempt fails; the retry would be a minute away
+    const ws = await t.workspace();
+    const a = await ws.agent('amnesia', { delivery_url: r.url });
+    await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } });
+    await expect.poll(() => r.requests.length).toBe(1);
+
+    expect(await deleteKeys(prefix)).toBeGreaterThan(0); // Redis forgets everything of ours
+    r.respond = () => 200;
+    // A minute passes (the sweep only re-arms events enqueued over a minute ago).
+    await t.deps.db.updateTable('outbox').set({ enqueued_at: new Date(Date.now() - 120_000) }).where('agent_id', '=', a.id).execute();
+    await w.sweep();
+    await expect.poll(() => r.requests.length).toBe(2);
+    expect(r.requests[1]!.headers['webhook-id']).toBe(r.requests[0]!.headers['webhook-id']);
+    await expect.poll(async () => (await outboxRows(a.id))[0]!.dispatched_at).not.toBeNull();
+  });
+});
