@@ -13,6 +13,12 @@ export default tseslint.config(
     },
   },
   {
+    // Tests read JSON response bodies of many shapes.
+    // Migrations are frozen on Kysely<any> by design: they must not depend on today's table types.
+    files: ['test/**', 'bench/**', 'migrations/**'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
     files: ['src/agents/**', 'src/members/**', 'src/sessions/**', 'src/activity/**', 'src/outbox/**', 'src/workspaces/**', 'src/auth/**'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['**/http/**', '**/cli/**', '**/slack/**', '**/telegram/**', '**/sms/**', '**/dashboard/**'], message: 'Domain modules never import a channel adapter.' }] }],

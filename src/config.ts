@@ -1,5 +1,6 @@
 // Configuration is read from the environment once, validated with zod, and passed down explicitly.
 // Defaults follow the contract (§2). Nothing else in the code reads process.env.
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 
 const bool = z
@@ -74,6 +75,12 @@ export interface Config {
 const DEVELOPMENT_SECRET = 'leash-development-secret-do-not-use-in-production';
 
 export class ConfigError extends Error {}
+
+/** Entry points call this first: a `.env` in the working directory fills in variables that the
+ *  environment does not already set. */
+export function loadDotEnv(file = '.env'): void {
+  if (existsSync(file)) process.loadEnvFile(file);
+}
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = envSchema.safeParse(env);

@@ -2,7 +2,7 @@
 // applies migrations first so `npm start` works on a fresh clone).
 import type { FastifyInstance } from 'fastify';
 import { startWorker, type RunningWorker } from '../jobs/worker.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, loadDotEnv } from './config.js';
 import { ensureDatabase, migrateToLatest } from './db/migrate.js';
 import { closeDeps, createDeps } from './deps.js';
 import { buildServer } from './http/server.js';
@@ -40,6 +40,7 @@ async function main(mode: string) {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
+loadDotEnv();
 main(process.argv[2] ?? 'all').catch((err) => {
   console.error(err instanceof ConfigError ? err.message : err);
   process.exit(1);

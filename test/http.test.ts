@@ -40,6 +40,17 @@ describe('the HTTP surface', () => {
     expect(res.body.error.fields[0].field).toBe('body');
   });
 
+  it('a NUL character anywhere in a body is 400 naming its field, and nothing changes', async () => {
+    const ws = await t.workspace();
+    const a = await ws.agent('nul-target');
+    const res = await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'send', reason: 'x\u0000y' } });
+    expect(res.status).toBe(400);
+    expect(res.body.error.fields).toEqual([{ field: 'reason', message: 'must not contain NUL characters (\\u0000)' }]);
+    const key = await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: '{"name":"n","display_name":{"a\\u0000":1}}' });
+    expect(key.body.error.fields[0].field).toBe('display_name');
+    expect((await t.call('GET', `/v1/agents/${a.id}`, { key: ws.ownerKey })).body.pause).toBeNull();
+  });
+
   it('a prototype-pollution key is dropped, not applied', async () => {
     const ws = await t.workspace();
     const res = await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: '{"name":"safe","__proto__":{"admin":true}}' });
@@ -108,5 +119,14 @@ describe('GET /v1/directory/{name}', () => {
     const asker = await a.agent('asker');
     await b.agent('hidden');
     expect((await t.call('GET', '/v1/directory/hidden', { key: asker.key })).status).toBe(404);
+  });
+});
+
+describe('docs/openapi.json', () => {
+  it('is the document the code generates (run `npm run openapi` after changing a route)', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { openapiDocument } = await import('../src/http/openapi-dump.js');
+    const committed = JSON.parse(await readFile(new URL('../docs/openapi.json', import.meta.url), 'utf8'));
+    expect(committed).toEqual(JSON.parse(JSON.stringify(await openapiDocument())));
   });
 });

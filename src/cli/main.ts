@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { overview } from '../agents/overview.js';
 import { createAgent } from '../agents/registry.js';
-import { ConfigError, loadConfig } from '../config.js';
+import { ConfigError, loadConfig, loadDotEnv } from '../config.js';
 import { operatorCtx } from '../context.js';
 import { createDb, type Db } from '../db/index.js';
 import { ensureDatabase, migrateToLatest } from '../db/migrate.js';
@@ -99,6 +99,7 @@ program
     );
   });
 
+loadDotEnv();
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof LeashError || err instanceof ConfigError) {
     console.error(`leash: ${err.message}`);

@@ -3,11 +3,11 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import sjson from 'secure-json-parse';
 import { sql } from 'kysely';
 import type { Deps } from '../deps.js';
 import { registerAuth } from './auth.js';
 import { errorHandler, sendError } from './errors.js';
+import { registerJsonBody } from './json-body.js';
 import './messages.js';
 import { registerAgentRoutes } from './routes/agents.js';
 import { registerMeRoutes } from './routes/me.js';
@@ -26,22 +26,7 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => sendError(reply, 'not_found', `No route ${req.method} ${req.url.split('?')[0]}`));
 
-  // An empty body is an empty object: `curl -X POST …/unpause` should just work.
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = String(body);
-    if (text.trim() === '') return done(null, {});
-    try {
-      done(null, sjson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' }));
-    } catch (err) {
-      (err as { statusCode?: number }).statusCode = 400;
-      (err as { code?: string }).code = 'FST_ERR_CTP_INVALID_JSON_BODY';
-      done(err as Error, undefined);
-    }
-  });
-  app.addHook('preValidation', async (req) => {
-    if (req.body === undefined && (req.method === 'POST' || req.method === 'PATCH')) req.body = {};
-  });
+  registerJsonBody(app);
 
   await app.register(swagger, {
     openapi: {

@@ -1,0 +1,19 @@
+// Prints the OpenAPI document (npm run openapi → docs/openapi.json). Builds the server without
+// touching the database: the pool connects lazily and no request is made.
+import { loadConfig } from './../config.js';
+import { closeDeps, createDeps } from '../deps.js';
+import { buildServer } from './server.js';
+
+export async function openapiDocument(): Promise<unknown> {
+  const deps = createDeps(loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent' }));
+  const app = await buildServer(deps);
+  await app.ready();
+  const doc = app.swagger();
+  await app.close();
+  await closeDeps(deps);
+  return doc;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.stdout.write(`${JSON.stringify(await openapiDocument(), null, 2)}\n`);
+}
