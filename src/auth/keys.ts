@@ -1,5 +1,5 @@
 // API keys: `lsh_m_…` for members, `lsh_a_…` for agents. The first 18 characters are a public
-// prefix used to find the key; only a SHA-256 of the whole key is stored (keys are 190 random bits,
+// prefix used to find the key; only a SHA-256 of the whole key is stored (keys carry ~262 random bits,
 // so a slow hash would add latency to every request and no safety).
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 

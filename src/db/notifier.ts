@@ -89,10 +89,8 @@ export class Notifier {
       this.client = undefined;
       client.end().catch(() => {});
       // Wake every waiter: it re-reads state, so nothing committed while we were away is missed.
-      for (const key of [...this.listeners.keys()]) this.fire(key);
-      setTimeout(() => {
-        if (this.listeners.size > 0) this.connect().catch(() => {});
-      }, 500).unref();
+      this.fireAll();
+      this.reconnect(250);
     });
     await client.connect();
     await client.query(`listen ${NOTIFY_CHANNEL}`);
@@ -101,6 +99,22 @@ export class Notifier {
       return;
     }
     this.client = client;
+  }
+
+  /** Retries with backoff while anyone listens; on success wakes everyone once more, since
+   *  notifications sent while disconnected are lost. */
+  private reconnect(delayMs: number): void {
+    setTimeout(() => {
+      if (this.closed || this.client || this.listeners.size === 0) return;
+      this.connect().then(
+        () => this.fireAll(),
+        () => this.reconnect(Math.min(delayMs * 2, 5_000)),
+      );
+    }, delayMs).unref();
+  }
+
+  private fireAll(): void {
+    for (const key of [...this.listeners.keys()]) this.fire(key);
   }
 
   private fire(key: string): void {

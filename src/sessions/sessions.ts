@@ -38,8 +38,11 @@ export async function createSession(
   agent: AgentRow,
   input: { task?: string | null; metadata?: Record<string, unknown> | null },
 ): Promise<SessionView> {
-  if (agent.run_state !== 'running') fail('AGENT_INACTIVE', `${agent.name} is ${agent.run_state}; start it before opening sessions`);
   return inTransaction(db, async (tx) => {
+    // Read under a share lock: a stop committing concurrently either waits for this session (and
+    // then cancels it) or is seen here.
+    const current = await tx.selectFrom('agents').select('run_state').where('id', '=', agent.id).forShare().executeTakeFirstOrThrow();
+    if (current.run_state !== 'running') fail('AGENT_INACTIVE', `${agent.name} is ${current.run_state}; start it before opening sessions`);
     const row = await tx
       .insertInto('sessions')
       .values({
