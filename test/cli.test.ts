@@ -1,5 +1,6 @@
 // The real `leash` command in a child process, against this file's database.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { useTestApp } from './support/app.js';
 
@@ -80,5 +81,32 @@ describe('leash CLI', () => {
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('not found');
     expect((await t.call('GET', '/v1/agents', { key: ws.ownerKey })).body.data).toEqual([]);
+  });
+});
+
+describe('the Leash process', () => {
+  it('npm start’s mode (web + worker) serves, then exits 0 on SIGTERM, closing workers and pools', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'all'], {
+      env: {
+        ...process.env,
+        DATABASE_URL: t.config.databaseUrl,
+        NODE_ENV: 'test',
+        PORT: '0',
+        LOG_LEVEL: 'info',
+        QUEUE_PREFIX: `leash-test-${randomBytes(4).toString('hex')}`,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await expect.poll(() => out, { timeout: 15_000 }).toContain('worker started');
+    expect(out).toContain('Leash is listening');
+    const signalled = Date.now();
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(10_000);
+    expect(out).toContain('shutting down');
   });
 });

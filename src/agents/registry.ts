@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { record } from '../activity/timeline.js';
 import { generateKey } from '../auth/keys.js';
 import type { Ctx } from '../context.js';
-import { inTransaction, newId, type Db, type Tx } from '../db/index.js';
+import { inTransaction, isUuid, newId, type Db, type Tx } from '../db/index.js';
 import type { Updateable } from 'kysely';
 import type { AgentRow, AgentsTable } from '../db/schema.js';
 import { fail, invalid, notFound } from '../errors.js';
@@ -13,14 +13,12 @@ import { cancelOpenSessions } from '../sessions/sessions.js';
 import { toPage, type Page, type PageParams } from '../pagination.js';
 import { agentView, type AgentView } from './view.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 // Names are how chat commands address agents, so they must never be mistaken for an id or for
 // the `me` route.
 export const agentName = z
   .string()
   .regex(/^[a-z0-9-]{1,64}$/, 'must be 1-64 characters of a-z, 0-9 and -')
-  .refine((n) => n !== 'me' && !UUID.test(n), 'is reserved (it reads as an id or as "me")');
+  .refine((n) => n !== 'me' && !isUuid(n), 'is reserved (it reads as an id or as "me")');
 
 export const agentFields = {
   display_name: z.string().trim().min(1).max(200).nullable().optional(),
@@ -97,7 +95,7 @@ export async function createAgent(
  *  agent included) is 404. */
 export async function findAgent(db: Db, workspaceId: string, ref: string, opts: { forUpdate?: boolean } = {}): Promise<AgentRow> {
   let q = db.selectFrom('agents').selectAll().where('workspace_id', '=', workspaceId).where('deleted_at', 'is', null);
-  q = UUID.test(ref) ? q.where('id', '=', ref) : q.where('name', '=', ref);
+  q = isUuid(ref) ? q.where('id', '=', ref) : q.where('name', '=', ref);
   if (opts.forUpdate) q = q.forUpdate();
   const row = await q.executeTakeFirst();
   if (!row) notFound(`Agent ${ref}`);

@@ -1,4 +1,5 @@
 // The agent object of contract §3.2, derived from the row: `status` combines run state and pause.
+import { iso } from '../db/index.js';
 import type { AgentRow } from '../db/schema.js';
 
 export type AgentStatus = 'active' | 'paused' | 'stopping' | 'inactive';
@@ -8,8 +9,6 @@ export function agentStatus(row: Pick<AgentRow, 'run_state' | 'pause_mode'>): Ag
   if (row.run_state === 'stopping') return 'stopping';
   return row.pause_mode ? 'paused' : 'active';
 }
-
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 export function agentView(row: AgentRow) {
   return {

@@ -5,13 +5,11 @@ import { overview } from '../agents/overview.js';
 import { createAgent } from '../agents/registry.js';
 import { ConfigError, loadConfig, loadDotEnv } from '../config.js';
 import { operatorCtx } from '../context.js';
-import { createDb, type Db } from '../db/index.js';
+import { createDb, isUuid, type Db } from '../db/index.js';
 import { ensureDatabase, migrateToLatest } from '../db/migrate.js';
 import { LeashError } from '../errors.js';
 import { createWorkspace } from '../workspaces/workspaces.js';
 import { table } from './table.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
   const db = createDb(loadConfig().databaseUrl, { max: 2 });
@@ -62,7 +60,7 @@ agent
   .option('--delivery-url <url>', 'where Leash POSTs events for this agent')
   .option('--json', 'print {"agent", "api_key", "delivery_secret"?}')
   .action(async (o: { workspace: string; name: string; displayName?: string; deliveryUrl?: string; json?: boolean }) => {
-    if (!UUID.test(o.workspace)) throw new LeashError('invalid_request', 'workspace: must be a workspace id (leash init prints it)');
+    if (!isUuid(o.workspace)) throw new LeashError('invalid_request', 'workspace: must be a workspace id (leash init prints it)');
     const config = loadConfig();
     const out = await withDb(async (db) => {
       const ws = await db.selectFrom('workspaces').select('id').where('id', '=', o.workspace).executeTakeFirst();
@@ -84,7 +82,7 @@ program
   .option('--workspace <id>', 'only this workspace')
   .option('--json', 'print JSON')
   .action(async (o: { workspace?: string; json?: boolean }) => {
-    if (o.workspace && !UUID.test(o.workspace)) throw new LeashError('invalid_request', 'workspace: must be a workspace id');
+    if (o.workspace && !isUuid(o.workspace)) throw new LeashError('invalid_request', 'workspace: must be a workspace id');
     const rows = await withDb((db) => overview(db, o.workspace));
     if (o.json) return print(true, rows, '');
     if (rows.length === 0) {

@@ -35,6 +35,17 @@ export function newId(): string {
   return uuidv7();
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
+
+/** A stored time as the API shows it. */
+export function iso(d: Date | null): string | null {
+  return d ? d.toISOString() : null;
+}
+
 /** jsonb parameters go in as text: node-postgres would turn a JS array into a Postgres array. */
 export function json(value: unknown): string {
   return JSON.stringify(value);

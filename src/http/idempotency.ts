@@ -2,7 +2,7 @@
 // created, so a replay returns exactly what the first request committed. A concurrent duplicate
 // blocks on the key's row until the first commits, then replays it; if the first failed, it runs.
 import { createHash } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { json, type Db } from '../db/index.js';
 import { fail, invalid } from '../errors.js';
 import { principalOf } from './auth.js';
@@ -20,6 +20,13 @@ export interface Outcome<T, S extends number> {
   status: S;
   body: T;
   replayed: boolean;
+}
+
+/** A create route's whole reply: runs `run` under the request's Idempotency-Key (if any) and
+ *  sends 201 (or the replayed response) with `Idempotent-Replayed`. */
+export async function sendCreated<T>(db: Db, req: FastifyRequest, reply: FastifyReply, run: (db: Db) => Promise<T>) {
+  const out = await idempotent(db, req, 201, run);
+  return reply.code(out.status).header('idempotent-replayed', String(out.replayed)).send(out.body);
 }
 
 export async function idempotent<T, S extends number>(

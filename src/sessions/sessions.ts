@@ -2,13 +2,11 @@
 // never changes again. Controls are owner members or the agent itself; `complete` is the agent's.
 import { record } from '../activity/timeline.js';
 import type { Ctx } from '../context.js';
-import { inTransaction, json, newId, type Db, type Tx } from '../db/index.js';
+import { inTransaction, iso, json, newId, type Db, type Tx } from '../db/index.js';
 import type { AgentRow, SessionRow, SessionStatus } from '../db/schema.js';
 import { fail, notFound } from '../errors.js';
 import { emit } from '../outbox/outbox.js';
 import { toPage, type Page, type PageParams } from '../pagination.js';
-
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 export function sessionView(row: SessionRow) {
   return {

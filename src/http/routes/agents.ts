@@ -10,7 +10,7 @@ import { ctxFor } from '../../auth/principal.js';
 import type { Deps } from '../../deps.js';
 import { pageQuery } from '../../pagination.js';
 import { principalOf } from '../auth.js';
-import { idempotent } from '../idempotency.js';
+import { sendCreated } from '../idempotency.js';
 import { activityObject, agentObject, errors, page } from '../schemas.js';
 
 const params = z.object({ id: z.string().min(1).max(64).describe('agent id or name') });
@@ -35,8 +35,7 @@ export function registerAgentRoutes(root: FastifyInstance, deps: Deps) {
     },
     handler: async (req, reply) => {
       const ctx = ctxFor(principalOf(req), 'api');
-      const out = await idempotent(db, req, 201, (tx) => createAgent(tx, ctx, req.body, urlOpts));
-      return reply.code(out.status).header('idempotent-replayed', String(out.replayed)).send(out.body);
+      return sendCreated(db, req, reply, (tx) => createAgent(tx, ctx, req.body, urlOpts));
     },
   });
 

@@ -7,7 +7,7 @@ import type { Deps } from '../../deps.js';
 import { addMember, getMember, identityFields, listMembers, memberView, removeMember, role, updateMember } from '../../members/members.js';
 import { pageQuery } from '../../pagination.js';
 import { memberOf, principalOf } from '../auth.js';
-import { idempotent } from '../idempotency.js';
+import { sendCreated } from '../idempotency.js';
 import { errors, memberObject, page, uuid } from '../schemas.js';
 
 const params = z.object({ id: uuid });
@@ -28,8 +28,7 @@ export function registerMemberRoutes(root: FastifyInstance, deps: Deps) {
     },
     handler: async (req, reply) => {
       const ctx = ctxFor(principalOf(req), 'api');
-      const out = await idempotent(db, req, 201, (tx) => addMember(tx, ctx, req.body));
-      return reply.code(out.status).header('idempotent-replayed', String(out.replayed)).send(out.body);
+      return sendCreated(db, req, reply, (tx) => addMember(tx, ctx, req.body));
     },
   });
 

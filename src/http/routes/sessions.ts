@@ -18,7 +18,7 @@ import {
   type SessionScope,
 } from '../../sessions/sessions.js';
 import { agentOf, principalOf } from '../auth.js';
-import { idempotent } from '../idempotency.js';
+import { sendCreated } from '../idempotency.js';
 import { errors, page, sessionObject, uuid } from '../schemas.js';
 
 const params = z.object({ id: uuid });
@@ -56,8 +56,7 @@ export function registerSessionRoutes(root: FastifyInstance, deps: Deps) {
     },
     handler: async (req, reply) => {
       const ctx = ctxFor(principalOf(req), 'api');
-      const out = await idempotent(db, req, 201, (tx) => createSession(tx, ctx, agentOf(req), req.body));
-      return reply.code(out.status).header('idempotent-replayed', String(out.replayed)).send(out.body);
+      return sendCreated(db, req, reply, (tx) => createSession(tx, ctx, agentOf(req), req.body));
     },
   });
 
