@@ -1,24 +1,39 @@
-// The worker process: BullMQ workers plus the outbox relay and the periodic sweep. Postgres is the
-// record, so on start and on every sweep it re-arms from Postgres whatever Redis may have lost.
-import { Worker, type Job } from 'bullmq';
+// The worker process: BullMQ workers for events, deliveries, timers and channels, plus the outbox
+// relay and the sweeps. Postgres is the record: on start, on every sweep, and whenever Redis comes
+// back (or is found emptied), it re-arms from Postgres whatever Redis may have lost.
+import { DelayedError, Worker, type Job } from 'bullmq';
 import { sql } from 'kysely';
+import { expireApproval } from '../src/approvals/decide.js';
+import { adapters } from '../src/channels/registry.js';
 import type { Deps } from '../src/deps.js';
 import { OUTBOX_KEY } from '../src/outbox/outbox.js';
-import { EVENTS_QUEUE, eventsQueue, producerConnection, retryDelay, workerConnection } from '../src/queue.js';
-import { dispatchEvent, markDispatched } from './dispatch-event.js';
+import { createQueues, producerConnection, workerConnection, type QueueName } from '../src/queue.js';
+import { DELIVERIES_KEY } from '../src/webhooks/endpoints.js';
+import { armChannel, armDeliveries, armDueDeliveries, armTimers, rearmEverything } from './arm.js';
+import { showOutcome, sendOnChannel } from './channel-jobs.js';
+import { attemptDelivery } from './deliver.js';
+import { dispatchEvent } from './dispatch-event.js';
+import { expireJob } from './expire-approval.js';
 import { relayOutbox } from './relay-outbox.js';
 
 export interface RunningWorker {
-  /** Runs one sweep now (tests and the CLI use it; the timer calls it too). */
+  /** Runs one sweep now (tests use it; the timer calls it too). */
   sweep(): Promise<void>;
+  /** Checks now whether Redis lost our keys, and re-arms everything if so. */
+  checkRedis(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** A slow target may hold at most this many delivery slots in this process; the rest wait. */
+const PER_TARGET_IN_FLIGHT = 4;
+/** How often the worker checks that Redis still holds its data (a FLUSHALL keeps connections up). */
+const REDIS_CHECK_MS = 2_000;
 
 /** Serializes calls to fn; a call made while one runs schedules exactly one more run after it. */
 function coalesced(fn: () => Promise<void>): () => Promise<void> {
   let running: Promise<void> | undefined;
   let again = false;
-  const run = async (): Promise<void> => {
+  return async function run(): Promise<void> {
     if (running) {
       again = true;
       return running;
@@ -31,48 +46,119 @@ function coalesced(fn: () => Promise<void>): () => Promise<void> {
     })().finally(() => (running = undefined));
     return running;
   };
-  return run;
 }
 
 export async function startWorker(deps: Deps): Promise<RunningWorker> {
-  const { config, log } = deps;
+  const { config, log, db } = deps;
   const connection = workerConnection(config);
   const producer = producerConnection(config);
   for (const c of [connection, producer]) c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-  const queue = eventsQueue(config, producer);
+  const queues = createQueues(config, producer);
+  const inFlight = new Map<string, number>();
 
-  const worker = new Worker(EVENTS_QUEUE, async (job: Job<{ outboxId: string }>) => dispatchEvent(deps, job.data.outboxId), {
-    connection,
-    prefix: config.queuePrefix,
-    concurrency: 16,
-    settings: { backoffStrategy: (attemptsMade: number) => retryDelay(config.retryScheduleMs, attemptsMade) },
-  });
-  worker.on('error', (err) => log.warn({ err: err.message }, 'worker error'));
-  worker.on('failed', (job, err) => {
-    if (!job) return;
-    const final = job.attemptsMade >= (job.opts.attempts ?? 1);
-    log.warn({ job: job.id, attempt: job.attemptsMade, final, err: err.message }, 'event delivery failed');
-    // After the last retry the event is given up on; the sweep must not revive it.
-    if (final) markDispatched(deps, job.data.outboxId).catch((e) => log.error({ err: e }, 'could not mark event'));
+  const processors: Record<QueueName, { concurrency: number; run: (job: Job, token?: string) => Promise<unknown> }> = {
+    events: {
+      concurrency: 8,
+      run: async (job) => {
+        const fan = await dispatchEvent(deps, job.data.outboxId);
+        if (!fan) return;
+        await armDeliveries(queues, fan.deliveries);
+        if (fan.requested) {
+          const a = await db.selectFrom('approvals').select(['id', 'expires_at', 'channel']).where('id', '=', fan.requested.approvalId).executeTakeFirst();
+          if (a) await armTimers(queues, [a]);
+          if (a && adapters[a.channel]) await armChannel(queues, 'send', a.id);
+        }
+        if (fan.settled) await armChannel(queues, 'settled', fan.settled.approvalId);
+      },
+    },
+    deliveries: {
+      concurrency: 32,
+      run: async (job, token) => {
+        const target: string = job.data.target ?? 'unknown';
+        const busy = inFlight.get(target) ?? 0;
+        if (busy >= PER_TARGET_IN_FLIGHT) {
+          await job.moveToDelayed(Date.now() + 50 + Math.floor(Math.random() * 100), token);
+          throw new DelayedError();
+        }
+        inFlight.set(target, busy + 1);
+        try {
+          const result = await attemptDelivery(deps, job.data.deliveryId);
+          if (result.outcome === 'retry') {
+            const row = await db.selectFrom('deliveries').select(['id', 'attempts', 'next_attempt_at', 'endpoint_id', 'agent_id']).where('id', '=', job.data.deliveryId).executeTakeFirst();
+            if (row) await armDeliveries(queues, [row]);
+          }
+          return result;
+        } finally {
+          const left = (inFlight.get(target) ?? 1) - 1;
+          if (left > 0) inFlight.set(target, left);
+          else inFlight.delete(target);
+        }
+      },
+    },
+    timers: {
+      concurrency: 64,
+      run: async (job) => {
+        const result = await expireJob(deps, job.data.approvalId);
+        if (typeof result === 'object') {
+          await queues.timers.add('expire', job.data, { jobId: `expire.${job.data.approvalId}.${Date.now()}`, delay: result.rearmAt.getTime() - Date.now() });
+        }
+        return result;
+      },
+    },
+    channels: {
+      concurrency: 8,
+      run: async (job) => (job.name === 'send' ? sendOnChannel(deps, job.data.approvalId) : showOutcome(deps, job.data.approvalId)),
+    },
+  };
+  const workers = Object.entries(processors).map(([name, p]) => {
+    const w = new Worker(name, (job, token) => p.run(job, token), { connection, prefix: config.queuePrefix, concurrency: p.concurrency });
+    w.on('error', (err) => log.warn({ queue: name, err: err.message }, 'worker error'));
+    w.on('failed', (job, err) => log.warn({ queue: name, job: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'));
+    return w;
   });
 
   const relayFresh = coalesced(async () => {
-    await relayOutbox(deps, queue, 'fresh').catch((err) => log.warn({ err: err.message }, 'outbox relay failed'));
+    await relayOutbox(deps, queues.events, 'fresh').catch((err) => log.warn({ err: err.message }, 'outbox relay failed'));
   });
-  const unsubscribe = await deps.notifier.subscribe(OUTBOX_KEY, () => void relayFresh());
+  const armDue = coalesced(async () => {
+    await armDueDeliveries(deps, queues, 0).catch((err) => log.warn({ err: err.message }, 'arming deliveries failed'));
+  });
+  const unsubscribe = [await deps.notifier.subscribe(OUTBOX_KEY, () => void relayFresh()), await deps.notifier.subscribe(DELIVERIES_KEY, () => void armDue())];
 
   const sweep = coalesced(async () => {
     try {
-      const relayed = await relayOutbox(deps, queue, 'stale');
-      if (relayed) log.info({ relayed }, 'sweep re-armed outbox events');
-      await sql`delete from idempotency_keys where created_at < now() - interval '24 hours'`.execute(deps.db);
-      await sql`delete from outbox where dispatched_at < now() - interval '7 days'`.execute(deps.db);
+      const relayed = await relayOutbox(deps, queues.events, 'stale');
+      const deliveries = await armDueDeliveries(deps, queues, 30_000);
+      // The safety net under the timers: nothing stays pending long past its deadline.
+      const overdue = await db.selectFrom('approvals').select('id').where('status', '=', 'pending').where('expires_at', '<', new Date(Date.now() - 5_000)).limit(1_000).execute();
+      for (const a of overdue) await expireApproval(db, a.id, deps.approvals);
+      if (relayed || deliveries || overdue.length) log.info({ relayed, deliveries, expired: overdue.length }, 'sweep re-armed work');
+      await sql`delete from idempotency_keys where created_at < now() - interval '24 hours'`.execute(db);
+      await sql`delete from deliveries where status <> 'pending' and updated_at < now() - interval '30 days'`.execute(db);
+      await sql`delete from outbox o where dispatched_at < now() - interval '30 days'
+                and not exists (select 1 from deliveries d where d.event_id = o.id)`.execute(db);
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'sweep failed; will retry');
     }
   });
-  // Start once Redis answers (or after 5 s: a sweep that fails is retried), then re-arm whenever
-  // Redis reconnects, since it may have come back empty.
+
+  // A FLUSHALL (or a Redis restarted without persistence) loses every delayed job without closing
+  // our connections. A sentinel key tells: when it is gone, everything is re-armed from Postgres.
+  const sentinel = `${config.queuePrefix}:leash:armed`;
+  const checkRedis = coalesced(async () => {
+    try {
+      if (await producer.exists(sentinel)) return;
+      const armed = await rearmEverything(deps, queues);
+      await relayOutbox(deps, queues.events, 'all');
+      await producer.set(sentinel, new Date().toISOString());
+      log.info(armed, 're-armed timers and deliveries from Postgres');
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'redis check failed; will retry');
+    }
+  });
+
+  // Start once Redis answers (or after 5 s: what fails is retried), then re-check whenever Redis
+  // reconnects, since it may have come back empty.
   await new Promise<void>((resolve) => {
     if (producer.status === 'ready') return resolve();
     const timer = setTimeout(resolve, 5_000);
@@ -81,19 +167,21 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
       resolve();
     });
   });
+  await checkRedis();
   await sweep();
-  producer.on('ready', () => void sweep());
-  const timer = setInterval(() => void sweep(), config.sweepIntervalMs);
-  timer.unref();
+  producer.on('ready', () => void checkRedis().then(sweep));
+  const timers = [setInterval(() => void sweep(), config.sweepIntervalMs), setInterval(() => void checkRedis(), REDIS_CHECK_MS)];
+  for (const t of timers) t.unref();
   log.info({ prefix: config.queuePrefix }, 'worker started');
 
   return {
     sweep,
+    checkRedis,
     async close() {
-      clearInterval(timer);
-      unsubscribe();
-      await worker.close();
-      await queue.close();
+      for (const t of timers) clearInterval(t);
+      for (const u of unsubscribe) u();
+      await Promise.all(workers.map((w) => w.close()));
+      await Promise.all(Object.values(queues).map((q) => q.close()));
       connection.disconnect();
       producer.disconnect();
     },

@@ -1,7 +1,9 @@
 // Every migration, in order. Add new ones at the end; never edit or reorder shipped ones.
 import type { Migration } from 'kysely';
 import * as m0001 from './0001_foundation.js';
+import * as m0002 from './0002_approvals_webhooks.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
+  '0002_approvals_webhooks': m0002,
 };

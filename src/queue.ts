@@ -4,7 +4,11 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Config } from './config.js';
 
-export const EVENTS_QUEUE = 'events';
+/** events: outbox fan-out. deliveries: signed POSTs. timers: approval timeouts. channels: sending
+ *  approvals on Slack/Telegram/SMS/email and updating them afterwards. */
+export const QUEUE_NAMES = ['events', 'deliveries', 'timers', 'channels'] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+export type Queues = Record<QueueName, Queue>;
 
 /** The delay before retry number `attemptsMade` (config RETRY_SCHEDULE_MS, by default contract
  *  §5's 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), with ±10 % jitter so retries do not stampede. */
@@ -24,6 +28,8 @@ export function producerConnection(config: Config): Redis {
   return new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
 }
 
-export function eventsQueue(config: Config, connection: Redis): Queue {
-  return new Queue(EVENTS_QUEUE, { connection, prefix: config.queuePrefix });
+export function createQueues(config: Config, connection: Redis): Queues {
+  const make = (name: QueueName) =>
+    new Queue(name, { connection, prefix: config.queuePrefix, defaultJobOptions: { removeOnComplete: true, removeOnFail: 1000 } });
+  return { events: make('events'), deliveries: make('deliveries'), timers: make('timers'), channels: make('channels') };
 }

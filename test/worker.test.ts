@@ -44,6 +44,10 @@ async function receiver(): Promise<Receiver> {
   return r;
 }
 
+async function deliveries(agentId: string) {
+  return t.deps.db.selectFrom('deliveries').selectAll().where('agent_id', '=', agentId).orderBy('id').execute();
+}
+
 async function outboxRows(agentId: string) {
   return t.deps.db.selectFrom('outbox').selectAll().where('agent_id', '=', agentId).orderBy('id').execute();
 }
@@ -86,41 +90,44 @@ describe('outbox → delivery_url', () => {
     await expect.poll(() => r.requests.length, { timeout: 10_000 }).toBe(3);
     expect(new Set(r.requests.map((x) => x.headers['webhook-id'])).size).toBe(1);
     expect(r.requests.every((x) => verifyStandardWebhook(a.body.delivery_secret, x.headers, x.body))).toBe(true);
-    await expect.poll(async () => (await outboxRows(a.id))[0]!.dispatched_at).not.toBeNull();
+    await expect.poll(async () => (await deliveries(a.id))[0]?.status).toBe('succeeded');
   });
 
-  it('gives up after the last retry: the event is marked dispatched and not revived by a sweep', async () => {
+  it('gives up after the last retry: the delivery is failed, with the last error, and not revived by a sweep', async () => {
     const { w } = await worker([10, 10]);
     const r = await receiver();
     r.respond = () => 503;
     const ws = await t.workspace();
     const a = await ws.agent('dead-end', { delivery_url: r.url });
     await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } });
-    await expect.poll(async () => (await outboxRows(a.id))[0]!.dispatched_at, { timeout: 10_000 }).not.toBeNull();
+    await expect.poll(async () => (await deliveries(a.id))[0]?.status).toBe('failed');
+    const [d] = await deliveries(a.id);
+    expect(d).toMatchObject({ attempts: 3, last_status: 503, last_error: 'receiver answered 503' });
     expect(r.requests).toHaveLength(3);
-    await t.deps.db.updateTable('outbox').set({ enqueued_at: new Date(Date.now() - 3_600_000) }).where('agent_id', '=', a.id).execute();
     await w.sweep();
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(r.requests).toHaveLength(3);
   });
 
-  it('events for an agent without a delivery_url are dispatched without a request', async () => {
+  it('events for an agent without a delivery_url are dispatched without a delivery', async () => {
     await worker();
     const ws = await t.workspace();
     const a = await ws.agent('quiet');
     await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'full' } });
     await expect.poll(async () => (await outboxRows(a.id))[0]!.dispatched_at).not.toBeNull();
+    expect(await deliveries(a.id)).toEqual([]);
   });
 
-  it('dispatching is idempotent: a second run of the same event sends nothing', async () => {
+  it('fan-out is idempotent: dispatching the same event twice creates one delivery', async () => {
     const r = await receiver();
     const ws = await t.workspace();
     const a = await ws.agent('once', { delivery_url: r.url });
     await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } });
     const [row] = await outboxRows(a.id);
-    expect(await dispatchEvent(t.deps, row!.id)).toBe('sent');
-    expect(await dispatchEvent(t.deps, row!.id)).toBe('done');
-    expect(r.requests).toHaveLength(1);
+    const first = await dispatchEvent(t.deps, row!.id);
+    expect(first?.deliveries).toHaveLength(1);
+    expect(await dispatchEvent(t.deps, row!.id)).toBeUndefined();
+    expect(await deliveries(a.id)).toHaveLength(1);
   });
 });
 
@@ -136,22 +143,23 @@ describe('Postgres is the record, Redis a scheduler', () => {
     await expect.poll(() => r.requests.map((x) => x.json.type)).toEqual(['agent.paused', 'agent.unpaused']);
   });
 
-  it('a job lost with Redis’s keys is re-armed from Postgres by the sweep, keeping its webhook-id', async () => {
+  it('a retry lost with Redis’s keys is re-armed from Postgres when the worker notices, keeping its webhook-id', async () => {
     const { w, prefix } = await worker([60_000]);
     const r = await receiver();
-    r.respond = () => 500; // first attempt fails; the retry would be a minute away
+    r.respond = () => 500; // the first attempt fails; the retry is a minute away
     const ws = await t.workspace();
     const a = await ws.agent('amnesia', { delivery_url: r.url });
     await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } });
     await expect.poll(() => r.requests.length).toBe(1);
+    await expect.poll(async () => (await deliveries(a.id))[0]?.attempts).toBe(1);
 
     expect(await deleteKeys(prefix)).toBeGreaterThan(0); // Redis forgets everything of ours
     r.respond = () => 200;
-    // A minute passes (the sweep only re-arms events enqueued over a minute ago).
-    await t.deps.db.updateTable('outbox').set({ enqueued_at: new Date(Date.now() - 120_000) }).where('agent_id', '=', a.id).execute();
-    await w.sweep();
+    // The minute passes (in the record), and the worker finds Redis emptied.
+    await t.deps.db.updateTable('deliveries').set({ next_attempt_at: new Date() }).where('agent_id', '=', a.id).execute();
+    await w.checkRedis();
     await expect.poll(() => r.requests.length).toBe(2);
     expect(r.requests[1]!.headers['webhook-id']).toBe(r.requests[0]!.headers['webhook-id']);
-    await expect.poll(async () => (await outboxRows(a.id))[0]!.dispatched_at).not.toBeNull();
+    await expect.poll(async () => (await deliveries(a.id))[0]?.status).toBe('succeeded');
   });
 });

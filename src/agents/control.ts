@@ -2,6 +2,8 @@
 // Each is one transaction: a conditional UPDATE (so concurrent callers cannot both succeed), the
 // timeline entry, and the outbox event. A miss is diagnosed only after the fact, for the error code.
 import { record } from '../activity/timeline.js';
+import type { ApprovalSettings } from '../approvals/approvals.js';
+import { cancelPendingApprovals } from '../approvals/decide.js';
 import type { Ctx } from '../context.js';
 import { inTransaction, json, type Db, type Tx } from '../db/index.js';
 import { notify, type Notifier } from '../db/notifier.js';
@@ -14,6 +16,8 @@ import { findAgent } from './registry.js';
 import { agentView, type AgentView } from './view.js';
 
 /** The wake-up key for changes to one agent's run state (graceful stop waits on it). */
+type Links = Pick<ApprovalSettings, 'publicUrl' | 'secret'>;
+
 export const agentKey = (agentId: string) => `agent:${agentId}`;
 
 async function announce(tx: Tx, ctx: Ctx, row: AgentRow, action: string, details: Record<string, unknown>) {
@@ -72,8 +76,9 @@ export interface StopInput {
   timeout: number;
 }
 
-/** The final step of every stop: inactive, open sessions cancelled, all in the caller's transaction. */
-async function markStopped(tx: Tx, ctx: Ctx, agent: AgentRow, from: AgentRow['run_state'][], details: Record<string, unknown>) {
+/** The final step of every stop, in the caller's transaction: inactive, open sessions and pending
+ *  approvals cancelled (a stopped agent runs no task and waits for no answer). */
+async function markStopped(tx: Tx, ctx: Ctx, agent: AgentRow, from: AgentRow['run_state'][], details: Record<string, unknown>, links: Links) {
   const now = new Date();
   const row = await tx
     .updateTable('agents')
@@ -83,8 +88,13 @@ async function markStopped(tx: Tx, ctx: Ctx, agent: AgentRow, from: AgentRow['ru
     .returningAll()
     .executeTakeFirst();
   if (!row) fail('not_running', `${agent.name} is already stopped`);
-  const cancelled = await cancelOpenSessions(tx, ctx, row.id, 'agent stopped');
-  await announce(tx, ctx, row, 'agent.stopped', { ...details, ...(cancelled ? { sessions_cancelled: cancelled } : {}) });
+  const sessions = await cancelOpenSessions(tx, ctx, row.id, 'agent stopped');
+  const approvals = await cancelPendingApprovals(tx, ctx, row.id, links);
+  await announce(tx, ctx, row, 'agent.stopped', {
+    ...details,
+    ...(sessions ? { sessions_cancelled: sessions } : {}),
+    ...(approvals ? { approvals_cancelled: approvals } : {}),
+  });
   await notify(tx, agentKey(row.id));
   return row;
 }
@@ -94,15 +104,16 @@ async function markStopped(tx: Tx, ctx: Ctx, agent: AgentRow, from: AgentRow['ru
  * `stopping`, the runtime is told (`agent.stop_requested`), and we wait up to `timeout` for its
  * confirmation. No confirmation → 408 graceful_timeout, and the agent stays `stopping`.
  */
-export async function stopAgent(db: Db, notifier: Notifier, ctx: Ctx, ref: string, input: StopInput): Promise<AgentView> {
+export async function stopAgent(db: Db, notifier: Notifier, ctx: Ctx, ref: string, input: StopInput, links: Links): Promise<AgentView> {
   const requested = await inTransaction(db, async (tx): Promise<{ stopped?: AgentRow; stopping?: AgentRow }> => {
     const agent = await findAgent(tx, ctx.workspaceId, ref, { forUpdate: true });
     if (agent.run_state === 'stopped') fail('not_running', `${agent.name} is not running`);
     if (!input.graceful) {
-      return { stopped: await markStopped(tx, ctx, agent, ['running', 'stopping'], { graceful: false }) };
+      return { stopped: await markStopped(tx, ctx, agent, ['running', 'stopping'], { graceful: false }, links) };
     }
     if (!(await hasLiveConnection(tx, agent))) {
-      return { stopped: await markStopped(tx, ctx, agent, ['running', 'stopping'], { graceful: true, confirmed: false, note: 'no live connection' }) };
+      const details = { graceful: true, confirmed: false, note: 'no live connection' };
+      return { stopped: await markStopped(tx, ctx, agent, ['running', 'stopping'], details, links) };
     }
     // Asking again while already stopping re-sends the request and restarts the deadline.
     const row = await tx
@@ -132,14 +143,11 @@ export async function stopAgent(db: Db, notifier: Notifier, ctx: Ctx, ref: strin
 }
 
 /** The agent's runtime reports that it has stopped (POST /v1/agents/me/stopped). */
-export async function confirmStopped(db: Db, ctx: Ctx, agentId: string): Promise<AgentView> {
+export async function confirmStopped(db: Db, ctx: Ctx, agentId: string, links: Links): Promise<AgentView> {
   return inTransaction(db, async (tx) => {
     const agent = await findAgent(tx, ctx.workspaceId, agentId);
-    const row = await markStopped(tx, ctx, agent, ['stopping', 'running'], {
-      graceful: true,
-      confirmed: true,
-      requested: agent.run_state === 'stopping',
-    });
+    const details = { graceful: true, confirmed: true, requested: agent.run_state === 'stopping' };
+    const row = await markStopped(tx, ctx, agent, ['stopping', 'running'], details, links);
     return agentView(row);
   });
 }

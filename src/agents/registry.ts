@@ -2,6 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { record } from '../activity/timeline.js';
+import type { ApprovalSettings } from '../approvals/approvals.js';
+import { cancelPendingApprovals } from '../approvals/decide.js';
 import { generateKey } from '../auth/keys.js';
 import type { Ctx } from '../context.js';
 import { inTransaction, isUuid, newId, type Db, type Tx } from '../db/index.js';
@@ -158,7 +160,7 @@ export async function updateAgent(
 }
 
 /** Deleting keeps the row (and so the timeline) for audit, frees the name and revokes its keys. */
-export async function deleteAgent(db: Db, ctx: Ctx, ref: string): Promise<void> {
+export async function deleteAgent(db: Db, ctx: Ctx, ref: string, links: Pick<ApprovalSettings, 'publicUrl' | 'secret'>): Promise<void> {
   await inTransaction(db, async (tx: Tx) => {
     const agent = await findAgent(tx, ctx.workspaceId, ref, { forUpdate: true });
     const now = new Date();
@@ -169,6 +171,7 @@ export async function deleteAgent(db: Db, ctx: Ctx, ref: string): Promise<void> 
       .execute();
     await tx.updateTable('api_keys').set({ revoked_at: now }).where('agent_id', '=', agent.id).where('revoked_at', 'is', null).execute();
     await cancelOpenSessions(tx, ctx, agent.id, 'agent deleted');
+    await cancelPendingApprovals(tx, ctx, agent.id, links);
     await record(tx, ctx, { action: 'agent.deleted', agentId: agent.id, details: { name: agent.name } });
   });
 }

@@ -13,7 +13,8 @@ export type SessionStatus = 'running' | 'paused' | 'cancelled' | 'completed';
 
 /** Who did something, through which surface. Stored on the timeline and on an agent's pause. */
 export interface Actor {
-  type: 'member' | 'agent' | 'operator' | 'system';
+  /** `link`: whoever holds an approval's signed response-page link. */
+  type: 'member' | 'agent' | 'operator' | 'system' | 'link';
   id: string | null;
   display: string;
 }
@@ -113,6 +114,71 @@ export interface IdempotencyKeysTable {
   created_at: Generated<Date>;
 }
 
+export type ApprovalChannel = 'sms' | 'email' | 'slack' | 'telegram' | 'web';
+export type ApprovalStatus = 'pending' | 'responded' | 'timed_out' | 'cancelled';
+
+/** Who answered an approval (contract §3.1). */
+export interface Responder {
+  channel: string;
+  member_id?: string;
+  display: string;
+}
+
+export interface ApprovalsTable {
+  id: string;
+  workspace_id: string;
+  agent_id: string | null;
+  requested_by: Json<Actor>;
+  channel: ApprovalChannel;
+  recipient: string;
+  message: string;
+  options: Json<string[]>;
+  allow_text_response: ColumnType<boolean, boolean | undefined, boolean>;
+  timeout_default: string | null;
+  metadata: Json<Record<string, unknown> | null> | null;
+  status: ColumnType<ApprovalStatus, ApprovalStatus | undefined, ApprovalStatus>;
+  response_choice: string | null;
+  response_text: string | null;
+  response_at: Time | null;
+  responder: Json<Responder | null> | null;
+  via_timeout: ColumnType<boolean, boolean | undefined, boolean>;
+  expires_at: Time;
+  channel_ref: Json<Record<string, unknown> | null> | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface WebhookEndpointsTable {
+  id: string;
+  workspace_id: string;
+  url: string;
+  events: string[] | null;
+  secret: string;
+  disabled_at: Time | null;
+  disabled_reason: string | null;
+  created_at: CreatedAt;
+  deleted_at: Time | null;
+}
+
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
+
+export interface DeliveriesTable {
+  id: string;
+  workspace_id: string;
+  event_id: string;
+  event_type: string;
+  endpoint_id: string | null;
+  agent_id: string | null;
+  status: ColumnType<DeliveryStatus, DeliveryStatus | undefined, DeliveryStatus>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+  delivered_at: Time | null;
+}
+
 export interface DB {
   workspaces: WorkspacesTable;
   members: MembersTable;
@@ -122,6 +188,9 @@ export interface DB {
   activity: ActivityTable;
   outbox: OutboxTable;
   idempotency_keys: IdempotencyKeysTable;
+  approvals: ApprovalsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  deliveries: DeliveriesTable;
 }
 
 export type Workspace = Selectable<WorkspacesTable>;
@@ -132,3 +201,6 @@ export type ActivityRow = Selectable<ActivityTable>;
 export type OutboxRow = Selectable<OutboxTable>;
 export type NewMember = Insertable<MembersTable>;
 export type MemberUpdate = Updateable<MembersTable>;
+export type ApprovalRow = Selectable<ApprovalsTable>;
+export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;
+export type DeliveryRow = Selectable<DeliveriesTable>;

@@ -12,6 +12,8 @@ export type Access = 'public' | 'member' | 'approver' | 'owner' | 'agent' | 'any
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: Access;
+    /** An HTML page: errors render as a page, not as JSON. */
+    html?: boolean;
   }
   interface FastifyRequest {
     principal: Principal | undefined;

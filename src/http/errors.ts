@@ -3,8 +3,22 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ERROR_STATUS, LeashError, type ErrorCode, type FieldError } from '../errors.js';
+import { messagePage, sendPage } from './pages/layout.js';
 
 const PG_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08000', '08003', '08006']);
+
+/** The same decisions, rendered for a person in a browser. */
+function htmlError(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+  if (err.code === 'FST_CSRF_INVALID_TOKEN' || err.code === 'FST_CSRF_MISSING_SECRET') {
+    return sendPage(reply, 403, messagePage('Please try again', 'This form has expired. Go back, reload the page, and answer again.'));
+  }
+  if (err instanceof LeashError) return sendPage(reply, err.status, messagePage('Something is not right', err.message));
+  if (hasZodFastifySchemaValidationErrors(err) || err.statusCode === 400) {
+    return sendPage(reply, 400, messagePage('Something is not right', 'That request was not understood. Go back and try again.'));
+  }
+  req.log.error({ err }, 'unhandled error');
+  return sendPage(reply, 500, messagePage('Something went wrong', 'Something went wrong on our side; it has been logged. Please try again.'));
+}
 
 export function sendError(reply: FastifyReply, code: ErrorCode, message: string, fields?: FieldError[]) {
   return reply.code(ERROR_STATUS[code]).send({ error: { code, message, ...(fields ? { fields } : {}) } });
@@ -28,7 +42,11 @@ function fieldErrors(err: FastifyError): FieldError[] {
 }
 
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+  if (req.routeOptions.config?.html) return htmlError(err, req, reply);
   if (err instanceof LeashError) return sendError(reply, err.code, err.message, err.fields);
+  if (err.code === 'FST_CSRF_INVALID_TOKEN' || err.code === 'FST_CSRF_MISSING_SECRET') {
+    return sendError(reply, 'forbidden', 'The form’s CSRF token is missing or invalid; reload the page and try again');
+  }
   if (hasZodFastifySchemaValidationErrors(err)) {
     const fields = fieldErrors(err);
     return sendError(reply, 'invalid_request', fields.map((f) => `${f.field}: ${f.message}`).join('; '), fields);

@@ -16,7 +16,7 @@ export const errorBody = z
   .meta({ id: 'Error' });
 
 export const actor = z.object({
-  type: z.enum(['member', 'agent', 'operator', 'system']),
+  type: z.enum(['member', 'agent', 'operator', 'system', 'link']),
   id: z.string().nullable(),
   display: z.string(),
 });
@@ -95,3 +95,26 @@ export function page<T extends z.ZodType>(item: T) {
 export function errors(...statuses: number[]) {
   return Object.fromEntries(statuses.map((s) => [s, errorBody]));
 }
+
+export const approvalObject = z
+  .object({
+    pause_id: uuid,
+    status: z.enum(['pending', 'responded', 'timed_out', 'cancelled']),
+    response_choice: z.string().nullable(),
+    response_text: z.string().nullable(),
+    response_at: isoTime.nullable(),
+    expires_at: isoTime,
+    metadata: z.record(z.string(), z.unknown()).nullable(),
+    channel: z.enum(['sms', 'email', 'slack', 'telegram', 'web']),
+    recipient: z.string(),
+    message: z.string(),
+    options: z.array(z.string()),
+    allow_text_response: z.boolean(),
+    timeout_default: z.string().nullable(),
+    created_at: isoTime,
+    agent_id: uuid.nullable(),
+    responder: z.object({ channel: z.string(), member_id: z.string().optional(), display: z.string() }).nullable(),
+    via_timeout: z.boolean(),
+    url: z.string().describe('the response page: whoever holds this link can answer'),
+  })
+  .meta({ id: 'Approval' });

@@ -1,4 +1,7 @@
 // The HTTP server: JSON in and out, one error shape, key auth per route, OpenAPI at /docs.
+import cookie from '@fastify/cookie';
+import csrf from '@fastify/csrf-protection';
+import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -10,9 +13,12 @@ import { errorHandler, sendError } from './errors.js';
 import { registerJsonBody } from './json-body.js';
 import './messages.js';
 import { registerAgentRoutes } from './routes/agents.js';
+import { registerApprovalRoutes } from './routes/approvals.js';
 import { registerMeRoutes } from './routes/me.js';
 import { registerMemberRoutes } from './routes/members.js';
 import { registerSessionRoutes } from './routes/sessions.js';
+import { registerResponsePage } from './routes/response-page.js';
+import { registerWebhookRoutes } from './routes/webhooks.js';
 
 export async function buildServer(deps: Deps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -44,6 +50,13 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
+  // Cookies and CSRF tokens for the HTML pages (response page now, dashboard later).
+  await app.register(cookie, { secret: deps.config.secret });
+  await app.register(csrf, {
+    sessionPlugin: '@fastify/cookie',
+    cookieOpts: { path: '/', sameSite: 'strict', httpOnly: true, signed: true, secure: deps.config.publicUrl.startsWith('https:') },
+  });
+
   registerAuth(app, deps.db);
 
   app.get('/healthz', { schema: { hide: true } }, async (_req, reply) => {
@@ -56,8 +69,15 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
   });
 
   registerAgentRoutes(app, deps);
+  registerApprovalRoutes(app, deps);
   registerMeRoutes(app, deps);
   registerMemberRoutes(app, deps);
   registerSessionRoutes(app, deps);
+  registerWebhookRoutes(app, deps);
+  // HTML forms post urlencoded bodies; only the pages accept them (the API stays JSON-only).
+  await app.register(async (pages) => {
+    await pages.register(formbody);
+    registerResponsePage(pages, deps);
+  });
   return app;
 }

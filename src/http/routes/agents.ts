@@ -67,7 +67,7 @@ export function registerAgentRoutes(root: FastifyInstance, deps: Deps) {
     config: { access: 'owner' },
     schema: { tags, summary: 'Delete an agent (its timeline is kept)', params, response: { 204: z.null(), ...errors(401, 403, 404) } },
     handler: async (req, reply) => {
-      await deleteAgent(db, ctxFor(principalOf(req), 'api'), req.params.id);
+      await deleteAgent(db, ctxFor(principalOf(req), 'api'), req.params.id, deps.approvals);
       return reply.code(204).send(null);
     },
   });
@@ -106,7 +106,7 @@ export function registerAgentRoutes(root: FastifyInstance, deps: Deps) {
         .strict(),
       response: { 200: agentObject, ...errors(400, 401, 403, 404, 408, 409) },
     },
-    handler: async (req) => stopAgent(db, deps.notifier, ctxFor(principalOf(req), 'api'), req.params.id, req.body),
+    handler: async (req) => stopAgent(db, deps.notifier, ctxFor(principalOf(req), 'api'), req.params.id, req.body, deps.approvals),
   });
 
   app.post('/v1/agents/:id/start', {

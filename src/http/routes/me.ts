@@ -29,7 +29,7 @@ export function registerMeRoutes(root: FastifyInstance, deps: Deps) {
       body: z.object({}).strict(),
       response: { 200: agentObject, ...errors(400, 401, 403, 409) },
     },
-    handler: async (req) => confirmStopped(db, ctxFor(principalOf(req), 'api'), agentOf(req).id),
+    handler: async (req) => confirmStopped(db, ctxFor(principalOf(req), 'api'), agentOf(req).id, deps.approvals),
   });
 
   app.get('/v1/directory/:name', {

@@ -1,0 +1,84 @@
+// Putting work into Redis from Postgres. Every job id is derived from the row it serves, so arming
+// the same work twice is a no-op, and re-arming everything after Redis lost it is always safe.
+import type { Deps } from '../src/deps.js';
+import type { Queues } from '../src/queue.js';
+
+const CHUNK = 1_000;
+
+export interface DueDelivery {
+  id: string;
+  attempts: number;
+  next_attempt_at: Date;
+  endpoint_id: string | null;
+  agent_id: string | null;
+}
+
+export async function armDeliveries(queues: Queues, rows: DueDelivery[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    await queues.deliveries.addBulk(
+      rows.slice(i, i + CHUNK).map((r) => ({
+        name: 'deliver',
+        // The target names the endpoint (or agent) for the per-target concurrency cap.
+        data: { deliveryId: r.id, target: r.endpoint_id ?? r.agent_id },
+        opts: { jobId: `${r.id}.${r.attempts}`, delay: Math.max(0, r.next_attempt_at.getTime() - Date.now()), attempts: 5, backoff: { type: 'exponential', delay: 1_000 } },
+      })),
+    );
+  }
+}
+
+export async function armTimers(queues: Queues, rows: { id: string; expires_at: Date }[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    await queues.timers.addBulk(
+      rows.slice(i, i + CHUNK).map((r) => ({
+        name: 'expire',
+        data: { approvalId: r.id },
+        opts: { jobId: `expire.${r.id}`, delay: Math.max(0, r.expires_at.getTime() - Date.now()), attempts: 5, backoff: { type: 'exponential', delay: 200 } },
+      })),
+    );
+  }
+}
+
+export async function armChannel(queues: Queues, name: 'send' | 'settled', approvalId: string): Promise<void> {
+  await queues.channels.add(name, { approvalId }, { jobId: `${name}.${approvalId}`, attempts: 8, backoff: { type: 'exponential', delay: 2_000 } });
+}
+
+/** Deliveries whose attempt is due (by `overdueMs` or more): arm them. */
+export async function armDueDeliveries(deps: Pick<Deps, 'db'>, queues: Queues, overdueMs: number): Promise<number> {
+  const rows = await deps.db
+    .selectFrom('deliveries')
+    .select(['id', 'attempts', 'next_attempt_at', 'endpoint_id', 'agent_id'])
+    .where('status', '=', 'pending')
+    .where('next_attempt_at', '<=', new Date(Date.now() - overdueMs))
+    .orderBy('next_attempt_at')
+    .limit(10_000)
+    .execute();
+  await armDeliveries(queues, rows);
+  return rows.length;
+}
+
+/** After Redis lost its data: every pending timer and delivery, from Postgres. */
+export async function rearmEverything(deps: Pick<Deps, 'db'>, queues: Queues): Promise<{ timers: number; deliveries: number }> {
+  let timers = 0;
+  let after = '00000000-0000-0000-0000-000000000000';
+  for (;;) {
+    const rows = await deps.db
+      .selectFrom('approvals')
+      .select(['id', 'expires_at'])
+      .where('status', '=', 'pending')
+      .where('id', '>', after)
+      .orderBy('id')
+      .limit(CHUNK)
+      .execute();
+    if (rows.length === 0) break;
+    await armTimers(queues, rows);
+    timers += rows.length;
+    after = rows[rows.length - 1]!.id;
+  }
+  const deliveries = await deps.db
+    .selectFrom('deliveries')
+    .select(['id', 'attempts', 'next_attempt_at', 'endpoint_id', 'agent_id'])
+    .where('status', '=', 'pending')
+    .execute();
+  await armDeliveries(queues, deliveries);
+  return { timers, deliveries: deliveries.length };
+}

@@ -1,0 +1,19 @@
+// Channel work for an approval: send the question, and later show the outcome (adapters in
+// src/channels/). The web channel has no adapter: it is answered on the response page.
+import { adapters } from '../src/channels/registry.js';
+import { json } from '../src/db/index.js';
+import type { Deps } from '../src/deps.js';
+
+export async function sendOnChannel(deps: Deps, approvalId: string): Promise<void> {
+  const row = await deps.db.selectFrom('approvals').selectAll().where('id', '=', approvalId).executeTakeFirst();
+  const adapter = row && adapters[row.channel];
+  if (!row || !adapter || row.status !== 'pending' || row.channel_ref) return;
+  const ref = await adapter.send(deps, row);
+  if (ref) await deps.db.updateTable('approvals').set({ channel_ref: json(ref) }).where('id', '=', row.id).execute();
+}
+
+export async function showOutcome(deps: Deps, approvalId: string): Promise<void> {
+  const row = await deps.db.selectFrom('approvals').selectAll().where('id', '=', approvalId).executeTakeFirst();
+  const adapter = row && adapters[row.channel];
+  if (row && adapter?.settled) await adapter.settled(deps, row);
+}

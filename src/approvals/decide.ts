@@ -1,0 +1,148 @@
+// The one way an approval leaves `pending`: answered, timed out, or cancelled. Every surface (API,
+// response page, Slack, Telegram, SMS) calls these. Each is a conditional UPDATE … WHERE status =
+// 'pending', so the first answer wins by construction; the timeline row, the webhook event and the
+// long-poll wake-up commit with it.
+import { record } from '../activity/timeline.js';
+import type { Ctx } from '../context.js';
+import { inTransaction, json, type Db, type Tx } from '../db/index.js';
+import { notify } from '../db/notifier.js';
+import type { ApprovalRow, Responder } from '../db/schema.js';
+import { fail, invalid, LeashError } from '../errors.js';
+import { emit } from '../outbox/outbox.js';
+import { approvalKey, approvalView, findApproval, type ApprovalScope, type ApprovalSettings, type ApprovalView } from './approvals.js';
+
+type Links = Pick<ApprovalSettings, 'publicUrl' | 'secret'>;
+
+const EVENT = { responded: 'pause_request.responded', timed_out: 'pause_request.timed_out', cancelled: 'pause_request.cancelled' } as const;
+
+async function settle(tx: Tx, ctx: Ctx, row: ApprovalRow, links: Links): Promise<ApprovalView> {
+  const status = row.status as keyof typeof EVENT;
+  await record(tx, ctx, {
+    action: `approval.${status}`,
+    agentId: row.agent_id,
+    details: {
+      pause_id: row.id,
+      choice: row.response_choice,
+      ...(row.response_text ? { text: row.response_text } : {}),
+      ...(row.via_timeout ? { via_timeout: true } : {}),
+    },
+  });
+  const view = approvalView(row, links);
+  await emit(tx, { workspaceId: row.workspace_id, agentId: row.agent_id, type: EVENT[status], data: view });
+  await notify(tx, approvalKey(row.id));
+  return view;
+}
+
+/** The 409 for a late answer, naming what happened first. */
+export function settledMessage(row: Pick<ApprovalRow, 'status' | 'responder' | 'response_choice' | 'expires_at'>): string {
+  if (row.status === 'responded') return `Already decided by ${row.responder?.display ?? 'someone'}: ${row.response_choice}`;
+  if (row.status === 'timed_out') return `Already timed out at ${row.expires_at.toISOString()}${row.response_choice ? ` (default: ${row.response_choice})` : ''}`;
+  if (row.status === 'cancelled') return 'Already cancelled';
+  return `Timed out at ${row.expires_at.toISOString()}`;
+}
+
+export interface Answer {
+  choice: string;
+  text?: string | null;
+}
+
+export async function decideApproval(
+  db: Db,
+  ctx: Ctx,
+  scope: ApprovalScope,
+  id: string,
+  answer: Answer,
+  responder: Responder,
+  links: Links,
+): Promise<ApprovalView> {
+  let expired = false;
+  try {
+    return await inTransaction(db, async (tx) => {
+      const current = await findApproval(tx, scope, id);
+      if (!current.options.includes(answer.choice)) {
+        invalid([{ field: 'choice', message: `must be one of ${current.options.map((o) => JSON.stringify(o)).join(', ')}` }]);
+      }
+      if (answer.text && !current.allow_text_response) invalid([{ field: 'text', message: 'this approval does not take a text response' }]);
+      const now = new Date();
+      const row = await tx
+        .updateTable('approvals')
+        .set({
+          status: 'responded',
+          response_choice: answer.choice,
+          response_text: answer.text || null,
+          response_at: now,
+          responder: json(responder),
+          updated_at: now,
+        })
+        .where('id', '=', current.id)
+        .where('status', '=', 'pending')
+        .where('expires_at', '>', now)
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) {
+        const winner = await findApproval(tx, scope, id);
+        expired = winner.status === 'pending';
+        fail('not_pending', settledMessage(winner));
+      }
+      return settle(tx, ctx, row, links);
+    });
+  } finally {
+    // An answer that arrives after expires_at but before the timer fired settles the timeout now.
+    if (expired) await expireApproval(db, id, links);
+  }
+}
+
+export async function cancelApproval(db: Db, ctx: Ctx, scope: ApprovalScope, id: string, links: Links): Promise<ApprovalView> {
+  return inTransaction(db, async (tx) => {
+    const current = await findApproval(tx, scope, id);
+    const row = await tx
+      .updateTable('approvals')
+      .set({ status: 'cancelled', response_at: new Date(), updated_at: new Date() })
+      .where('id', '=', current.id)
+      .where('status', '=', 'pending')
+      .returningAll()
+      .executeTakeFirst();
+    if (!row) fail('not_pending', settledMessage(await findApproval(tx, scope, id)));
+    return settle(tx, ctx, row, links);
+  });
+}
+
+const TIMEOUT_CTX = (workspaceId: string): Ctx => ({ workspaceId, channel: 'system', actor: { type: 'system', id: null, display: 'timeout' } });
+
+/** Times out one approval if it is pending and due. Returns undefined when there was nothing to do. */
+export async function expireApproval(db: Db, id: string, links: Links): Promise<ApprovalView | undefined> {
+  return inTransaction(db, async (tx) => {
+    const row = await tx
+      .updateTable('approvals')
+      .set((eb) => ({
+        status: 'timed_out',
+        response_choice: eb.ref('timeout_default'),
+        via_timeout: true,
+        response_at: new Date(),
+        updated_at: new Date(),
+      }))
+      .where('id', '=', id)
+      .where('status', '=', 'pending')
+      .where('expires_at', '<=', new Date())
+      .returningAll()
+      .executeTakeFirst();
+    return row && settle(tx, TIMEOUT_CTX(row.workspace_id), row, links);
+  });
+}
+
+/** Called inside a stop's transaction: a stopped agent is waiting for no one. */
+export async function cancelPendingApprovals(tx: Tx, ctx: Ctx, agentId: string, links: Links): Promise<number> {
+  const rows = await tx
+    .updateTable('approvals')
+    .set({ status: 'cancelled', response_at: new Date(), updated_at: new Date() })
+    .where('agent_id', '=', agentId)
+    .where('status', '=', 'pending')
+    .returningAll()
+    .execute();
+  for (const row of rows) await settle(tx, ctx, row, links);
+  return rows.length;
+}
+
+export function isNotPending(err: unknown): err is LeashError {
+  return err instanceof LeashError && err.code === 'not_pending';
+}

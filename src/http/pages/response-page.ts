@@ -1,0 +1,59 @@
+// The response page for one approval (GET /r/{token}): the question, who asks, a summary of its
+// metadata, the options as buttons (and a note field when allowed), or the outcome once decided.
+import type { ApprovalRow } from '../../db/schema.js';
+import { html, page, type Html } from './layout.js';
+
+export interface ResponsePageInput {
+  approval: ApprovalRow;
+  askedBy: string;
+  csrf: string;
+  action: string;
+  /** An option pre-selected by a one-click email link: the page asks to confirm it. */
+  preselected?: string;
+  notice?: string;
+}
+
+function metadataSummary(metadata: Record<string, unknown> | null): Html | string {
+  const entries = Object.entries(metadata ?? {}).slice(0, 12);
+  if (entries.length === 0) return '';
+  const show = (v: unknown) => {
+    const s = typeof v === 'string' ? v : JSON.stringify(v);
+    return s.length > 200 ? `${s.slice(0, 199)}…` : s;
+  };
+  return html`<div class="card"><dl>${entries.map(([k, v]) => html`<dt>${k}</dt><dd>${show(v)}</dd>`)}</dl></div>`;
+}
+
+function outcome(a: ApprovalRow): Html {
+  const when = a.response_at ? a.response_at.toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : '';
+  if (a.status === 'responded') {
+    return html`<div class="card outcome" role="status"><strong>${a.response_choice}</strong> — answered by ${a.responder?.display ?? 'someone'}
+      via ${a.responder?.channel ?? 'unknown'}, ${when}.${a.response_text ? html`<p>Note: ${a.response_text}</p>` : ''}</div>`;
+  }
+  if (a.status === 'timed_out') {
+    return html`<div class="card outcome warn" role="status">No answer in time: it timed out ${when}${a.response_choice ? html`, and the default <strong>${a.response_choice}</strong> applied` : ''}.</div>`;
+  }
+  return html`<div class="card outcome warn" role="status">This request was cancelled ${when}.</div>`;
+}
+
+export function responsePage(p: ResponsePageInput): Html {
+  const a = p.approval;
+  const pending = a.status === 'pending';
+  const expires = a.expires_at.toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+  const options = p.preselected ? [p.preselected, ...a.options.filter((o) => o !== p.preselected)] : a.options;
+  const form = html`<form method="post" action="${p.action}">
+    <input type="hidden" name="_csrf" value="${p.csrf}">
+    ${a.allow_text_response ? html`<label for="text">Add a note (optional)</label><textarea id="text" name="text" maxlength="2000"></textarea>` : ''}
+    <div class="options" role="group" aria-label="Your answer">
+      ${options.map((o) => html`<button type="submit" name="choice" value="${o}" class="${o === p.preselected ? 'primary' : ''}">${o === p.preselected ? `Confirm: ${o}` : o}</button>`)}
+    </div>
+  </form>`;
+  return page(
+    pending ? 'Your answer is needed' : 'Answered',
+    html`<h1>${pending ? 'Your answer is needed' : 'This request is closed'}</h1>
+    <p class="muted">Asked by ${p.askedBy}${pending ? html` · open until ${expires}` : ''}</p>
+    ${p.notice ? html`<div class="card notice" role="alert">${p.notice}</div>` : ''}
+    <div class="card"><p class="question">${a.message}</p></div>
+    ${metadataSummary(a.metadata)}
+    ${pending ? form : outcome(a)}`,
+  );
+}

@@ -1,0 +1,20 @@
+// The events a workspace can subscribe to (contract §5). Other outbox events are internal.
+export const WEBHOOK_EVENTS = [
+  'pause_request.responded',
+  'pause_request.timed_out',
+  'pause_request.cancelled',
+  'agent.paused',
+  'agent.unpaused',
+  'agent.stop_requested',
+  'agent.stopped',
+  'agent.started',
+  'session.paused',
+  'session.resumed',
+  'session.cancelled',
+] as const;
+
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+
+export function isWebhookEvent(type: string): type is WebhookEvent {
+  return (WEBHOOK_EVENTS as readonly string[]).includes(type);
+}
