@@ -77,7 +77,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('workspace_id', 'uuid', (c) => c.notNull().references('workspaces.id').onDelete('cascade'))
     .addColumn('agent_id', 'uuid', (c) => c.notNull().references('agents.id').onDelete('cascade'))
     .addColumn('task', 'text')
-    .addColumn('metadata', 'jsonb')
+    .addColumn('metadata', 'json')
     .addColumn('status', 'text', (c) => c.notNull().check(sql`status in ('running', 'paused', 'cancelled', 'completed')`))
     .addColumn('paused_at', ts)
     .addColumn('finished_at', ts)
@@ -110,7 +110,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('workspace_id', 'uuid', (c) => c.notNull().references('workspaces.id').onDelete('cascade'))
     .addColumn('agent_id', 'uuid')
     .addColumn('type', 'text', (c) => c.notNull())
-    .addColumn('payload', 'jsonb', (c) => c.notNull())
+    // json, not jsonb: event bodies keep the key order of the objects they carry (metadata).
+    .addColumn('payload', 'json', (c) => c.notNull())
     .addColumn('created_at', ts, (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('enqueued_at', ts)
     .addColumn('dispatched_at', ts)

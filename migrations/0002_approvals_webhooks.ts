@@ -16,7 +16,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('options', 'jsonb', (c) => c.notNull())
     .addColumn('allow_text_response', 'boolean', (c) => c.notNull().defaultTo(false))
     .addColumn('timeout_default', 'text')
-    .addColumn('metadata', 'jsonb')
+    // json, not jsonb: metadata is returned exactly as written (jsonb would reorder its keys).
+    .addColumn('metadata', 'json')
     .addColumn('status', 'text', (c) => c.notNull().defaultTo('pending').check(sql`status in ('pending', 'responded', 'timed_out', 'cancelled')`))
     .addColumn('response_choice', 'text')
     .addColumn('response_text', 'text')

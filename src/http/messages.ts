@@ -8,7 +8,7 @@ function describe(iss: Issue): string | undefined {
   if (iss.input === undefined && (iss.code === 'invalid_type' || iss.code === 'invalid_value')) return 'is required';
   switch (iss.code) {
     case 'invalid_type':
-      return `must be ${iss.expected === 'object' ? 'an object' : iss.expected === 'array' ? 'an array' : `a ${iss.expected}`}`;
+      return `must be ${iss.expected === 'object' || iss.expected === 'record' ? 'an object' : iss.expected === 'array' ? 'an array' : `a ${iss.expected}`}`;
     case 'invalid_value':
       return `must be one of ${iss.values.map(String).join(', ')}`;
     case 'too_small':
