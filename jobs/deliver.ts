@@ -8,7 +8,10 @@ import { retryDelay } from '../src/queue.js';
 
 export type AttemptResult =
   | { outcome: 'skipped' }
-  | { outcome: 'succeeded' | 'failed'; status?: number }
+  /** An earlier event to the same agent is still pending: this one goes after it. */
+  | { outcome: 'blocked' }
+  /** `agentId`: an agent's runtime whose next event may go now. */
+  | { outcome: 'succeeded' | 'failed'; status?: number; agentId?: string }
   | { outcome: 'retry'; at: Date; attempts: number };
 
 interface Target {
@@ -30,6 +33,20 @@ export async function attemptDelivery(deps: Pick<Deps, 'db' | 'config'>, deliver
   const d = await db.selectFrom('deliveries').selectAll().where('id', '=', deliveryId).executeTakeFirst();
   // Already settled, or not due (a stale duplicate job): nothing to do.
   if (!d || d.status !== 'pending' || d.next_attempt_at.getTime() > Date.now() + 1_000) return { outcome: 'skipped' };
+  // An agent's runtime gets its events in order (a retried agent.paused must not land after
+  // agent.unpaused): one at a time, oldest event first. Settling one arms the next.
+  if (d.agent_id) {
+    const earlier = await db
+      .selectFrom('deliveries')
+      .select('id')
+      .where('agent_id', '=', d.agent_id)
+      .where('status', '=', 'pending')
+      .where('event_id', '<', d.event_id)
+      .limit(1)
+      .executeTakeFirst();
+    if (earlier) return { outcome: 'blocked' };
+  }
+  const agentId = d.agent_id ?? undefined;
   const [event, target] = await Promise.all([
     db.selectFrom('outbox').select('payload').where('id', '=', d.event_id).executeTakeFirst(),
     targetOf(deps, d),
@@ -45,12 +62,12 @@ export async function attemptDelivery(deps: Pick<Deps, 'db' | 'config'>, deliver
 
   if (!event || !target) {
     await settle('failed', { last_error: !event ? 'event no longer stored' : 'target removed' });
-    return { outcome: 'failed' };
+    return { outcome: 'failed', agentId };
   }
   try {
     const status = await signedPost({ url: target.url, secret: target.secret, id: d.event_id, body: JSON.stringify(event.payload), allowPrivateUrls: config.allowPrivateUrls });
     await settle('succeeded', { last_status: status, last_error: null });
-    return { outcome: 'succeeded', status };
+    return { outcome: 'succeeded', status, agentId };
   } catch (err) {
     const status = err instanceof DeliveryError ? err.status : undefined;
     const message = (err as Error).message.slice(0, 500);
@@ -67,7 +84,7 @@ export async function attemptDelivery(deps: Pick<Deps, 'db' | 'config'>, deliver
     }
     if (attempts > config.retryScheduleMs.length) {
       await settle('failed', { last_status: status ?? null, last_error: message });
-      return { outcome: 'failed', status };
+      return { outcome: 'failed', status, agentId };
     }
     const at = new Date(Date.now() + retryDelay(config.retryScheduleMs, attempts));
     await db

@@ -83,9 +83,14 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
         inFlight.set(target, busy + 1);
         try {
           const result = await attemptDelivery(deps, job.data.deliveryId);
+          const columns = ['id', 'attempts', 'next_attempt_at', 'endpoint_id', 'agent_id'] as const;
           if (result.outcome === 'retry') {
-            const row = await db.selectFrom('deliveries').select(['id', 'attempts', 'next_attempt_at', 'endpoint_id', 'agent_id']).where('id', '=', job.data.deliveryId).executeTakeFirst();
+            const row = await db.selectFrom('deliveries').select(columns).where('id', '=', job.data.deliveryId).executeTakeFirst();
             if (row) await armDeliveries(queues, [row]);
+          }
+          if ('agentId' in result && result.agentId) {
+            const next = await db.selectFrom('deliveries').select(columns).where('agent_id', '=', result.agentId).where('status', '=', 'pending').orderBy('event_id').limit(1).executeTakeFirst();
+            if (next) await armDeliveries(queues, [next]);
           }
           return result;
         } finally {

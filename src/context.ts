@@ -1,6 +1,8 @@
 // Who is acting, for which workspace, through which surface. Every core action takes one; adapters
-// build it after authenticating, so the core never needs to know about HTTP, Slack or SMS.
-import type { Actor } from './db/schema.js';
+// build it after authenticating, and the core decides what that actor may do. So HTTP, Slack,
+// Telegram and SMS get the same rules without re-implementing them.
+import type { Actor, Role } from './db/schema.js';
+import { fail } from './errors.js';
 
 export type Channel = 'api' | 'cli' | 'slack' | 'telegram' | 'sms' | 'email' | 'web' | 'dashboard' | 'system';
 
@@ -8,8 +10,30 @@ export interface Ctx {
   workspaceId: string;
   actor: Actor;
   channel: Channel;
+  /** The member's role, when the actor is a member. */
+  role?: Role;
 }
 
 export function operatorCtx(workspaceId: string): Ctx {
   return { workspaceId, actor: { type: 'operator', id: null, display: 'leash cli' }, channel: 'cli' };
+}
+
+const RANK: Record<Role, number> = { viewer: 0, approver: 1, owner: 2 };
+
+export function hasRole(member: { role: Role }, atLeast: Role): boolean {
+  return RANK[member.role] >= RANK[atLeast];
+}
+
+/** Members need at least `atLeast`; the operator (CLI) and Leash itself may do anything; agents
+ *  and link holders may not, unless the action allows them separately. */
+export function requireRole(ctx: Ctx, atLeast: Role): void {
+  const { type } = ctx.actor;
+  if (type === 'operator' || type === 'system') return;
+  if (type !== 'member') fail('forbidden', `This needs a member with the ${atLeast} role`);
+  if (!ctx.role || !hasRole({ role: ctx.role }, atLeast)) fail('forbidden', `This needs the ${atLeast} role; you are ${ctx.role ?? 'unknown'}`);
+}
+
+/** The agent acting, if the actor is an agent. */
+export function actingAgent(ctx: Ctx): string | undefined {
+  return ctx.actor.type === 'agent' ? (ctx.actor.id ?? undefined) : undefined;
 }

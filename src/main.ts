@@ -19,8 +19,8 @@ async function main(mode: string) {
   let worker: RunningWorker | undefined;
   if (mode === 'web' || mode === 'all') {
     app = await buildServer(deps);
-    await app.listen({ port: config.port, host: config.host });
-    deps.log.info(`Leash is listening on ${config.publicUrl} (API docs at ${config.publicUrl}/docs)`);
+    const address = await app.listen({ port: config.port, host: config.host });
+    deps.log.info({ address }, `Leash is listening on ${address} (public URL ${config.publicUrl}, API docs at /docs)`);
   }
   if (mode === 'worker' || mode === 'all') worker = await startWorker(deps);
 
@@ -29,12 +29,22 @@ async function main(mode: string) {
     if (stopping) return;
     stopping = true;
     deps.log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 15_000);
+    const force = setTimeout(() => process.exit(1), 20_000);
     force.unref();
-    await app?.close();
-    await worker?.close();
-    await closeDeps(deps);
-    process.exit(0);
+    let code = 0;
+    try {
+      // First wake every waiting request (graceful stops, long-polls): they answer 503 at once, so
+      // the server can close without sitting out their timeouts.
+      await deps.notifier.close();
+      await app?.close();
+    } catch (err) {
+      deps.log.error({ err }, 'closing the HTTP server failed');
+      code = 1;
+    } finally {
+      await worker?.close().catch((err) => deps.log.error({ err }, 'closing the worker failed'));
+      await closeDeps(deps).catch((err) => deps.log.error({ err }, 'closing the database failed'));
+    }
+    process.exit(code);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));

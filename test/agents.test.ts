@@ -115,6 +115,30 @@ describe('Idempotency-Key on POST /v1/agents', () => {
     expect(list.body.data).toHaveLength(1);
   });
 
+  it('the stored response is encrypted: no API key or delivery secret is kept in clear', async () => {
+    const ws = await t.workspace();
+    const headers = { 'idempotency-key': 'secret-check' };
+    const res = await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: { name: 'sealed', delivery_url: 'http://127.0.0.1:9/x' }, headers });
+    const rows = await t.deps.db.selectFrom('idempotency_keys').selectAll().where('key', '=', 'secret-check').execute();
+    expect(rows).toHaveLength(1);
+    const stored = JSON.stringify(rows);
+    expect(stored).not.toContain(res.body.api_key.slice(6, 30));
+    expect(stored).not.toContain(res.body.delivery_secret.slice(6, 30));
+    expect(stored).not.toContain('sealed');
+    const replay = await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: { name: 'sealed', delivery_url: 'http://127.0.0.1:9/x' }, headers });
+    expect(replay.body.api_key).toBe(res.body.api_key);
+  });
+
+  it('a key older than 24 hours is forgotten: the same key creates anew', async () => {
+    const ws = await t.workspace();
+    const headers = { 'idempotency-key': 'old-key' };
+    await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: { name: 'first' }, headers });
+    await t.deps.db.updateTable('idempotency_keys').set({ created_at: new Date(Date.now() - 25 * 3_600_000) }).where('key', '=', 'old-key').execute();
+    const res = await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: { name: 'second' }, headers });
+    expect(res.status).toBe(201);
+    expect(res.body.agent.name).toBe('second');
+  });
+
   it('same key with a different body is 409 idempotency_key_reused and changes nothing', async () => {
     const ws = await t.workspace();
     const headers = { 'idempotency-key': 'k-2' };
@@ -285,6 +309,7 @@ describe('PATCH and DELETE /v1/agents/{id}', () => {
     expect((await t.call('GET', '/v1/agents/me', { key: a.key })).status).toBe(401);
     expect((await t.call('DELETE', `/v1/agents/${a.id}`, { key: ws.ownerKey })).status).toBe(404);
     await ws.agent('doomed');
-    expect(await timelineCount(t, a.id)).toBe(2); // created, deleted
+    const actions = await t.deps.db.selectFrom('activity').select('action').where('agent_id', '=', a.id).orderBy('id').execute();
+    expect(actions.map((r) => r.action)).toEqual(['agent.created', 'agent.stopped', 'agent.deleted']);
   });
 });

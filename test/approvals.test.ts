@@ -325,9 +325,9 @@ describe('long-poll: GET /v1/pause/{id}?wait=N', () => {
 /** An approver key in the approval's workspace (for the second process). */
 async function setupApproverIn(a: { pause_id: string }): Promise<string> {
   const row = await t.deps.db.selectFrom('approvals').select('workspace_id').where('id', '=', a.pause_id).executeTakeFirstOrThrow();
-  const owner = await t.deps.db.selectFrom('members').select('id').where('workspace_id', '=', row.workspace_id).where('role', '=', 'owner').executeTakeFirstOrThrow();
   const { addMember } = await import('../src/members/members.js');
-  const out = await addMember(t.deps.db, { workspaceId: row.workspace_id, channel: 'api', actor: { type: 'member', id: owner.id, display: 'owner' } }, { email: `lp-${Date.now()}@example.com`, role: 'approver' });
+  const { operatorCtx } = await import('../src/context.js');
+  const out = await addMember(t.deps.db, operatorCtx(row.workspace_id), { email: `lp-${Date.now()}@example.com`, role: 'approver' });
   return out.api_key;
 }
 

@@ -85,28 +85,56 @@ describe('leash CLI', () => {
 });
 
 describe('the Leash process', () => {
-  it('npm start’s mode (web + worker) serves, then exits 0 on SIGTERM, closing workers and pools', async () => {
+  function start() {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'all'], {
       env: {
         ...process.env,
         DATABASE_URL: t.config.databaseUrl,
         NODE_ENV: 'test',
         PORT: '0',
+        HOST: '127.0.0.1',
         LOG_LEVEL: 'info',
         QUEUE_PREFIX: `leash-test-${randomBytes(4).toString('hex')}`,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    await expect.poll(() => out, { timeout: 15_000 }).toContain('worker started');
-    expect(out).toContain('Leash is listening');
+    const p = { child, out: '', exited: new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code))) };
+    child.stdout.on('data', (d) => (p.out += d));
+    child.stderr.on('data', (d) => (p.out += d));
+    return p;
+  }
+
+  it('npm start’s mode (web + worker) serves, then exits 0 on SIGTERM, closing workers and pools', async () => {
+    const p = start();
+    await expect.poll(() => p.out, { timeout: 15_000 }).toContain('worker started');
+    const address = /"address":"(http:\/\/[^"]+)"/.exec(p.out)![1];
+    expect((await fetch(`${address}/healthz`)).status).toBe(200);
     const signalled = Date.now();
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
     expect(Date.now() - signalled).toBeLessThan(10_000);
-    expect(out).toContain('shutting down');
+    expect(p.out).toContain('shutting down');
+  });
+
+  it('SIGTERM while a graceful stop waits: the request gets 503 at once, the agent stays stopping, exit 0', async () => {
+    const ws = await t.workspace('Shutdown Co');
+    const a = await ws.agent('waiting', { delivery_url: 'http://127.0.0.1:9/events' });
+    const p = start();
+    await expect.poll(() => p.out, { timeout: 15_000 }).toContain('worker started');
+    const address = /"address":"(http:\/\/[^"]+)"/.exec(p.out)![1];
+    const stop = fetch(`${address}/v1/agents/${a.id}/stop`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ws.ownerKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ timeout: 120_000 }),
+    });
+    await expect.poll(async () => (await t.call('GET', `/v1/agents/${a.id}`, { key: ws.ownerKey })).body.status).toBe('stopping');
+    const signalled = Date.now();
+    p.child.kill('SIGTERM');
+    const res = await stop;
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as any).error.code).toBe('unavailable');
+    expect(await p.exited).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(10_000);
+    expect((await t.call('GET', `/v1/agents/${a.id}`, { key: ws.ownerKey })).body.status).toBe('stopping');
   });
 });

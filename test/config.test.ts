@@ -32,8 +32,22 @@ describe('configuration', () => {
     expect(loadConfig({ NODE_ENV: 'production', LEASH_SECRET: 's', ALLOW_PRIVATE_URLS: 'true' }).allowPrivateUrls).toBe(true);
   });
 
-  it('an empty credential is treated as absent (the channel is off)', () => {
+  it('an empty value is treated as absent (a copied .env.example starts as is)', () => {
     expect(loadConfig({ SLACK_BOT_TOKEN: '' }).slack.botToken).toBeUndefined();
+    const c = loadConfig({ PUBLIC_URL: '', ALLOW_PRIVATE_URLS: '', PORT: ' ' });
+    expect(c).toMatchObject({ publicUrl: 'http://localhost:3000', allowPrivateUrls: true, port: 3000 });
+  });
+
+  it('.env.example, copied as .env, loads', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const text = await readFile(new URL('../.env.example', import.meta.url), 'utf8');
+    const env = Object.fromEntries(
+      text
+        .split('\n')
+        .filter((l) => /^[A-Z_]+=/.test(l))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    expect(() => loadConfig(env)).not.toThrow();
   });
 
   it.each([

@@ -172,7 +172,7 @@ describe('stop and start', () => {
     expect(await outboxTypes(t, a.id)).toEqual(['agent.paused', 'agent.stopped', 'agent.started']);
   });
 
-  it('stopping cancels the agent’s open sessions, in the same transaction', async () => {
+  it('stopping cancels the agent’s open sessions', async () => {
     const ws = await t.workspace();
     const a = await ws.agent('busy');
     const s1 = await t.call('POST', '/v1/sessions', { key: a.key, body: { task: 'one' } });
@@ -210,6 +210,65 @@ describe('stop and start', () => {
     expect(again.body.error.code).toBe('not_running');
     expect((await t.call('POST', '/v1/agents/me/stopped', { key: ws.ownerKey })).status).toBe(403);
     expect((await t.call('GET', '/v1/agents/me', { key: ws.ownerKey })).status).toBe(403);
+  });
+});
+
+describe('delete', () => {
+  it('wakes a waiting graceful stop at once and announces agent.stopped', async () => {
+    const ws = await t.workspace();
+    const a = await ws.agent('mid-stop', { delivery_url: 'http://127.0.0.1:9/events' });
+    const started = Date.now();
+    const stopping = t.call('POST', `/v1/agents/${a.id}/stop`, { key: ws.ownerKey, body: { timeout: 20_000 } });
+    await expect.poll(async () => (await t.call('GET', `/v1/agents/${a.id}`, { key: ws.ownerKey })).body.status).toBe('stopping');
+    expect((await t.call('DELETE', `/v1/agents/${a.id}`, { key: ws.ownerKey })).status).toBe(204);
+    const res = await stopping;
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(res.body.status).toBe('inactive');
+    expect(await outboxTypes(t, a.id)).toEqual(['agent.stop_requested', 'agent.stopped']);
+  });
+
+  it('racing controls cannot touch a deleted agent: nothing is recorded after agent.deleted', async () => {
+    const ws = await t.workspace();
+    for (let round = 0; round < 5; round++) {
+      const a = await ws.agent(`racer-${round}`);
+      await t.call('POST', `/v1/agents/${a.id}/stop`, { key: ws.ownerKey, body: { graceful: false } });
+      const results = await Promise.all([
+        t.call('DELETE', `/v1/agents/${a.id}`, { key: ws.ownerKey }),
+        t.call('POST', `/v1/agents/${a.id}/start`, { key: ws.ownerKey }),
+        t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'full' } }),
+      ]);
+      expect(results[0]!.status).toBe(204);
+      for (const r of results.slice(1)) expect([200, 404]).toContain(r.status);
+      const row = await t.deps.db.selectFrom('agents').selectAll().where('id', '=', a.id).executeTakeFirstOrThrow();
+      expect(row.deleted_at).not.toBeNull();
+      expect(row.run_state).toBe('stopped');
+      const actions = await t.deps.db.selectFrom('activity').select('action').where('agent_id', '=', a.id).orderBy('id').execute();
+      expect(actions.at(-1)!.action).toBe('agent.deleted');
+    }
+  });
+
+  it('a refused start writes no timeline row', async () => {
+    const ws = await t.workspace();
+    const a = await ws.agent('running-already');
+    const before = await timelineCount(t, a.id);
+    expect((await t.call('POST', `/v1/agents/${a.id}/start`, { key: ws.ownerKey })).status).toBe(409);
+    expect(await timelineCount(t, a.id)).toBe(before);
+  });
+
+  it('concurrent send and full pauses: both apply in some order, each recorded once, and the state is one of them', async () => {
+    const ws = await t.workspace();
+    const a = await ws.agent('two-modes');
+    const [s, f] = await Promise.all([
+      t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } }),
+      t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'full' } }),
+    ]);
+    expect([s.status, f.status]).toEqual([200, 200]);
+    const rows = await t.deps.db.selectFrom('activity').select('details').where('agent_id', '=', a.id).where('action', '=', 'agent.paused').orderBy('id').execute();
+    expect(rows).toHaveLength(2);
+    // The second one records the first as its previous mode: the read is under the row lock.
+    expect((rows[1]!.details as any).previous_mode).toBe((rows[0]!.details as any).mode);
+    const final = (await t.call('GET', `/v1/agents/${a.id}`, { key: ws.ownerKey })).body.pause.mode;
+    expect(final).toBe((rows[1]!.details as any).mode);
   });
 });
 

@@ -1,6 +1,10 @@
 // With ALLOW_PRIVATE_URLS=false (production's default) delivery targets must be public.
+import { fetch } from 'undici';
 import { describe, expect, it } from 'vitest';
+import { signedPost } from '../src/delivery/signed-post.js';
+import { guardedDispatcher } from '../src/net/targets.js';
 import { useTestApp } from './support/app.js';
+import { startReceiver } from './support/receiver.js';
 
 const t = useTestApp({ ALLOW_PRIVATE_URLS: 'false' });
 
@@ -37,5 +41,22 @@ describe('SSRF guard on delivery_url', () => {
     const res = await t.call('PATCH', `/v1/agents/${a.id}`, { key: ws.ownerKey, body: { delivery_url: 'http://127.0.0.1/x' } });
     expect(res.status).toBe(400);
     expect((await t.call('GET', `/v1/agents/${a.id}`, { key: ws.ownerKey })).body.delivery_url).toBeNull();
+  });
+});
+
+describe('SSRF guard at send time', () => {
+  it('the connection itself refuses a name that resolves to a private address (DNS rebinding)', async () => {
+    const r = await startReceiver();
+    try {
+      const url = r.url.replace('127.0.0.1', 'localhost');
+      // Sanity: reachable without the guard.
+      expect((await fetch(url, { method: 'POST', body: '{}' })).status).toBe(200);
+      await expect(fetch(url, { method: 'POST', body: '{}', dispatcher: guardedDispatcher() })).rejects.toThrow();
+      expect(r.requests).toHaveLength(1);
+      await expect(signedPost({ url, secret: 'whsec_' + Buffer.alloc(24).toString('base64'), id: 'x', body: '{}', allowPrivateUrls: false })).rejects.toThrow(/refused/);
+      expect(r.requests).toHaveLength(1);
+    } finally {
+      await r.close();
+    }
   });
 });

@@ -93,6 +93,20 @@ describe('outbox → delivery_url', () => {
     await expect.poll(async () => (await deliveries(a.id))[0]?.status).toBe('succeeded');
   });
 
+  it('an agent’s runtime gets its events in order, even when an earlier one needs a retry', async () => {
+    await worker([200, 200]);
+    const r = await receiver();
+    r.respond = (_req, n) => (n === 1 ? 500 : 200);
+    const ws = await t.workspace();
+    const a = await ws.agent('ordered', { delivery_url: r.url });
+    await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } });
+    await t.call('POST', `/v1/agents/${a.id}/unpause`, { key: ws.ownerKey });
+    await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'full' } });
+    await expect.poll(() => r.requests.length).toBe(4);
+    expect(r.requests.map((x) => x.json.type)).toEqual(['agent.paused', 'agent.paused', 'agent.unpaused', 'agent.paused']);
+    expect(r.requests[3]!.json.data.pause.mode).toBe('full');
+  });
+
   it('gives up after the last retry: the delivery is failed, with the last error, and not revived by a sweep', async () => {
     const { w } = await worker([10, 10]);
     const r = await receiver();

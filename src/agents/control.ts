@@ -4,7 +4,7 @@
 import { record } from '../activity/timeline.js';
 import type { ApprovalSettings } from '../approvals/approvals.js';
 import { cancelPendingApprovals } from '../approvals/decide.js';
-import type { Ctx } from '../context.js';
+import { actingAgent, requireRole, type Ctx } from '../context.js';
 import { inTransaction, json, type Db, type Tx } from '../db/index.js';
 import { notify, type Notifier } from '../db/notifier.js';
 import type { AgentRow, PauseMode } from '../db/schema.js';
@@ -31,8 +31,9 @@ export interface PauseInput {
 }
 
 export async function pauseAgent(db: Db, ctx: Ctx, ref: string, input: PauseInput): Promise<AgentView> {
+  requireRole(ctx, 'owner');
   return inTransaction(db, async (tx) => {
-    const agent = await findAgent(tx, ctx.workspaceId, ref);
+    const agent = await findAgent(tx, ctx.workspaceId, ref, { forUpdate: true });
     const row = await tx
       .updateTable('agents')
       .set((eb) => ({
@@ -44,6 +45,7 @@ export async function pauseAgent(db: Db, ctx: Ctx, ref: string, input: PauseInpu
         updated_at: new Date(),
       }))
       .where('id', '=', agent.id)
+      .where('deleted_at', 'is', null)
       .where((eb) => eb.or([eb('pause_mode', 'is', null), eb('pause_mode', '!=', input.mode)]))
       .returningAll()
       .executeTakeFirst();
@@ -55,12 +57,14 @@ export async function pauseAgent(db: Db, ctx: Ctx, ref: string, input: PauseInpu
 }
 
 export async function unpauseAgent(db: Db, ctx: Ctx, ref: string): Promise<AgentView> {
+  requireRole(ctx, 'owner');
   return inTransaction(db, async (tx) => {
-    const agent = await findAgent(tx, ctx.workspaceId, ref);
+    const agent = await findAgent(tx, ctx.workspaceId, ref, { forUpdate: true });
     const row = await tx
       .updateTable('agents')
       .set({ pause_mode: null, paused_at: null, pause_by: null, pause_reason: null, updated_at: new Date() })
       .where('id', '=', agent.id)
+      .where('deleted_at', 'is', null)
       .where('pause_mode', 'is not', null)
       .returningAll()
       .executeTakeFirst();
@@ -84,6 +88,7 @@ async function markStopped(tx: Tx, ctx: Ctx, agent: AgentRow, from: AgentRow['ru
     .updateTable('agents')
     .set({ run_state: 'stopped', stopped_at: now, stop_deadline: null, updated_at: now })
     .where('id', '=', agent.id)
+    .where('deleted_at', 'is', null)
     .where('run_state', 'in', from)
     .returningAll()
     .executeTakeFirst();
@@ -105,6 +110,7 @@ async function markStopped(tx: Tx, ctx: Ctx, agent: AgentRow, from: AgentRow['ru
  * confirmation. No confirmation → 408 graceful_timeout, and the agent stays `stopping`.
  */
 export async function stopAgent(db: Db, notifier: Notifier, ctx: Ctx, ref: string, input: StopInput, links: Links): Promise<AgentView> {
+  requireRole(ctx, 'owner');
   const requested = await inTransaction(db, async (tx): Promise<{ stopped?: AgentRow; stopping?: AgentRow }> => {
     const agent = await findAgent(tx, ctx.workspaceId, ref, { forUpdate: true });
     if (agent.run_state === 'stopped') fail('not_running', `${agent.name} is not running`);
@@ -120,6 +126,7 @@ export async function stopAgent(db: Db, notifier: Notifier, ctx: Ctx, ref: strin
       .updateTable('agents')
       .set({ run_state: 'stopping', stop_deadline: new Date(Date.now() + input.timeout), updated_at: new Date() })
       .where('id', '=', agent.id)
+      .where('deleted_at', 'is', null)
       .where('run_state', 'in', ['running', 'stopping'])
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -144,8 +151,9 @@ export async function stopAgent(db: Db, notifier: Notifier, ctx: Ctx, ref: strin
 
 /** The agent's runtime reports that it has stopped (POST /v1/agents/me/stopped). */
 export async function confirmStopped(db: Db, ctx: Ctx, agentId: string, links: Links): Promise<AgentView> {
+  if (actingAgent(ctx) !== agentId) fail('forbidden', 'Only the agent itself confirms that it has stopped');
   return inTransaction(db, async (tx) => {
-    const agent = await findAgent(tx, ctx.workspaceId, agentId);
+    const agent = await findAgent(tx, ctx.workspaceId, agentId, { forUpdate: true });
     const details = { graceful: true, confirmed: true, requested: agent.run_state === 'stopping' };
     const row = await markStopped(tx, ctx, agent, ['stopping', 'running'], details, links);
     return agentView(row);
@@ -153,17 +161,34 @@ export async function confirmStopped(db: Db, ctx: Ctx, agentId: string, links: L
 }
 
 export async function startAgent(db: Db, ctx: Ctx, ref: string): Promise<AgentView> {
+  requireRole(ctx, 'owner');
   return inTransaction(db, async (tx) => {
-    const agent = await findAgent(tx, ctx.workspaceId, ref);
+    const agent = await findAgent(tx, ctx.workspaceId, ref, { forUpdate: true });
     const row = await tx
       .updateTable('agents')
       .set({ run_state: 'running', stopped_at: null, stop_deadline: null, updated_at: new Date() })
       .where('id', '=', agent.id)
+      .where('deleted_at', 'is', null)
       .where('run_state', '=', 'stopped')
       .returningAll()
       .executeTakeFirst();
     if (!row) fail('already_running', `${agent.name} is already running (${agent.run_state})`);
     await announce(tx, ctx, row, 'agent.started', {});
     return agentView(row);
+  });
+}
+
+/** Deleting stops the agent first (the same path as a force stop: sessions and approvals
+ *  cancelled, a waiting graceful stop woken), then keeps the row, and so the timeline, for audit;
+ *  the name becomes free and the agent's keys stop working. */
+export async function deleteAgent(db: Db, ctx: Ctx, ref: string, links: Links): Promise<void> {
+  requireRole(ctx, 'owner');
+  await inTransaction(db, async (tx) => {
+    const agent = await findAgent(tx, ctx.workspaceId, ref, { forUpdate: true });
+    if (agent.run_state !== 'stopped') await markStopped(tx, ctx, agent, ['running', 'stopping'], { graceful: false, reason: 'deleted' }, links);
+    const now = new Date();
+    await tx.updateTable('agents').set({ deleted_at: now, updated_at: now }).where('id', '=', agent.id).execute();
+    await tx.updateTable('api_keys').set({ revoked_at: now }).where('agent_id', '=', agent.id).where('revoked_at', 'is', null).execute();
+    await record(tx, ctx, { action: 'agent.deleted', agentId: agent.id, details: { name: agent.name } });
   });
 }

@@ -2,16 +2,13 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { record } from '../activity/timeline.js';
-import type { ApprovalSettings } from '../approvals/approvals.js';
-import { cancelPendingApprovals } from '../approvals/decide.js';
 import { generateKey } from '../auth/keys.js';
-import type { Ctx } from '../context.js';
-import { inTransaction, isUuid, newId, type Db, type Tx } from '../db/index.js';
+import { requireRole, type Ctx } from '../context.js';
+import { inTransaction, isUuid, newId, type Db } from '../db/index.js';
 import type { Updateable } from 'kysely';
 import type { AgentRow, AgentsTable } from '../db/schema.js';
 import { fail, invalid, notFound } from '../errors.js';
 import { targetProblem } from '../net/targets.js';
-import { cancelOpenSessions } from '../sessions/sessions.js';
 import { toPage, type Page, type PageParams } from '../pagination.js';
 import { agentView, type AgentView } from './view.js';
 
@@ -61,6 +58,7 @@ export async function createAgent(
   input: CreateAgentInput,
   opts: { allowPrivateUrls: boolean },
 ): Promise<CreatedAgent> {
+  requireRole(ctx, 'owner');
   const name = agentName.safeParse(input.name);
   if (!name.success) invalid([{ field: 'name', message: name.error.issues[0]!.message }]);
   await checkDeliveryUrl(input.delivery_url, opts.allowPrivateUrls);
@@ -124,6 +122,7 @@ export async function updateAgent(
   input: UpdateAgentInput,
   opts: { allowPrivateUrls: boolean },
 ): Promise<AgentView & { delivery_secret?: string }> {
+  requireRole(ctx, 'owner');
   if (input.name !== undefined) {
     const name = agentName.safeParse(input.name);
     if (!name.success) invalid([{ field: 'name', message: name.error.issues[0]!.message }]);
@@ -157,21 +156,4 @@ export async function updateAgent(
     if (isUniqueViolation(err, 'agents_name_uq')) fail('name_taken', `An agent named ${input.name} already exists in this workspace`);
     throw err;
   }
-}
-
-/** Deleting keeps the row (and so the timeline) for audit, frees the name and revokes its keys. */
-export async function deleteAgent(db: Db, ctx: Ctx, ref: string, links: Pick<ApprovalSettings, 'publicUrl' | 'secret'>): Promise<void> {
-  await inTransaction(db, async (tx: Tx) => {
-    const agent = await findAgent(tx, ctx.workspaceId, ref, { forUpdate: true });
-    const now = new Date();
-    await tx
-      .updateTable('agents')
-      .set({ deleted_at: now, updated_at: now, run_state: 'stopped', stopped_at: agent.stopped_at ?? now })
-      .where('id', '=', agent.id)
-      .execute();
-    await tx.updateTable('api_keys').set({ revoked_at: now }).where('agent_id', '=', agent.id).where('revoked_at', 'is', null).execute();
-    await cancelOpenSessions(tx, ctx, agent.id, 'agent deleted');
-    await cancelPendingApprovals(tx, ctx, agent.id, links);
-    await record(tx, ctx, { action: 'agent.deleted', agentId: agent.id, details: { name: agent.name } });
-  });
 }

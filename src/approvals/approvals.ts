@@ -1,6 +1,6 @@
 // Approvals (PausePoint's pause_request): asking, reading, listing. Deciding is in decide.ts.
 import { record } from '../activity/timeline.js';
-import type { Ctx } from '../context.js';
+import { actingAgent, requireRole, type Ctx } from '../context.js';
 import { inTransaction, iso, json, newId, type Db } from '../db/index.js';
 import type { AgentRow, ApprovalChannel, ApprovalRow, ApprovalStatus } from '../db/schema.js';
 import { fail, notFound } from '../errors.js';
@@ -53,6 +53,10 @@ export interface ApprovalScope {
   agentId?: string;
 }
 
+export function approvalScope(ctx: Ctx): ApprovalScope {
+  return { workspaceId: ctx.workspaceId, agentId: actingAgent(ctx) };
+}
+
 /**
  * Asking a human is outbound traffic: a paused agent (either mode) may not, nor a stopping or
  * stopped one. The agent's state is read under a share lock, so a pause or stop committing at the
@@ -65,6 +69,9 @@ export async function createApproval(
   req: PauseRequest,
   settings: ApprovalSettings,
 ): Promise<ApprovalView> {
+  // An agent asks for itself; a member must be able to answer approvals to ask one.
+  if (!agent) requireRole(ctx, 'approver');
+  else if (actingAgent(ctx) !== agent.id) fail('forbidden', 'An agent asks only for itself');
   if (!settings.channels.has(req.channel)) {
     fail('channel_unavailable', `The ${req.channel} channel is not configured on this Leash`);
   }

@@ -3,13 +3,13 @@
 // 'pending', so the first answer wins by construction; the timeline row, the webhook event and the
 // long-poll wake-up commit with it.
 import { record } from '../activity/timeline.js';
-import type { Ctx } from '../context.js';
+import { requireRole, type Ctx } from '../context.js';
 import { inTransaction, json, type Db, type Tx } from '../db/index.js';
 import { notify } from '../db/notifier.js';
 import type { ApprovalRow, Responder } from '../db/schema.js';
 import { fail, invalid, LeashError } from '../errors.js';
 import { emit } from '../outbox/outbox.js';
-import { approvalKey, approvalView, findApproval, type ApprovalScope, type ApprovalSettings, type ApprovalView } from './approvals.js';
+import { approvalKey, approvalScope, approvalView, findApproval, type ApprovalScope, type ApprovalSettings, type ApprovalView } from './approvals.js';
 
 type Links = Pick<ApprovalSettings, 'publicUrl' | 'secret'>;
 
@@ -46,15 +46,18 @@ export interface Answer {
   text?: string | null;
 }
 
+/** Who may answer: a member with role approver or above (API, chat), or the holder of the signed
+ *  link (the response page, actor `link`). Agents never answer approvals. */
 export async function decideApproval(
   db: Db,
   ctx: Ctx,
-  scope: ApprovalScope,
   id: string,
   answer: Answer,
   responder: Responder,
   links: Links,
 ): Promise<ApprovalView> {
+  if (ctx.actor.type !== 'link') requireRole(ctx, 'approver');
+  const scope: ApprovalScope = { workspaceId: ctx.workspaceId };
   let expired = false;
   try {
     return await inTransaction(db, async (tx) => {
@@ -92,7 +95,10 @@ export async function decideApproval(
   }
 }
 
-export async function cancelApproval(db: Db, ctx: Ctx, scope: ApprovalScope, id: string, links: Links): Promise<ApprovalView> {
+/** The asking agent withdraws its own question, or an approver (or above) withdraws any. */
+export async function cancelApproval(db: Db, ctx: Ctx, id: string, links: Links): Promise<ApprovalView> {
+  const scope = approvalScope(ctx);
+  if (!scope.agentId) requireRole(ctx, 'approver');
   return inTransaction(db, async (tx) => {
     const current = await findApproval(tx, scope, id);
     const row = await tx

@@ -1,18 +1,13 @@
 // Resolves a presented API key to the member or agent it acts as.
 import type { Channel, Ctx } from '../context.js';
+export { hasRole } from '../context.js';
 import type { Db } from '../db/index.js';
-import type { AgentRow, Member, Role } from '../db/schema.js';
+import type { AgentRow, Member } from '../db/schema.js';
 import { keyMatches, keyPrefix } from './keys.js';
 
 export type Principal =
   | { kind: 'member'; workspaceId: string; keyId: string; member: Member }
   | { kind: 'agent'; workspaceId: string; keyId: string; agent: AgentRow };
-
-const RANK: Record<Role, number> = { viewer: 0, approver: 1, owner: 2 };
-
-export function hasRole(member: Pick<Member, 'role'>, atLeast: Role): boolean {
-  return RANK[member.role] >= RANK[atLeast];
-}
 
 export async function authenticate(db: Db, key: string): Promise<Principal | undefined> {
   const prefix = keyPrefix(key);
@@ -40,7 +35,7 @@ export async function authenticate(db: Db, key: string): Promise<Principal | und
 export function ctxFor(principal: Principal, channel: Channel): Ctx {
   if (principal.kind === 'member') {
     const m = principal.member;
-    return { workspaceId: principal.workspaceId, channel, actor: { type: 'member', id: m.id, display: m.display_name ?? m.email } };
+    return { workspaceId: principal.workspaceId, channel, role: m.role, actor: { type: 'member', id: m.id, display: m.display_name ?? m.email } };
   }
   const a = principal.agent;
   return { workspaceId: principal.workspaceId, channel, actor: { type: 'agent', id: a.id, display: a.name } };

@@ -5,6 +5,7 @@
 import pg from 'pg';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
+import { LeashError } from '../errors.js';
 import { pgConfig, type Db } from './index.js';
 
 export const NOTIFY_CHANNEL = 'leash';
@@ -21,6 +22,8 @@ export class Notifier {
   private connecting: Promise<void> | undefined;
   private readonly listeners = new Map<string, Set<Listener>>();
   private closed = false;
+  /** Wakes every waiter; set while the process shuts down. */
+  private readonly wakers = new Set<() => void>();
 
   constructor(
     private readonly databaseUrl: string,
@@ -32,17 +35,24 @@ export class Notifier {
     let set = this.listeners.get(key);
     if (!set) this.listeners.set(key, (set = new Set()));
     set.add(fn);
-    await this.connect();
-    return () => {
+    const unsubscribe = () => {
       set.delete(fn);
       if (set.size === 0 && this.listeners.get(key) === set) this.listeners.delete(key);
     };
+    try {
+      await this.connect();
+    } catch (err) {
+      unsubscribe();
+      throw err;
+    }
+    return unsubscribe;
   }
 
   /**
    * Resolves with check()'s first non-undefined result, re-checking on every wake-up for key,
    * or with undefined after timeoutMs. Subscribes before the first check, so a change that commits
-   * between the check and the wait is never missed.
+   * between the check and the wait is never missed. Throws 503 unavailable if the process shuts
+   * down meanwhile: the state is in Postgres, the caller can ask again.
    */
   async waitFor<T>(key: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T | undefined> {
     let wake: () => void = () => {};
@@ -52,8 +62,11 @@ export class Notifier {
       wake();
     });
     const deadline = Date.now() + timeoutMs;
+    const waker = () => wake();
+    this.wakers.add(waker);
     try {
       for (;;) {
+        if (this.closed) throw new LeashError('unavailable', 'Leash is restarting; ask again in a moment (nothing was lost)');
         woken = false;
         const result = await check();
         if (result !== undefined) return result;
@@ -69,6 +82,7 @@ export class Notifier {
         });
       }
     } finally {
+      this.wakers.delete(waker);
       unsubscribe();
     }
   }
@@ -124,6 +138,7 @@ export class Notifier {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const wake of [...this.wakers]) wake();
     await this.connecting?.catch(() => {});
     const client = this.client;
     this.client = undefined;

@@ -2,7 +2,8 @@
 // Used for an agent's delivery_url now and for webhook endpoints later. The id is the outbox
 // event's id, so every retry carries the same webhook-id and receivers can deduplicate.
 import { Webhook } from 'standardwebhooks';
-import { targetProblem } from '../net/targets.js';
+import { fetch, type Response } from 'undici';
+import { guardedDispatcher, targetProblem } from '../net/targets.js';
 
 export class DeliveryError extends Error {
   constructor(
@@ -43,6 +44,8 @@ export async function signedPost(p: SignedPost): Promise<number> {
       body: p.body,
       redirect: 'manual',
       signal: AbortSignal.timeout(p.timeoutMs ?? 10_000),
+      // The connection itself is pinned to public addresses (no DNS rebinding past the check above).
+      ...(p.allowPrivateUrls ? {} : { dispatcher: guardedDispatcher() }),
     });
   } catch (err) {
     throw new DeliveryError(`request failed: ${(err as Error).message}`);

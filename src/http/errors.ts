@@ -36,7 +36,9 @@ function fieldErrors(err: FastifyError): FieldError[] {
       for (const k of keys) out.push({ field: prefix + (path ? `${path}.${k}` : k), message: 'is not a known field' });
       continue;
     }
-    out.push({ field: prefix + (path || (where === 'body' ? 'body' : where ?? '')), message: v.message ?? 'is invalid' });
+    const field = prefix + (path || (where === 'body' ? 'body' : where ?? ''));
+    // The first problem with a field is the one to fix (a wrong type also fails its length check).
+    if (!out.some((f) => f.field === field)) out.push({ field, message: v.message ?? 'is invalid' });
   }
   return out;
 }
@@ -64,6 +66,10 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
     return sendError(reply, 'invalid_request', `body: ${err.message}`, [{ field: 'body', message: err.message }]);
   }
   const pgCode = (err as { code?: string }).code;
+  // A value Postgres cannot store or read as its type: the request's fault, whatever slipped past validation.
+  if (pgCode === '22P02' || pgCode === '22P05' || pgCode === '22021') {
+    return sendError(reply, 'invalid_request', 'A value in the request cannot be stored (malformed text or number)');
+  }
   if (pgCode && PG_UNAVAILABLE.has(pgCode)) {
     req.log.warn({ err }, 'database unavailable');
     return sendError(reply, 'unavailable', 'Leash cannot reach its database right now; try again shortly');

@@ -1,7 +1,8 @@
 // Idempotency-Key on creates: the key's record commits in the same transaction as the thing it
 // created, so a replay returns exactly what the first request committed. A concurrent duplicate
 // blocks on the key's row until the first commits, then replays it; if the first failed, it runs.
-import { createHash } from 'node:crypto';
+// Stored responses hold secrets shown once (API keys, signing secrets), so they are encrypted.
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { json, type Db } from '../db/index.js';
 import { fail, invalid } from '../errors.js';
@@ -16,6 +17,26 @@ function canonical(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
+const KEEP_MS = 24 * 3_600_000;
+
+function keyFor(secret: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, 'leash', 'idempotency-responses-v1', 32));
+}
+
+function seal(secret: string, value: unknown): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', keyFor(secret), iv);
+  const body = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64');
+}
+
+function open(secret: string, sealed: string): unknown {
+  const raw = Buffer.from(sealed, 'base64');
+  const decipher = createDecipheriv('aes-256-gcm', keyFor(secret), raw.subarray(0, 12));
+  decipher.setAuthTag(raw.subarray(12, 28));
+  return JSON.parse(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8'));
+}
+
 export interface Outcome<T, S extends number> {
   status: S;
   body: T;
@@ -24,13 +45,14 @@ export interface Outcome<T, S extends number> {
 
 /** A create route's whole reply: runs `run` under the request's Idempotency-Key (if any) and
  *  sends 201 (or the replayed response) with `Idempotent-Replayed`. */
-export async function sendCreated<T>(db: Db, req: FastifyRequest, reply: FastifyReply, run: (db: Db) => Promise<T>) {
-  const out = await idempotent(db, req, 201, run);
+export async function sendCreated<T>(db: Db, secret: string, req: FastifyRequest, reply: FastifyReply, run: (db: Db) => Promise<T>) {
+  const out = await idempotent(db, secret, req, 201, run);
   return reply.code(out.status).header('idempotent-replayed', String(out.replayed)).send(out.body);
 }
 
 export async function idempotent<T, S extends number>(
   db: Db,
+  secret: string,
   req: FastifyRequest,
   status: S,
   run: (db: Db) => Promise<T>,
@@ -47,6 +69,13 @@ export async function idempotent<T, S extends number>(
     .update(`${req.method} ${req.routeOptions.url} ${canonical(req.params)} ${canonical(req.body ?? null)}`)
     .digest('hex');
   return db.transaction().execute(async (tx) => {
+    // A key older than 24 hours is forgotten, whether or not the sweep has deleted it yet.
+    await tx
+      .deleteFrom('idempotency_keys')
+      .where('principal_id', '=', principalId)
+      .where('key', '=', key)
+      .where('created_at', '<', new Date(Date.now() - KEEP_MS))
+      .execute();
     const fresh = await tx
       .insertInto('idempotency_keys')
       .values({ principal_id: principalId, key, request_hash: hash })
@@ -63,12 +92,12 @@ export async function idempotent<T, S extends number>(
       if (prior.request_hash !== hash) {
         fail('idempotency_key_reused', 'This Idempotency-Key was used with a different request; use a new key');
       }
-      return { status: prior.status_code as S, body: prior.response as T, replayed: true };
+      return { status: prior.status_code as S, body: open(secret, prior.response as string) as T, replayed: true };
     }
     const body = await run(tx);
     await tx
       .updateTable('idempotency_keys')
-      .set({ status_code: status, response: json(body) })
+      .set({ status_code: status, response: json(seal(secret, body)) })
       .where('principal_id', '=', principalId)
       .where('key', '=', key)
       .execute();

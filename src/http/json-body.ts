@@ -1,18 +1,21 @@
-// The JSON body parser: an empty body is {}, prototype keys are dropped, and NUL characters are
-// refused up front (Postgres can store them in neither text nor jsonb, so they would otherwise
-// surface as a 500 deep inside a transaction).
+// The JSON body parser: an empty body is {}, prototype keys are dropped, and strings Postgres
+// cannot store (a NUL, or an unpaired UTF-16 surrogate such as "\ud800") are refused up front with
+// the field named, instead of surfacing as a 500 deep inside a transaction.
 import type { FastifyInstance } from 'fastify';
 import sjson from 'secure-json-parse';
 import { LeashError } from '../errors.js';
 
-/** The dotted path of the first NUL in a value (in a key or a string), or undefined. */
-function nulPath(value: unknown, path: string): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? path || 'body' : undefined;
+// eslint-disable-next-line no-control-regex -- matching NUL is the point
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const MESSAGE = 'must not contain NUL characters (\\u0000) or unpaired surrogates';
+
+/** The dotted path of the first unstorable string in a value (a key or a string), or undefined. */
+function badPath(value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return UNSTORABLE.test(value) ? path || 'body' : undefined;
   if (value && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
-      const here = path ? `${path}.${k}` : k;
-      if (k.includes('\u0000')) return path || 'body';
-      const found = nulPath(v, here);
+      if (UNSTORABLE.test(k)) return path || 'body';
+      const found = badPath(v, path ? `${path}.${k}` : k);
       if (found) return found;
     }
   }
@@ -32,11 +35,9 @@ export function registerJsonBody(app: FastifyInstance) {
       (err as { code?: string }).code = 'FST_ERR_CTP_INVALID_JSON_BODY';
       return done(err as Error, undefined);
     }
-    // Only walk the value when the text could hold a NUL at all.
-    const field = text.includes('\\u0000') || text.includes('\u0000') ? nulPath(value, '') : undefined;
-    if (field) {
-      return done(new LeashError('invalid_request', `${field}: must not contain NUL characters (\\u0000)`, [{ field, message: 'must not contain NUL characters (\\u0000)' }]), undefined);
-    }
+    // Only walk the value when the text could hold such a string at all (both arrive as escapes).
+    const field = /\\u(0000|d[89a-f])/i.test(text) || text.includes('\u0000') ? badPath(value, '') : undefined;
+    if (field) return done(new LeashError('invalid_request', `${field}: ${MESSAGE}`, [{ field, message: MESSAGE }]), undefined);
     done(null, value);
   });
   app.addHook('preValidation', async (req) => {

@@ -11,6 +11,7 @@ import type { Deps } from '../deps.js';
 import { registerAuth } from './auth.js';
 import { errorHandler, sendError } from './errors.js';
 import { registerJsonBody } from './json-body.js';
+import { messagePage, sendPage } from './pages/layout.js';
 import './messages.js';
 import { registerAgentRoutes } from './routes/agents.js';
 import { registerApprovalRoutes } from './routes/approvals.js';
@@ -24,8 +25,13 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
-    // Long enough for a graceful stop's wait (≤ 5 min) and, later, long-polls.
+    // Long enough for a graceful stop's wait (≤ 5 min) and long-polls.
     requestTimeout: 0,
+    // Router-level failures (an over-long path parameter, a malformed URL) get our shapes too.
+    frameworkErrors: (_err, req, reply) => {
+      if (req.url.startsWith('/r/')) return sendPage(reply, 404, messagePage('Link not valid', 'This link is not valid. Ask for a new one, or answer from another channel.'));
+      return sendError(reply, 'not_found', `No route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}`);
+    },
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { record } from '../activity/timeline.js';
 import { generateKey } from '../auth/keys.js';
-import type { Ctx } from '../context.js';
+import { requireRole, type Ctx } from '../context.js';
 import { inTransaction, newId, type Db } from '../db/index.js';
 import type { Member, MemberUpdate, Role } from '../db/schema.js';
 import { fail, notFound } from '../errors.js';
@@ -98,6 +98,7 @@ export async function addMember(
   ctx: Ctx,
   input: MemberInput & { email: string; role: Role },
 ): Promise<{ member: MemberView; api_key: string }> {
+  requireRole(ctx, 'owner');
   const key = generateKey('member');
   return guardIdentities(() =>
     inTransaction(db, async (tx) => {
@@ -146,6 +147,7 @@ async function assertOtherOwner(db: Db, workspaceId: string, memberId: string): 
 }
 
 export async function updateMember(db: Db, ctx: Ctx, id: string, input: MemberInput): Promise<MemberView> {
+  requireRole(ctx, 'owner');
   return guardIdentities(() =>
     inTransaction(db, async (tx) => {
       const before = await getMember(tx, ctx.workspaceId, id);
@@ -167,6 +169,7 @@ export async function updateMember(db: Db, ctx: Ctx, id: string, input: MemberIn
 }
 
 export async function removeMember(db: Db, ctx: Ctx, id: string): Promise<void> {
+  requireRole(ctx, 'owner');
   await inTransaction(db, async (tx) => {
     const member = await getMember(tx, ctx.workspaceId, id);
     if (member.role === 'owner') await assertOtherOwner(tx, ctx.workspaceId, id);

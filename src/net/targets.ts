@@ -1,12 +1,32 @@
 // The SSRF guard for URLs Leash will POST to (delivery_url, webhook endpoints). With
-// ALLOW_PRIVATE_URLS off, a target must resolve only to public unicast addresses.
+// ALLOW_PRIVATE_URLS off, a target must resolve only to public unicast addresses: checked when the
+// URL is accepted, and again at connect time by the dispatcher below, so a DNS answer that changes
+// in between (rebinding) cannot steer a delivery to a private address.
+import { lookup as dnsLookup } from 'node:dns';
 import { lookup } from 'node:dns/promises';
+import type { LookupAddress, LookupOptions } from 'node:dns';
 import ipaddr from 'ipaddr.js';
+import { Agent } from 'undici';
 
-function isPublic(address: string): boolean {
+const LOOKUP_TIMEOUT_MS = 3_000;
+
+export function isPublicAddress(address: string): boolean {
+  if (!ipaddr.isValid(address)) return false;
   let ip = ipaddr.parse(address);
   if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress()) ip = (ip as ipaddr.IPv6).toIPv4Address();
   return ip.range() === 'unicast';
+}
+
+async function resolve(host: string): Promise<string[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('DNS lookup timed out')), LOOKUP_TIMEOUT_MS);
+  });
+  try {
+    return (await Promise.race([lookup(host, { all: true }), timeout])).map((a) => a.address);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Returns why url is not an acceptable target, or undefined when it is. */
@@ -23,12 +43,37 @@ export async function targetProblem(raw: string, allowPrivate: boolean): Promise
   const host = url.hostname.replace(/^\[|\]$/g, '');
   let addresses: string[];
   try {
-    addresses = ipaddr.isValid(host) ? [host] : (await lookup(host, { all: true })).map((a) => a.address);
+    addresses = ipaddr.isValid(host) ? [host] : await resolve(host);
   } catch {
     return `host ${host} does not resolve`;
   }
-  if (addresses.length === 0 || !addresses.every(isPublic)) {
+  if (addresses.length === 0 || !addresses.every(isPublicAddress)) {
     return 'must point to a public address (private and loopback targets are refused; see ALLOW_PRIVATE_URLS)';
   }
   return undefined;
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/** Resolves like dns.lookup, but fails for any answer that is not a public address. */
+function publicOnlyLookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
+  dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+    if (err) return callback(err, []);
+    const refused = addresses.find((a) => !isPublicAddress(a.address));
+    if (refused || addresses.length === 0) {
+      const e: NodeJS.ErrnoException = new Error(`refused: ${hostname} resolves to a non-public address`);
+      e.code = 'EACCES';
+      return callback(e, []);
+    }
+    if (options.all) return callback(null, addresses);
+    callback(null, addresses[0]!.address, addresses[0]!.family);
+  });
+}
+
+let guarded: Agent | undefined;
+
+/** The HTTP dispatcher for outbound POSTs when private targets are not allowed. */
+export function guardedDispatcher(): Agent {
+  guarded ??= new Agent({ connect: { lookup: publicOnlyLookup as never } });
+  return guarded;
 }

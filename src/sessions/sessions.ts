@@ -1,7 +1,7 @@
 // Sessions: one task run of an agent. running ⇄ paused → cancelled | completed; a finished session
 // never changes again. Controls are owner members or the agent itself; `complete` is the agent's.
 import { record } from '../activity/timeline.js';
-import type { Ctx } from '../context.js';
+import { actingAgent, requireRole, type Ctx } from '../context.js';
 import { inTransaction, iso, json, newId, type Db, type Tx } from '../db/index.js';
 import type { AgentRow, SessionRow, SessionStatus } from '../db/schema.js';
 import { fail, notFound } from '../errors.js';
@@ -30,12 +30,17 @@ export interface SessionScope {
   agentId?: string;
 }
 
+export function sessionScope(ctx: Ctx): SessionScope {
+  return { workspaceId: ctx.workspaceId, agentId: actingAgent(ctx) };
+}
+
 export async function createSession(
   db: Db,
   ctx: Ctx,
   agent: AgentRow,
   input: { task?: string | null; metadata?: Record<string, unknown> | null },
 ): Promise<SessionView> {
+  if (actingAgent(ctx) !== agent.id) fail('forbidden', 'Only an agent opens its own sessions');
   return inTransaction(db, async (tx) => {
     // Read under a share lock: a stop committing concurrently either waits for this session (and
     // then cancels it) or is seen here.
@@ -66,17 +71,18 @@ async function findSession(db: Db, scope: SessionScope, id: string): Promise<Ses
   return row;
 }
 
-export async function getSession(db: Db, scope: SessionScope, id: string): Promise<SessionView> {
-  return sessionView(await findSession(db, scope, id));
+export async function getSession(db: Db, ctx: Ctx, id: string): Promise<SessionView> {
+  return sessionView(await findSession(db, sessionScope(ctx), id));
 }
 
 /** Newest first. */
 export async function listSessions(
   db: Db,
-  scope: SessionScope,
+  ctx: Ctx,
   filter: { agentId?: string; status?: SessionStatus },
   page: PageParams,
 ): Promise<Page<SessionView>> {
+  const scope = sessionScope(ctx);
   let q = db.selectFrom('sessions').selectAll().where('workspace_id', '=', scope.workspaceId);
   if (scope.agentId) q = q.where('agent_id', '=', scope.agentId);
   if (filter.agentId) q = q.where('agent_id', '=', filter.agentId);
@@ -101,8 +107,14 @@ function refusal(verb: Verb, current: SessionStatus): never {
   fail('not_paused', 'The session is not paused');
 }
 
-async function transition(db: Db, ctx: Ctx, scope: SessionScope, id: string, verb: Verb): Promise<SessionView> {
+/** Owners control any session of the workspace; an agent its own; only the agent completes. */
+async function transition(db: Db, ctx: Ctx, id: string, verb: Verb): Promise<SessionView> {
   const t = TRANSITIONS[verb];
+  const scope = sessionScope(ctx);
+  if (!scope.agentId) {
+    if (verb === 'complete') fail('forbidden', 'Only the agent itself completes its session');
+    requireRole(ctx, 'owner');
+  }
   return inTransaction(db, async (tx) => {
     const session = await findSession(tx, scope, id);
     const now = new Date();
@@ -125,10 +137,10 @@ async function transition(db: Db, ctx: Ctx, scope: SessionScope, id: string, ver
   });
 }
 
-export const pauseSession = (db: Db, ctx: Ctx, scope: SessionScope, id: string) => transition(db, ctx, scope, id, 'pause');
-export const resumeSession = (db: Db, ctx: Ctx, scope: SessionScope, id: string) => transition(db, ctx, scope, id, 'resume');
-export const cancelSession = (db: Db, ctx: Ctx, scope: SessionScope, id: string) => transition(db, ctx, scope, id, 'cancel');
-export const completeSession = (db: Db, ctx: Ctx, scope: SessionScope, id: string) => transition(db, ctx, scope, id, 'complete');
+export const pauseSession = (db: Db, ctx: Ctx, id: string) => transition(db, ctx, id, 'pause');
+export const resumeSession = (db: Db, ctx: Ctx, id: string) => transition(db, ctx, id, 'resume');
+export const cancelSession = (db: Db, ctx: Ctx, id: string) => transition(db, ctx, id, 'cancel');
+export const completeSession = (db: Db, ctx: Ctx, id: string) => transition(db, ctx, id, 'complete');
 
 /** Called inside a stop's transaction: a stopped agent runs no tasks. Returns how many were cancelled. */
 export async function cancelOpenSessions(tx: Tx, ctx: Ctx, agentId: string, reason: string): Promise<number> {

@@ -2,7 +2,7 @@
 // here: registering, listing, and asking for a redelivery.
 import { randomBytes } from 'node:crypto';
 import { record } from '../activity/timeline.js';
-import type { Ctx } from '../context.js';
+import { requireRole, type Ctx } from '../context.js';
 import { inTransaction, iso, newId, type Db } from '../db/index.js';
 import { notify } from '../db/notifier.js';
 import type { DeliveryRow, WebhookEndpointRow } from '../db/schema.js';
@@ -46,13 +46,14 @@ export async function createEndpoint(
   input: { url: string; events?: WebhookEvent[] | null },
   opts: { allowPrivateUrls: boolean },
 ): Promise<ReturnType<typeof endpointView> & { secret: string }> {
+  requireRole(ctx, 'owner');
   const problem = await targetProblem(input.url, opts.allowPrivateUrls);
   if (problem) invalid([{ field: 'url', message: problem }]);
   const secret = `whsec_${randomBytes(24).toString('base64')}`;
   return inTransaction(db, async (tx) => {
     const row = await tx
       .insertInto('webhook_endpoints')
-      .values({ id: newId(), workspace_id: ctx.workspaceId, url: input.url, events: input.events?.length ? [...new Set(input.events)] : null, secret })
+      .values({ id: newId(), workspace_id: ctx.workspaceId, url: input.url, events: input.events ? [...new Set(input.events)] : null, secret })
       .returningAll()
       .executeTakeFirstOrThrow();
     await record(tx, ctx, { action: 'webhook.created', details: { webhook_id: row.id, url: row.url } });
@@ -84,6 +85,7 @@ export async function listEndpoints(db: Db, workspaceId: string) {
 }
 
 export async function deleteEndpoint(db: Db, ctx: Ctx, id: string): Promise<void> {
+  requireRole(ctx, 'owner');
   await inTransaction(db, async (tx) => {
     const row = await findEndpoint(tx, ctx.workspaceId, id);
     await tx.updateTable('webhook_endpoints').set({ deleted_at: new Date() }).where('id', '=', row.id).execute();
@@ -106,6 +108,7 @@ export async function listDeliveries(db: Db, workspaceId: string, endpointId: st
 /** Sends a delivery again now, with a fresh round of retries (any status; same webhook-id). A
  *  disabled endpoint stays disabled for new events but gets what is redelivered by hand. */
 export async function redeliver(db: Db, ctx: Ctx, endpointId: string, deliveryId: string) {
+  requireRole(ctx, 'owner');
   return inTransaction(db, async (tx) => {
     const endpoint = await findEndpoint(tx, ctx.workspaceId, endpointId);
     const row = await tx

@@ -3,8 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { listActivity } from '../../activity/timeline.js';
-import { pauseAgent, startAgent, stopAgent, unpauseAgent } from '../../agents/control.js';
-import { agentFields, agentName, createAgent, deleteAgent, findAgent, listAgents, updateAgent } from '../../agents/registry.js';
+import { deleteAgent, pauseAgent, startAgent, stopAgent, unpauseAgent } from '../../agents/control.js';
+import { agentFields, agentName, createAgent, findAgent, listAgents, updateAgent } from '../../agents/registry.js';
 import { agentView } from '../../agents/view.js';
 import { ctxFor } from '../../auth/principal.js';
 import type { Deps } from '../../deps.js';
@@ -35,7 +35,7 @@ export function registerAgentRoutes(root: FastifyInstance, deps: Deps) {
     },
     handler: async (req, reply) => {
       const ctx = ctxFor(principalOf(req), 'api');
-      return sendCreated(db, req, reply, (tx) => createAgent(tx, ctx, req.body, urlOpts));
+      return sendCreated(db, deps.config.secret, req, reply, (tx) => createAgent(tx, ctx, req.body, urlOpts));
     },
   });
 

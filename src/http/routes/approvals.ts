@@ -1,28 +1,19 @@
 // /v1/pause: PausePoint-compatible approvals. Agents (or approvers) ask; approvers answer.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { findAgent } from '../../agents/registry.js';
-import { approvalKey, approvalView, createApproval, findApproval, listApprovals, type ApprovalScope } from '../../approvals/approvals.js';
+import { approvalKey, approvalScope, approvalView, createApproval, findApproval, listApprovals } from '../../approvals/approvals.js';
 import { cancelApproval, decideApproval } from '../../approvals/decide.js';
 import { pauseRequestSchema } from '../../approvals/rules.js';
-import { ctxFor, hasRole } from '../../auth/principal.js';
+import { ctxFor } from '../../auth/principal.js';
 import type { Deps } from '../../deps.js';
-import { fail } from '../../errors.js';
 import { pageQuery } from '../../pagination.js';
 import { memberOf, principalOf } from '../auth.js';
 import { sendCreated } from '../idempotency.js';
 import { approvalObject, errors, page, uuid } from '../schemas.js';
 
 const params = z.object({ pause_id: uuid });
-
-/** Agents see and cancel only their own approvals; members need at least `approver` to act. */
-function scopeOf(req: FastifyRequest, act: boolean): ApprovalScope {
-  const p = principalOf(req);
-  if (p.kind === 'agent') return { workspaceId: p.workspaceId, agentId: p.agent.id };
-  if (act && !hasRole(p.member, 'approver')) fail('forbidden', `This needs the approver role; you are ${p.member.role}`);
-  return { workspaceId: p.workspaceId };
-}
 
 export function registerApprovalRoutes(root: FastifyInstance, deps: Deps) {
   const app = root.withTypeProvider<ZodTypeProvider>();
@@ -38,10 +29,9 @@ export function registerApprovalRoutes(root: FastifyInstance, deps: Deps) {
       response: { 201: approvalObject, ...errors(400, 401, 403, 409) },
     },
     handler: async (req, reply) => {
-      scopeOf(req, true);
       const p = principalOf(req);
       const ctx = ctxFor(p, 'api');
-      return sendCreated(db, req, reply, (tx) => createApproval(tx, ctx, p.kind === 'agent' ? p.agent : undefined, req.body, settings));
+      return sendCreated(db, deps.config.secret, req, reply, (tx) => createApproval(tx, ctx, p.kind === 'agent' ? p.agent : undefined, req.body, settings));
     },
   });
 
@@ -55,7 +45,7 @@ export function registerApprovalRoutes(root: FastifyInstance, deps: Deps) {
       response: { 200: approvalObject, ...errors(400, 401, 404) },
     },
     handler: async (req) => {
-      const scope = scopeOf(req, false);
+      const scope = approvalScope(ctxFor(principalOf(req), 'api'));
       const id = req.params.pause_id;
       const load = () => findApproval(db, scope, id);
       if (req.query.wait === 0) return approvalView(await load(), settings);
@@ -80,7 +70,7 @@ export function registerApprovalRoutes(root: FastifyInstance, deps: Deps) {
       response: { 200: page(approvalObject), ...errors(400, 401, 404) },
     },
     handler: async (req) => {
-      const scope = scopeOf(req, false);
+      const scope = approvalScope(ctxFor(principalOf(req), 'api'));
       const agentId = req.query.agent_id ? (await findAgent(db, scope.workspaceId, req.query.agent_id)).id : undefined;
       return listApprovals(db, scope, { status: req.query.status, agentId }, req.query, settings);
     },
@@ -99,7 +89,7 @@ export function registerApprovalRoutes(root: FastifyInstance, deps: Deps) {
       const member = memberOf(req);
       const ctx = ctxFor(principalOf(req), 'api');
       const responder = { channel: 'api', member_id: member.id, display: member.display_name ?? member.email };
-      return decideApproval(db, ctx, scopeOf(req, true), req.params.pause_id, req.body, responder, settings);
+      return decideApproval(db, ctx, req.params.pause_id, req.body, responder, settings);
     },
   });
 
@@ -112,6 +102,6 @@ export function registerApprovalRoutes(root: FastifyInstance, deps: Deps) {
       body: z.object({}).strict(),
       response: { 200: approvalObject, ...errors(400, 401, 403, 404, 409) },
     },
-    handler: async (req) => cancelApproval(db, ctxFor(principalOf(req), 'api'), scopeOf(req, true), req.params.pause_id, settings),
+    handler: async (req) => cancelApproval(db, ctxFor(principalOf(req), 'api'), req.params.pause_id, settings),
   });
 }

@@ -28,7 +28,7 @@ export function registerMemberRoutes(root: FastifyInstance, deps: Deps) {
     },
     handler: async (req, reply) => {
       const ctx = ctxFor(principalOf(req), 'api');
-      return sendCreated(db, req, reply, (tx) => addMember(tx, ctx, req.body));
+      return sendCreated(db, deps.config.secret, req, reply, (tx) => addMember(tx, ctx, req.body));
     },
   });
 

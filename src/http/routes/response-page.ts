@@ -77,7 +77,7 @@ export function registerResponsePage(root: FastifyInstance, deps: Deps) {
       const responder = await responderFor(db, a);
       const ctx: Ctx = { workspaceId: a.workspace_id, channel: 'web', actor: { type: 'link', id: responder.member_id ?? null, display: responder.display } };
       try {
-        await decideApproval(db, ctx, { workspaceId: a.workspace_id }, a.id, { choice: req.body.choice ?? '', text: req.body.text || null }, responder, links);
+        await decideApproval(db, ctx, a.id, { choice: req.body.choice ?? '', text: req.body.text || null }, responder, links);
       } catch (err) {
         if (isNotPending(err)) return render(reply, req.params.token, target, 409, err.message);
         if (err instanceof LeashError && err.code === 'invalid_request') return render(reply, req.params.token, target, 400, 'Choose one of the options below.');

@@ -1,11 +1,10 @@
 // /v1/sessions: an agent opens sessions; owners (or the agent itself) pause, resume, cancel them.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { findAgent } from '../../agents/registry.js';
-import { ctxFor, hasRole } from '../../auth/principal.js';
+import { ctxFor } from '../../auth/principal.js';
 import type { Deps } from '../../deps.js';
-import { fail } from '../../errors.js';
 import { pageQuery } from '../../pagination.js';
 import {
   cancelSession,
@@ -15,7 +14,6 @@ import {
   listSessions,
   pauseSession,
   resumeSession,
-  type SessionScope,
 } from '../../sessions/sessions.js';
 import { agentOf, principalOf } from '../auth.js';
 import { sendCreated } from '../idempotency.js';
@@ -23,14 +21,6 @@ import { errors, page, sessionObject, uuid } from '../schemas.js';
 
 const params = z.object({ id: uuid });
 const METADATA_LIMIT = 16 * 1024;
-
-/** Members see the workspace's sessions, an agent only its own. `control` also needs role owner. */
-function scopeOf(req: FastifyRequest, control: boolean): SessionScope {
-  const p = principalOf(req);
-  if (p.kind === 'agent') return { workspaceId: p.workspaceId, agentId: p.agent.id };
-  if (control && !hasRole(p.member, 'owner')) fail('forbidden', `This needs the owner role; you are ${p.member.role}`);
-  return { workspaceId: p.workspaceId };
-}
 
 export function registerSessionRoutes(root: FastifyInstance, deps: Deps) {
   const app = root.withTypeProvider<ZodTypeProvider>();
@@ -56,7 +46,7 @@ export function registerSessionRoutes(root: FastifyInstance, deps: Deps) {
     },
     handler: async (req, reply) => {
       const ctx = ctxFor(principalOf(req), 'api');
-      return sendCreated(db, req, reply, (tx) => createSession(tx, ctx, agentOf(req), req.body));
+      return sendCreated(db, deps.config.secret, req, reply, (tx) => createSession(tx, ctx, agentOf(req), req.body));
     },
   });
 
@@ -73,16 +63,16 @@ export function registerSessionRoutes(root: FastifyInstance, deps: Deps) {
       response: { 200: page(sessionObject), ...errors(400, 401, 404) },
     },
     handler: async (req) => {
-      const scope = scopeOf(req, false);
-      const agentId = req.query.agent_id ? (await findAgent(db, scope.workspaceId, req.query.agent_id)).id : undefined;
-      return listSessions(db, scope, { agentId, status: req.query.status }, req.query);
+      const ctx = ctxFor(principalOf(req), 'api');
+      const agentId = req.query.agent_id ? (await findAgent(db, ctx.workspaceId, req.query.agent_id)).id : undefined;
+      return listSessions(db, ctx, { agentId, status: req.query.status }, req.query);
     },
   });
 
   app.get('/v1/sessions/:id', {
     config: { access: 'any' },
     schema: { tags, summary: 'Get a session', params, response: { 200: sessionObject, ...errors(400, 401, 404) } },
-    handler: async (req) => getSession(db, scopeOf(req, false), req.params.id),
+    handler: async (req) => getSession(db, ctxFor(principalOf(req), 'api'), req.params.id),
   });
 
   const controls = [
@@ -94,7 +84,7 @@ export function registerSessionRoutes(root: FastifyInstance, deps: Deps) {
     app.post(`/v1/sessions/:id/${verb}`, {
       config: { access: 'any' },
       schema: { tags, summary, params, body: z.object({}).strict(), response: { 200: sessionObject, ...errors(400, 401, 403, 404, 409) } },
-      handler: async (req) => action(db, ctxFor(principalOf(req), 'api'), scopeOf(req, true), req.params.id),
+      handler: async (req) => action(db, ctxFor(principalOf(req), 'api'), req.params.id),
     });
   }
 
@@ -107,6 +97,6 @@ export function registerSessionRoutes(root: FastifyInstance, deps: Deps) {
       body: z.object({}).strict(),
       response: { 200: sessionObject, ...errors(400, 401, 403, 404, 409) },
     },
-    handler: async (req) => completeSession(db, ctxFor(principalOf(req), 'api'), scopeOf(req, true), req.params.id),
+    handler: async (req) => completeSession(db, ctxFor(principalOf(req), 'api'), req.params.id),
   });
 }

@@ -48,12 +48,12 @@ export function registerWebhookRoutes(root: FastifyInstance, deps: Deps) {
     schema: {
       tags,
       summary: 'Register a webhook endpoint; returns its signing secret once',
-      body: z.object({ url: z.string().min(1).max(2048), events: z.array(z.enum(WEBHOOK_EVENTS)).max(WEBHOOK_EVENTS.length).nullable().optional() }).strict(),
+      body: z.object({ url: z.string().min(1).max(2048), events: z.array(z.enum(WEBHOOK_EVENTS)).min(1, 'must list at least one event (or be null for every event)').max(WEBHOOK_EVENTS.length).nullable().optional() }).strict(),
       response: { 201: endpointObject.extend({ secret: z.string().describe('whsec_…, shown once') }), ...errors(400, 401, 403, 409) },
     },
     handler: async (req, reply) => {
       const ctx = ctxFor(principalOf(req), 'api');
-      return sendCreated(db, req, reply, (tx) => createEndpoint(tx, ctx, req.body, { allowPrivateUrls: deps.config.allowPrivateUrls }));
+      return sendCreated(db, deps.config.secret, req, reply, (tx) => createEndpoint(tx, ctx, req.body, { allowPrivateUrls: deps.config.allowPrivateUrls }));
     },
   });
 
