@@ -60,12 +60,18 @@ describe('leash CLI', () => {
     expect((await t.call('GET', '/v1/agents/me', { key: out.api_key })).body.name).toBe('cli-bot');
     await t.call('POST', '/v1/agents/cli-bot/pause', { key: ws.ownerKey, body: { mode: 'full', reason: 'maintenance' } });
     await t.call('POST', '/v1/sessions', { key: out.api_key, body: { task: 't' } });
+    await t.call('POST', '/v1/agents/cli-bot/unpause', { key: ws.ownerKey });
+    for (let i = 0; i < 2; i++) {
+      const ask = { recipient: 'a@example.com', channel: 'web', message: 'ok?', options: ['yes', 'no'] };
+      expect((await t.call('POST', '/v1/pause', { key: out.api_key, body: ask })).status).toBe(201);
+    }
+    await t.call('POST', '/v1/agents/cli-bot/pause', { key: ws.ownerKey, body: { mode: 'full', reason: 'maintenance' } });
 
     const status = await leash('status', '--workspace', ws.id);
     expect(status.code).toBe(0);
     const lines = status.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^WORKSPACE\s+AGENT\s+STATUS\s+BACKLOG\s+PENDING\s+SESSIONS\s+PAUSE$/);
-    expect(lines[1]).toMatch(/^Status Co\s+cli-bot\s+paused\s+0\s+0\s+1\s+full since .* \(maintenance\)$/);
+    expect(lines[1]).toMatch(/^Status Co\s+cli-bot\s+paused\s+0\s+2\s+1\s+full since .* \(maintenance\)$/);
 
     // The timeline records the CLI as the actor and channel.
     const timeline = await t.call('GET', `/v1/agents/${out.agent.id}/activity`, { key: ws.ownerKey });

@@ -28,6 +28,7 @@ export async function overview(db: Db, workspaceId?: string): Promise<OverviewRo
       'a.pause_reason',
       'a.paused_at',
       sql<number>`(select count(*)::int from sessions s where s.agent_id = a.id and s.status in ('running', 'paused'))`.as('open_sessions'),
+      sql<number>`(select count(*)::int from approvals p where p.agent_id = a.id and p.status = 'pending')`.as('pending_approvals'),
     ])
     .where('a.deleted_at', 'is', null);
   if (workspaceId) q = q.where('a.workspace_id', '=', workspaceId);
@@ -40,9 +41,9 @@ export async function overview(db: Db, workspaceId?: string): Promise<OverviewRo
     pause: r.pause_mode
       ? `${r.pause_mode} since ${r.paused_at!.toISOString()} by ${r.pause_by?.display ?? '?'}${r.pause_reason ? ` (${r.pause_reason})` : ''}`
       : '-',
-    // Messaging (issue 4) and approvals (issue 3) fill these in.
+    // Messaging (issue 4) fills this in.
     backlog: 0,
-    pending_approvals: 0,
+    pending_approvals: r.pending_approvals,
     open_sessions: r.open_sessions,
   }));
 }

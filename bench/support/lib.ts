@@ -1,0 +1,121 @@
+// Shared bench plumbing: a throwaway database, child processes, a keep-alive HTTP client, stats.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import pg from 'pg';
+import { Pool } from 'undici';
+import { pgConfig } from '../../src/db/index.js';
+
+export const BASE_DB = process.env.BENCH_DATABASE_URL ?? 'postgres://127.0.0.1:5432/postgres';
+
+export function dbUrl(name: string): string {
+  const u = new URL(BASE_DB);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+export async function admin(sql: string): Promise<void> {
+  const c = new pg.Client(pgConfig(dbUrl('postgres')));
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+export async function freshDatabase(tag: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `leash_bench_${tag}_${randomBytes(3).toString('hex')}`;
+  await admin(`create database ${name}`);
+  return { url: dbUrl(name), drop: () => admin(`drop database if exists ${name} with (force)`) };
+}
+
+export function freePort(): number {
+  return 20_000 + Math.floor(Math.random() * 20_000);
+}
+
+/** Starts a TypeScript entry point in a child process and waits until `ready` answers. */
+export async function startProcess(entry: string, args: string[], env: Record<string, string>, ready: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const res = await fetch(ready);
+      if (res.status < 500) break;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${entry} did not start:\n${err}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return child;
+}
+
+export async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+export function client(origin: string, connections: number): Pool {
+  return new Pool(origin, { connections, pipelining: 1 });
+}
+
+export async function post(pool: Pool, path: string, body: unknown, key?: string): Promise<{ status: number; json: any }> {
+  const res = await pool.request({
+    method: 'POST',
+    path,
+    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  const text = await res.body.text();
+  return { status: res.statusCode, json: text ? JSON.parse(text) : null };
+}
+
+export async function get(pool: Pool, path: string, key?: string): Promise<{ status: number; json: any }> {
+  const res = await pool.request({ method: 'GET', path, headers: key ? { authorization: `Bearer ${key}` } : {} });
+  const text = await res.body.text();
+  return { status: res.statusCode, json: text ? JSON.parse(text) : null };
+}
+
+export interface Stats {
+  n: number;
+  p50: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+export function stats(samples: number[]): Stats {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+  return { n: s.length, p50: at(0.5), p99: at(0.99), max: s[s.length - 1] ?? NaN, mean: s.reduce((a, b) => a + b, 0) / (s.length || 1) };
+}
+
+/** Runs `task` `total` times with at most `concurrency` in flight; returns per-call ms and the wall time. */
+export async function load(total: number, concurrency: number, task: (i: number) => Promise<void>): Promise<{ ms: number[]; wallMs: number }> {
+  const ms: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        const i = next++;
+        const t0 = performance.now();
+        await task(i);
+        ms.push(performance.now() - t0);
+      }
+    }),
+  );
+  return { ms, wallMs: performance.now() - started };
+}
+
+export function machine(): string {
+  return `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+}
+
+export const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '—');
