@@ -1,6 +1,7 @@
-// The worker process: BullMQ workers for events, deliveries, timers and channels, plus the outbox
-// relay and the sweeps. Postgres is the record: on start, on every sweep, and whenever Redis comes
-// back (or is found emptied), it re-arms from Postgres whatever Redis may have lost.
+// The worker process: the outbox fan-out (woken by NOTIFY the moment a change commits), BullMQ
+// workers for deliveries, timers and channels, and the sweeps. Postgres is the record: on start,
+// on every sweep, and whenever Redis comes back (or is found emptied), it re-arms from Postgres
+// whatever Redis may have lost.
 import { DelayedError, Worker, type Job } from 'bullmq';
 import { sql } from 'kysely';
 import { expireApproval } from '../src/approvals/decide.js';
@@ -12,9 +13,8 @@ import { DELIVERIES_KEY } from '../src/webhooks/endpoints.js';
 import { armChannel, armDeliveries, armDueDeliveries, armTimers, rearmEverything } from './arm.js';
 import { showOutcome, sendOnChannel } from './channel-jobs.js';
 import { attemptDelivery } from './deliver.js';
-import { dispatchEvent } from './dispatch-event.js';
+import { dispatchBatch, type Fanout } from './dispatch-outbox.js';
 import { expireJob } from './expire-approval.js';
-import { relayOutbox } from './relay-outbox.js';
 
 export interface RunningWorker {
   /** Runs one sweep now (tests use it; the timer calls it too). */
@@ -56,21 +56,26 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
   const queues = createQueues(config, producer);
   const inFlight = new Map<string, number>();
 
+  const arm = async (fan: Fanout) => {
+    await armDeliveries(queues, fan.deliveries);
+    await armTimers(queues, fan.requested);
+    for (const a of fan.requested) if (adapters[a.channel as keyof typeof adapters]) await armChannel(queues, 'send', a.id);
+    for (const id of fan.settled) await armChannel(queues, 'settled', id);
+  };
+  /** Fans out every undispatched event, batch by batch. */
+  const dispatch = coalesced(async () => {
+    try {
+      for (;;) {
+        const fan = await dispatchBatch(deps);
+        if (fan.events === 0) return;
+        await arm(fan);
+      }
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'outbox fan-out failed; the sweep retries');
+    }
+  });
+
   const processors: Record<QueueName, { concurrency: number; run: (job: Job, token?: string) => Promise<unknown> }> = {
-    events: {
-      concurrency: 8,
-      run: async (job) => {
-        const fan = await dispatchEvent(deps, job.data.outboxId);
-        if (!fan) return;
-        await armDeliveries(queues, fan.deliveries);
-        if (fan.requested) {
-          const a = await db.selectFrom('approvals').select(['id', 'expires_at', 'channel']).where('id', '=', fan.requested.approvalId).executeTakeFirst();
-          if (a) await armTimers(queues, [a]);
-          if (a && adapters[a.channel]) await armChannel(queues, 'send', a.id);
-        }
-        if (fan.settled) await armChannel(queues, 'settled', fan.settled.approvalId);
-      },
-    },
     deliveries: {
       concurrency: 32,
       run: async (job, token) => {
@@ -122,22 +127,19 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
     return w;
   });
 
-  const relayFresh = coalesced(async () => {
-    await relayOutbox(deps, queues.events, 'fresh').catch((err) => log.warn({ err: err.message }, 'outbox relay failed'));
-  });
   const armDue = coalesced(async () => {
     await armDueDeliveries(deps, queues, 0).catch((err) => log.warn({ err: err.message }, 'arming deliveries failed'));
   });
-  const unsubscribe = [await deps.notifier.subscribe(OUTBOX_KEY, () => void relayFresh()), await deps.notifier.subscribe(DELIVERIES_KEY, () => void armDue())];
+  const unsubscribe = [await deps.notifier.subscribe(OUTBOX_KEY, () => void dispatch()), await deps.notifier.subscribe(DELIVERIES_KEY, () => void armDue())];
 
   const sweep = coalesced(async () => {
     try {
-      const relayed = await relayOutbox(deps, queues.events, 'stale');
+      await dispatch();
       const deliveries = await armDueDeliveries(deps, queues, 30_000);
       // The safety net under the timers: nothing stays pending long past its deadline.
       const overdue = await db.selectFrom('approvals').select('id').where('status', '=', 'pending').where('expires_at', '<', new Date(Date.now() - 5_000)).limit(1_000).execute();
       for (const a of overdue) await expireApproval(db, a.id, deps.approvals);
-      if (relayed || deliveries || overdue.length) log.info({ relayed, deliveries, expired: overdue.length }, 'sweep re-armed work');
+      if (deliveries || overdue.length) log.info({ deliveries, expired: overdue.length }, 'sweep re-armed work');
       await sql`delete from idempotency_keys where created_at < now() - interval '24 hours'`.execute(db);
       await sql`delete from deliveries where status <> 'pending' and updated_at < now() - interval '30 days'`.execute(db);
       await sql`delete from outbox o where dispatched_at < now() - interval '30 days'
@@ -147,16 +149,23 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
     }
   });
 
-  // A FLUSHALL (or a Redis restarted without persistence) loses every delayed job without closing
-  // our connections. A sentinel key tells: when it is gone, everything is re-armed from Postgres.
+  // Re-arms every pending timer and delivery from Postgres (job ids dedupe what Redis still has).
+  // Runs at start (a crash may have lost arms between a commit and Redis), when Redis reconnects,
+  // and when the sentinel key is gone: a FLUSHALL, or a Redis restarted without persistence, loses
+  // every delayed job without closing our connections.
   const sentinel = `${config.queuePrefix}:leash:armed`;
-  const checkRedis = coalesced(async () => {
+  const rearm = coalesced(async () => {
     try {
-      if (await producer.exists(sentinel)) return;
       const armed = await rearmEverything(deps, queues);
-      await relayOutbox(deps, queues.events, 'all');
       await producer.set(sentinel, new Date().toISOString());
       log.info(armed, 're-armed timers and deliveries from Postgres');
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 're-arming failed; will retry');
+    }
+  });
+  const checkRedis = coalesced(async () => {
+    try {
+      if (!(await producer.exists(sentinel))) await rearm();
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'redis check failed; will retry');
     }
@@ -172,9 +181,9 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
       resolve();
     });
   });
-  await checkRedis();
+  await rearm();
   await sweep();
-  producer.on('ready', () => void checkRedis().then(sweep));
+  producer.on('ready', () => void rearm().then(sweep));
   const timers = [setInterval(() => void sweep(), config.sweepIntervalMs), setInterval(() => void checkRedis(), REDIS_CHECK_MS)];
   for (const t of timers) t.unref();
   log.info({ prefix: config.queuePrefix }, 'worker started');

@@ -113,7 +113,6 @@ export async function up(db: Kysely<any>): Promise<void> {
     // json, not jsonb: event bodies keep the key order of the objects they carry (metadata).
     .addColumn('payload', 'json', (c) => c.notNull())
     .addColumn('created_at', ts, (c) => c.notNull().defaultTo(sql`now()`))
-    .addColumn('enqueued_at', ts)
     .addColumn('dispatched_at', ts)
     .execute();
   await sql`create index outbox_pending_idx on outbox (id) where dispatched_at is null`.execute(db);

@@ -4,9 +4,10 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Config } from './config.js';
 
-/** events: outbox fan-out. deliveries: signed POSTs. timers: approval timeouts. channels: sending
- *  approvals on Slack/Telegram/SMS/email and updating them afterwards. */
-export const QUEUE_NAMES = ['events', 'deliveries', 'timers', 'channels'] as const;
+/** deliveries: signed POSTs. timers: approval timeouts. channels: sending approvals on
+ *  Slack/Telegram/SMS/email and updating them afterwards. (Outbox fan-out needs no queue: the
+ *  worker reads the outbox directly, woken by NOTIFY.) */
+export const QUEUE_NAMES = ['deliveries', 'timers', 'channels'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 export type Queues = Record<QueueName, Queue>;
 
@@ -31,5 +32,5 @@ export function producerConnection(config: Config): Redis {
 export function createQueues(config: Config, connection: Redis): Queues {
   const make = (name: QueueName) =>
     new Queue(name, { connection, prefix: config.queuePrefix, defaultJobOptions: { removeOnComplete: true, removeOnFail: 1000 } });
-  return { events: make('events'), deliveries: make('deliveries'), timers: make('timers'), channels: make('channels') };
+  return { deliveries: make('deliveries'), timers: make('timers'), channels: make('channels') };
 }

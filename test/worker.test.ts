@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dispatchEvent } from '../jobs/dispatch-event.js';
+import { dispatchBatch } from '../jobs/dispatch-outbox.js';
 import { startWorker, type RunningWorker } from '../jobs/worker.js';
 import type { Deps } from '../src/deps.js';
 import { useTestApp } from './support/app.js';
@@ -132,15 +132,18 @@ describe('outbox → delivery_url', () => {
     expect(await deliveries(a.id)).toEqual([]);
   });
 
-  it('fan-out is idempotent: dispatching the same event twice creates one delivery', async () => {
+  it('fan-out is idempotent: re-running it after a crash (event not marked dispatched) creates no second delivery', async () => {
     const r = await receiver();
     const ws = await t.workspace();
     const a = await ws.agent('once', { delivery_url: r.url });
     await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } });
     const [row] = await outboxRows(a.id);
-    const first = await dispatchEvent(t.deps, row!.id);
-    expect(first?.deliveries).toHaveLength(1);
-    expect(await dispatchEvent(t.deps, row!.id)).toBeUndefined();
+    const first = await dispatchBatch(t.deps);
+    expect(first.deliveries.filter((d) => d.agent_id === a.id)).toHaveLength(1);
+    // The crash: the dispatched mark is lost, the delivery row is not.
+    await t.deps.db.updateTable('outbox').set({ dispatched_at: null }).where('id', '=', row!.id).execute();
+    const again = await dispatchBatch(t.deps);
+    expect(again.deliveries.filter((d) => d.agent_id === a.id)).toHaveLength(0);
     expect(await deliveries(a.id)).toHaveLength(1);
   });
 });

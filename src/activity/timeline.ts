@@ -1,7 +1,10 @@
 // The append-only timeline. record() is always called with the transaction of the change it
 // describes, so a change and its entry commit together or not at all.
 import type { Ctx } from '../context.js';
+import { sql } from 'kysely';
 import { json, newId, type Db, type Tx } from '../db/index.js';
+import { NOTIFY_CHANNEL } from '../db/notifier.js';
+import { OUTBOX_KEY, outboxRow, type OutboxEvent } from '../outbox/outbox.js';
 import type { ActivityRow } from '../db/schema.js';
 import { toPage, type Page, type PageParams } from '../pagination.js';
 
@@ -12,19 +15,35 @@ export interface ActivityEntry {
   details?: Record<string, unknown>;
 }
 
+function activityRow(ctx: Ctx, entry: ActivityEntry) {
+  return {
+    id: newId(),
+    workspace_id: ctx.workspaceId,
+    agent_id: entry.agentId ?? null,
+    session_id: entry.sessionId ?? null,
+    action: entry.action,
+    actor: json(ctx.actor),
+    channel: ctx.channel,
+    details: json(entry.details ?? {}),
+  };
+}
+
 export async function record(tx: Tx, ctx: Ctx, entry: ActivityEntry): Promise<void> {
+  await tx.insertInto('activity').values(activityRow(ctx, entry)).execute();
+}
+
+/**
+ * A state change's side effects in one statement (one round trip): its timeline row, its outbox
+ * event (which wakes the worker), and any extra wake-ups (long-polls, graceful stops). Called in the
+ * transaction of the change, so all of it commits with the change or not at all.
+ */
+export async function recordChange(tx: Tx, ctx: Ctx, entry: ActivityEntry, event?: OutboxEvent, wake: string[] = []): Promise<void> {
+  const keys = event ? [OUTBOX_KEY, ...wake] : wake;
+  const notifications = keys.map((k) => sql`pg_notify(${NOTIFY_CHANNEL}, ${k})`);
   await tx
-    .insertInto('activity')
-    .values({
-      id: newId(),
-      workspace_id: ctx.workspaceId,
-      agent_id: entry.agentId ?? null,
-      session_id: entry.sessionId ?? null,
-      action: entry.action,
-      actor: json(ctx.actor),
-      channel: ctx.channel,
-      details: json(entry.details ?? {}),
-    })
+    .with('act', (db) => db.insertInto('activity').values(activityRow(ctx, entry)))
+    .with('ob', (db) => (event ? db.insertInto('outbox').values(outboxRow(event)) : db.selectNoFrom(sql<number>`1`.as('none'))))
+    .selectNoFrom(sql`${notifications.length ? sql.join(notifications) : sql`null`}`.as('n'))
     .execute();
 }
 

@@ -1,28 +1,28 @@
 // The owner's controls: pause, unpause, stop, start, and the agent's own stop confirmation.
 // Each is one transaction: a conditional UPDATE (so concurrent callers cannot both succeed), the
 // timeline entry, and the outbox event. A miss is diagnosed only after the fact, for the error code.
-import { record } from '../activity/timeline.js';
+import { record, recordChange } from '../activity/timeline.js';
 import type { ApprovalSettings } from '../approvals/approvals.js';
 import { cancelPendingApprovals } from '../approvals/decide.js';
 import { actingAgent, requireRole, type Ctx } from '../context.js';
 import { inTransaction, json, type Db, type Tx } from '../db/index.js';
-import { notify, type Notifier } from '../db/notifier.js';
+import type { Notifier } from '../db/notifier.js';
 import type { AgentRow, PauseMode } from '../db/schema.js';
 import { fail } from '../errors.js';
-import { emit } from '../outbox/outbox.js';
 import { cancelOpenSessions } from '../sessions/sessions.js';
 import { hasLiveConnection } from './presence.js';
 import { findAgent } from './registry.js';
 import { agentView, type AgentView } from './view.js';
 
-/** The wake-up key for changes to one agent's run state (graceful stop waits on it). */
 type Links = Pick<ApprovalSettings, 'publicUrl' | 'secret'>;
 
+/** The wake-up key for changes to one agent's run state (graceful stop waits on it). */
 export const agentKey = (agentId: string) => `agent:${agentId}`;
 
-async function announce(tx: Tx, ctx: Ctx, row: AgentRow, action: string, details: Record<string, unknown>) {
-  await record(tx, ctx, { action, agentId: row.id, details });
-  await emit(tx, { workspaceId: row.workspace_id, agentId: row.id, type: action, data: agentView(row) });
+/** The change's timeline row, its event (data: the agent as it now is) and wake-ups, as one statement. */
+async function announce(tx: Tx, ctx: Ctx, row: AgentRow, action: string, details: Record<string, unknown>, wake: string[] = []) {
+  const event = { workspaceId: row.workspace_id, agentId: row.id, type: action, data: agentView(row) };
+  await recordChange(tx, ctx, { action, agentId: row.id, details }, event, wake);
 }
 
 export interface PauseInput {
@@ -95,12 +95,8 @@ async function markStopped(tx: Tx, ctx: Ctx, agent: AgentRow, from: AgentRow['ru
   if (!row) fail('not_running', `${agent.name} is already stopped`);
   const sessions = await cancelOpenSessions(tx, ctx, row.id, 'agent stopped');
   const approvals = await cancelPendingApprovals(tx, ctx, row.id, links);
-  await announce(tx, ctx, row, 'agent.stopped', {
-    ...details,
-    ...(sessions ? { sessions_cancelled: sessions } : {}),
-    ...(approvals ? { approvals_cancelled: approvals } : {}),
-  });
-  await notify(tx, agentKey(row.id));
+  const counts = { ...(sessions ? { sessions_cancelled: sessions } : {}), ...(approvals ? { approvals_cancelled: approvals } : {}) };
+  await announce(tx, ctx, row, 'agent.stopped', { ...details, ...counts }, [agentKey(row.id)]);
   return row;
 }
 

@@ -1,10 +1,9 @@
 // Approvals (PausePoint's pause_request): asking, reading, listing. Deciding is in decide.ts.
-import { record } from '../activity/timeline.js';
+import { recordChange } from '../activity/timeline.js';
 import { actingAgent, requireRole, type Ctx } from '../context.js';
 import { inTransaction, iso, json, newId, type Db } from '../db/index.js';
 import type { AgentRow, ApprovalChannel, ApprovalRow, ApprovalStatus } from '../db/schema.js';
 import { fail, notFound } from '../errors.js';
-import { emit } from '../outbox/outbox.js';
 import { toPage, type Page, type PageParams } from '../pagination.js';
 import { linkUrl } from './links.js';
 import { timeoutMs, type PauseRequest } from './rules.js';
@@ -99,12 +98,16 @@ export async function createApproval(
       })
       .returningAll()
       .executeTakeFirstOrThrow();
-    await record(tx, ctx, {
-      action: 'approval.requested',
-      agentId: row.agent_id,
-      details: { pause_id: row.id, channel: row.channel, recipient: row.recipient, expires_at: row.expires_at.toISOString() },
-    });
-    await emit(tx, { workspaceId: row.workspace_id, agentId: row.agent_id, type: APPROVAL_REQUESTED, data: { pause_id: row.id } });
+    await recordChange(
+      tx,
+      ctx,
+      {
+        action: 'approval.requested',
+        agentId: row.agent_id,
+        details: { pause_id: row.id, channel: row.channel, recipient: row.recipient, expires_at: row.expires_at.toISOString() },
+      },
+      { workspaceId: row.workspace_id, agentId: row.agent_id, type: APPROVAL_REQUESTED, data: { pause_id: row.id } },
+    );
     return approvalView(row, settings);
   });
 }

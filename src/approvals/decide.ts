@@ -2,13 +2,11 @@
 // response page, Slack, Telegram, SMS) calls these. Each is a conditional UPDATE … WHERE status =
 // 'pending', so the first answer wins by construction; the timeline row, the webhook event and the
 // long-poll wake-up commit with it.
-import { record } from '../activity/timeline.js';
+import { recordChange } from '../activity/timeline.js';
 import { requireRole, type Ctx } from '../context.js';
 import { inTransaction, json, type Db, type Tx } from '../db/index.js';
-import { notify } from '../db/notifier.js';
 import type { ApprovalRow, Responder } from '../db/schema.js';
 import { fail, invalid, LeashError } from '../errors.js';
-import { emit } from '../outbox/outbox.js';
 import { approvalKey, approvalScope, approvalView, findApproval, type ApprovalScope, type ApprovalSettings, type ApprovalView } from './approvals.js';
 
 type Links = Pick<ApprovalSettings, 'publicUrl' | 'secret'>;
@@ -17,19 +15,15 @@ const EVENT = { responded: 'pause_request.responded', timed_out: 'pause_request.
 
 async function settle(tx: Tx, ctx: Ctx, row: ApprovalRow, links: Links): Promise<ApprovalView> {
   const status = row.status as keyof typeof EVENT;
-  await record(tx, ctx, {
-    action: `approval.${status}`,
-    agentId: row.agent_id,
-    details: {
-      pause_id: row.id,
-      choice: row.response_choice,
-      ...(row.response_text ? { text: row.response_text } : {}),
-      ...(row.via_timeout ? { via_timeout: true } : {}),
-    },
-  });
   const view = approvalView(row, links);
-  await emit(tx, { workspaceId: row.workspace_id, agentId: row.agent_id, type: EVENT[status], data: view });
-  await notify(tx, approvalKey(row.id));
+  const event = { workspaceId: row.workspace_id, agentId: row.agent_id, type: EVENT[status], data: view };
+  const details = {
+    pause_id: row.id,
+    choice: row.response_choice,
+    ...(row.response_text ? { text: row.response_text } : {}),
+    ...(row.via_timeout ? { via_timeout: true } : {}),
+  };
+  await recordChange(tx, ctx, { action: `approval.${status}`, agentId: row.agent_id, details }, event, [approvalKey(row.id)]);
   return view;
 }
 

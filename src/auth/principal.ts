@@ -9,27 +9,35 @@ export type Principal =
   | { kind: 'member'; workspaceId: string; keyId: string; member: Member }
   | { kind: 'agent'; workspaceId: string; keyId: string; agent: AgentRow };
 
+/** One query: the key and the member or agent it acts as (the key's kind is in its prefix). */
 export async function authenticate(db: Db, key: string): Promise<Principal | undefined> {
   const prefix = keyPrefix(key);
   if (!prefix) return undefined;
+  if (prefix.startsWith('lsh_m_')) {
+    const row = await db
+      .selectFrom('api_keys as k')
+      .innerJoin('members as m', 'm.id', 'k.member_id')
+      .selectAll('m')
+      .select(['k.id as key_id', 'k.key_hash'])
+      .where('k.prefix', '=', prefix)
+      .where('k.revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (!row || !keyMatches(key, row.key_hash)) return undefined;
+    const { key_id, key_hash: _, ...member } = row;
+    return { kind: 'member', workspaceId: member.workspace_id, keyId: key_id, member };
+  }
   const row = await db
-    .selectFrom('api_keys')
-    .select(['id', 'workspace_id', 'key_hash', 'member_id', 'agent_id'])
-    .where('prefix', '=', prefix)
-    .where('revoked_at', 'is', null)
+    .selectFrom('api_keys as k')
+    .innerJoin('agents as a', 'a.id', 'k.agent_id')
+    .selectAll('a')
+    .select(['k.id as key_id', 'k.key_hash'])
+    .where('k.prefix', '=', prefix)
+    .where('k.revoked_at', 'is', null)
+    .where('a.deleted_at', 'is', null)
     .executeTakeFirst();
   if (!row || !keyMatches(key, row.key_hash)) return undefined;
-  if (row.member_id) {
-    const member = await db.selectFrom('members').selectAll().where('id', '=', row.member_id).executeTakeFirst();
-    return member && { kind: 'member', workspaceId: row.workspace_id, keyId: row.id, member };
-  }
-  const agent = await db
-    .selectFrom('agents')
-    .selectAll()
-    .where('id', '=', row.agent_id!)
-    .where('deleted_at', 'is', null)
-    .executeTakeFirst();
-  return agent && { kind: 'agent', workspaceId: row.workspace_id, keyId: row.id, agent };
+  const { key_id, key_hash: _, ...agent } = row;
+  return { kind: 'agent', workspaceId: agent.workspace_id, keyId: key_id, agent };
 }
 
 export function ctxFor(principal: Principal, channel: Channel): Ctx {

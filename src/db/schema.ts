@@ -101,7 +101,6 @@ export interface OutboxTable {
   type: string;
   payload: Json<Record<string, unknown>>;
   created_at: CreatedAt;
-  enqueued_at: Time | null;
   dispatched_at: Time | null;
 }
 

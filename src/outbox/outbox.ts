@@ -1,8 +1,7 @@
-// Events leave through the outbox: a row written in the transaction of the change, turned into a
-// job by the worker (jobs/relay-outbox.ts). The NOTIFY wakes the worker the moment the change commits;
-// its sweep finds anything the wake-up missed.
-import { json, newId, type Tx } from '../db/index.js';
-import { notify } from '../db/notifier.js';
+// Events leave through the outbox: a row written in the transaction of the change (recordChange in
+// activity/timeline.ts), turned into a job by the worker (jobs/relay-outbox.ts). The NOTIFY wakes
+// the worker the moment the change commits; its sweep finds anything the wake-up missed.
+import { json, newId } from '../db/index.js';
 
 export const OUTBOX_KEY = 'outbox';
 
@@ -13,18 +12,12 @@ export interface OutboxEvent {
   data: Record<string, unknown>;
 }
 
-export async function emit(tx: Tx, event: OutboxEvent): Promise<string> {
-  const id = newId();
-  await tx
-    .insertInto('outbox')
-    .values({
-      id,
-      workspace_id: event.workspaceId,
-      agent_id: event.agentId ?? null,
-      type: event.type,
-      payload: json({ type: event.type, timestamp: new Date().toISOString(), data: event.data }),
-    })
-    .execute();
-  await notify(tx, OUTBOX_KEY);
-  return id;
+export function outboxRow(event: OutboxEvent) {
+  return {
+    id: newId(),
+    workspace_id: event.workspaceId,
+    agent_id: event.agentId ?? null,
+    type: event.type,
+    payload: json({ type: event.type, timestamp: new Date().toISOString(), data: event.data }),
+  };
 }

@@ -1,11 +1,10 @@
 // Sessions: one task run of an agent. running ⇄ paused → cancelled | completed; a finished session
 // never changes again. Controls are owner members or the agent itself; `complete` is the agent's.
-import { record } from '../activity/timeline.js';
+import { record, recordChange } from '../activity/timeline.js';
 import { actingAgent, requireRole, type Ctx } from '../context.js';
 import { inTransaction, iso, json, newId, type Db, type Tx } from '../db/index.js';
 import type { AgentRow, SessionRow, SessionStatus } from '../db/schema.js';
 import { fail, notFound } from '../errors.js';
-import { emit } from '../outbox/outbox.js';
 import { toPage, type Page, type PageParams } from '../pagination.js';
 
 export function sessionView(row: SessionRow) {
@@ -131,8 +130,8 @@ async function transition(db: Db, ctx: Ctx, id: string, verb: Verb): Promise<Ses
       .returningAll()
       .executeTakeFirst();
     if (!row) refusal(verb, (await findSession(tx, scope, id)).status);
-    await record(tx, ctx, { action: t.action, agentId: row.agent_id, sessionId: row.id });
-    if (t.event) await emit(tx, { workspaceId: row.workspace_id, agentId: row.agent_id, type: t.event, data: sessionView(row) });
+    const event = t.event ? { workspaceId: row.workspace_id, agentId: row.agent_id, type: t.event, data: sessionView(row) } : undefined;
+    await recordChange(tx, ctx, { action: t.action, agentId: row.agent_id, sessionId: row.id }, event);
     return sessionView(row);
   });
 }
@@ -153,8 +152,8 @@ export async function cancelOpenSessions(tx: Tx, ctx: Ctx, agentId: string, reas
     .returningAll()
     .execute();
   for (const row of rows) {
-    await record(tx, ctx, { action: 'session.cancelled', agentId, sessionId: row.id, details: { reason } });
-    await emit(tx, { workspaceId: row.workspace_id, agentId, type: 'session.cancelled', data: sessionView(row) });
+    const event = { workspaceId: row.workspace_id, agentId, type: 'session.cancelled', data: sessionView(row) };
+    await recordChange(tx, ctx, { action: 'session.cancelled', agentId, sessionId: row.id, details: { reason } }, event);
   }
   return rows.length;
 }
