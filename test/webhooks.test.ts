@@ -2,12 +2,11 @@
 // endpoints, real events go through the outbox and a real worker (own BullMQ prefix per test), and a
 // loopback receiver checks every request with a hand-written Standard Webhooks verifier.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startWorker, type RunningWorker } from '../jobs/worker.js';
-import type { Deps } from '../src/deps.js';
+import type { RunningWorker } from '../jobs/worker.js';
 import { useTestApp, type Workspace } from './support/app.js';
 import { startReceiver, verifyStandardWebhook, type Receiver } from './support/receiver.js';
+import { startTestWorker } from './support/worker.js';
 
 const t = useTestApp();
 const cleanups: (() => Promise<void>)[] = [];
@@ -17,19 +16,11 @@ afterEach(async () => {
   await t.deps.db.updateTable('deliveries').set({ status: 'failed' }).where('status', '=', 'pending').execute();
 });
 
-/** A worker with its own BullMQ prefix and a short retry schedule; its Redis keys go with it. */
+/** A worker with its own BullMQ prefix and a short retry schedule, stopped after the test. */
 async function worker(retryScheduleMs = [50, 50, 50]): Promise<RunningWorker> {
-  const prefix = `leash-test-${randomBytes(4).toString('hex')}`;
-  const deps: Deps = { ...t.deps, config: { ...t.config, queuePrefix: prefix, retryScheduleMs, sweepIntervalMs: 60_000 } };
-  const w = await startWorker(deps);
-  cleanups.push(async () => {
-    await w.close();
-    const redis = new Redis(t.config.redisUrl);
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
-  });
-  return w;
+  const tw = await startTestWorker(t, { retryScheduleMs });
+  cleanups.push(() => tw.stop());
+  return tw.w;
 }
 
 async function receiver(respond?: Receiver['respond']): Promise<Receiver> {

@@ -1,13 +1,11 @@
-// The worker against real Redis and a signed-request receiver on loopback: outbox → job → signed
+// The worker against real Redis and a signed-request receiver on loopback: outbox → delivery → signed
 // POST to the agent's delivery_url, retries with one webhook-id, and re-arming after Redis loses jobs.
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dispatchBatch } from '../jobs/dispatch-outbox.js';
-import { startWorker, type RunningWorker } from '../jobs/worker.js';
-import type { Deps } from '../src/deps.js';
 import { useTestApp } from './support/app.js';
 import { startReceiver, verifyStandardWebhook, type Receiver } from './support/receiver.js';
+import { startTestWorker, type TestWorker } from './support/worker.js';
 
 const t = useTestApp();
 const cleanups: (() => Promise<void>)[] = [];
@@ -15,27 +13,11 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
-/** A worker with its own BullMQ prefix, so tests never share queues. */
-async function worker(retryScheduleMs = [50, 50, 50]): Promise<{ w: RunningWorker; deps: Deps; prefix: string }> {
-  const prefix = `leash-test-${randomBytes(4).toString('hex')}`;
-  const deps: Deps = { ...t.deps, config: { ...t.config, queuePrefix: prefix, retryScheduleMs, sweepIntervalMs: 60_000 } };
-  const w = await startWorker(deps);
-  cleanups.push(async () => {
-    await w.close();
-    await deleteKeys(prefix);
-  });
-  return { w, deps, prefix };
-}
-
-async function deleteKeys(prefix: string): Promise<number> {
-  const redis = new Redis(t.config.redisUrl);
-  try {
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    return keys.length;
-  } finally {
-    redis.disconnect();
-  }
+/** A worker with its own BullMQ prefix and a short retry schedule, stopped after the test. */
+async function worker(retryScheduleMs = [50, 50, 50]): Promise<TestWorker> {
+  const tw = await startTestWorker(t, { retryScheduleMs });
+  cleanups.push(() => tw.stop());
+  return tw;
 }
 
 async function receiver(): Promise<Receiver> {
@@ -161,7 +143,7 @@ describe('Postgres is the record, Redis a scheduler', () => {
   });
 
   it('a retry lost with Redis’s keys is re-armed from Postgres when the worker notices, keeping its webhook-id', async () => {
-    const { w, prefix } = await worker([60_000]);
+    const { w, forget } = await worker([60_000]);
     const r = await receiver();
     r.respond = () => 500; // the first attempt fails; the retry is a minute away
     const ws = await t.workspace();
@@ -170,7 +152,7 @@ describe('Postgres is the record, Redis a scheduler', () => {
     await expect.poll(() => r.requests.length).toBe(1);
     await expect.poll(async () => (await deliveries(a.id))[0]?.attempts).toBe(1);
 
-    expect(await deleteKeys(prefix)).toBeGreaterThan(0); // Redis forgets everything of ours
+    expect(await forget()).toBeGreaterThan(0); // Redis forgets everything of ours
     r.respond = () => 200;
     // The minute passes (in the record), and the worker finds Redis emptied.
     await t.deps.db.updateTable('deliveries').set({ next_attempt_at: new Date() }).where('agent_id', '=', a.id).execute();
