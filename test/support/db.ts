@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { inject } from 'vitest';
 import { pgConfig } from '../../src/db/index.js';
-
-export const TEMPLATE_DB = 'leash_test_template';
 const BASE = process.env.TEST_DATABASE_URL ?? 'postgres://127.0.0.1:5432/postgres';
 
 export function testDatabaseUrl(name: string): string {
@@ -24,6 +23,6 @@ export async function adminQuery(text: string): Promise<void> {
 /** A new database with the full schema, for one test file. */
 export async function createTestDatabase(): Promise<{ name: string; url: string; drop: () => Promise<void> }> {
   const name = `leash_t_${randomBytes(6).toString('hex')}`;
-  await adminQuery(`create database ${name} template ${TEMPLATE_DB}`);
+  await adminQuery(`create database ${name} template ${inject('templateDb')}`);
   return { name, url: testDatabaseUrl(name), drop: () => adminQuery(`drop database if exists ${name} with (force)`) };
 }
