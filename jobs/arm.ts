@@ -1,5 +1,7 @@
 // Putting work into Redis from Postgres. Every job id is derived from the row it serves, so arming
 // the same work twice is a no-op, and re-arming everything after Redis lost it is always safe.
+import { adapters } from '../src/channels/registry.js';
+import type { ApprovalChannel } from '../src/db/schema.js';
 import type { Deps } from '../src/deps.js';
 import type { Queues } from '../src/queue.js';
 
@@ -56,8 +58,28 @@ export async function armDueDeliveries(deps: Pick<Deps, 'db'>, queues: Queues, o
   return rows.length;
 }
 
-/** After Redis lost its data: every pending timer and delivery, from Postgres. */
-export async function rearmEverything(deps: Pick<Deps, 'db'>, queues: Queues): Promise<{ timers: number; deliveries: number }> {
+/** Channel work Redis may have lost: questions not yet sent, outcomes not yet shown. */
+async function rearmChannels(deps: Pick<Deps, 'db'>, queues: Queues): Promise<number> {
+  const channels = Object.keys(adapters) as ApprovalChannel[];
+  if (channels.length === 0) return 0;
+  const rows = await deps.db
+    .selectFrom('approvals')
+    .select(['id', 'status'])
+    .where('channel', 'in', channels)
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('status', '=', 'pending'), eb('channel_ref', 'is', null)]),
+        eb.and([eb('status', '!=', 'pending'), eb('channel_ref', 'is not', null), eb('channel_settled_at', 'is', null)]),
+      ]),
+    )
+    .where('updated_at', '>', new Date(Date.now() - 7 * 86_400_000))
+    .execute();
+  for (const r of rows) await armChannel(queues, r.status === 'pending' ? 'send' : 'settled', r.id);
+  return rows.length;
+}
+
+/** After Redis lost its data: every pending timer, delivery and channel job, from Postgres. */
+export async function rearmEverything(deps: Pick<Deps, 'db'>, queues: Queues): Promise<{ timers: number; deliveries: number; channels: number }> {
   let timers = 0;
   let after = '00000000-0000-0000-0000-000000000000';
   for (;;) {
@@ -80,5 +102,5 @@ export async function rearmEverything(deps: Pick<Deps, 'db'>, queues: Queues): P
     .where('status', '=', 'pending')
     .execute();
   await armDeliveries(queues, deliveries);
-  return { timers, deliveries: deliveries.length };
+  return { timers, deliveries: deliveries.length, channels: await rearmChannels(deps, queues) };
 }

@@ -9,11 +9,14 @@ export async function sendOnChannel(deps: Deps, approvalId: string): Promise<voi
   const adapter = row && adapters[row.channel];
   if (!row || !adapter || row.status !== 'pending' || row.channel_ref) return;
   const ref = await adapter.send(deps, row);
-  if (ref) await deps.db.updateTable('approvals').set({ channel_ref: json(ref) }).where('id', '=', row.id).execute();
+  // Recorded even when empty: a sent question is never sent again by a re-arm.
+  await deps.db.updateTable('approvals').set({ channel_ref: json(ref ?? {}) }).where('id', '=', row.id).execute();
 }
 
 export async function showOutcome(deps: Deps, approvalId: string): Promise<void> {
   const row = await deps.db.selectFrom('approvals').selectAll().where('id', '=', approvalId).executeTakeFirst();
   const adapter = row && adapters[row.channel];
-  if (row && adapter?.settled) await adapter.settled(deps, row);
+  if (!row || row.status === 'pending' || row.channel_settled_at) return;
+  if (adapter?.settled) await adapter.settled(deps, row);
+  await deps.db.updateTable('approvals').set({ channel_settled_at: new Date() }).where('id', '=', row.id).execute();
 }

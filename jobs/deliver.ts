@@ -35,6 +35,8 @@ export async function attemptDelivery(deps: Pick<Deps, 'db' | 'config'>, deliver
   if (!d || d.status !== 'pending' || d.next_attempt_at.getTime() > Date.now() + 1_000) return { outcome: 'skipped' };
   // An agent's runtime gets its events in order (a retried agent.paused must not land after
   // agent.unpaused): one at a time, oldest event first. Settling one arms the next.
+  // An earlier event not yet fanned out (another worker's open batch) blocks too: its delivery,
+  // once settled, arms this one.
   if (d.agent_id) {
     const earlier = await db
       .selectFrom('deliveries')
@@ -42,6 +44,15 @@ export async function attemptDelivery(deps: Pick<Deps, 'db' | 'config'>, deliver
       .where('agent_id', '=', d.agent_id)
       .where('status', '=', 'pending')
       .where('event_id', '<', d.event_id)
+      .unionAll(
+        db
+          .selectFrom('outbox')
+          .select('id')
+          .where('agent_id', '=', d.agent_id)
+          .where('dispatched_at', 'is', null)
+          .where('id', '<', d.event_id)
+          .where('type', '~', '^(agent|session|pause_request)\\.'),
+      )
       .limit(1)
       .executeTakeFirst();
     if (earlier) return { outcome: 'blocked' };

@@ -11,6 +11,7 @@ export async function expireJob(deps: Pick<Deps, 'db' | 'approvals'>, approvalId
   const wait = row.expires_at.getTime() - Date.now();
   // Fired well before its time (re-armed from an old schedule): come back at the right time.
   if (wait > 2_000) return { rearmAt: row.expires_at };
-  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  // setTimeout may fire a millisecond early; the decision requires expires_at <= now.
+  while (Date.now() < row.expires_at.getTime()) await new Promise((resolve) => setTimeout(resolve, row.expires_at.getTime() - Date.now() + 1));
   return (await expireApproval(deps.db, approvalId, deps.approvals)) ? 'expired' : 'settled';
 }

@@ -28,6 +28,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     // Where a channel adapter put the question (Slack channel + ts, Telegram message id, …), so it
     // can edit it to show the outcome.
     .addColumn('channel_ref', 'jsonb')
+    // When the channel's message was updated to show the outcome (re-armed from here if lost).
+    .addColumn('channel_settled_at', ts)
     .addColumn('created_at', ts, (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('updated_at', ts, (c) => c.notNull().defaultTo(sql`now()`))
     .execute();

@@ -1,10 +1,15 @@
 // Everything a process needs, built once from config and passed down. Tests build their own.
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import type { ApprovalSettings } from './approvals/approvals.js';
 import { availableChannels } from './channels/registry.js';
 import type { Config } from './config.js';
 import { createDb, type Db } from './db/index.js';
 import { Notifier } from './db/notifier.js';
+
+/** Request logs never carry a response-page token: the URL is the power to answer. */
+export function requestForLog(req: { method?: string; url?: string; ip?: string }) {
+  return { method: req.method, url: req.url?.replace(/\/r\/[^/?#]+/, '/r/[redacted]'), remoteAddress: req.ip };
+}
 
 export interface Deps {
   config: Config;
@@ -15,8 +20,9 @@ export interface Deps {
   notifier: Notifier;
 }
 
-export function createDeps(config: Config, overrides: Partial<Pick<Deps, 'log'>> = {}): Deps {
-  const log = overrides.log ?? pino({ level: config.logLevel, base: undefined });
+export function createDeps(config: Config, overrides: { log?: Logger; logStream?: DestinationStream } = {}): Deps {
+  const options = { level: config.logLevel, base: undefined, serializers: { req: requestForLog } };
+  const log = overrides.log ?? (overrides.logStream ? pino(options, overrides.logStream) : pino(options));
   return {
     config,
     approvals: { publicUrl: config.publicUrl, secret: config.secret, channels: availableChannels(config) },

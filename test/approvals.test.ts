@@ -255,6 +255,24 @@ describe('deciding', () => {
 });
 
 describe('reading', () => {
+  it('viewers read approvals without the answering link; approvers and the asking agent get it', async () => {
+    const { ws, agent, approver } = await setup();
+    const viewer = await ws.member('viewer');
+    const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask() });
+    expect((await t.call('GET', `/v1/pause/${a.pause_id}`, { key: viewer.key })).body.url).toBeNull();
+    expect((await t.call('GET', '/v1/pause', { key: viewer.key })).body.data[0].url).toBeNull();
+    expect((await t.call('GET', `/v1/pause/${a.pause_id}`, { key: approver.key })).body.url).toBe(a.url);
+    expect((await t.call('GET', `/v1/pause/${a.pause_id}`, { key: agent.key })).body.url).toBe(a.url);
+  });
+
+  it('a read after expires_at settles the timeout, even with no worker running', async () => {
+    const { agent } = await setup();
+    const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ timeout_seconds: 1, timeout_default: 'Reject' }) });
+    await new Promise((r) => setTimeout(r, 1_100));
+    const res = await t.call('GET', `/v1/pause/${a.pause_id}`, { key: agent.key });
+    expect(res.body).toMatchObject({ status: 'timed_out', response_choice: 'Reject', via_timeout: true });
+  });
+
   it('lists newest first with status and agent filters; agents see only their own', async () => {
     const { ws, agent } = await setup();
     const other = await ws.agent('other');
@@ -367,13 +385,35 @@ describe('timeouts', () => {
     expect(Date.parse(res.body.response_at) - Date.parse(a.expires_at)).toBeLessThan(1_000);
   });
 
-  it('approvals that expired while no worker ran are timed out by the first sweep', async () => {
+  it('approvals that expired while no worker ran are timed out when a worker starts', async () => {
     const { agent } = await setup();
     const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ timeout_seconds: 1 }) });
     await t.deps.db.updateTable('approvals').set({ expires_at: new Date(Date.now() - 60_000) }).where('id', '=', a.pause_id).execute();
     await worker();
     const res = await t.call('GET', `/v1/pause/${a.pause_id}?wait=10`, { key: agent.key });
     expect(res.body).toMatchObject({ status: 'timed_out', via_timeout: true });
+  });
+
+  it('a cancel after expires_at is refused too, and the timeout is recorded', async () => {
+    const { agent } = await setup();
+    const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ timeout_seconds: 1 }) });
+    await new Promise((r) => setTimeout(r, 1_100));
+    const res = await t.call('POST', `/v1/pause/${a.pause_id}/cancel`, { key: agent.key });
+    expect(res.status).toBe(409);
+    const [row] = await t.deps.db.selectFrom('approvals').select(['status', 'via_timeout']).where('id', '=', a.pause_id).execute();
+    expect(row).toEqual({ status: 'timed_out', via_timeout: true });
+  });
+
+  it('the sweep times out an approval whose timer will not fire in time (safety net)', async () => {
+    const tw = await worker();
+    const { agent } = await setup();
+    const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ timeout_seconds: 3600 }) });
+    await expect.poll(async () => (await t.deps.db.selectFrom('outbox').select('dispatched_at').where('type', '=', 'approval.requested').where('agent_id', '=', agent.id).executeTakeFirst())?.dispatched_at).not.toBeNull();
+    // Its timer is armed for an hour from now; the record says it is long overdue.
+    await t.deps.db.updateTable('approvals').set({ expires_at: new Date(Date.now() - 60_000) }).where('id', '=', a.pause_id).execute();
+    await tw.w.sweep();
+    const [row] = await t.deps.db.selectFrom('approvals').select(['status', 'via_timeout']).where('id', '=', a.pause_id).execute();
+    expect(row).toEqual({ status: 'timed_out', via_timeout: true });
   });
 
   it('an answer after expires_at but before the timer fires is refused, and the timeout is recorded', async () => {

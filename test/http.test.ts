@@ -64,12 +64,14 @@ describe('the HTTP surface', () => {
     expect(emoji.body.pause.reason).toBe('ok 🚀');
   });
 
-  it('a __proto__ key is stripped by the parser (not kept as an unknown field, not applied)', async () => {
+  it('a __proto__ key is refused with 400 (not silently dropped from metadata, not applied)', async () => {
     const ws = await t.workspace();
-    // Plain JSON.parse keeps "__proto__" as an own key, which the strict schema would refuse with 400.
     const res = await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: '{"name":"safe","__proto__":{"display_name":"injected"}}' });
-    expect(res.status).toBe(201);
-    expect(res.body.agent.display_name).toBeNull();
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toContain('__proto__');
+    const nested = await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: '{"name":"safe","x":{"constructor":{"prototype":{}}}}' });
+    expect(nested.status).toBe(400);
+    expect((await t.call('GET', '/v1/agents', { key: ws.ownerKey })).body.data).toEqual([]);
   });
 
   it('malformed Authorization headers are 401 with a hint', async () => {

@@ -162,7 +162,7 @@ describe('links that are not genuine', () => {
   });
 
   it('an over-long garbage token also gets the "Link not valid" page', async () => {
-    // BUG: tokens over 100 chars hit find-my-way's maxParamLength (src/http/server.ts Fastify options): raw JSON 414, no page headers.
+    // Past the router's parameter limit: the frameworkErrors handler must still render the page.
     const got = await open(`/r/${'x'.repeat(150)}`);
     expect(got.status).toBe(404);
     expect(got.html).toContain('Link not valid');
@@ -179,10 +179,10 @@ describe('POST /r/{token}', () => {
     expect(res.headers.location).toBe(path);
     const decided = await approval(ws, id);
     expect(decided).toMatchObject({ status: 'responded', response_choice: 'Approve', response_text: null, via_timeout: false });
-    expect(decided.responder).toEqual({ channel: 'web', display: 'alice@example.com' });
+    expect(decided.responder).toEqual({ channel: 'web', display: 'link sent to alice@example.com' });
     const after = await open(path);
     expect(after.status).toBe(200);
-    expect(after.html).toContain('<strong>Approve</strong> — answered by alice@example.com');
+    expect(after.html).toContain('<strong>Approve</strong> — answered by link sent to alice@example.com');
     expect(after.html).toContain('via web');
     expect(buttons(after.html)).toBe(0);
     expect(after.html).not.toContain('<form');
@@ -193,12 +193,23 @@ describe('POST /r/{token}', () => {
     );
   });
 
-  it.each(['email', 'member id'])('names the workspace member the recipient (%s) designates as the responder', async (by) => {
+  it.each(['email', 'member id'])('credits the link, never a member account, even when the recipient (%s) names a member', async (by) => {
     const ws = await t.workspace();
     const alice = await ws.member('approver', { email: 'Alice@Example.com', display_name: 'Alice' });
-    const { id, path } = await ask({ recipient: by === 'email' ? 'alice@example.com' : alice.id }, ws);
+    const recipient = by === 'email' ? 'alice@example.com' : alice.id;
+    const { id, path } = await ask({ recipient }, ws);
     expect((await answer(path, { choice: 'Reject' })).status).toBe(303);
-    expect((await approval(ws, id)).responder).toEqual({ channel: 'web', member_id: alice.id, display: 'Alice' });
+    // Anyone holding the link could have clicked: it proves nobody's identity.
+    expect((await approval(ws, id)).responder).toEqual({ channel: 'web', display: `link sent to ${recipient}` });
+  });
+
+  it('a NUL in the note is refused with a 400 page, not a 500; nothing changes', async () => {
+    const ws = await t.workspace();
+    const { id, path } = await ask({ allow_text_response: true }, ws);
+    const page = await open(path);
+    const res = await submit(path, { _csrf: page.csrf!, choice: 'Approve', text: 'hi\u0000there' }, page.cookie);
+    expect(res.status).toBe(400);
+    expect((await approval(ws, id)).status).toBe('pending');
   });
 
   it('a reused link gets 409 "already decided by …" and the decision stands', async () => {
@@ -208,7 +219,7 @@ describe('POST /r/{token}', () => {
     const before = await timelineCount(t, agent.id);
     const again = await submit(path, { _csrf: page.csrf!, choice: 'Reject' }, page.cookie);
     expect(again.status).toBe(409);
-    expect(again.body).toContain('Already decided by alice@example.com: Approve');
+    expect(again.body).toContain('Already decided by link sent to alice@example.com: Approve');
     expect(buttons(again.body)).toBe(0);
     expect(await approval(ws, id)).toMatchObject({ status: 'responded', response_choice: 'Approve' });
     expect(await timelineCount(t, agent.id)).toBe(before);
@@ -302,5 +313,27 @@ describe('the form parser is scoped to the pages', () => {
     expect(res.status).toBe(415);
     expect(res.body.error.code).toBe('unsupported_media_type');
     expect((await t.call('GET', '/v1/agents/formy', { key: ws.ownerKey })).status).toBe(404);
+  });
+});
+
+describe('logs', () => {
+  it('request logs never carry a response-page token', async () => {
+    const { Writable } = await import('node:stream');
+    const { buildServer } = await import('../src/http/server.js');
+    const { createDeps, closeDeps } = await import('../src/deps.js');
+    let logged = '';
+    const logStream = new Writable({ write: (chunk, _enc, cb) => ((logged += chunk), cb()) });
+    const deps = createDeps({ ...t.config, logLevel: 'info' }, { logStream });
+    const app = await buildServer(deps);
+    try {
+      const { path } = await ask();
+      const token = path.split('/r/')[1]!;
+      expect((await app.inject({ method: 'GET', url: path })).statusCode).toBe(200);
+      expect(logged).toContain('/r/[redacted]');
+      expect(logged).not.toContain(token);
+    } finally {
+      await app.close();
+      await closeDeps(deps);
+    }
   });
 });

@@ -44,6 +44,18 @@ describe('SSRF guard on delivery_url', () => {
   });
 });
 
+describe('SSRF guard on webhook endpoints', () => {
+  it('refuses a private webhook URL with 400 naming url, creating nothing', async () => {
+    const ws = await t.workspace();
+    for (const url of ['http://127.0.0.1:9/hook', 'http://localhost/hook', 'http://10.1.2.3/hook']) {
+      const res = await t.call('POST', '/v1/webhooks', { key: ws.ownerKey, body: { url } });
+      expect(res.status, url).toBe(400);
+      expect(res.body.error.fields[0].field).toBe('url');
+    }
+    expect((await t.call('GET', '/v1/webhooks', { key: ws.ownerKey })).body.data).toEqual([]);
+  });
+});
+
 describe('SSRF guard at send time', () => {
   it('the connection itself refuses a name that resolves to a private address (DNS rebinding)', async () => {
     const r = await startReceiver();

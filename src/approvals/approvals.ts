@@ -21,7 +21,8 @@ export const approvalKey = (id: string) => `approval:${id}`;
 /** Internal event: a new approval to deliver on its channel and to time out. Not a webhook event. */
 export const APPROVAL_REQUESTED = 'approval.requested';
 
-export function approvalView(row: ApprovalRow, settings: Pick<ApprovalSettings, 'publicUrl' | 'secret'>) {
+/** `withUrl: false` for readers who may not answer (viewers): the url is the power to answer. */
+export function approvalView(row: ApprovalRow, settings: Pick<ApprovalSettings, 'publicUrl' | 'secret'>, withUrl = true) {
   return {
     pause_id: row.id,
     status: row.status,
@@ -40,7 +41,7 @@ export function approvalView(row: ApprovalRow, settings: Pick<ApprovalSettings, 
     agent_id: row.agent_id,
     responder: row.responder,
     via_timeout: row.via_timeout,
-    url: linkUrl(settings.publicUrl, settings.secret, { approvalId: row.id }),
+    url: withUrl ? linkUrl(settings.publicUrl, settings.secret, { approvalId: row.id }) : null,
   };
 }
 
@@ -127,6 +128,7 @@ export async function listApprovals(
   filter: { status?: ApprovalStatus; agentId?: string },
   page: PageParams,
   settings: ApprovalSettings,
+  withUrl = true,
 ): Promise<Page<ApprovalView>> {
   let q = db.selectFrom('approvals').selectAll().where('workspace_id', '=', scope.workspaceId);
   if (scope.agentId) q = q.where('agent_id', '=', scope.agentId);
@@ -134,5 +136,5 @@ export async function listApprovals(
   if (filter.status) q = q.where('status', '=', filter.status);
   if (page.cursor) q = q.where('id', '<', page.cursor);
   const rows = await q.orderBy('id', 'desc').limit(page.limit + 1).execute();
-  return toPage(rows, page.limit, (r) => approvalView(r, settings));
+  return toPage(rows, page.limit, (r) => approvalView(r, settings, withUrl));
 }

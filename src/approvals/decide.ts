@@ -89,22 +89,43 @@ export async function decideApproval(
   }
 }
 
-/** The asking agent withdraws its own question, or an approver (or above) withdraws any. */
+/** The asking agent withdraws its own question, or an approver (or above) withdraws any. Like an
+ *  answer, a cancel after expires_at is too late: the timeout is settled instead. */
 export async function cancelApproval(db: Db, ctx: Ctx, id: string, links: Links): Promise<ApprovalView> {
   const scope = approvalScope(ctx);
   if (!scope.agentId) requireRole(ctx, 'approver');
-  return inTransaction(db, async (tx) => {
-    const current = await findApproval(tx, scope, id);
-    const row = await tx
-      .updateTable('approvals')
-      .set({ status: 'cancelled', response_at: new Date(), updated_at: new Date() })
-      .where('id', '=', current.id)
-      .where('status', '=', 'pending')
-      .returningAll()
-      .executeTakeFirst();
-    if (!row) fail('not_pending', settledMessage(await findApproval(tx, scope, id)));
-    return settle(tx, ctx, row, links);
-  });
+  let expired = false;
+  try {
+    return await inTransaction(db, async (tx) => {
+      const current = await findApproval(tx, scope, id);
+      const now = new Date();
+      const row = await tx
+        .updateTable('approvals')
+        .set({ status: 'cancelled', response_at: now, updated_at: now })
+        .where('id', '=', current.id)
+        .where('status', '=', 'pending')
+        .where('expires_at', '>', now)
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) {
+        const winner = await findApproval(tx, scope, id);
+        expired = winner.status === 'pending';
+        fail('not_pending', settledMessage(winner));
+      }
+      return settle(tx, ctx, row, links);
+    });
+  } finally {
+    if (expired) await expireApproval(db, id, links);
+  }
+}
+
+/** Reads an approval, first settling its timeout if it is past due (the timer may not have fired
+ *  yet, or no worker runs): nobody is ever shown `pending` after `expires_at`. */
+export async function readApproval(db: Db, scope: ApprovalScope, id: string, links: Links): Promise<ApprovalRow> {
+  const row = await findApproval(db, scope, id);
+  if (row.status !== 'pending' || row.expires_at.getTime() > Date.now()) return row;
+  await expireApproval(db, row.id, links);
+  return findApproval(db, scope, id);
 }
 
 const TIMEOUT_CTX = (workspaceId: string): Ctx => ({ workspaceId, channel: 'system', actor: { type: 'system', id: null, display: 'timeout' } });
@@ -132,11 +153,14 @@ export async function expireApproval(db: Db, id: string, links: Links): Promise<
 
 /** Called inside a stop's transaction: a stopped agent is waiting for no one. */
 export async function cancelPendingApprovals(tx: Tx, ctx: Ctx, agentId: string, links: Links): Promise<number> {
+  const now = new Date();
+  // Those already past their deadline are left to time out: that outcome came first.
   const rows = await tx
     .updateTable('approvals')
-    .set({ status: 'cancelled', response_at: new Date(), updated_at: new Date() })
+    .set({ status: 'cancelled', response_at: now, updated_at: now })
     .where('agent_id', '=', agentId)
     .where('status', '=', 'pending')
+    .where('expires_at', '>', now)
     .returningAll()
     .execute();
   for (const row of rows) await settle(tx, ctx, row, links);

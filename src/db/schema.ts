@@ -143,6 +143,7 @@ export interface ApprovalsTable {
   via_timeout: ColumnType<boolean, boolean | undefined, boolean>;
   expires_at: Time;
   channel_ref: Json<Record<string, unknown> | null> | null;
+  channel_settled_at: Time | null;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }

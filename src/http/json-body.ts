@@ -1,4 +1,4 @@
-// The JSON body parser: an empty body is {}, prototype keys are dropped, and strings Postgres
+// The JSON body parser: an empty body is {}, prototype-polluting keys are refused, and strings Postgres
 // cannot store (a NUL, or an unpaired UTF-16 surrogate such as "\ud800") are refused up front with
 // the field named, instead of surfacing as a 500 deep inside a transaction.
 import type { FastifyInstance } from 'fastify';
@@ -29,8 +29,13 @@ export function registerJsonBody(app: FastifyInstance) {
     if (text.trim() === '') return done(null, {});
     let value: unknown;
     try {
-      value = sjson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' });
+      // Refused, not silently dropped: metadata is returned unchanged, so nothing may vanish from it.
+      value = sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
     } catch (err) {
+      if (/forbidden prototype property/i.test((err as Error).message)) {
+        const message = 'keys named "__proto__" (or "constructor" holding "prototype") are not accepted';
+        return done(new LeashError('invalid_request', `body: ${message}`, [{ field: 'body', message }]), undefined);
+      }
       (err as { statusCode?: number }).statusCode = 400;
       (err as { code?: string }).code = 'FST_ERR_CTP_INVALID_JSON_BODY';
       return done(err as Error, undefined);

@@ -115,6 +115,6 @@ export const approvalObject = z
     agent_id: uuid.nullable(),
     responder: z.object({ channel: z.string(), member_id: z.string().optional(), display: z.string() }).nullable(),
     via_timeout: z.boolean(),
-    url: z.string().describe('the response page: whoever holds this link can answer'),
+    url: z.string().nullable().describe('the response page: whoever holds this link can answer (null for viewers)'),
   })
   .meta({ id: 'Approval' });

@@ -1,10 +1,10 @@
 // /v1/pause: PausePoint-compatible approvals. Agents (or approvers) ask; approvers answer.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { findAgent } from '../../agents/registry.js';
-import { approvalKey, approvalScope, approvalView, createApproval, findApproval, listApprovals } from '../../approvals/approvals.js';
-import { cancelApproval, decideApproval } from '../../approvals/decide.js';
+import { approvalKey, approvalScope, approvalView, createApproval, listApprovals } from '../../approvals/approvals.js';
+import { cancelApproval, decideApproval, readApproval } from '../../approvals/decide.js';
 import { pauseRequestSchema } from '../../approvals/rules.js';
 import { ctxFor } from '../../auth/principal.js';
 import type { Deps } from '../../deps.js';
@@ -14,6 +14,12 @@ import { sendCreated } from '../idempotency.js';
 import { approvalObject, errors, page, uuid } from '../schemas.js';
 
 const params = z.object({ pause_id: uuid });
+
+/** Viewers read approvals but may not answer them, so they do not get the answering link. */
+function mayAnswer(req: FastifyRequest): boolean {
+  const p = principalOf(req);
+  return p.kind === 'agent' || p.member.role !== 'viewer';
+}
 
 export function registerApprovalRoutes(root: FastifyInstance, deps: Deps) {
   const app = root.withTypeProvider<ZodTypeProvider>();
@@ -46,14 +52,15 @@ export function registerApprovalRoutes(root: FastifyInstance, deps: Deps) {
     },
     handler: async (req) => {
       const scope = approvalScope(ctxFor(principalOf(req), 'api'));
+      const withUrl = mayAnswer(req);
       const id = req.params.pause_id;
-      const load = () => findApproval(db, scope, id);
-      if (req.query.wait === 0) return approvalView(await load(), settings);
+      const load = () => readApproval(db, scope, id, settings);
+      if (req.query.wait === 0) return approvalView(await load(), settings, withUrl);
       const settled = await deps.notifier.waitFor(approvalKey(id), req.query.wait * 1000, async () => {
         const row = await load();
         return row.status === 'pending' ? undefined : row;
       });
-      return approvalView(settled ?? (await load()), settings);
+      return approvalView(settled ?? (await load()), settings, withUrl);
     },
   });
 
@@ -72,7 +79,7 @@ export function registerApprovalRoutes(root: FastifyInstance, deps: Deps) {
     handler: async (req) => {
       const scope = approvalScope(ctxFor(principalOf(req), 'api'));
       const agentId = req.query.agent_id ? (await findAgent(db, scope.workspaceId, req.query.agent_id)).id : undefined;
-      return listApprovals(db, scope, { status: req.query.status, agentId }, req.query, settings);
+      return listApprovals(db, scope, { status: req.query.status, agentId }, req.query, settings, mayAnswer(req));
     },
   });
 

@@ -7,7 +7,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { decideApproval, expireApproval, isNotPending } from '../../approvals/decide.js';
 import { verifyLink, type LinkTarget } from '../../approvals/links.js';
 import type { Ctx } from '../../context.js';
-import { isUuid, type Db } from '../../db/index.js';
+import type { Db } from '../../db/index.js';
 import type { ApprovalRow, Responder } from '../../db/schema.js';
 import type { Deps } from '../../deps.js';
 import { LeashError } from '../../errors.js';
@@ -24,16 +24,8 @@ async function askedBy(db: Db, a: ApprovalRow): Promise<string> {
   return agent ? (agent.display_name ?? agent.name) : a.requested_by.display;
 }
 
-/** The person the approval was addressed to, when the recipient names a member of the workspace. */
-async function responderFor(db: Db, a: ApprovalRow): Promise<Responder> {
-  const member = await db
-    .selectFrom('members')
-    .select(['id', 'email', 'display_name'])
-    .where('workspace_id', '=', a.workspace_id)
-    .where((eb) => (isUuid(a.recipient) ? eb('id', '=', a.recipient) : eb(eb.fn('lower', ['email']), '=', a.recipient.toLowerCase())))
-    .executeTakeFirst();
-  return member ? { channel: 'web', member_id: member.id, display: member.display_name ?? member.email } : { channel: 'web', display: a.recipient };
-}
+/** Form fields skip the JSON parser's guard, so NUL is refused here (Postgres cannot store it). */
+const storable = (max: number) => z.string().max(max).refine((v) => !v.includes('\u0000'), 'must not contain NUL characters');
 
 const NOT_VALID = () => messagePage('Link not valid', 'This link is not valid. Ask for a new one, or answer from another channel.');
 
@@ -67,15 +59,17 @@ export function registerResponsePage(root: FastifyInstance, deps: Deps) {
 
   app.post('/r/:token', {
     config: { html: true },
-    schema: { hide: true, params, body: z.object({ choice: z.string().max(200).optional(), text: z.string().max(2000).optional(), _csrf: z.string().optional() }) },
+    schema: { hide: true, params, body: z.object({ choice: storable(200).optional(), text: storable(2000).optional(), _csrf: z.string().optional() }) },
     preHandler: (req, reply, done) => app.csrfProtection(req, reply, done),
     handler: async (req, reply) => {
       const target = verifyLink(deps.config.secret, req.params.token);
       if (!target) return sendPage(reply, 404, NOT_VALID());
       const a = await load(db, target);
       if (!a) return sendPage(reply, 404, NOT_VALID());
-      const responder = await responderFor(db, a);
-      const ctx: Ctx = { workspaceId: a.workspace_id, channel: 'web', actor: { type: 'link', id: responder.member_id ?? null, display: responder.display } };
+      // Whoever holds the link may answer, so the answer is credited to the link (and the person it
+      // was addressed to), never to a member account: the link proves nobody's identity.
+      const responder: Responder = { channel: 'web', display: `link sent to ${a.recipient}` };
+      const ctx: Ctx = { workspaceId: a.workspace_id, channel: 'web', actor: { type: 'link', id: null, display: responder.display } };
       try {
         await decideApproval(db, ctx, a.id, { choice: req.body.choice ?? '', text: req.body.text || null }, responder, links);
       } catch (err) {
