@@ -9,6 +9,7 @@ import { inTransaction, json, type Db, type Tx } from '../db/index.js';
 import type { Notifier } from '../db/notifier.js';
 import type { AgentRow, PauseMode } from '../db/schema.js';
 import { fail } from '../errors.js';
+import { inboxKey } from '../messages/messages.js';
 import { cancelOpenSessions } from '../sessions/sessions.js';
 import { hasLiveConnection } from './presence.js';
 import { findAgent } from './registry.js';
@@ -69,7 +70,8 @@ export async function unpauseAgent(db: Db, ctx: Ctx, ref: string): Promise<Agent
       .returningAll()
       .executeTakeFirst();
     if (!row) fail('not_paused', `${agent.name} is not paused`);
-    await announce(tx, ctx, row, 'agent.unpaused', { mode: agent.pause_mode, paused_at: agent.paused_at?.toISOString() });
+    // Wakes readers waiting on the inbox: what a full pause held drains now, in seq order.
+    await announce(tx, ctx, row, 'agent.unpaused', { mode: agent.pause_mode, paused_at: agent.paused_at?.toISOString() }, [inboxKey(row.id)]);
     return agentView(row);
   });
 }

@@ -27,6 +27,8 @@ export async function overview(db: Db, workspaceId?: string): Promise<OverviewRo
       'a.pause_by',
       'a.pause_reason',
       'a.paused_at',
+      'a.inbox_seq',
+      'a.acked_seq',
       sql<number>`(select count(*)::int from sessions s where s.agent_id = a.id and s.status in ('running', 'paused'))`.as('open_sessions'),
       sql<number>`(select count(*)::int from approvals p where p.agent_id = a.id and p.status = 'pending')`.as('pending_approvals'),
     ])
@@ -41,8 +43,7 @@ export async function overview(db: Db, workspaceId?: string): Promise<OverviewRo
     pause: r.pause_mode
       ? `${r.pause_mode} since ${r.paused_at!.toISOString()} by ${r.pause_by?.display ?? '?'}${r.pause_reason ? ` (${r.pause_reason})` : ''}`
       : '-',
-    // Messaging (issue 4) fills this in.
-    backlog: 0,
+    backlog: Number(r.inbox_seq) - Number(r.acked_seq),
     pending_approvals: r.pending_approvals,
     open_sessions: r.open_sessions,
   }));

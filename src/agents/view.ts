@@ -23,8 +23,7 @@ export function agentView(row: AgentRow) {
     paused_at: iso(row.paused_at),
     stopped_at: iso(row.stopped_at),
     stop_deadline: iso(row.stop_deadline),
-    // Messaging (issue 4) fills these in; until then nothing can be held.
-    backlog: { undelivered: 0, oldest_at: null as string | null },
+    backlog: { undelivered: Number(row.inbox_seq) - Number(row.acked_seq), oldest_at: iso(row.backlog_since) },
     presence: 'offline' as 'online' | 'offline',
     delivery_url: row.delivery_url,
     created_at: row.created_at.toISOString(),

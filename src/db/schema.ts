@@ -56,6 +56,10 @@ export interface AgentsTable {
   created_at: CreatedAt;
   updated_at: UpdatedAt;
   deleted_at: Time | null;
+  /** The last seq given to a message for this agent, and the last one it acknowledged. */
+  inbox_seq: ColumnType<string, string | number | undefined, string | number>;
+  acked_seq: ColumnType<string, string | number | undefined, string | number>;
+  backlog_since: Time | null;
 }
 
 export interface ApiKeysTable {
@@ -179,6 +183,22 @@ export interface DeliveriesTable {
   delivered_at: Time | null;
 }
 
+export interface MessagesTable {
+  id: string;
+  workspace_id: string;
+  recipient_id: string;
+  sender_id: string;
+  seq: ColumnType<string, string | number, never>;
+  body: Json<unknown>;
+  created_at: CreatedAt;
+}
+
+export interface BlocksTable {
+  agent_id: string;
+  blocked_id: string;
+  created_at: CreatedAt;
+}
+
 export interface DB {
   workspaces: WorkspacesTable;
   members: MembersTable;
@@ -191,6 +211,8 @@ export interface DB {
   approvals: ApprovalsTable;
   webhook_endpoints: WebhookEndpointsTable;
   deliveries: DeliveriesTable;
+  messages: MessagesTable;
+  blocks: BlocksTable;
 }
 
 export type Workspace = Selectable<WorkspacesTable>;

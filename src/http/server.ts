@@ -17,6 +17,7 @@ import { registerAgentRoutes } from './routes/agents.js';
 import { registerApprovalRoutes } from './routes/approvals.js';
 import { registerMeRoutes } from './routes/me.js';
 import { registerMemberRoutes } from './routes/members.js';
+import { registerMessageRoutes } from './routes/messages.js';
 import { registerSessionRoutes } from './routes/sessions.js';
 import { registerResponsePage } from './routes/response-page.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
@@ -78,6 +79,7 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
   registerApprovalRoutes(app, deps);
   registerMeRoutes(app, deps);
   registerMemberRoutes(app, deps);
+  registerMessageRoutes(app, deps);
   registerSessionRoutes(app, deps);
   registerWebhookRoutes(app, deps);
   // HTML forms post urlencoded bodies; only the pages accept them (the API stays JSON-only).

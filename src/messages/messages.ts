@@ -1,0 +1,143 @@
+// Agent-to-agent messages: a durable inbox per recipient with a gapless `seq`. Sending locks the
+// recipient's row, so seq is assigned without gaps and the backlog cap holds exactly under
+// concurrent senders; a refused message is never stored. A full pause holds delivery (reads return
+// nothing) without refusing anything; unpause wakes waiting readers, who drain in seq order.
+import { sql } from 'kysely';
+import { findAgent } from '../agents/registry.js';
+import { actingAgent, type Ctx } from '../context.js';
+import { inTransaction, newId, json, type Db } from '../db/index.js';
+import { notify, type Notifier } from '../db/notifier.js';
+import { fail } from '../errors.js';
+
+/** The wake-up key for an agent's inbox: a new message, or an unpause releasing held ones. */
+export const inboxKey = (agentId: string) => `inbox:${agentId}`;
+
+export interface MessageView {
+  id: string;
+  seq: number;
+  from: string;
+  from_id: string;
+  body: unknown;
+  created_at: string;
+}
+
+function sender(ctx: Ctx): string {
+  const id = actingAgent(ctx);
+  if (!id) fail('forbidden', 'Messages are sent and read by agents (use an agent key)');
+  return id;
+}
+
+export async function sendMessage(
+  db: Db,
+  ctx: Ctx,
+  input: { to: string; body: unknown },
+  limits: { backlogCap: number },
+): Promise<{ id: string; to: string; seq: number; created_at: string }> {
+  const fromId = sender(ctx);
+  return inTransaction(db, async (tx) => {
+    // The sender is read without a lock (a pause committing meanwhile orders after this send);
+    // the recipient is locked: that is what makes seq gapless and the cap exact.
+    const from = await findAgent(tx, ctx.workspaceId, fromId);
+    if (from.pause_mode) fail('AGENT_PAUSED_BY_OWNER', `${from.name} is paused by its owner (${from.pause_mode}) and may not send`);
+    if (from.run_state !== 'running') fail('AGENT_INACTIVE', `${from.name} is ${from.run_state === 'stopped' ? 'stopped' : 'stopping'} and may not send`);
+    const to = await findAgent(tx, ctx.workspaceId, input.to, { forUpdate: true });
+    if (to.run_state !== 'running') fail('RECIPIENT_INACTIVE', `${to.name} is ${to.run_state === 'stopped' ? 'stopped' : 'stopping'}`);
+    const blocked = await tx.selectFrom('blocks').select('agent_id').where('agent_id', '=', to.id).where('blocked_id', '=', from.id).executeTakeFirst();
+    if (blocked) fail('BLOCKED', `${to.name} has blocked ${from.name}`);
+    if (Number(to.inbox_seq) - Number(to.acked_seq) >= limits.backlogCap) {
+      fail('RECIPIENT_BACKLOGGED', `${to.name} has ${limits.backlogCap} undelivered messages; try again later`);
+    }
+    const { inbox_seq } = await tx
+      .updateTable('agents')
+      .set({ inbox_seq: sql`inbox_seq + 1`, backlog_since: sql`coalesce(backlog_since, now())` })
+      .where('id', '=', to.id)
+      .returning('inbox_seq')
+      .executeTakeFirstOrThrow();
+    const row = await tx
+      .insertInto('messages')
+      .values({ id: newId(), workspace_id: ctx.workspaceId, recipient_id: to.id, sender_id: from.id, seq: inbox_seq, body: json(input.body) })
+      .returning(['id', 'created_at'])
+      .executeTakeFirstOrThrow();
+    await notify(tx, inboxKey(to.id));
+    return { id: row.id, to: to.id, seq: Number(inbox_seq), created_at: row.created_at.toISOString() };
+  });
+}
+
+async function heldOrRead(db: Db, agentId: string, after: number | undefined, limit: number): Promise<MessageView[] | undefined> {
+  const me = await db.selectFrom('agents').select(['pause_mode', 'acked_seq']).where('id', '=', agentId).executeTakeFirstOrThrow();
+  // Under full pause nothing is delivered: held, not dropped.
+  if (me.pause_mode === 'full') return undefined;
+  const from = after ?? Number(me.acked_seq);
+  const rows = await db
+    .selectFrom('messages as m')
+    .innerJoin('agents as s', 's.id', 'm.sender_id')
+    .select(['m.id', 'm.seq', 'm.body', 'm.created_at', 's.name as from', 's.id as from_id'])
+    .where('m.recipient_id', '=', agentId)
+    .where('m.seq', '>', String(from))
+    .orderBy('m.seq')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ id: r.id, seq: Number(r.seq), from: r.from, from_id: r.from_id, body: r.body, created_at: r.created_at.toISOString() }));
+}
+
+/**
+ * The calling agent's inbox in seq order, after `after` (default: the last acknowledged seq).
+ * With `waitMs` it waits for a message (or an unpause) when there is nothing to read yet.
+ */
+export async function readInbox(
+  db: Db,
+  notifier: Notifier,
+  ctx: Ctx,
+  q: { after?: number; limit: number; waitMs: number },
+): Promise<MessageView[]> {
+  const me = sender(ctx);
+  const read = async () => {
+    const got = await heldOrRead(db, me, q.after, q.limit);
+    return got && got.length > 0 ? got : undefined;
+  };
+  if (q.waitMs <= 0) return (await read()) ?? [];
+  return (await notifier.waitFor(inboxKey(me), q.waitMs, read)) ?? [];
+}
+
+/** Everything up to `seq` is delivered. Acks never move backwards, nor past the last message. */
+export async function ackMessages(db: Db, ctx: Ctx, seq: number): Promise<{ acked_seq: number }> {
+  const me = sender(ctx);
+  const acked = sql<string>`greatest(acked_seq, least(${String(seq)}::bigint, inbox_seq))`;
+  const row = await db
+    .updateTable('agents')
+    .set({
+      acked_seq: acked,
+      // The next undelivered message's arrival, evaluated against the row before this update.
+      backlog_since: sql`(select m.created_at from messages m where m.recipient_id = agents.id and m.seq = ${acked} + 1)`,
+    })
+    .where('id', '=', me)
+    .returning('acked_seq')
+    .executeTakeFirstOrThrow();
+  return { acked_seq: Number(row.acked_seq) };
+}
+
+export async function blockAgent(db: Db, ctx: Ctx, ref: string): Promise<{ agent: string }> {
+  const me = sender(ctx);
+  const other = await findAgent(db, ctx.workspaceId, ref);
+  await db.insertInto('blocks').values({ agent_id: me, blocked_id: other.id }).onConflict((oc) => oc.doNothing()).execute();
+  return { agent: other.name };
+}
+
+export async function unblockAgent(db: Db, ctx: Ctx, ref: string): Promise<void> {
+  const me = sender(ctx);
+  const other = await findAgent(db, ctx.workspaceId, ref);
+  const res = await db.deleteFrom('blocks').where('agent_id', '=', me).where('blocked_id', '=', other.id).executeTakeFirst();
+  if (!res.numDeletedRows) fail('not_found', `${other.name} is not blocked`);
+}
+
+export async function listBlocks(db: Db, ctx: Ctx): Promise<{ data: { agent: string; agent_id: string; created_at: string }[] }> {
+  const me = sender(ctx);
+  const rows = await db
+    .selectFrom('blocks as b')
+    .innerJoin('agents as a', 'a.id', 'b.blocked_id')
+    .select(['a.name', 'a.id', 'b.created_at'])
+    .where('b.agent_id', '=', me)
+    .orderBy('b.created_at')
+    .execute();
+  return { data: rows.map((r) => ({ agent: r.name, agent_id: r.id, created_at: r.created_at.toISOString() })) };
+}
