@@ -12,6 +12,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('acked_seq', 'bigint', (c) => c.notNull().defaultTo(0))
     // When the oldest undelivered message arrived (null when none), kept by send and ack.
     .addColumn('backlog_since', ts)
+    // The last inbox read: presence is "online" within 60 s of it (the stream will add open connections).
+    .addColumn('last_seen_at', ts)
     .execute();
 
   await db.schema
@@ -39,5 +41,5 @@ export async function up(db: Kysely<any>): Promise<void> {
 export async function down(db: Kysely<any>): Promise<void> {
   await db.schema.dropTable('blocks').ifExists().execute();
   await db.schema.dropTable('messages').ifExists().execute();
-  await db.schema.alterTable('agents').dropColumn('inbox_seq').dropColumn('acked_seq').dropColumn('backlog_since').execute();
+  await db.schema.alterTable('agents').dropColumn('inbox_seq').dropColumn('acked_seq').dropColumn('backlog_since').dropColumn('last_seen_at').execute();
 }

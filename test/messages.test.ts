@@ -79,6 +79,20 @@ describe('sending and reading', () => {
   });
 });
 
+describe('presence', () => {
+  it('an agent that read its inbox in the last 60 s is online, in its object and in the directory (which never shows a pause)', async () => {
+    const { ws, alice, bob } = await pair();
+    expect((await t.call('GET', '/v1/directory/bob', { key: alice.key })).body.presence).toBe('offline');
+    await t.call('POST', `/v1/agents/${bob.id}/pause`, { key: ws.ownerKey, body: { mode: 'full' } });
+    await t.call('GET', '/v1/messages', { key: bob.key });
+    expect((await t.call('GET', '/v1/directory/bob', { key: alice.key })).body).toEqual({ name: 'bob', display_name: null, presence: 'online' });
+    expect((await t.call('GET', `/v1/agents/${bob.id}`, { key: ws.ownerKey })).body.presence).toBe('online');
+    // A minute of silence: offline again.
+    await t.deps.db.updateTable('agents').set({ last_seen_at: new Date(Date.now() - 61_000) }).where('id', '=', bob.id).execute();
+    expect((await t.call('GET', '/v1/directory/bob', { key: alice.key })).body.presence).toBe('offline');
+  });
+});
+
 describe('refusals (a refused message is not stored)', () => {
   it('a paused sender (either mode) gets 403 AGENT_PAUSED_BY_OWNER, and can still receive', async () => {
     const { ws, alice, bob } = await pair();

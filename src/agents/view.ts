@@ -10,6 +10,13 @@ export function agentStatus(row: Pick<AgentRow, 'run_state' | 'pause_mode'>): Ag
   return row.pause_mode ? 'paused' : 'active';
 }
 
+const ONLINE_WITHIN_MS = 60_000;
+
+/** Online while the agent has read its inbox in the last 60 s (contract §3.4 presence). */
+export function presenceOf(row: Pick<AgentRow, 'last_seen_at'>, now = Date.now()): 'online' | 'offline' {
+  return row.last_seen_at && now - row.last_seen_at.getTime() < ONLINE_WITHIN_MS ? 'online' : 'offline';
+}
+
 export function agentView(row: AgentRow) {
   return {
     id: row.id,
@@ -24,7 +31,7 @@ export function agentView(row: AgentRow) {
     stopped_at: iso(row.stopped_at),
     stop_deadline: iso(row.stop_deadline),
     backlog: { undelivered: Number(row.inbox_seq) - Number(row.acked_seq), oldest_at: iso(row.backlog_since) },
-    presence: 'offline' as 'online' | 'offline',
+    presence: presenceOf(row),
     delivery_url: row.delivery_url,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
@@ -35,5 +42,5 @@ export type AgentView = ReturnType<typeof agentView>;
 
 /** What another agent may see (GET /v1/directory/{name}): never the pause state. */
 export function directoryView(row: AgentRow) {
-  return { name: row.name, display_name: row.display_name, presence: 'offline' as 'online' | 'offline' };
+  return { name: row.name, display_name: row.display_name, presence: presenceOf(row) };
 }

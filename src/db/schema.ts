@@ -60,6 +60,7 @@ export interface AgentsTable {
   inbox_seq: ColumnType<string, string | number | undefined, string | number>;
   acked_seq: ColumnType<string, string | number | undefined, string | number>;
   backlog_since: Time | null;
+  last_seen_at: Time | null;
 }
 
 export interface ApiKeysTable {

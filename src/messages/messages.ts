@@ -91,6 +91,13 @@ export async function readInbox(
   q: { after?: number; limit: number; waitMs: number },
 ): Promise<MessageView[]> {
   const me = sender(ctx);
+  // Presence: a read marks the agent as seen (at most every 10 s, to keep reads cheap).
+  await db
+    .updateTable('agents')
+    .set({ last_seen_at: new Date() })
+    .where('id', '=', me)
+    .where((eb) => eb.or([eb('last_seen_at', 'is', null), eb('last_seen_at', '<', new Date(Date.now() - 10_000))]))
+    .execute();
   const read = async () => {
     const got = await heldOrRead(db, me, q.after, q.limit);
     return got && got.length > 0 ? got : undefined;
