@@ -5,7 +5,8 @@
 import { recordChange } from '../activity/timeline.js';
 import { requireRole, type Ctx } from '../context.js';
 import { inTransaction, json, type Db, type Tx } from '../db/index.js';
-import type { ApprovalRow, Responder } from '../db/schema.js';
+import type { Updateable } from 'kysely';
+import type { ApprovalRow, ApprovalsTable, Responder } from '../db/schema.js';
 import { fail, invalid, LeashError } from '../errors.js';
 import { approvalKey, approvalScope, approvalView, findApproval, type ApprovalScope, type ApprovalSettings, type ApprovalView } from './approvals.js';
 
@@ -40,6 +41,44 @@ export interface Answer {
   text?: string | null;
 }
 
+/**
+ * The shared path of answering and cancelling: move a pending approval, still before its deadline,
+ * with a conditional UPDATE (the first one wins). A miss is answered 409 naming what came first;
+ * if that is an unfired timeout, it is settled on the way out.
+ */
+async function settleBeforeDeadline(
+  db: Db,
+  ctx: Ctx,
+  scope: ApprovalScope,
+  id: string,
+  links: Links,
+  changes: (current: ApprovalRow, now: Date) => Updateable<ApprovalsTable>,
+): Promise<ApprovalView> {
+  let expired = false;
+  try {
+    return await inTransaction(db, async (tx) => {
+      const current = await findApproval(tx, scope, id);
+      const now = new Date();
+      const row = await tx
+        .updateTable('approvals')
+        .set({ ...changes(current, now), response_at: now, updated_at: now })
+        .where('id', '=', current.id)
+        .where('status', '=', 'pending')
+        .where('expires_at', '>', now)
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) {
+        const winner = await findApproval(tx, scope, id);
+        expired = winner.status === 'pending';
+        fail('not_pending', settledMessage(winner));
+      }
+      return settle(tx, ctx, row, links);
+    });
+  } finally {
+    if (expired) await expireApproval(db, id, links);
+  }
+}
+
 /** Who may answer: a member with role approver or above (API, chat), or the holder of the signed
  *  link (the response page, actor `link`). Agents never answer approvals. */
 export async function decideApproval(
@@ -51,42 +90,13 @@ export async function decideApproval(
   links: Links,
 ): Promise<ApprovalView> {
   if (ctx.actor.type !== 'link') requireRole(ctx, 'approver');
-  const scope: ApprovalScope = { workspaceId: ctx.workspaceId };
-  let expired = false;
-  try {
-    return await inTransaction(db, async (tx) => {
-      const current = await findApproval(tx, scope, id);
-      if (!current.options.includes(answer.choice)) {
-        invalid([{ field: 'choice', message: `must be one of ${current.options.map((o) => JSON.stringify(o)).join(', ')}` }]);
-      }
-      if (answer.text && !current.allow_text_response) invalid([{ field: 'text', message: 'this approval does not take a text response' }]);
-      const now = new Date();
-      const row = await tx
-        .updateTable('approvals')
-        .set({
-          status: 'responded',
-          response_choice: answer.choice,
-          response_text: answer.text || null,
-          response_at: now,
-          responder: json(responder),
-          updated_at: now,
-        })
-        .where('id', '=', current.id)
-        .where('status', '=', 'pending')
-        .where('expires_at', '>', now)
-        .returningAll()
-        .executeTakeFirst();
-      if (!row) {
-        const winner = await findApproval(tx, scope, id);
-        expired = winner.status === 'pending';
-        fail('not_pending', settledMessage(winner));
-      }
-      return settle(tx, ctx, row, links);
-    });
-  } finally {
-    // An answer that arrives after expires_at but before the timer fired settles the timeout now.
-    if (expired) await expireApproval(db, id, links);
-  }
+  return settleBeforeDeadline(db, ctx, { workspaceId: ctx.workspaceId }, id, links, (current) => {
+    if (!current.options.includes(answer.choice)) {
+      invalid([{ field: 'choice', message: `must be one of ${current.options.map((o) => JSON.stringify(o)).join(', ')}` }]);
+    }
+    if (answer.text && !current.allow_text_response) invalid([{ field: 'text', message: 'this approval does not take a text response' }]);
+    return { status: 'responded', response_choice: answer.choice, response_text: answer.text || null, responder: json(responder) };
+  });
 }
 
 /** The asking agent withdraws its own question, or an approver (or above) withdraws any. Like an
@@ -94,29 +104,7 @@ export async function decideApproval(
 export async function cancelApproval(db: Db, ctx: Ctx, id: string, links: Links): Promise<ApprovalView> {
   const scope = approvalScope(ctx);
   if (!scope.agentId) requireRole(ctx, 'approver');
-  let expired = false;
-  try {
-    return await inTransaction(db, async (tx) => {
-      const current = await findApproval(tx, scope, id);
-      const now = new Date();
-      const row = await tx
-        .updateTable('approvals')
-        .set({ status: 'cancelled', response_at: now, updated_at: now })
-        .where('id', '=', current.id)
-        .where('status', '=', 'pending')
-        .where('expires_at', '>', now)
-        .returningAll()
-        .executeTakeFirst();
-      if (!row) {
-        const winner = await findApproval(tx, scope, id);
-        expired = winner.status === 'pending';
-        fail('not_pending', settledMessage(winner));
-      }
-      return settle(tx, ctx, row, links);
-    });
-  } finally {
-    if (expired) await expireApproval(db, id, links);
-  }
+  return settleBeforeDeadline(db, ctx, scope, id, links, () => ({ status: 'cancelled' }));
 }
 
 /** Reads an approval, first settling its timeout if it is past due (the timer may not have fired
