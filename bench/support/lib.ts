@@ -2,27 +2,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import pg from 'pg';
 import { Pool } from 'undici';
-import { pgConfig } from '../../src/db/index.js';
+import { onServer, withDatabase } from '../../src/db/migrate.js';
 
 export const BASE_DB = process.env.BENCH_DATABASE_URL ?? 'postgres://127.0.0.1:5432/postgres';
 
-export function dbUrl(name: string): string {
-  const u = new URL(BASE_DB);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-export async function admin(sql: string): Promise<void> {
-  const c = new pg.Client(pgConfig(dbUrl('postgres')));
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+const dbUrl = (name: string) => withDatabase(BASE_DB, name);
+const admin = async (sql: string): Promise<void> => {
+  await onServer(BASE_DB, sql);
+};
 
 export async function freshDatabase(tag: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `leash_bench_${tag}_${randomBytes(3).toString('hex')}`;

@@ -11,25 +11,36 @@ export async function migrateToLatest(db: Db): Promise<MigrationResultSet> {
   return result;
 }
 
-/** Creates the database named in the URL if it does not exist yet, so a fresh machine needs no psql step. */
-export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
+/** The same server, another database. */
+export function withDatabase(databaseUrl: string, name: string): string {
   const url = new URL(databaseUrl);
-  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
-  if (!name) return false;
-  const admin = new URL(databaseUrl);
-  admin.pathname = '/postgres';
-  const client = new pg.Client(pgConfig(admin.toString()));
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Runs one statement on the server's maintenance database (creating or dropping databases). */
+export async function onServer(databaseUrl: string, text: string, params: unknown[] = []): Promise<pg.QueryResult> {
+  const client = new pg.Client(pgConfig(withDatabase(databaseUrl, 'postgres')));
   await client.connect();
   try {
-    const found = await client.query('select 1 from pg_database where datname = $1', [name]);
+    return await client.query(text, params);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Creates the database named in the URL if it does not exist yet, so a fresh machine needs no psql step. */
+export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
+  const name = decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, ''));
+  if (!name) return false;
+  try {
+    const found = await onServer(databaseUrl, 'select 1 from pg_database where datname = $1', [name]);
     if (found.rowCount) return false;
-    await client.query(`create database "${name.replace(/"/g, '""')}"`);
+    await onServer(databaseUrl, `create database "${name.replace(/"/g, '""')}"`);
     return true;
   } catch (err) {
     // Another process created it between our check and our create.
     if ((err as { code?: string }).code === '42P04') return false;
     throw err;
-  } finally {
-    await client.end();
   }
 }

@@ -1,23 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { inject } from 'vitest';
-import { pgConfig } from '../../src/db/index.js';
+import { onServer, withDatabase } from '../../src/db/migrate.js';
+
 const BASE = process.env.TEST_DATABASE_URL ?? 'postgres://127.0.0.1:5432/postgres';
 
-export function testDatabaseUrl(name: string): string {
-  const url = new URL(BASE);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
+export const testDatabaseUrl = (name: string) => withDatabase(BASE, name);
 
 export async function adminQuery(text: string): Promise<void> {
-  const client = new pg.Client(pgConfig(testDatabaseUrl('postgres')));
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
+  await onServer(BASE, text);
 }
 
 /** A new database with the full schema, for one test file. */
