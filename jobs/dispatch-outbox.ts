@@ -7,7 +7,7 @@
 import { sql } from 'kysely';
 import { APPROVAL_REQUESTED } from '../src/approvals/approvals.js';
 import { newId } from '../src/db/index.js';
-import type { OutboxRow } from '../src/db/schema.js';
+import type { ApprovalChannel, OutboxRow } from '../src/db/schema.js';
 import type { Deps } from '../src/deps.js';
 import { isWebhookEvent } from '../src/webhooks/events.js';
 import type { DueDelivery } from './arm.js';
@@ -20,7 +20,7 @@ export interface Fanout {
   /** Deliveries created now, to attempt at once. */
   deliveries: DueDelivery[];
   /** New approvals: arm their timers (and send them on their channel). */
-  requested: { id: string; expires_at: Date; channel: string }[];
+  requested: { id: string; expires_at: Date; channel: ApprovalChannel }[];
   /** Approvals that left pending: let their channel show the outcome. */
   settled: string[];
 }

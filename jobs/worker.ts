@@ -59,7 +59,7 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
   const arm = async (fan: Fanout) => {
     await armDeliveries(queues, fan.deliveries);
     await armTimers(queues, fan.requested);
-    for (const a of fan.requested) if (adapters[a.channel as keyof typeof adapters]) await armChannel(queues, 'send', a.id);
+    for (const a of fan.requested) if (adapters[a.channel]) await armChannel(queues, 'send', a.id);
     for (const id of fan.settled) await armChannel(queues, 'settled', id);
   };
   /** Fans out every undispatched event, batch by batch. */

@@ -48,8 +48,6 @@ const envSchema = z.object({
     .transform((v) => v.split(',').map(Number)),
 });
 
-export type Env = z.input<typeof envSchema>;
-
 export interface Config {
   env: 'development' | 'test' | 'production';
   port: number;

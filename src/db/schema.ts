@@ -1,5 +1,5 @@
 // Table types, written once from migrations/ (keep them in step when a migration changes a table).
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Selectable, Updateable } from 'kysely';
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
 type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -222,7 +222,6 @@ export type AgentRow = Selectable<AgentsTable>;
 export type SessionRow = Selectable<SessionsTable>;
 export type ActivityRow = Selectable<ActivityTable>;
 export type OutboxRow = Selectable<OutboxTable>;
-export type NewMember = Insertable<MembersTable>;
 export type MemberUpdate = Updateable<MembersTable>;
 export type ApprovalRow = Selectable<ApprovalsTable>;
 export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;

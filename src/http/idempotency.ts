@@ -44,9 +44,9 @@ export interface Outcome<T, S extends number> {
 }
 
 /** A create route's whole reply: runs `run` under the request's Idempotency-Key (if any) and
- *  sends 201 (or the replayed response) with `Idempotent-Replayed`. */
-export async function sendCreated<T>(db: Db, secret: string, req: FastifyRequest, reply: FastifyReply, run: (db: Db) => Promise<T>) {
-  const out = await idempotent(db, secret, req, 201, run);
+ *  sends `status` (or the replayed response) with `Idempotent-Replayed`. */
+export async function sendCreated<T>(db: Db, secret: string, req: FastifyRequest, reply: FastifyReply, run: (db: Db) => Promise<T>, status: 201 | 202 = 201) {
+  const out = await idempotent(db, secret, req, status, run);
   return reply.code(out.status).header('idempotent-replayed', String(out.replayed)).send(out.body);
 }
 

@@ -63,10 +63,10 @@ export async function sendMessage(
   });
 }
 
-async function heldOrRead(db: Db, agentId: string, after: number | undefined, limit: number): Promise<MessageView[] | undefined> {
+/** Deliverable messages: none under full pause (held, not dropped). */
+async function deliverable(db: Db, agentId: string, after: number | undefined, limit: number): Promise<MessageView[]> {
   const me = await db.selectFrom('agents').select(['pause_mode', 'acked_seq']).where('id', '=', agentId).executeTakeFirstOrThrow();
-  // Under full pause nothing is delivered: held, not dropped.
-  if (me.pause_mode === 'full') return undefined;
+  if (me.pause_mode === 'full') return [];
   const from = after ?? Number(me.acked_seq);
   const rows = await db
     .selectFrom('messages as m')
@@ -99,8 +99,8 @@ export async function readInbox(
     .where((eb) => eb.or([eb('last_seen_at', 'is', null), eb('last_seen_at', '<', new Date(Date.now() - 10_000))]))
     .execute();
   const read = async () => {
-    const got = await heldOrRead(db, me, q.after, q.limit);
-    return got && got.length > 0 ? got : undefined;
+    const got = await deliverable(db, me, q.after, q.limit);
+    return got.length > 0 ? got : undefined;
   };
   if (q.waitMs <= 0) return (await read()) ?? [];
   return (await notifier.waitFor(inboxKey(me), q.waitMs, read)) ?? [];

@@ -6,7 +6,7 @@ import { ctxFor } from '../../auth/principal.js';
 import type { Deps } from '../../deps.js';
 import { ackMessages, blockAgent, listBlocks, readInbox, sendMessage, unblockAgent } from '../../messages/messages.js';
 import { principalOf } from '../auth.js';
-import { idempotent } from '../idempotency.js';
+import { sendCreated } from '../idempotency.js';
 import { errors, isoTime, uuid } from '../schemas.js';
 
 const BODY_LIMIT = 64 * 1024;
@@ -38,8 +38,7 @@ export function registerMessageRoutes(root: FastifyInstance, deps: Deps) {
     },
     handler: async (req, reply) => {
       const ctx = ctxFor(principalOf(req), 'api');
-      const out = await idempotent(db, deps.config.secret, req, 202, (tx) => sendMessage(tx, ctx, req.body, { backlogCap: deps.config.backlogCap }));
-      return reply.code(out.status).header('idempotent-replayed', String(out.replayed)).send(out.body);
+      return sendCreated(db, deps.config.secret, req, reply, (tx) => sendMessage(tx, ctx, req.body, { backlogCap: deps.config.backlogCap }), 202);
     },
   });
 
