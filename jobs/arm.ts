@@ -78,8 +78,37 @@ async function rearmChannels(deps: Pick<Deps, 'db'>, queues: Queues): Promise<nu
   return rows.length;
 }
 
+/**
+ * Drains for agents whose delivery_url has messages waiting and may take them now (not fully
+ * paused, not stopped), at their backoff time if the last attempt failed. `agentIds` narrows it to
+ * agents just woken; without it, every agent (the sweep and the re-arm).
+ */
+export async function armDrains(deps: Pick<Deps, 'db'>, queues: Queues, agentIds?: string[]): Promise<number> {
+  if (agentIds?.length === 0) return 0;
+  let q = deps.db
+    .selectFrom('agents')
+    .select(['id', 'drain_retry_at'])
+    .where('delivery_url', 'is not', null)
+    .where('deleted_at', 'is', null)
+    .where('run_state', '!=', 'stopped')
+    .where((eb) => eb.or([eb('pause_mode', 'is', null), eb('pause_mode', '!=', 'full')]))
+    .whereRef('acked_seq', '<', 'inbox_seq');
+  if (agentIds) q = q.where('id', 'in', agentIds);
+  const rows = await q.execute();
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    await queues.drains.addBulk(
+      rows.slice(i, i + CHUNK).map((r) => ({
+        name: 'drain',
+        data: { agentId: r.id },
+        opts: { jobId: `drain.${r.id}`, delay: Math.max(0, (r.drain_retry_at?.getTime() ?? 0) - Date.now()) },
+      })),
+    );
+  }
+  return rows.length;
+}
+
 /** After Redis lost its data: every pending timer, delivery and channel job, from Postgres. */
-export async function rearmEverything(deps: Pick<Deps, 'db'>, queues: Queues): Promise<{ timers: number; deliveries: number; channels: number }> {
+export async function rearmEverything(deps: Pick<Deps, 'db'>, queues: Queues): Promise<{ timers: number; deliveries: number; channels: number; drains: number }> {
   let timers = 0;
   let after = '00000000-0000-0000-0000-000000000000';
   for (;;) {
@@ -102,5 +131,5 @@ export async function rearmEverything(deps: Pick<Deps, 'db'>, queues: Queues): P
     .where('status', '=', 'pending')
     .execute();
   await armDeliveries(queues, deliveries);
-  return { timers, deliveries: deliveries.length, channels: await rearmChannels(deps, queues) };
+  return { timers, deliveries: deliveries.length, channels: await rearmChannels(deps, queues), drains: await armDrains(deps, queues) };
 }

@@ -2,18 +2,21 @@
 // workers for deliveries, timers and channels, and the sweeps. Postgres is the record: on start,
 // on every sweep, and whenever Redis comes back (or is found emptied), it re-arms from Postgres
 // whatever Redis may have lost.
-import { DelayedError, Worker, type Job } from 'bullmq';
+import { DelayedError, Worker, type Job, type WorkerOptions } from 'bullmq';
 import { sql } from 'kysely';
 import { expireApproval } from '../src/approvals/decide.js';
 import { adapters } from '../src/channels/registry.js';
+import { coalesced } from '../src/coalesced.js';
 import type { Deps } from '../src/deps.js';
 import { OUTBOX_KEY } from '../src/outbox/outbox.js';
 import { createQueues, producerConnection, workerConnection, type QueueName } from '../src/queue.js';
 import { DELIVERIES_KEY } from '../src/webhooks/endpoints.js';
-import { armChannel, armDeliveries, armDueDeliveries, armTimers, rearmEverything } from './arm.js';
+import { INBOX_PREFIX } from '../src/wakeups.js';
+import { armChannel, armDeliveries, armDrains, armDueDeliveries, armTimers, rearmEverything } from './arm.js';
 import { showOutcome, sendOnChannel } from './channel-jobs.js';
 import { attemptDelivery } from './deliver.js';
 import { dispatchBatch, type Fanout } from './dispatch-outbox.js';
+import { drainInbox } from './drain-inbox.js';
 import { expireJob } from './expire-approval.js';
 
 export interface RunningWorker {
@@ -28,25 +31,6 @@ export interface RunningWorker {
 const PER_TARGET_IN_FLIGHT = 4;
 /** How often the worker checks that Redis still holds its data (a FLUSHALL keeps connections up). */
 const REDIS_CHECK_MS = 2_000;
-
-/** Serializes calls to fn; a call made while one runs schedules exactly one more run after it. */
-function coalesced(fn: () => Promise<void>): () => Promise<void> {
-  let running: Promise<void> | undefined;
-  let again = false;
-  return async function run(): Promise<void> {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      do {
-        again = false;
-        await fn();
-      } while (again);
-    })().finally(() => (running = undefined));
-    return running;
-  };
-}
 
 export async function startWorker(deps: Deps): Promise<RunningWorker> {
   const { config, log, db } = deps;
@@ -75,7 +59,8 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
     }
   });
 
-  const processors: Record<QueueName, { concurrency: number; run: (job: Job, token?: string) => Promise<unknown> }> = {
+  let closing = false;
+  const processors: Record<QueueName, { concurrency: number; options?: Partial<WorkerOptions>; run: (job: Job, token?: string) => Promise<unknown> }> = {
     deliveries: {
       concurrency: 32,
       run: async (job, token) => {
@@ -119,23 +104,63 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
       concurrency: 8,
       run: async (job) => (job.name === 'send' ? sendOnChannel(deps, job.data.approvalId) : showOutcome(deps, job.data.approvalId)),
     },
+    drains: {
+      concurrency: 16,
+      // A drain of a crashed worker is taken over within ~10 s (its lock lapses), however often
+      // that happens: the drain resumes from the last ack, so running it again is always safe.
+      options: { lockDuration: 5_000, stalledInterval: 5_000, maxStalledCount: 1_000 },
+      run: async (job, token) => {
+        const result = await drainInbox(deps, job.data.agentId, () => closing);
+        // The same job waits out the backoff, so its id keeps any second drain of this agent out.
+        if (result.outcome === 'retry') {
+          await job.moveToDelayed(result.at.getTime(), token);
+          throw new DelayedError();
+        }
+        return result;
+      },
+    },
+  };
+  // Inboxes: a message, an unpause, a start or a new delivery_url notifies `inbox:<agent>`; those
+  // agents' drains are armed in one query per burst. A finished drain re-checks its agent too: a
+  // message committed while it was finishing found its job id taken.
+  const woken = new Set<string>();
+  let all = false;
+  const armWoken = coalesced(async () => {
+    const ids = all ? undefined : [...woken];
+    all = false;
+    woken.clear();
+    await armDrains(deps, queues, ids).catch((err) => log.warn({ err: err.message }, 'arming drains failed; the sweep retries'));
+  });
+  const wakeInbox = (agentId: string | undefined) => {
+    if (closing) return;
+    if (agentId) woken.add(agentId);
+    else all = true;
+    void armWoken();
   };
   const workers = Object.entries(processors).map(([name, p]) => {
-    const w = new Worker(name, (job, token) => p.run(job, token), { connection, prefix: config.queuePrefix, concurrency: p.concurrency });
+    const w = new Worker(name, (job, token) => p.run(job, token), { connection, prefix: config.queuePrefix, concurrency: p.concurrency, ...p.options });
     w.on('error', (err) => log.warn({ queue: name, err: err.message }, 'worker error'));
     w.on('failed', (job, err) => log.warn({ queue: name, job: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'));
+    if (name === 'drains') w.on('completed', (job) => wakeInbox(job.data.agentId));
     return w;
   });
+
 
   const armDue = coalesced(async () => {
     await armDueDeliveries(deps, queues, 0).catch((err) => log.warn({ err: err.message }, 'arming deliveries failed'));
   });
-  const unsubscribe = [await deps.notifier.subscribe(OUTBOX_KEY, () => void dispatch()), await deps.notifier.subscribe(DELIVERIES_KEY, () => void armDue())];
+  const unsubscribe = [
+    await deps.notifier.subscribe(OUTBOX_KEY, () => void dispatch()),
+    await deps.notifier.subscribe(DELIVERIES_KEY, () => void armDue()),
+    // An empty suffix: the listener reconnected and cannot say what it missed.
+    await deps.notifier.subscribePrefix(INBOX_PREFIX, (key) => wakeInbox(key.slice(INBOX_PREFIX.length) || undefined)),
+  ];
 
   const sweep = coalesced(async () => {
     try {
       await dispatch();
       const deliveries = await armDueDeliveries(deps, queues, 30_000);
+      await armDrains(deps, queues);
       // The safety net under the timers: nothing stays pending long past its deadline.
       const overdue = await db.selectFrom('approvals').select('id').where('status', '=', 'pending').where('expires_at', '<', new Date(Date.now() - 5_000)).limit(1_000).execute();
       for (const a of overdue) await expireApproval(db, a.id, deps.approvals);
@@ -192,6 +217,8 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
     sweep,
     checkRedis,
     async close() {
+      // Running drains stop after their current message (the next worker resumes from the ack).
+      closing = true;
       for (const t of timers) clearInterval(t);
       for (const u of unsubscribe) u();
       await Promise.all(workers.map((w) => w.close()));

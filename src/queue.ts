@@ -4,10 +4,11 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Config } from './config.js';
 
-/** deliveries: signed POSTs. timers: approval timeouts. channels: sending approvals on
- *  Slack/Telegram/SMS/email and updating them afterwards. (Outbox fan-out needs no queue: the
- *  worker reads the outbox directly, woken by NOTIFY.) */
-export const QUEUE_NAMES = ['deliveries', 'timers', 'channels'] as const;
+/** deliveries: signed POSTs of events. timers: approval timeouts. channels: sending approvals on
+ *  Slack/Telegram/SMS/email and updating them afterwards. drains: agents' inboxes to their
+ *  delivery_url, one job per agent. (Outbox fan-out needs no queue: the worker reads the outbox
+ *  directly, woken by NOTIFY.) */
+export const QUEUE_NAMES = ['deliveries', 'timers', 'channels', 'drains'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 export type Queues = Record<QueueName, Queue>;
 
@@ -34,5 +35,5 @@ export function createQueues(config: Config, connection: Redis): Queues {
     new Queue(name, { connection, prefix: config.queuePrefix, // Failed jobs are not kept: job ids derive from rows, and a kept failed job would block re-arming
     // that row; failures are recorded in Postgres (the row) and the logs.
     defaultJobOptions: { removeOnComplete: true, removeOnFail: true } });
-  return { deliveries: make('deliveries'), timers: make('timers'), channels: make('channels') };
+  return { deliveries: make('deliveries'), timers: make('timers'), channels: make('channels'), drains: make('drains') };
 }

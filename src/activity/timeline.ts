@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { json, newId, type Db, type Tx } from '../db/index.js';
 import { NOTIFY_CHANNEL } from '../db/notifier.js';
 import { OUTBOX_KEY, outboxRow, type OutboxEvent } from '../outbox/outbox.js';
+import { agentKey } from '../wakeups.js';
 import type { ActivityRow } from '../db/schema.js';
 import { toPage, type Page, type PageParams } from '../pagination.js';
 
@@ -34,11 +35,11 @@ export async function record(tx: Tx, ctx: Ctx, entry: ActivityEntry): Promise<vo
 
 /**
  * A state change's side effects in one statement (one round trip): its timeline row, its outbox
- * event (which wakes the worker), and any extra wake-ups (long-polls, graceful stops). Called in the
+ * event (which wakes the worker and the agent's streams), and any extra wake-ups (long-polls, graceful stops). Called in the
  * transaction of the change, so all of it commits with the change or not at all.
  */
 export async function recordChange(tx: Tx, ctx: Ctx, entry: ActivityEntry, event?: OutboxEvent, wake: string[] = []): Promise<void> {
-  const keys = event ? [OUTBOX_KEY, ...wake] : wake;
+  const keys = event ? [OUTBOX_KEY, ...(event.agentId ? [agentKey(event.agentId)] : []), ...wake] : wake;
   const notifications = keys.map((k) => sql`pg_notify(${NOTIFY_CHANNEL}, ${k})`);
   await tx
     .with('act', (db) => db.insertInto('activity').values(activityRow(ctx, entry)))

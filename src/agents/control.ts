@@ -9,7 +9,7 @@ import { inTransaction, json, type Db, type Tx } from '../db/index.js';
 import type { Notifier } from '../db/notifier.js';
 import type { AgentRow, PauseMode } from '../db/schema.js';
 import { fail } from '../errors.js';
-import { inboxKey } from '../messages/messages.js';
+import { agentKey, inboxKey } from '../wakeups.js';
 import { cancelOpenSessions } from '../sessions/sessions.js';
 import { hasLiveConnection } from './presence.js';
 import { findAgent } from './registry.js';
@@ -17,8 +17,6 @@ import { agentView, type AgentView } from './view.js';
 
 type Links = Pick<ApprovalSettings, 'publicUrl' | 'secret'>;
 
-/** The wake-up key for changes to one agent's run state (graceful stop waits on it). */
-export const agentKey = (agentId: string) => `agent:${agentId}`;
 
 /** The change's timeline row, its event (data: the agent as it now is) and wake-ups, as one statement. */
 async function announce(tx: Tx, ctx: Ctx, row: AgentRow, action: string, details: Record<string, unknown>, wake: string[] = []) {
@@ -98,7 +96,7 @@ async function markStopped(tx: Tx, ctx: Ctx, agent: AgentRow, from: AgentRow['ru
   const sessions = await cancelOpenSessions(tx, ctx, row.id, 'agent stopped');
   const approvals = await cancelPendingApprovals(tx, ctx, row.id, links);
   const counts = { ...(sessions ? { sessions_cancelled: sessions } : {}), ...(approvals ? { approvals_cancelled: approvals } : {}) };
-  await announce(tx, ctx, row, 'agent.stopped', { ...details, ...counts }, [agentKey(row.id)]);
+  await announce(tx, ctx, row, 'agent.stopped', { ...details, ...counts });
   return row;
 }
 
@@ -171,7 +169,8 @@ export async function startAgent(db: Db, ctx: Ctx, ref: string): Promise<AgentVi
       .returningAll()
       .executeTakeFirst();
     if (!row) fail('already_running', `${agent.name} is already running (${agent.run_state})`);
-    await announce(tx, ctx, row, 'agent.started', {});
+    // Messages held while it was stopped may go to its delivery_url again.
+    await announce(tx, ctx, row, 'agent.started', {}, [inboxKey(row.id)]);
     return agentView(row);
   });
 }

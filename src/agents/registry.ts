@@ -5,11 +5,13 @@ import { record } from '../activity/timeline.js';
 import { generateKey } from '../auth/keys.js';
 import { requireRole, type Ctx } from '../context.js';
 import { inTransaction, isUuid, newId, type Db } from '../db/index.js';
+import { notify } from '../db/notifier.js';
 import type { Updateable } from 'kysely';
 import type { AgentRow, AgentsTable } from '../db/schema.js';
 import { fail, invalid, notFound } from '../errors.js';
 import { targetProblem } from '../net/targets.js';
 import { toPage, type Page, type PageParams } from '../pagination.js';
+import { inboxKey } from '../wakeups.js';
 import { agentView, type AgentView } from './view.js';
 
 // Names are how chat commands address agents, so they must never be mistaken for an id or for
@@ -92,11 +94,19 @@ export async function createAgent(
 }
 
 /** Finds a live agent of the workspace by id or by name; anything else (another workspace's
- *  agent included) is 404. */
-export async function findAgent(db: Db, workspaceId: string, ref: string, opts: { forUpdate?: boolean } = {}): Promise<AgentRow> {
+ *  agent included) is 404. `forUpdate` serializes state changes (and waits out a stream writing
+ *  messages out, which holds the row FOR KEY SHARE); `forNoKeyUpdate` serializes senders to one
+ *  inbox without waiting for readers. */
+export async function findAgent(
+  db: Db,
+  workspaceId: string,
+  ref: string,
+  opts: { forUpdate?: boolean; forNoKeyUpdate?: boolean } = {},
+): Promise<AgentRow> {
   let q = db.selectFrom('agents').selectAll().where('workspace_id', '=', workspaceId).where('deleted_at', 'is', null);
   q = isUuid(ref) ? q.where('id', '=', ref) : q.where('name', '=', ref);
   if (opts.forUpdate) q = q.forUpdate();
+  else if (opts.forNoKeyUpdate) q = q.forNoKeyUpdate();
   const row = await q.executeTakeFirst();
   if (!row) notFound(`Agent ${ref}`);
   return row;
@@ -140,8 +150,10 @@ export async function updateAgent(
         // A new target gets a new secret, returned once (contract §3.4); unsetting drops it.
         secret = input.delivery_url ? newDeliverySecret() : undefined;
         changes.delivery_secret = secret ?? null;
+        // A new target starts afresh: no backoff left from the old one, and the drain starts now.
+        Object.assign(changes, { drain_failures: 0, drain_retry_at: null, drain_error: null });
       }
-      const changed = Object.keys(changes).filter((k) => k !== 'delivery_secret');
+      const changed = Object.keys(changes).filter((k) => k !== 'delivery_secret' && !k.startsWith('drain_'));
       if (changed.length === 0) return agentView(before);
       const row = await tx
         .updateTable('agents')
@@ -150,6 +162,7 @@ export async function updateAgent(
         .returningAll()
         .executeTakeFirstOrThrow();
       await record(tx, ctx, { action: 'agent.updated', agentId: row.id, details: { fields: changed } });
+      if (input.delivery_url) await notify(tx, inboxKey(row.id));
       return { ...agentView(row), ...(secret ? { delivery_secret: secret } : {}) };
     });
   } catch (err) {

@@ -12,7 +12,8 @@ export function agentStatus(row: Pick<AgentRow, 'run_state' | 'pause_mode'>): Ag
 
 const ONLINE_WITHIN_MS = 60_000;
 
-/** Online while the agent has read its inbox in the last 60 s (contract §3.4 presence). */
+/** Online while a stream is open (its heartbeat keeps last_seen_at fresh) or within 60 s of an
+ *  inbox read (contract §3.4 presence). */
 export function presenceOf(row: Pick<AgentRow, 'last_seen_at'>, now = Date.now()): 'online' | 'offline' {
   return row.last_seen_at && now - row.last_seen_at.getTime() < ONLINE_WITHIN_MS ? 'online' : 'offline';
 }

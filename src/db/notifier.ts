@@ -16,11 +16,13 @@ export async function notify(db: Db, key: string): Promise<void> {
 }
 
 type Listener = () => void;
+type PrefixListener = (key: string) => void;
 
 export class Notifier {
   private client: pg.Client | undefined;
   private connecting: Promise<void> | undefined;
   private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly prefixListeners = new Set<{ prefix: string; fn: PrefixListener }>();
   private closed = false;
   /** Wakes every waiter; set while the process shuts down. */
   private readonly wakers = new Set<() => void>();
@@ -39,6 +41,21 @@ export class Notifier {
       set.delete(fn);
       if (set.size === 0 && this.listeners.get(key) === set) this.listeners.delete(key);
     };
+    try {
+      await this.connect();
+    } catch (err) {
+      unsubscribe();
+      throw err;
+    }
+    return unsubscribe;
+  }
+
+  /** Calls fn(key) on every notification whose key starts with prefix (the worker hears every
+   *  inbox this way) until the returned function is called. */
+  async subscribePrefix(prefix: string, fn: PrefixListener): Promise<() => void> {
+    const entry = { prefix, fn };
+    this.prefixListeners.add(entry);
+    const unsubscribe = () => void this.prefixListeners.delete(entry);
     try {
       await this.connect();
     } catch (err) {
@@ -119,7 +136,7 @@ export class Notifier {
    *  notifications sent while disconnected are lost. */
   private reconnect(delayMs: number): void {
     setTimeout(() => {
-      if (this.closed || this.client || this.listeners.size === 0) return;
+      if (this.closed || this.client || (this.listeners.size === 0 && this.prefixListeners.size === 0)) return;
       this.connect().then(
         () => this.fireAll(),
         () => this.reconnect(Math.min(delayMs * 2, 5_000)),
@@ -129,11 +146,14 @@ export class Notifier {
 
   private fireAll(): void {
     for (const key of [...this.listeners.keys()]) this.fire(key);
+    // A prefix listener cannot be told which keys it missed: the empty suffix means "re-check all".
+    for (const p of [...this.prefixListeners]) p.fn(p.prefix);
   }
 
   private fire(key: string): void {
     const set = this.listeners.get(key);
     if (set) for (const fn of [...set]) fn();
+    for (const p of this.prefixListeners) if (key.startsWith(p.prefix)) p.fn(key);
   }
 
   async close(): Promise<void> {

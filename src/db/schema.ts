@@ -61,6 +61,17 @@ export interface AgentsTable {
   acked_seq: ColumnType<string, string | number | undefined, string | number>;
   backlog_since: Time | null;
   last_seen_at: Time | null;
+  /** The delivery_url drain: consecutive failures, when it tries again, and why it failed. */
+  drain_failures: ColumnType<number, number | undefined, number>;
+  drain_retry_at: Time | null;
+  drain_error: string | null;
+}
+
+export interface AgentStreamsTable {
+  id: string;
+  agent_id: string;
+  opened_at: CreatedAt;
+  seen_at: ColumnType<Date, Date | undefined, Date>;
 }
 
 export interface ApiKeysTable {
@@ -214,6 +225,7 @@ export interface DB {
   deliveries: DeliveriesTable;
   messages: MessagesTable;
   blocks: BlocksTable;
+  agent_streams: AgentStreamsTable;
 }
 
 export type Workspace = Selectable<WorkspacesTable>;

@@ -4,6 +4,7 @@ import csrf from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { sql } from 'kysely';
@@ -19,6 +20,7 @@ import { registerMeRoutes } from './routes/me.js';
 import { registerMemberRoutes } from './routes/members.js';
 import { registerMessageRoutes } from './routes/messages.js';
 import { registerSessionRoutes } from './routes/sessions.js';
+import { MAX_FRAME_BYTES, registerStreamRoute } from './routes/stream.js';
 import { registerResponsePage } from './routes/response-page.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 
@@ -64,6 +66,9 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
     cookieOpts: { path: '/', sameSite: 'strict', httpOnly: true, signed: true, secure: deps.config.publicUrl.startsWith('https:') },
   });
 
+  // Before the auth hook: the plugin's own onRequest hook must see a refused upgrade, so that the
+  // socket is closed after the 401/403 is written.
+  await app.register(websocket, { options: { maxPayload: MAX_FRAME_BYTES } });
   registerAuth(app, deps.db);
 
   app.get('/healthz', { schema: { hide: true } }, async (_req, reply) => {
@@ -81,6 +86,7 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
   registerMemberRoutes(app, deps);
   registerMessageRoutes(app, deps);
   registerSessionRoutes(app, deps);
+  registerStreamRoute(app, deps);
   registerWebhookRoutes(app, deps);
   // HTML forms post urlencoded bodies; only the pages accept them (the API stays JSON-only).
   await app.register(async (pages) => {

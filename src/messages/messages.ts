@@ -8,9 +8,9 @@ import { actingAgent, type Ctx } from '../context.js';
 import { inTransaction, newId, json, type Db } from '../db/index.js';
 import { notify, type Notifier } from '../db/notifier.js';
 import { fail } from '../errors.js';
+import { inboxKey } from '../wakeups.js';
 
-/** The wake-up key for an agent's inbox: a new message, or an unpause releasing held ones. */
-export const inboxKey = (agentId: string) => `inbox:${agentId}`;
+
 
 export interface MessageView {
   id: string;
@@ -40,7 +40,7 @@ export async function sendMessage(
     const from = await findAgent(tx, ctx.workspaceId, fromId);
     if (from.pause_mode) fail('AGENT_PAUSED_BY_OWNER', `${from.name} is paused by its owner (${from.pause_mode}) and may not send`);
     if (from.run_state !== 'running') fail('AGENT_INACTIVE', `${from.name} is ${from.run_state === 'stopped' ? 'stopped' : 'stopping'} and may not send`);
-    const to = await findAgent(tx, ctx.workspaceId, input.to, { forUpdate: true });
+    const to = await findAgent(tx, ctx.workspaceId, input.to, { forNoKeyUpdate: true });
     if (to.run_state !== 'running') fail('RECIPIENT_INACTIVE', `${to.name} is ${to.run_state === 'stopped' ? 'stopped' : 'stopping'}`);
     const blocked = await tx.selectFrom('blocks').select('agent_id').where('agent_id', '=', to.id).where('blocked_id', '=', from.id).executeTakeFirst();
     if (blocked) fail('BLOCKED', `${to.name} has blocked ${from.name}`);
@@ -63,21 +63,35 @@ export async function sendMessage(
   });
 }
 
-/** Deliverable messages: none under full pause (held, not dropped). */
-async function deliverable(db: Db, agentId: string, after: number | undefined, limit: number): Promise<MessageView[]> {
-  const me = await db.selectFrom('agents').select(['pause_mode', 'acked_seq']).where('id', '=', agentId).executeTakeFirstOrThrow();
-  if (me.pause_mode === 'full') return [];
-  const from = after ?? Number(me.acked_seq);
+/**
+ * Up to `limit` of the agent's messages after seq `after`, in seq order, that may be delivered
+ * now: none under full pause (held, not dropped). The agent's row is read FOR KEY SHARE in the same
+ * statement, and a pause takes it FOR UPDATE: a pause committing while this reads waits for it,
+ * and a read that comes second sees the pause. A stream writes its frames before its transaction
+ * commits, so nothing it read before a pause goes out after that pause commits.
+ */
+export async function deliverableMessages(db: Db, agentId: string, after: number, limit: number): Promise<MessageView[]> {
   const rows = await db
-    .selectFrom('messages as m')
+    .selectFrom('agents as a')
+    .innerJoin('messages as m', (j) => j.onRef('m.recipient_id', '=', 'a.id').on('m.seq', '>', String(after)))
     .innerJoin('agents as s', 's.id', 'm.sender_id')
     .select(['m.id', 'm.seq', 'm.body', 'm.created_at', 's.name as from', 's.id as from_id'])
-    .where('m.recipient_id', '=', agentId)
-    .where('m.seq', '>', String(from))
+    .where('a.id', '=', agentId)
+    .where((eb) => eb.or([eb('a.pause_mode', 'is', null), eb('a.pause_mode', '!=', 'full')]))
     .orderBy('m.seq')
     .limit(limit)
+    .forKeyShare('a')
     .execute();
-  return rows.map((r) => ({ id: r.id, seq: Number(r.seq), from: r.from, from_id: r.from_id, body: r.body, created_at: r.created_at.toISOString() }));
+  return rows.map(messageView);
+}
+
+export function messageView(r: { id: string; seq: string; from: string; from_id: string; body: unknown; created_at: Date }): MessageView {
+  return { id: r.id, seq: Number(r.seq), from: r.from, from_id: r.from_id, body: r.body, created_at: r.created_at.toISOString() };
+}
+
+async function ackedSeq(db: Db, agentId: string): Promise<number> {
+  const me = await db.selectFrom('agents').select('acked_seq').where('id', '=', agentId).executeTakeFirstOrThrow();
+  return Number(me.acked_seq);
 }
 
 /**
@@ -98,8 +112,9 @@ export async function readInbox(
     .where('id', '=', me)
     .where((eb) => eb.or([eb('last_seen_at', 'is', null), eb('last_seen_at', '<', new Date(Date.now() - 10_000))]))
     .execute();
+  const after = q.after ?? (await ackedSeq(db, me));
   const read = async () => {
-    const got = await deliverable(db, me, q.after, q.limit);
+    const got = await deliverableMessages(db, me, after, q.limit);
     return got.length > 0 ? got : undefined;
   };
   if (q.waitMs <= 0) return (await read()) ?? [];
@@ -108,7 +123,11 @@ export async function readInbox(
 
 /** Everything up to `seq` is delivered. Acks never move backwards, nor past the last message. */
 export async function ackMessages(db: Db, ctx: Ctx, seq: number): Promise<{ acked_seq: number }> {
-  const me = sender(ctx);
+  return ackInbox(db, sender(ctx), seq);
+}
+
+/** ackMessages for a known agent id (the stream and the delivery_url drain ack as the agent). */
+export async function ackInbox(db: Db, me: string, seq: number): Promise<{ acked_seq: number }> {
   const acked = sql<string>`greatest(acked_seq, least(${String(seq)}::bigint, inbox_seq))`;
   const row = await db
     .updateTable('agents')

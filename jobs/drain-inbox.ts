@@ -1,0 +1,86 @@
+// The delivery_url drain: an agent's inbox POSTed to its delivery_url one message at a time, in seq
+// order, each signed like a webhook (webhook-id = the message id); a 2xx acks it. The job id is the
+// agent's, so at most one drain per agent runs; it starts from the last acked seq, so a drain cut
+// off by a crash resumes there (at least once: seq lets the agent drop the few it already has).
+// Failures back off, and the backoff is kept on the agent's row, so a Redis that forgets re-arms
+// the drain at the right time.
+import type { Deps } from '../src/deps.js';
+import { DeliveryError, signedPost } from '../src/delivery/signed-post.js';
+import { ackInbox, deliverableMessages } from '../src/messages/messages.js';
+
+export type DrainResult = { outcome: 'done'; delivered: number } | { outcome: 'retry'; at: Date; delivered: number };
+
+const BATCH = 200;
+/** Acks are written every this many deliveries (and when the drain stops): a crash re-sends at most these. */
+const ACK_EVERY = 50;
+const MAX_BACKOFF_MS = 5 * 60_000;
+
+/** Exponential from the first step of RETRY_SCHEDULE_MS (5 s by default), capped at 5 minutes, ±10 %. */
+export function drainBackoff(schedule: number[], failures: number): number {
+  const base = Math.min((schedule[0] ?? 5_000) * 2 ** Math.max(0, failures - 1), MAX_BACKOFF_MS);
+  return Math.round(base * (0.9 + Math.random() * 0.2));
+}
+
+/** The agent as the drain needs it: where to post, and whether it may post at all right now. */
+async function target(deps: Pick<Deps, 'db'>, agentId: string) {
+  const a = await deps.db
+    .selectFrom('agents')
+    .select(['delivery_url', 'delivery_secret', 'pause_mode', 'run_state', 'deleted_at', 'acked_seq', 'drain_failures'])
+    .where('id', '=', agentId)
+    .executeTakeFirst();
+  // Held under full pause (skipped, not dropped); nothing for a stopped agent.
+  if (!a?.delivery_url || !a.delivery_secret || a.deleted_at || a.pause_mode === 'full' || a.run_state === 'stopped') return undefined;
+  return { url: a.delivery_url, secret: a.delivery_secret, acked: Number(a.acked_seq), failures: a.drain_failures };
+}
+
+/** Drains until the inbox is empty, the agent may not take messages, a POST fails, or `stop()`
+ *  (the worker shutting down) says so. */
+export async function drainInbox(deps: Pick<Deps, 'db' | 'config'>, agentId: string, stop: () => boolean = () => false): Promise<DrainResult> {
+  const { db, config } = deps;
+  let delivered = 0;
+  let last = 0;
+  let written = 0;
+  const writeAck = async () => {
+    if (last > written) {
+      await ackInbox(db, agentId, last);
+      written = last;
+    }
+  };
+  try {
+    let t = await target(deps, agentId);
+    if (!t) return { outcome: 'done', delivered };
+    last = written = t.acked;
+    for (;;) {
+      const batch = await deliverableMessages(db, agentId, last, BATCH);
+      if (batch.length === 0) break;
+      for (const message of batch) {
+        // Checked before every POST: nothing starts after a full pause, a stop or a new URL commits.
+        t = stop() ? undefined : await target(deps, agentId);
+        if (!t) return { outcome: 'done', delivered };
+        const body = JSON.stringify({ type: 'message', timestamp: new Date().toISOString(), data: message });
+        try {
+          await signedPost({ url: t.url, secret: t.secret, id: message.id, body, allowPrivateUrls: config.allowPrivateUrls });
+        } catch (err) {
+          const at = new Date(Date.now() + drainBackoff(config.retryScheduleMs, t.failures + 1));
+          const why = err instanceof DeliveryError ? err.message : String(err);
+          await db
+            .updateTable('agents')
+            .set((eb) => ({ drain_failures: eb('drain_failures', '+', 1), drain_retry_at: at, drain_error: `seq ${message.seq}: ${why}`.slice(0, 500) }))
+            .where('id', '=', agentId)
+            .execute();
+          return { outcome: 'retry', at, delivered };
+        }
+        last = message.seq;
+        delivered++;
+        if (t.failures > 0) {
+          await db.updateTable('agents').set({ drain_failures: 0, drain_retry_at: null, drain_error: null }).where('id', '=', agentId).execute();
+          t.failures = 0;
+        }
+        if (last - written >= ACK_EVERY) await writeAck();
+      }
+    }
+    return { outcome: 'done', delivered };
+  } finally {
+    await writeAck();
+  }
+}

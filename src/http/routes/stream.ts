@@ -1,0 +1,88 @@
+// GET /v1/stream: the WebSocket adapter for LiveStream (src/messages/live-stream.ts). The agent key
+// is checked by the usual onRequest hook before the upgrade, so a bad key is a plain HTTP 401.
+// This process keeps its open streams fresh (presence, graceful stop) and pings them to find dead peers.
+import type { FastifyInstance } from 'fastify';
+import type { WebSocket } from 'ws';
+import { pruneStaleStreams, STREAM_HEARTBEAT_MS, streamsAlive } from '../../agents/presence.js';
+import type { Deps } from '../../deps.js';
+import { fail } from '../../errors.js';
+import { LiveStream } from '../../messages/live-stream.js';
+import { agentOf } from '../auth.js';
+import { errors } from '../schemas.js';
+
+/** A client frame is an ack or a ping: small. */
+export const MAX_FRAME_BYTES = 16 * 1024;
+
+export function registerStreamRoute(app: FastifyInstance, deps: Deps) {
+  const open = new Map<LiveStream, { socket: WebSocket; alive: boolean }>();
+
+  // One statement refreshes every stream of this process; a peer that missed a ping is gone.
+  const heartbeat = setInterval(() => {
+    for (const s of open.values()) {
+      if (!s.alive) {
+        s.socket.terminate();
+        continue;
+      }
+      s.alive = false;
+      s.socket.ping();
+    }
+    const live = [...open.keys()].map((s) => ({ id: s.id, agentId: s.agentId }));
+    streamsAlive(deps.db, live)
+      .then(() => pruneStaleStreams(deps.db))
+      .catch((err) => deps.log.warn({ err: err.message }, 'stream heartbeat failed'));
+  }, STREAM_HEARTBEAT_MS);
+  heartbeat.unref();
+  app.addHook('onClose', async () => clearInterval(heartbeat));
+
+  app.get(
+    '/v1/stream',
+    {
+      websocket: true,
+      config: { access: 'agent' },
+      schema: {
+        tags: ['messages'],
+        summary: 'WebSocket: the inbox pushed live in seq order, acks, and control events (see docs/api.md)',
+        response: errors(401, 403),
+      },
+      preHandler: async (req) => {
+        const agent = agentOf(req);
+        if (agent.run_state === 'stopped') fail('AGENT_INACTIVE', `${agent.name} is stopped; start it before opening a stream`);
+      },
+    },
+    (socket, req) => {
+      const agentId = agentOf(req).id;
+      const stream = new LiveStream(deps, agentId, {
+        send: (frame) => socket.send(frame),
+        get buffered() {
+          return socket.bufferedAmount;
+        },
+        close: (code, reason) => socket.close(code, reason),
+      });
+      const state = { socket, alive: true };
+      open.set(stream, state);
+      // Frames that arrive while the stream opens wait for it (an ack needs to know what was sent).
+      let early: string[] | undefined = [];
+      socket.on('message', (data, isBinary) => {
+        const text = isBinary ? '' : String(data);
+        if (early) early.push(text);
+        else stream.receive(text);
+      });
+      socket.on('pong', () => (state.alive = true));
+      socket.on('close', () => {
+        open.delete(stream);
+        void stream.close();
+      });
+      stream.open().then(
+        () => {
+          const frames = early ?? [];
+          early = undefined;
+          for (const f of frames) stream.receive(f);
+        },
+        (err: Error) => {
+          deps.log.warn({ err: err.message, agent: agentId }, 'stream could not open');
+          socket.close(1011, 'could not open the stream; reconnect');
+        },
+      );
+    },
+  );
+}

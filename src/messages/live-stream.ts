@@ -1,0 +1,186 @@
+// One agent's live stream (GET /v1/stream), whatever carries it: messages pushed in seq order with
+// a window of unacknowledged ones, acks from the client, and the agent's own events as control
+// frames. Wake-ups come through Postgres NOTIFY, so a message sent through any web process reaches
+// a stream held by any other; every wake-up re-reads Postgres, so a missed one costs latency only.
+import type { Logger } from 'pino';
+import { agentView } from '../agents/view.js';
+import { streamClosed, streamOpened } from '../agents/presence.js';
+import { coalesced } from '../coalesced.js';
+import { inTransaction, newId, type Db } from '../db/index.js';
+import type { Notifier } from '../db/notifier.js';
+import { agentKey, inboxKey } from '../wakeups.js';
+import { ackInbox, deliverableMessages } from './messages.js';
+
+/** The transport: a WebSocket in production, anything with these three in a test or a bench. */
+export interface StreamSink {
+  send(frame: string): void;
+  /** Bytes queued and not yet on the network: pushing pauses while this is high. */
+  readonly buffered: number;
+  close(code: number, reason: string): void;
+}
+
+/** Messages pushed and not yet acknowledged, at most: the client's acks open the window. */
+export const STREAM_WINDOW = 1_000;
+const BATCH = 250;
+const HIGH_WATER_BYTES = 4 * 1024 * 1024;
+/** Close code when the agent is stopped (4000–4999 are the application's). */
+export const CLOSE_STOPPED = 4000;
+
+/** An agent event's name in a control frame: agent.stop_requested → stop_requested, session.paused → session_paused. */
+export function controlEventName(type: string): string {
+  return type.replace(/^agent\./, '').replace('.', '_');
+}
+
+const CONTROL_EVENT = /^(agent|session|pause_request)\./;
+/** How far back (by id time) each read of the agent's events looks: commits can land out of id order. */
+const EVENT_LOOKBACK_MS = 10_000;
+
+/** The smallest UUIDv7 of a millisecond: ids compare by time first. */
+function idFloor(ms: number): string {
+  const h = Math.max(0, ms).toString(16).padStart(12, '0');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-0000-0000-000000000000`;
+}
+
+type ClientFrame = { type: 'ack'; seq: number } | { type: 'ping' };
+
+export class LiveStream {
+  readonly id = newId();
+  private sent = 0;
+  private acked = 0;
+  private flushedAck = 0;
+  private closed = false;
+  private readonly openedAt = Date.now();
+  /** Event ids already sent, with when they were sent (the lookback re-reads them). */
+  private readonly sentEvents = new Map<string, number>();
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(
+    private readonly deps: { db: Db; notifier: Notifier; log: Logger },
+    readonly agentId: string,
+    private readonly sink: StreamSink,
+  ) {}
+
+  /** Registers the stream, says hello (the agent as it is now, pause included), then drains
+   *  from the last acknowledged seq. */
+  async open(): Promise<void> {
+    const { db, notifier } = this.deps;
+    this.unsubscribe.push(await notifier.subscribe(inboxKey(this.agentId), () => void this.pump()));
+    this.unsubscribe.push(await notifier.subscribe(agentKey(this.agentId), () => void this.events()));
+    await streamOpened(db, this.id, this.agentId);
+    const row = await db.selectFrom('agents').selectAll().where('id', '=', this.agentId).executeTakeFirstOrThrow();
+    this.sent = this.acked = this.flushedAck = Number(row.acked_seq);
+    this.send({ type: 'ready', agent: agentView(row), acked_seq: this.flushedAck, window: STREAM_WINDOW });
+    await this.pump();
+  }
+
+  /** A frame from the client. Anything malformed is answered with an error frame and changes nothing. */
+  receive(text: string): void {
+    let frame: ClientFrame;
+    try {
+      frame = parseFrame(text);
+    } catch (err) {
+      this.send({ type: 'error', error: { code: 'invalid_request', message: (err as Error).message } });
+      return;
+    }
+    if (frame.type === 'ping') return this.send({ type: 'pong' });
+    if (frame.seq > this.sent) {
+      this.send({ type: 'error', error: { code: 'invalid_request', message: `ack seq ${frame.seq} is past the last message sent on this stream (${this.sent})` } });
+      return;
+    }
+    if (frame.seq <= this.acked) return;
+    this.acked = frame.seq;
+    void this.flushAck();
+    void this.pump();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const u of this.unsubscribe) u();
+    await this.flushAck();
+    await streamClosed(this.deps.db, this.id).catch((err) => this.deps.log.warn({ err: err.message }, 'could not remove a closed stream'));
+  }
+
+  private send(frame: unknown): void {
+    this.sink.send(JSON.stringify(frame));
+  }
+
+  /** Pushes what may be delivered, batch by batch, while the window and the socket have room. */
+  private readonly pump = coalesced(async () => {
+    try {
+      while (!this.closed) {
+        const room = Math.min(STREAM_WINDOW - (this.sent - this.acked), BATCH);
+        if (room <= 0) return;
+        if (this.sink.buffered > HIGH_WATER_BYTES) {
+          setTimeout(() => void this.pump(), 20).unref();
+          return;
+        }
+        // The frames are written before the transaction ends: see deliverableMessages.
+        const n = await inTransaction(this.deps.db, async (tx) => {
+          const messages = await deliverableMessages(tx, this.agentId, this.sent, room);
+          for (const message of messages) this.send({ type: 'message', message });
+          if (messages.length) this.sent = messages[messages.length - 1]!.seq;
+          return messages.length;
+        });
+        if (n < room) return;
+      }
+    } catch (err) {
+      if (!this.closed) this.deps.log.warn({ err: (err as Error).message, agent: this.agentId }, 'stream push failed; the next wake-up retries');
+    }
+  });
+
+  /** Acks coalesce: while one is written, later ones wait and the newest goes next. */
+  private readonly flushAck = coalesced(async () => {
+    const target = this.acked;
+    if (target <= this.flushedAck) return;
+    try {
+      await ackInbox(this.deps.db, this.agentId, target);
+      this.flushedAck = target;
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message, agent: this.agentId }, 'stream ack not recorded; the messages will be delivered again');
+    }
+  });
+
+  /** The agent's new events as control frames; a stop closes the stream after telling it. */
+  private readonly events = coalesced(async () => {
+    if (this.closed) return;
+    try {
+      const now = Date.now();
+      const rows = await this.deps.db
+        .selectFrom('outbox')
+        .select(['id', 'type', 'payload'])
+        .where('agent_id', '=', this.agentId)
+        .where('id', '>=', idFloor(Math.max(this.openedAt, now - EVENT_LOOKBACK_MS)))
+        .orderBy('id')
+        .limit(500)
+        .execute();
+      for (const [id, at] of this.sentEvents) if (at < now - 3 * EVENT_LOOKBACK_MS) this.sentEvents.delete(id);
+      for (const row of rows) {
+        if (this.sentEvents.has(row.id) || !CONTROL_EVENT.test(row.type)) continue;
+        this.sentEvents.set(row.id, now);
+        const { timestamp, data } = row.payload as { timestamp: string; data: unknown };
+        this.send({ type: 'control', event: controlEventName(row.type), id: row.id, timestamp, data });
+        if (row.type === 'agent.stopped') {
+          this.sink.close(CLOSE_STOPPED, 'agent stopped');
+          return;
+        }
+      }
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message, agent: this.agentId }, 'stream events read failed');
+    }
+  });
+}
+
+function parseFrame(text: string): ClientFrame {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new Error('frames are JSON, e.g. {"type": "ack", "seq": 12}');
+  }
+  const frame = value as { type?: unknown; seq?: unknown } | null;
+  if (frame?.type === 'ping') return { type: 'ping' };
+  if (frame?.type !== 'ack') throw new Error('type must be "ack" or "ping"');
+  if (typeof frame.seq !== 'number' || !Number.isSafeInteger(frame.seq) || frame.seq < 0) throw new Error('seq must be a non-negative integer');
+  return { type: 'ack', seq: frame.seq };
+}

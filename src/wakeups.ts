@@ -1,0 +1,11 @@
+// The NOTIFY keys that wake waiters across processes (src/db/notifier.ts), in one place: what
+// notifies a key and who listens to it should be easy to find.
+
+/** An agent's own events (every event with an agent notifies it, see recordChange): a graceful
+ *  stop waits on it, and the agent's open streams turn the events into control frames. */
+export const agentKey = (agentId: string) => `agent:${agentId}`;
+
+/** An agent's inbox: a new message, or an unpause, a start or a new delivery_url that lets held
+ *  ones go. Streams and long-polls wait on it; the worker hears every inbox by the prefix. */
+export const INBOX_PREFIX = 'inbox:';
+export const inboxKey = (agentId: string) => `${INBOX_PREFIX}${agentId}`;
