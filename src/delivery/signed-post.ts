@@ -2,7 +2,7 @@
 // Used for an agent's delivery_url now and for webhook endpoints later. The id is the outbox
 // event's id, so every retry carries the same webhook-id and receivers can deduplicate.
 import { Webhook } from 'standardwebhooks';
-import { fetch, type Response } from 'undici';
+import { request } from 'undici';
 import { guardedDispatcher, targetProblem } from '../net/targets.js';
 
 export class DeliveryError extends Error {
@@ -30,9 +30,10 @@ export async function signedPost(p: SignedPost): Promise<number> {
   if (problem) throw new DeliveryError(`refused target: ${problem}`);
   const timestamp = new Date();
   const signature = new Webhook(p.secret).sign(p.id, timestamp, p.body);
-  let res: Response;
+  let status: number;
   try {
-    res = await fetch(p.url, {
+    // undici's request(), not fetch(): a fraction of the overhead per call, and it follows no redirects.
+    const res = await request(p.url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -42,15 +43,16 @@ export async function signedPost(p: SignedPost): Promise<number> {
         'webhook-signature': signature,
       },
       body: p.body,
-      redirect: 'manual',
       signal: AbortSignal.timeout(p.timeoutMs ?? 10_000),
       // The connection itself is pinned to public addresses (no DNS rebinding past the check above).
       ...(p.allowPrivateUrls ? {} : { dispatcher: guardedDispatcher() }),
     });
+    status = res.statusCode;
+    // The answer's body is not read; dumping it frees the connection for the next request.
+    await res.body.dump().catch(() => {});
   } catch (err) {
     throw new DeliveryError(`request failed: ${(err as Error).message}`);
   }
-  await res.body?.cancel().catch(() => {});
-  if (res.status < 200 || res.status >= 300) throw new DeliveryError(`receiver answered ${res.status}`, res.status);
-  return res.status;
+  if (status < 200 || status >= 300) throw new DeliveryError(`receiver answered ${status}`, status);
+  return status;
 }

@@ -5,10 +5,10 @@
 import { sql } from 'kysely';
 import { findAgent } from '../agents/registry.js';
 import { actingAgent, type Ctx } from '../context.js';
-import { inTransaction, newId, json, type Db } from '../db/index.js';
-import { notify, type Notifier } from '../db/notifier.js';
-import { fail } from '../errors.js';
-import { inboxKey } from '../wakeups.js';
+import { isUuid, newId, json, type Db } from '../db/index.js';
+import { NOTIFY_CHANNEL, type Notifier } from '../db/notifier.js';
+import { fail, notFound } from '../errors.js';
+import { INBOX_PREFIX, inboxKey } from '../wakeups.js';
 
 
 
@@ -27,6 +27,26 @@ function sender(ctx: Ctx): string {
   return id;
 }
 
+interface SendVerdict {
+  refusal: 'AGENT_PAUSED_BY_OWNER' | 'AGENT_INACTIVE' | 'not_found' | 'RECIPIENT_INACTIVE' | 'BLOCKED' | 'RECIPIENT_BACKLOGGED' | null;
+  from_name: string;
+  pause_mode: string | null;
+  from_state: string;
+  to_id: string | null;
+  to_name: string | null;
+  to_state: string | null;
+  seq: string | null;
+  created_at: Date | null;
+}
+
+/**
+ * One statement, in autocommit when it can be: the recipient's row is locked (FOR NO KEY UPDATE:
+ * senders to one inbox queue up, readers do not wait), every refusal is decided on that locked row,
+ * and the seq bump, the message and the wake-up follow. The lock is held for this statement and
+ * its commit only, never across a round trip to this process, which is what bounds the accept
+ * rate to one inbox. The sender is read without a lock: a pause committing meanwhile orders after
+ * this send.
+ */
 export async function sendMessage(
   db: Db,
   ctx: Ctx,
@@ -34,33 +54,53 @@ export async function sendMessage(
   limits: { backlogCap: number },
 ): Promise<{ id: string; to: string; seq: number; created_at: string }> {
   const fromId = sender(ctx);
-  return inTransaction(db, async (tx) => {
-    // The sender is read without a lock (a pause committing meanwhile orders after this send);
-    // the recipient is locked: that is what makes seq gapless and the cap exact.
-    const from = await findAgent(tx, ctx.workspaceId, fromId);
-    if (from.pause_mode) fail('AGENT_PAUSED_BY_OWNER', `${from.name} is paused by its owner (${from.pause_mode}) and may not send`);
-    if (from.run_state !== 'running') fail('AGENT_INACTIVE', `${from.name} is ${from.run_state === 'stopped' ? 'stopped' : 'stopping'} and may not send`);
-    const to = await findAgent(tx, ctx.workspaceId, input.to, { forNoKeyUpdate: true });
-    if (to.run_state !== 'running') fail('RECIPIENT_INACTIVE', `${to.name} is ${to.run_state === 'stopped' ? 'stopped' : 'stopping'}`);
-    const blocked = await tx.selectFrom('blocks').select('agent_id').where('agent_id', '=', to.id).where('blocked_id', '=', from.id).executeTakeFirst();
-    if (blocked) fail('BLOCKED', `${to.name} has blocked ${from.name}`);
-    if (Number(to.inbox_seq) - Number(to.acked_seq) >= limits.backlogCap) {
-      fail('RECIPIENT_BACKLOGGED', `${to.name} has ${limits.backlogCap} undelivered messages; try again later`);
-    }
-    const { inbox_seq } = await tx
-      .updateTable('agents')
-      .set({ inbox_seq: sql`inbox_seq + 1`, backlog_since: sql`coalesce(backlog_since, now())` })
-      .where('id', '=', to.id)
-      .returning('inbox_seq')
-      .executeTakeFirstOrThrow();
-    const row = await tx
-      .insertInto('messages')
-      .values({ id: newId(), workspace_id: ctx.workspaceId, recipient_id: to.id, sender_id: from.id, seq: inbox_seq, body: json(input.body) })
-      .returning(['id', 'created_at'])
-      .executeTakeFirstOrThrow();
-    await notify(tx, inboxKey(to.id));
-    return { id: row.id, to: to.id, seq: Number(inbox_seq), created_at: row.created_at.toISOString() };
-  });
+  const ws = ctx.workspaceId;
+  const id = newId();
+  const toMatch = isUuid(input.to) ? sql`r.id = ${input.to}::uuid` : sql`r.name = ${input.to}`;
+  const { rows } = await sql<SendVerdict>`
+    with s as (
+      select id, name, pause_mode, run_state from agents where id = ${fromId} and workspace_id = ${ws} and deleted_at is null
+    ), r as (
+      select r.id, r.name, r.run_state, r.inbox_seq, r.acked_seq from agents r
+      where r.workspace_id = ${ws} and r.deleted_at is null and ${toMatch}
+      for no key update
+    ), v as (
+      select s.name as from_name, s.pause_mode, s.run_state as from_state, r.id as to_id, r.name as to_name, r.run_state as to_state,
+        case
+          when s.pause_mode is not null then 'AGENT_PAUSED_BY_OWNER'
+          when s.run_state <> 'running' then 'AGENT_INACTIVE'
+          when r.id is null then 'not_found'
+          when r.run_state <> 'running' then 'RECIPIENT_INACTIVE'
+          when exists (select 1 from blocks b where b.agent_id = r.id and b.blocked_id = s.id) then 'BLOCKED'
+          when r.inbox_seq - r.acked_seq >= ${limits.backlogCap} then 'RECIPIENT_BACKLOGGED'
+        end as refusal
+      from s left join r on true
+    ), bumped as (
+      update agents a set inbox_seq = a.inbox_seq + 1, backlog_since = coalesce(a.backlog_since, now())
+      from v where a.id = v.to_id and v.refusal is null
+      returning a.id, a.inbox_seq
+    ), m as (
+      insert into messages (id, workspace_id, recipient_id, sender_id, seq, body)
+      select ${id}, ${ws}, b.id, ${fromId}, b.inbox_seq, ${json(input.body)}::json from bumped b
+      returning seq, created_at
+    )
+    select v.*, m.seq, m.created_at, (select pg_notify(${NOTIFY_CHANNEL}, ${INBOX_PREFIX} || b.id) from bumped b) as woke
+    from v left join m on true`.execute(db);
+  const v = rows[0];
+  if (!v) fail('AGENT_INACTIVE', 'This agent no longer exists and may not send');
+  const stopped = (state: string | null) => (state === 'stopped' ? 'stopped' : 'stopping');
+  if (v.refusal === 'not_found') notFound(`Agent ${input.to}`);
+  if (v.refusal) {
+    const why = {
+      AGENT_PAUSED_BY_OWNER: `${v.from_name} is paused by its owner (${v.pause_mode}) and may not send`,
+      AGENT_INACTIVE: `${v.from_name} is ${stopped(v.from_state)} and may not send`,
+      RECIPIENT_INACTIVE: `${v.to_name} is ${stopped(v.to_state)}`,
+      BLOCKED: `${v.to_name} has blocked ${v.from_name}`,
+      RECIPIENT_BACKLOGGED: `${v.to_name} has ${limits.backlogCap} undelivered messages; try again later`,
+    }[v.refusal];
+    fail(v.refusal, why);
+  }
+  return { id, to: v.to_id!, seq: Number(v.seq), created_at: v.created_at!.toISOString() };
 }
 
 /**

@@ -1,0 +1,213 @@
+// Messages: the accept rate to a fully paused agent (against a bare Fastify+pg INSERT baseline),
+// cap exactness under 20 concurrent senders, and the drain of 10,000 held messages on unpause over
+// the WebSocket stream, long-poll sync and delivery_url, checked for gaps and reorders. Leash runs
+// as a real `all` process (web + worker) in a throwaway database; the baseline runs beside it.
+//   npm run bench:messages       BENCH_QUICK=1 for a short run
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { sql } from 'kysely';
+import WebSocket from 'ws';
+import { createAgent } from '../src/agents/registry.js';
+import { operatorCtx } from '../src/context.js';
+import { createDb, type Db } from '../src/db/index.js';
+import { migrateToLatest } from '../src/db/migrate.js';
+import { createWorkspace } from '../src/workspaces/workspaces.js';
+import { client, f, freePort, freshDatabase, get, load, machine, post, startProcess, stats, stopProcess } from './support/lib.js';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const N_ACCEPT = QUICK ? 1_000 : 5_000;
+const CONNS = 50;
+const HELD = QUICK ? 2_000 : 10_000;
+const CAP = 10_000;
+
+const rows: string[] = [];
+const row = (cells: (string | number)[]) => rows.push(`| ${cells.join(' | ')} |`);
+
+/** Checks a delivery order: every seq 1..n seen (gaps = missing ones), reorders = an arrival
+ *  lower than one already seen (repeats counted apart: delivery is at least once). */
+function audit(seqs: number[], n: number) {
+  const seen = new Set<number>();
+  let reorders = 0;
+  let repeats = 0;
+  let high = 0;
+  for (const s of seqs) {
+    if (seen.has(s)) repeats++;
+    else if (s < high) reorders++;
+    seen.add(s);
+    high = Math.max(high, s);
+  }
+  let gaps = 0;
+  for (let i = 1; i <= n; i++) if (!seen.has(i)) gaps++;
+  return { gaps, reorders, repeats };
+}
+
+async function hold(db: Db, workspaceId: string, recipientId: string, senderId: string, n: number) {
+  await sql`insert into messages (id, workspace_id, recipient_id, sender_id, seq, body)
+            select gen_random_uuid(), ${workspaceId}, ${recipientId}, ${senderId}, s, json_build_object('n', s, 'pad', repeat('x', 200))
+            from generate_series(1, ${n}) s`.execute(db);
+  await db.updateTable('agents').set({ inbox_seq: n, backlog_since: new Date() }).where('id', '=', recipientId).execute();
+}
+
+async function main() {
+  const database = await freshDatabase('messages');
+  const db = createDb(database.url, { max: 4 });
+  const leashPort = freePort();
+  const basePort = freePort();
+  const prefix = `leash-bench-${randomBytes(3).toString('hex')}`;
+  let leash, baseline;
+  const received: number[] = [];
+  let lastUrlAt = 0;
+  const receiver = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const j = JSON.parse(body);
+      if (j.type === 'message') {
+        received.push(j.data.seq);
+        lastUrlAt = performance.now();
+      }
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/inbox`;
+  try {
+    await migrateToLatest(db);
+    const ws = await createWorkspace(db, { name: 'Bench', ownerEmail: 'owner@example.com' });
+    const ctx = operatorCtx(ws.workspace_id);
+    const opts = { allowPrivateUrls: true };
+    const paused = await createAgent(db, ctx, { name: 'paused' }, opts);
+    const capped = await createAgent(db, ctx, { name: 'capped' }, opts);
+    const viaWs = await createAgent(db, ctx, { name: 'via-ws' }, opts);
+    const viaSync = await createAgent(db, ctx, { name: 'via-sync' }, opts);
+    const viaUrl = await createAgent(db, ctx, { name: 'via-url', delivery_url: receiverUrl }, opts);
+    const senders = await Promise.all(Array.from({ length: 20 }, (_, i) => createAgent(db, ctx, { name: `sender-${i}` }, opts)));
+    const full = { pause_mode: 'full' as const, paused_at: new Date() };
+    await db.updateTable('agents').set(full).where('id', 'in', [paused.agent.id, viaWs.agent.id, viaSync.agent.id, viaUrl.agent.id]).execute();
+
+    const env = { DATABASE_URL: database.url, NODE_ENV: 'production', LEASH_SECRET: 'bench-secret', LOG_LEVEL: 'warn', QUEUE_PREFIX: prefix, HOST: '127.0.0.1' };
+    leash = await startProcess('src/main.ts', ['all'], { ...env, PORT: String(leashPort), BACKLOG_CAP: String(CAP), ALLOW_PRIVATE_URLS: 'true' }, `http://127.0.0.1:${leashPort}/healthz`);
+    baseline = await startProcess('bench/support/baseline-server.ts', [], { DATABASE_URL: database.url, PORT: String(basePort) }, `http://127.0.0.1:${basePort}/`);
+    const L = client(`http://127.0.0.1:${leashPort}`, CONNS);
+    const B = client(`http://127.0.0.1:${basePort}`, CONNS);
+    const owner = ws.api_key;
+
+    // 1. Accept rate to a fully paused agent: 20 senders, 50 connections, every message stored.
+    const message = (i: number) => ({ to: 'paused', body: { n: i, task: 'reconcile', pad: 'x'.repeat(200) } });
+    const sendLeash = async (i: number) => {
+      const r = await post(L, '/v1/messages', message(i), senders[i % 20]!.api_key);
+      if (r.status !== 202) throw new Error(`send: ${r.status} ${JSON.stringify(r.json)}`);
+    };
+    const sendBase = async (i: number) => {
+      const r = await post(B, '/insert', message(i));
+      if (r.status !== 200) throw new Error(`baseline: ${r.status}`);
+    };
+    await load(300, 10, sendBase); // warm up
+    await load(300, 10, async (i) => sendLeash(i));
+    const base = await load(N_ACCEPT, CONNS, sendBase);
+    const acc = await load(N_ACCEPT, CONNS, async (i) => sendLeash(300 + i));
+    const tput = (r: { ms: number[]; wallMs: number }) => (r.ms.length / r.wallMs) * 1000;
+    const sb = stats(base.ms);
+    const sl = stats(acc.ms);
+    const storedPaused = Number((await db.selectFrom('agents').select('inbox_seq').where('id', '=', paused.agent.id).executeTakeFirstOrThrow()).inbox_seq);
+    row([`baseline INSERT, ${CONNS} connections`, N_ACCEPT, `${f(tput(base), 0)} req/s`, `p50 ${f(sb.p50)} / p99 ${f(sb.p99)} / max ${f(sb.max)} ms`, '']);
+    row([
+      `send to a fully paused agent, 20 senders, ${CONNS} connections`,
+      N_ACCEPT,
+      `${f(tput(acc), 0)} req/s = ${f(tput(acc) / tput(base), 2)} × baseline`,
+      `p50 ${f(sl.p50)} / p99 ${f(sl.p99)} / max ${f(sl.max)} ms`,
+      `${storedPaused} stored, 0 delivered`,
+    ]);
+
+    // 2. Cap exactness: 10 places left under the cap, 20 senders × 5 at once.
+    await hold(db, ws.workspace_id, capped.agent.id, senders[0]!.agent.id, CAP - 10);
+    const outcomes = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => post(L, '/v1/messages', { to: 'capped', body: i }, senders[i % 20]!.api_key).then((r) => r.status)),
+    );
+    const stored = Number((await db.selectFrom('agents').select('inbox_seq').where('id', '=', capped.agent.id).executeTakeFirstOrThrow()).inbox_seq);
+    const count = (s: number) => outcomes.filter((o) => o === s).length;
+    row([`cap exactness: ${CAP - 10} held, 100 sends from 20 senders at once`, 100, `${count(202)} × 202, ${count(429)} × 429`, `${stored} stored (cap ${CAP})`, stored === CAP && count(202) === 10 ? 'exact' : 'NOT EXACT']);
+
+    // 3. Drains of HELD messages on unpause: stream, sync, delivery_url.
+    for (const a of [viaWs, viaSync, viaUrl]) await hold(db, ws.workspace_id, a.agent.id, senders[1]!.agent.id, HELD);
+
+    // 3a. WebSocket: connected (and held) first, then unpaused; the client acks as it goes.
+    const wsSeqs: number[] = [];
+    const socket = new WebSocket(`ws://127.0.0.1:${leashPort}/v1/stream`, { headers: { authorization: `Bearer ${viaWs.api_key}` } });
+    let wsDone: () => void = () => {};
+    const wsFinished = new Promise<void>((r) => (wsDone = r));
+    let wsLastAt = 0;
+    socket.on('message', (data) => {
+      const frame = JSON.parse(String(data));
+      if (frame.type !== 'message') return;
+      wsSeqs.push(frame.message.seq);
+      socket.send(JSON.stringify({ type: 'ack', seq: frame.message.seq }));
+      if (frame.message.seq === HELD) {
+        wsLastAt = performance.now();
+        wsDone();
+      }
+    });
+    await new Promise((r) => socket.once('open', r));
+    await new Promise((r) => setTimeout(r, 300));
+    const heldOnStream = wsSeqs.length;
+    const wsStart = performance.now();
+    await post(L, `/v1/agents/${viaWs.agent.id}/unpause`, {}, owner);
+    await wsFinished;
+    const wsMs = wsLastAt - wsStart;
+    socket.close();
+    const wsAudit = audit(wsSeqs, HELD);
+    row([`drain ${HELD} held on unpause: WebSocket`, HELD, `${f(wsMs, 0)} ms`, `${f((HELD / wsMs) * 1000, 0)} msg/s`, `gaps ${wsAudit.gaps}, reorders ${wsAudit.reorders}, repeats ${wsAudit.repeats}; ${heldOnStream} pushed while paused`]);
+
+    // 3b. Sync: pages of 1,000 read and acked.
+    const syncSeqs: number[] = [];
+    const syncStart = performance.now();
+    await post(L, `/v1/agents/${viaSync.agent.id}/unpause`, {}, owner);
+    while (syncSeqs.length < HELD) {
+      const page = await get(L, `/v1/messages?limit=1000&after=${syncSeqs.at(-1) ?? 0}`, viaSync.api_key);
+      const seqs = page.json.data.map((m: { seq: number }) => m.seq);
+      syncSeqs.push(...seqs);
+      if (seqs.length) await post(L, '/v1/messages/ack', { seq: seqs.at(-1) }, viaSync.api_key);
+    }
+    const syncMs = performance.now() - syncStart;
+    const syncAudit = audit(syncSeqs, HELD);
+    row([`drain ${HELD} held on unpause: sync (pages of 1,000)`, HELD, `${f(syncMs, 0)} ms`, `${f((HELD / syncMs) * 1000, 0)} msg/s`, `gaps ${syncAudit.gaps}, reorders ${syncAudit.reorders}, repeats ${syncAudit.repeats}`]);
+
+    // 3c. delivery_url: one signed POST at a time to a local receiver.
+    await new Promise((r) => setTimeout(r, 300));
+    const heldOnUrl = received.length;
+    const urlStart = performance.now();
+    await post(L, `/v1/agents/${viaUrl.agent.id}/unpause`, {}, owner);
+    const deadline = Date.now() + 120_000;
+    while (!received.includes(HELD) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const urlMs = lastUrlAt - urlStart;
+    const urlAudit = audit(received, HELD);
+    row([`drain ${HELD} held on unpause: delivery_url`, HELD, `${f(urlMs, 0)} ms`, `${f((HELD / urlMs) * 1000, 0)} msg/s`, `gaps ${urlAudit.gaps}, reorders ${urlAudit.reorders}, repeats ${urlAudit.repeats}; ${heldOnUrl} posted while paused`]);
+
+    await Promise.all([L.close(), B.close()]);
+  } finally {
+    if (leash) await stopProcess(leash);
+    if (baseline) await stopProcess(baseline);
+    receiver.close();
+    await db.destroy();
+    await database.drop();
+  }
+
+  const table = [
+    `Machine: ${machine()}. ${QUICK ? 'Quick run. ' : ''}Leash: one \`all\` process (web + worker), NODE_ENV=production, LOG_LEVEL=warn.`,
+    '',
+    '| scenario | n | rate / time | latency or throughput | checks |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows,
+  ].join('\n');
+  console.log(table);
+  if (process.env.BENCH_WRITE !== '0') {
+    await writeFile(new URL('./results-messages.md', import.meta.url), `# Messages benchmark (${new Date().toISOString().slice(0, 10)})\n\n${table}\n`);
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
