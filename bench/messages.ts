@@ -84,8 +84,10 @@ async function main() {
     const viaSync = await createAgent(db, ctx, { name: 'via-sync' }, opts);
     const viaUrl = await createAgent(db, ctx, { name: 'via-url', delivery_url: receiverUrl }, opts);
     const senders = await Promise.all(Array.from({ length: 20 }, (_, i) => createAgent(db, ctx, { name: `sender-${i}` }, opts)));
+    const spread = await Promise.all(Array.from({ length: 20 }, (_, i) => createAgent(db, ctx, { name: `paused-${i}` }, opts)));
     const full = { pause_mode: 'full' as const, paused_at: new Date() };
-    await db.updateTable('agents').set(full).where('id', 'in', [paused.agent.id, viaWs.agent.id, viaSync.agent.id, viaUrl.agent.id]).execute();
+    const held = [paused, viaWs, viaSync, viaUrl, ...spread].map((a) => a.agent.id);
+    await db.updateTable('agents').set(full).where('id', 'in', held).execute();
 
     const env = { DATABASE_URL: database.url, NODE_ENV: 'production', LEASH_SECRET: 'bench-secret', LOG_LEVEL: 'warn', QUEUE_PREFIX: prefix, HOST: '127.0.0.1' };
     leash = await startProcess('src/main.ts', ['all'], { ...env, PORT: String(leashPort), BACKLOG_CAP: String(CAP), ALLOW_PRIVATE_URLS: 'true' }, `http://127.0.0.1:${leashPort}/healthz`);
@@ -119,6 +121,21 @@ async function main() {
       `${f(tput(acc), 0)} req/s = ${f(tput(acc) / tput(base), 2)} × baseline`,
       `p50 ${f(sl.p50)} / p99 ${f(sl.p99)} / max ${f(sl.max)} ms`,
       `${storedPaused} stored, 0 delivered`,
+    ]);
+
+    // 1b. The same load spread over 20 paused inboxes: sends to one inbox queue on its row lock
+    // (gapless seq), sends to different inboxes do not.
+    const accSpread = await load(N_ACCEPT, CONNS, async (i) => {
+      const r = await post(L, '/v1/messages', { ...message(i), to: `paused-${i % 20}` }, senders[i % 20]!.api_key);
+      if (r.status !== 202) throw new Error(`send: ${r.status} ${JSON.stringify(r.json)}`);
+    });
+    const ss = stats(accSpread.ms);
+    row([
+      `send to 20 fully paused agents, 20 senders, ${CONNS} connections`,
+      N_ACCEPT,
+      `${f(tput(accSpread), 0)} req/s = ${f(tput(accSpread) / tput(base), 2)} × baseline`,
+      `p50 ${f(ss.p50)} / p99 ${f(ss.p99)} / max ${f(ss.max)} ms`,
+      '',
     ]);
 
     // 2. Cap exactness: 10 places left under the cap, 20 senders × 5 at once.

@@ -146,6 +146,21 @@ describe('delivery', () => {
   });
 });
 
+describe('shutdown', () => {
+  it('a server shutting down closes its streams with 1001 (reconnect), and their rows go', async () => {
+    const { bob } = await pair();
+    const other: Deps = createDeps(t.config);
+    const otherApp = await buildServer(other);
+    const otherBase = await otherApp.listen({ host: '127.0.0.1', port: 0 });
+    const c = await StreamClient.open(otherBase, bob.key);
+    await otherApp.close();
+    await closeDeps(other);
+    await c.until((x) => x.closed !== undefined);
+    expect(c.closed).toEqual({ code: 1001, reason: 'Leash is restarting; reconnect' });
+    await expect.poll(async () => (await t.deps.db.selectFrom('agent_streams').select('id').where('agent_id', '=', bob.id).execute()).length).toBe(0);
+  });
+});
+
 describe('full pause', () => {
   it('no pushes while fully paused, a reconnect drains nothing, sends are still accepted; unpause drains 1,200 held in order, then live', async () => {
     const { ws, alice, bob } = await pair();

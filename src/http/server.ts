@@ -68,7 +68,15 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
 
   // Before the auth hook: the plugin's own onRequest hook must see a refused upgrade, so that the
   // socket is closed after the 401/403 is written.
-  await app.register(websocket, { options: { maxPayload: MAX_FRAME_BYTES } });
+  await app.register(websocket, {
+    options: { maxPayload: MAX_FRAME_BYTES },
+    // On shutdown streams are told to come back (1001 going away) rather than closed without a reason.
+    preClose(done) {
+      for (const client of this.websocketServer.clients) client.close(1001, 'Leash is restarting; reconnect');
+      this.websocketServer.close();
+      done();
+    },
+  });
   registerAuth(app, deps.db);
 
   app.get('/healthz', { schema: { hide: true } }, async (_req, reply) => {

@@ -32,7 +32,13 @@ export function registerStreamRoute(app: FastifyInstance, deps: Deps) {
       .catch((err) => deps.log.warn({ err: err.message }, 'stream heartbeat failed'));
   }, STREAM_HEARTBEAT_MS);
   heartbeat.unref();
-  app.addHook('onClose', async () => clearInterval(heartbeat));
+  // A stream's close removes its row; shutdown does it for every stream (their sockets were told
+  // to close by preClose, but may not have finished) before the pool goes.
+  const closing = new Set<Promise<void>>();
+  app.addHook('onClose', async () => {
+    clearInterval(heartbeat);
+    await Promise.all([...closing, ...[...open.keys()].map((s) => s.close())]);
+  });
 
   app.get(
     '/v1/stream',
@@ -70,7 +76,8 @@ export function registerStreamRoute(app: FastifyInstance, deps: Deps) {
       socket.on('pong', () => (state.alive = true));
       socket.on('close', () => {
         open.delete(stream);
-        void stream.close();
+        const done = stream.close().finally(() => closing.delete(done));
+        closing.add(done);
       });
       stream.open().then(
         () => {
