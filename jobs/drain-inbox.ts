@@ -5,7 +5,7 @@
 // Failures back off, and the backoff is kept on the agent's row, so a Redis that forgets re-arms
 // the drain at the right time.
 import type { Deps } from '../src/deps.js';
-import { DeliveryError, signedPost } from '../src/delivery/signed-post.js';
+import { DeliveryError, NotSent, signedPost } from '../src/delivery/signed-post.js';
 import { ackInbox, deliverableMessages } from '../src/messages/messages.js';
 
 export type DrainResult = { outcome: 'done'; delivered: number } | { outcome: 'retry'; at: Date; delivered: number };
@@ -35,7 +35,18 @@ async function target(deps: Pick<Deps, 'db'>, agentId: string) {
 
 /** Drains until the inbox is empty, the agent may not take messages, a POST fails, or `stop()`
  *  (the worker shutting down) says so. */
-export async function drainInbox(deps: Pick<Deps, 'db' | 'config'>, agentId: string, stop: () => boolean = () => false): Promise<DrainResult> {
+export interface DrainControl {
+  /** The worker is shutting down: stop after the current message. */
+  stopping(): boolean;
+  /** Whether this drain still holds its job (false if its lock lapsed and another may run). */
+  stillOwner(): Promise<boolean>;
+}
+
+const always: DrainControl = { stopping: () => false, stillOwner: async () => true };
+
+/** Drains until the inbox is empty, the agent may not take messages, a POST fails, or the worker
+ *  stops or loses the job. */
+export async function drainInbox(deps: Pick<Deps, 'db' | 'config'>, agentId: string, control: DrainControl = always): Promise<DrainResult> {
   const { db, config } = deps;
   let delivered = 0;
   let last = 0;
@@ -54,13 +65,22 @@ export async function drainInbox(deps: Pick<Deps, 'db' | 'config'>, agentId: str
       const batch = await deliverableMessages(db, agentId, last, BATCH);
       if (batch.length === 0) break;
       for (const message of batch) {
-        // Checked before every POST: nothing starts after a full pause, a stop or a new URL commits.
-        t = stop() ? undefined : await target(deps, agentId);
-        if (!t) return { outcome: 'done', delivered };
+        if (control.stopping()) return { outcome: 'done', delivered };
+        const { url, secret } = t;
         const body = JSON.stringify({ type: 'message', timestamp: new Date().toISOString(), data: message });
+        // Checked last, right before the request: nothing starts after a full pause, a stop or a
+        // new URL commits, nor once another worker may have taken this drain over.
+        // (A new URL ends this drain; the one armed when it finishes starts on the new URL.)
+        const beforeSend = async () => {
+          const now = await target(deps, agentId);
+          if (!now || now.url !== url || !(await control.stillOwner())) return false;
+          t = now;
+          return true;
+        };
         try {
-          await signedPost({ url: t.url, secret: t.secret, id: message.id, body, allowPrivateUrls: config.allowPrivateUrls });
+          await signedPost({ url, secret, id: message.id, body, allowPrivateUrls: config.allowPrivateUrls, beforeSend });
         } catch (err) {
+          if (err instanceof NotSent) return { outcome: 'done', delivered };
           const at = new Date(Date.now() + drainBackoff(config.retryScheduleMs, t.failures + 1));
           const why = err instanceof DeliveryError ? err.message : String(err);
           await db
@@ -72,10 +92,7 @@ export async function drainInbox(deps: Pick<Deps, 'db' | 'config'>, agentId: str
         }
         last = message.seq;
         delivered++;
-        if (t.failures > 0) {
-          await db.updateTable('agents').set({ drain_failures: 0, drain_retry_at: null, drain_error: null }).where('id', '=', agentId).execute();
-          t.failures = 0;
-        }
+        if (t.failures > 0) await db.updateTable('agents').set({ drain_failures: 0, drain_retry_at: null, drain_error: null }).where('id', '=', agentId).execute();
         if (last - written >= ACK_EVERY) await writeAck();
       }
     }

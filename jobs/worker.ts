@@ -11,7 +11,7 @@ import type { Deps } from '../src/deps.js';
 import { OUTBOX_KEY } from '../src/outbox/outbox.js';
 import { createQueues, producerConnection, workerConnection, type QueueName } from '../src/queue.js';
 import { DELIVERIES_KEY } from '../src/webhooks/endpoints.js';
-import { INBOX_PREFIX } from '../src/wakeups.js';
+import { DRAIN_RESET_PREFIX, INBOX_PREFIX } from '../src/wakeups.js';
 import { armChannel, armDeliveries, armDrains, armDueDeliveries, armTimers, rearmEverything } from './arm.js';
 import { showOutcome, sendOnChannel } from './channel-jobs.js';
 import { attemptDelivery } from './deliver.js';
@@ -29,6 +29,8 @@ export interface RunningWorker {
 
 /** A slow target may hold at most this many delivery slots in this process; the rest wait. */
 const PER_TARGET_IN_FLIGHT = 4;
+/** A drain's BullMQ lock: renewed while it runs; lapsed, another worker takes the drain over. */
+const DRAIN_LOCK_MS = 5_000;
 /** How often the worker checks that Redis still holds its data (a FLUSHALL keeps connections up). */
 const REDIS_CHECK_MS = 2_000;
 
@@ -108,15 +110,28 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
       concurrency: 16,
       // A drain of a crashed worker is taken over within ~10 s (its lock lapses), however often
       // that happens: the drain resumes from the last ack, so running it again is always safe.
-      options: { lockDuration: 5_000, stalledInterval: 5_000, maxStalledCount: 1_000 },
+      // A drain that lost its lock (a long stall) sees it before its next POST and stops.
+      options: { lockDuration: DRAIN_LOCK_MS, stalledInterval: 5_000, maxStalledCount: 1_000 },
       run: async (job, token) => {
-        const result = await drainInbox(deps, job.data.agentId, () => closing);
-        // The same job waits out the backoff, so its id keeps any second drain of this agent out.
-        if (result.outcome === 'retry') {
-          await job.moveToDelayed(result.at.getTime(), token);
-          throw new DelayedError();
+        let checked = Date.now();
+        const stillOwner = async () => {
+          if (Date.now() - checked < 1_000) return true;
+          checked = Date.now();
+          return (await job.extendLock(token!, DRAIN_LOCK_MS)) === 1;
+        };
+        let at: number;
+        try {
+          const result = await drainInbox(deps, job.data.agentId, { stopping: () => closing, stillOwner });
+          if (result.outcome !== 'retry') return result;
+          at = result.at.getTime();
+        } catch (err) {
+          // Postgres away, say: the same job tries again shortly rather than waiting for the sweep.
+          log.warn({ err: (err as Error).message, agent: job.data.agentId }, 'drain failed; retrying');
+          at = Date.now() + 2_000;
         }
-        return result;
+        // The same job waits out the backoff, so its id keeps any second drain of this agent out.
+        await job.moveToDelayed(at, token);
+        throw new DelayedError();
       },
     },
   };
@@ -131,6 +146,17 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
     woken.clear();
     await armDrains(deps, queues, ids).catch((err) => log.warn({ err: err.message }, 'arming drains failed; the sweep retries'));
   });
+  /** A new delivery_url: a drain delayed by the old URL's backoff runs now. */
+  const resetDrain = async (agentId: string) => {
+    if (!agentId || closing) return;
+    try {
+      const job = await queues.drains.getJob(`drain.${agentId}`);
+      if (job && (await job.isDelayed())) await job.promote();
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not restart a delayed drain');
+    }
+    wakeInbox(agentId);
+  };
   const wakeInbox = (agentId: string | undefined) => {
     if (closing) return;
     if (agentId) woken.add(agentId);
@@ -154,6 +180,7 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
     await deps.notifier.subscribe(DELIVERIES_KEY, () => void armDue()),
     // An empty suffix: the listener reconnected and cannot say what it missed.
     await deps.notifier.subscribePrefix(INBOX_PREFIX, (key) => wakeInbox(key.slice(INBOX_PREFIX.length) || undefined)),
+    await deps.notifier.subscribePrefix(DRAIN_RESET_PREFIX, (key) => void resetDrain(key.slice(DRAIN_RESET_PREFIX.length))),
   ];
 
   const sweep = coalesced(async () => {

@@ -9,3 +9,7 @@ export const agentKey = (agentId: string) => `agent:${agentId}`;
  *  ones go. Streams and long-polls wait on it; the worker hears every inbox by the prefix. */
 export const INBOX_PREFIX = 'inbox:';
 export const inboxKey = (agentId: string) => `${INBOX_PREFIX}${agentId}`;
+
+/** A new delivery_url: the drain waiting out the old URL's backoff goes now. */
+export const DRAIN_RESET_PREFIX = 'drain-reset:';
+export const drainResetKey = (agentId: string) => `${DRAIN_RESET_PREFIX}${agentId}`;

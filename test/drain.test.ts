@@ -145,17 +145,20 @@ describe('delivery_url drain', () => {
     await expect.poll(() => seqsOf(r)).toEqual([1, 2]);
   });
 
-  it('a new delivery_url takes the rest, signed with its new secret', async () => {
+  it('a new delivery_url takes the rest at once (the old one’s backoff is dropped), signed with its new secret', async () => {
     const old = await receiver();
     old.respond = () => 503;
     const { ws, alice, bob } = await setup(old.url);
-    await worker();
+    // A minute of backoff after the first failure: only the reset can make the next POST prompt.
+    const tw = await startTestWorker(t, { retryScheduleMs: [60_000] });
+    cleanups.push(() => tw.stop());
     await send(alice.key, 'a');
     await expect.poll(() => seqsOf(old).length).toBeGreaterThan(0);
     const fresh = await receiver();
     const patched = await t.call('PATCH', `/v1/agents/${bob.id}`, { key: ws.ownerKey, body: { delivery_url: `${fresh.url}/new` } });
     expect(patched.status).toBe(200);
-    await expect.poll(() => seqsOf(fresh), { timeout: 10_000 }).toEqual([1]);
+    await expect.poll(async () => (await agentRow(bob.id)).drain_failures).toBe(0);
+    await expect.poll(() => seqsOf(fresh), { timeout: 5_000 }).toEqual([1]);
     const got = fresh.requests.find((q) => q.json?.type === 'message')!;
     expect(verifyStandardWebhook(patched.body.delivery_secret, got.headers, got.body)).toBe(true);
   });

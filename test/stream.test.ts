@@ -94,6 +94,25 @@ describe('delivery', () => {
     expect(again.seqs()).toEqual([4, 5]);
   });
 
+  it('opening while messages arrive: ready comes first and nothing already acknowledged is pushed again', async () => {
+    const { ws, alice, bob } = await pair();
+    await bulkInsert(bob.id, alice.id, ws.id, 300);
+    await t.call('POST', '/v1/messages/ack', { key: bob.key, body: { seq: 300 } });
+    let sending = true;
+    const flood = (async () => {
+      while (sending) await send(alice.key, 'bob', 'live');
+    })();
+    const streams = await Promise.all(Array.from({ length: 5 }, () => connect(bob.key)));
+    sending = false;
+    await flood;
+    await new Promise((r) => setTimeout(r, 300));
+    for (const c of streams) {
+      expect(c.frames[0]!.type).toBe('ready');
+      expect(c.seqs().every((seq) => seq > 300)).toBe(true);
+      expect(c.seqs()).toEqual(range(301, 300 + c.seqs().length));
+    }
+  });
+
   it(`holds at ${STREAM_WINDOW} unacknowledged messages; acks open the window`, async () => {
     const { ws, alice, bob } = await pair();
     await bulkInsert(bob.id, alice.id, ws.id, STREAM_WINDOW + 200);
@@ -213,6 +232,18 @@ describe('full pause', () => {
     expect(c.seqs()).toEqual(range(1, atPause));
     const { inbox_seq } = await t.deps.db.selectFrom('agents').select('inbox_seq').where('id', '=', bob.id).executeTakeFirstOrThrow();
     expect(Number(inbox_seq)).toBeGreaterThan(atPause);
+  });
+
+  it('switching a full pause to a soft one releases the held messages at once', async () => {
+    const { ws, alice, bob } = await pair();
+    await t.call('POST', `/v1/agents/${bob.id}/pause`, { key: ws.ownerKey, body: { mode: 'full' } });
+    const c = await connect(bob.key);
+    await sendMany(alice.key, 'bob', 3);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(c.seqs()).toEqual([]);
+    expect((await t.call('POST', `/v1/agents/${bob.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } })).status).toBe(200);
+    await c.until((x) => x.seqs().length === 3, 3_000);
+    expect(c.seqs()).toEqual([1, 2, 3]);
   });
 
   it('a soft pause does not hold inbound delivery', async () => {

@@ -50,7 +50,9 @@ export async function pauseAgent(db: Db, ctx: Ctx, ref: string, input: PauseInpu
       .executeTakeFirst();
     if (!row) fail('already_paused', `${agent.name} is already paused (${input.mode})`);
     const previous = agent.pause_mode && agent.pause_mode !== input.mode ? { previous_mode: agent.pause_mode } : {};
-    await announce(tx, ctx, row, 'agent.paused', { mode: input.mode, reason: input.reason ?? null, ...previous });
+    // Full → send releases what the full pause held: wake the inbox's readers, streams and drain.
+    const release = agent.pause_mode === 'full' ? [inboxKey(row.id)] : [];
+    await announce(tx, ctx, row, 'agent.paused', { mode: input.mode, reason: input.reason ?? null, ...previous }, release);
     return agentView(row);
   });
 }

@@ -11,7 +11,7 @@ import type { AgentRow, AgentsTable } from '../db/schema.js';
 import { fail, invalid, notFound } from '../errors.js';
 import { targetProblem } from '../net/targets.js';
 import { toPage, type Page, type PageParams } from '../pagination.js';
-import { inboxKey } from '../wakeups.js';
+import { drainResetKey } from '../wakeups.js';
 import { agentView, type AgentView } from './view.js';
 
 // Names are how chat commands address agents, so they must never be mistaken for an id or for
@@ -162,7 +162,7 @@ export async function updateAgent(
         .returningAll()
         .executeTakeFirstOrThrow();
       await record(tx, ctx, { action: 'agent.updated', agentId: row.id, details: { fields: changed } });
-      if (input.delivery_url) await notify(tx, inboxKey(row.id));
+      if (input.delivery_url) await notify(tx, drainResetKey(row.id));
       return { ...agentView(row), ...(secret ? { delivery_secret: secret } : {}) };
     });
   } catch (err) {

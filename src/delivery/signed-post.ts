@@ -14,6 +14,9 @@ export class DeliveryError extends Error {
   }
 }
 
+/** beforeSend said no: nothing was sent. */
+export class NotSent extends Error {}
+
 export interface SignedPost {
   url: string;
   secret: string;
@@ -21,6 +24,9 @@ export interface SignedPost {
   body: string;
   allowPrivateUrls: boolean;
   timeoutMs?: number;
+  /** The last check before the request goes out (after the target's DNS check, which can take
+   *  seconds); false throws NotSent. */
+  beforeSend?: () => Promise<boolean>;
 }
 
 /** Resolves with the response status on 2xx; throws DeliveryError otherwise. */
@@ -28,6 +34,7 @@ export async function signedPost(p: SignedPost): Promise<number> {
   // Checked again at send time: DNS may have changed since the URL was accepted.
   const problem = await targetProblem(p.url, p.allowPrivateUrls);
   if (problem) throw new DeliveryError(`refused target: ${problem}`);
+  if (p.beforeSend && !(await p.beforeSend())) throw new NotSent('not sent');
   const timestamp = new Date();
   const signature = new Webhook(p.secret).sign(p.id, timestamp, p.body);
   let status: number;

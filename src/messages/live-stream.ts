@@ -31,7 +31,8 @@ export function controlEventName(type: string): string {
   return type.replace(/^agent\./, '').replace('.', '_');
 }
 
-const CONTROL_EVENT = /^(agent|session|pause_request)\./;
+/** How long a failed push or event read waits before trying again (a quiet inbox has no next wake-up). */
+const RETRY_MS = 1_000;
 /** How far back (by id time) each read of the agent's events looks: commits can land out of id order. */
 const EVENT_LOOKBACK_MS = 10_000;
 
@@ -49,6 +50,9 @@ export class LiveStream {
   private acked = 0;
   private flushedAck = 0;
   private closed = false;
+  /** Wake-ups are ignored until `ready` is out: the cursor is not known before. */
+  private opened = false;
+  private opening: Promise<void> | undefined;
   private readonly openedAt = Date.now();
   /** Event ids already sent, with when they were sent (the lookback re-reads them). */
   private readonly sentEvents = new Map<string, number>();
@@ -62,14 +66,29 @@ export class LiveStream {
 
   /** Registers the stream, says hello (the agent as it is now, pause included), then drains
    *  from the last acknowledged seq. */
-  async open(): Promise<void> {
+  open(): Promise<void> {
+    this.opening ??= this.doOpen();
+    return this.opening;
+  }
+
+  private async doOpen(): Promise<void> {
     const { db, notifier } = this.deps;
-    this.unsubscribe.push(await notifier.subscribe(inboxKey(this.agentId), () => void this.pump()));
-    this.unsubscribe.push(await notifier.subscribe(agentKey(this.agentId), () => void this.events()));
+    // Subscribed before the first read, so nothing that commits in between is missed; the
+    // wake-ups wait for `opened`, and the pump below catches up with them.
+    const subscriptions = [
+      notifier.subscribe(inboxKey(this.agentId), () => void this.pump()),
+      notifier.subscribe(agentKey(this.agentId), () => void this.events()),
+    ];
+    for (const s of subscriptions) this.unsubscribe.push(await s);
+    if (this.closed) return;
     await streamOpened(db, this.id, this.agentId);
     const row = await db.selectFrom('agents').selectAll().where('id', '=', this.agentId).executeTakeFirstOrThrow();
+    if (this.closed) return;
     this.sent = this.acked = this.flushedAck = Number(row.acked_seq);
     this.send({ type: 'ready', agent: agentView(row), acked_seq: this.flushedAck, window: STREAM_WINDOW });
+    // A stop that committed while this opened: say so and close.
+    if (row.run_state === 'stopped') return this.sink.close(CLOSE_STOPPED, 'agent stopped');
+    this.opened = true;
     await this.pump();
   }
 
@@ -96,6 +115,8 @@ export class LiveStream {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Let an open in progress finish first: its row must not be written after ours is removed.
+    await this.opening?.catch(() => {});
     for (const u of this.unsubscribe) u();
     await this.flushAck();
     await streamClosed(this.deps.db, this.id).catch((err) => this.deps.log.warn({ err: err.message }, 'could not remove a closed stream'));
@@ -107,6 +128,7 @@ export class LiveStream {
 
   /** Pushes what may be delivered, batch by batch, while the window and the socket have room. */
   private readonly pump = coalesced(async () => {
+    if (!this.opened) return;
     try {
       while (!this.closed) {
         const room = Math.min(STREAM_WINDOW - (this.sent - this.acked), BATCH);
@@ -117,7 +139,7 @@ export class LiveStream {
         }
         // The frames are written before the transaction ends: see deliverableMessages.
         const n = await inTransaction(this.deps.db, async (tx) => {
-          const messages = await deliverableMessages(tx, this.agentId, this.sent, room);
+          const messages = await deliverableMessages(tx, this.agentId, this.sent, room, { lock: true });
           for (const message of messages) this.send({ type: 'message', message });
           if (messages.length) this.sent = messages[messages.length - 1]!.seq;
           return messages.length;
@@ -125,7 +147,9 @@ export class LiveStream {
         if (n < room) return;
       }
     } catch (err) {
-      if (!this.closed) this.deps.log.warn({ err: (err as Error).message, agent: this.agentId }, 'stream push failed; the next wake-up retries');
+      if (this.closed) return;
+      this.deps.log.warn({ err: (err as Error).message, agent: this.agentId }, 'stream push failed; retrying');
+      setTimeout(() => void this.pump(), RETRY_MS).unref();
     }
   });
 
@@ -143,7 +167,7 @@ export class LiveStream {
 
   /** The agent's new events as control frames; a stop closes the stream after telling it. */
   private readonly events = coalesced(async () => {
-    if (this.closed) return;
+    if (!this.opened || this.closed) return;
     try {
       const now = Date.now();
       const rows = await this.deps.db
@@ -151,22 +175,24 @@ export class LiveStream {
         .select(['id', 'type', 'payload'])
         .where('agent_id', '=', this.agentId)
         .where('id', '>=', idFloor(Math.max(this.openedAt, now - EVENT_LOOKBACK_MS)))
+        .where('type', '~', '^(agent|session|pause_request)\\.')
         .orderBy('id')
         .limit(500)
         .execute();
       for (const [id, at] of this.sentEvents) if (at < now - 3 * EVENT_LOOKBACK_MS) this.sentEvents.delete(id);
       for (const row of rows) {
-        if (this.sentEvents.has(row.id) || !CONTROL_EVENT.test(row.type)) continue;
+        if (this.sentEvents.has(row.id)) continue;
         this.sentEvents.set(row.id, now);
         const { timestamp, data } = row.payload as { timestamp: string; data: unknown };
         this.send({ type: 'control', event: controlEventName(row.type), id: row.id, timestamp, data });
-        if (row.type === 'agent.stopped') {
-          this.sink.close(CLOSE_STOPPED, 'agent stopped');
-          return;
-        }
       }
+      // The run state decides, not the event list: a stop is never missed.
+      const agent = await this.deps.db.selectFrom('agents').select('run_state').where('id', '=', this.agentId).executeTakeFirst();
+      if (!agent || agent.run_state === 'stopped') this.sink.close(CLOSE_STOPPED, 'agent stopped');
     } catch (err) {
-      this.deps.log.warn({ err: (err as Error).message, agent: this.agentId }, 'stream events read failed');
+      if (this.closed) return;
+      this.deps.log.warn({ err: (err as Error).message, agent: this.agentId }, 'stream events read failed; retrying');
+      setTimeout(() => void this.events(), RETRY_MS).unref();
     }
   });
 }

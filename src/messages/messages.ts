@@ -105,13 +105,14 @@ export async function sendMessage(
 
 /**
  * Up to `limit` of the agent's messages after seq `after`, in seq order, that may be delivered
- * now: none under full pause (held, not dropped). The agent's row is read FOR KEY SHARE in the same
- * statement, and a pause takes it FOR UPDATE: a pause committing while this reads waits for it,
- * and a read that comes second sees the pause. A stream writes its frames before its transaction
- * commits, so nothing it read before a pause goes out after that pause commits.
+ * now: none under full pause (held, not dropped). With `lock`, the agent's row is read FOR KEY
+ * SHARE in the same statement, and a pause takes it FOR UPDATE: a pause committing while this reads
+ * waits for it, and a read that comes second sees the pause. The stream reads this way inside a
+ * transaction and writes its frames before it commits, so nothing it read before a pause goes out
+ * after that pause commits. (Outside a transaction the lock would buy nothing.)
  */
-export async function deliverableMessages(db: Db, agentId: string, after: number, limit: number): Promise<MessageView[]> {
-  const rows = await db
+export async function deliverableMessages(db: Db, agentId: string, after: number, limit: number, opts: { lock?: boolean } = {}): Promise<MessageView[]> {
+  let q = db
     .selectFrom('agents as a')
     .innerJoin('messages as m', (j) => j.onRef('m.recipient_id', '=', 'a.id').on('m.seq', '>', String(after)))
     .innerJoin('agents as s', 's.id', 'm.sender_id')
@@ -119,9 +120,9 @@ export async function deliverableMessages(db: Db, agentId: string, after: number
     .where('a.id', '=', agentId)
     .where((eb) => eb.or([eb('a.pause_mode', 'is', null), eb('a.pause_mode', '!=', 'full')]))
     .orderBy('m.seq')
-    .limit(limit)
-    .forKeyShare('a')
-    .execute();
+    .limit(limit);
+  if (opts.lock) q = q.forKeyShare('a');
+  const rows = await q.execute();
   return rows.map(messageView);
 }
 
