@@ -1,22 +1,35 @@
 // Channel work for an approval: send the question, and later show the outcome (adapters in
 // src/channels/). The web channel has no adapter: it is answered on the response page.
-import { adapters } from '../src/channels/registry.js';
+import type { ApprovalRow } from '../src/db/schema.js';
+import { adapters, type ChannelAdapter } from '../src/channels/registry.js';
 import { json } from '../src/db/index.js';
 import type { Deps } from '../src/deps.js';
 
-export async function sendOnChannel(deps: Deps, approvalId: string): Promise<void> {
+/** Takes the destination's next slot or throws RetryLater for when it frees (see ChannelAdapter.pace). */
+export type Pacer = (key: string, everyMs: number) => Promise<void>;
+
+async function paced(adapter: ChannelAdapter, row: ApprovalRow, pace: Pacer) {
+  const p = adapter.pace?.(row);
+  if (p) await pace(p.key, p.everyMs);
+}
+
+export async function sendOnChannel(deps: Deps, approvalId: string, pace: Pacer): Promise<void> {
   const row = await deps.db.selectFrom('approvals').selectAll().where('id', '=', approvalId).executeTakeFirst();
   const adapter = row && adapters[row.channel];
   if (!row || !adapter || row.status !== 'pending' || row.channel_ref) return;
+  await paced(adapter, row, pace);
   const ref = await adapter.send(deps, row);
   // Recorded even when empty: a sent question is never sent again by a re-arm.
   await deps.db.updateTable('approvals').set({ channel_ref: json(ref ?? {}) }).where('id', '=', row.id).execute();
 }
 
-export async function showOutcome(deps: Deps, approvalId: string): Promise<void> {
+export async function showOutcome(deps: Deps, approvalId: string, pace: Pacer): Promise<void> {
   const row = await deps.db.selectFrom('approvals').selectAll().where('id', '=', approvalId).executeTakeFirst();
   const adapter = row && adapters[row.channel];
   if (!row || row.status === 'pending' || row.channel_settled_at) return;
-  if (adapter?.settled) await adapter.settled(deps, row);
+  if (adapter?.settled && row.channel_ref) {
+    await paced(adapter, row, pace);
+    await adapter.settled(deps, row);
+  }
   await deps.db.updateTable('approvals').set({ channel_settled_at: new Date() }).where('id', '=', row.id).execute();
 }

@@ -5,7 +5,9 @@
 import { DelayedError, Worker, type Job, type WorkerOptions } from 'bullmq';
 import { sql } from 'kysely';
 import { expireApproval } from '../src/approvals/decide.js';
+import { RetryLater } from '../src/channels/adapter.js';
 import { adapters } from '../src/channels/registry.js';
+import { pruneInbound } from '../src/chat/dedupe.js';
 import { coalesced } from '../src/coalesced.js';
 import type { Deps } from '../src/deps.js';
 import { OUTBOX_KEY } from '../src/outbox/outbox.js';
@@ -13,7 +15,7 @@ import { createQueues, producerConnection, workerConnection, type QueueName } fr
 import { DELIVERIES_KEY } from '../src/webhooks/endpoints.js';
 import { DRAIN_RESET_PREFIX, INBOX_PREFIX } from '../src/wakeups.js';
 import { armChannel, armDeliveries, armDrains, armDueDeliveries, armTimers, rearmEverything } from './arm.js';
-import { showOutcome, sendOnChannel } from './channel-jobs.js';
+import { showOutcome, sendOnChannel, type Pacer } from './channel-jobs.js';
 import { attemptDelivery } from './deliver.js';
 import { dispatchBatch, type Fanout } from './dispatch-outbox.js';
 import { drainInbox } from './drain-inbox.js';
@@ -62,6 +64,14 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
   });
 
   let closing = false;
+  /** Calls to one destination at most once per everyMs, across every worker process (a Redis key
+   *  that expires when the next call may go). */
+  const pace: Pacer = async (key, everyMs) => {
+    const slot = `${config.queuePrefix}:leash:pace:${key}`;
+    if (await producer.set(slot, '1', 'PX', everyMs, 'NX')) return;
+    const left = await producer.pttl(slot);
+    throw new RetryLater(Date.now() + Math.max(left, 20), `pacing ${key}`);
+  };
   const processors: Record<QueueName, { concurrency: number; options?: Partial<WorkerOptions>; run: (job: Job, token?: string) => Promise<unknown> }> = {
     deliveries: {
       concurrency: 32,
@@ -104,7 +114,16 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
     },
     channels: {
       concurrency: 8,
-      run: async (job) => (job.name === 'send' ? sendOnChannel(deps, job.data.approvalId) : showOutcome(deps, job.data.approvalId)),
+      run: async (job, token) => {
+        try {
+          return await (job.name === 'send' ? sendOnChannel(deps, job.data.approvalId, pace) : showOutcome(deps, job.data.approvalId, pace));
+        } catch (err) {
+          // A vendor's 429 or our own pacing: the same job runs again then, its attempts untouched.
+          if (!(err instanceof RetryLater)) throw err;
+          await job.moveToDelayed(err.at, token);
+          throw new DelayedError();
+        }
+      },
     },
     drains: {
       concurrency: 16,
@@ -193,6 +212,8 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
       for (const a of overdue) await expireApproval(db, a.id, deps.approvals);
       if (deliveries || overdue.length) log.info({ deliveries, expired: overdue.length }, 'sweep re-armed work');
       await sql`delete from idempotency_keys where created_at < now() - interval '24 hours'`.execute(db);
+      await pruneInbound(db);
+      await sql`delete from link_codes where expires_at < now() - interval '1 day'`.execute(db);
       await sql`delete from deliveries where status <> 'pending' and updated_at < now() - interval '30 days'`.execute(db);
       await sql`delete from outbox o where dispatched_at < now() - interval '30 days'
                 and not exists (select 1 from deliveries d where d.event_id = o.id)`.execute(db);

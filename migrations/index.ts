@@ -4,10 +4,12 @@ import * as m0001 from './0001_foundation.js';
 import * as m0002 from './0002_approvals_webhooks.js';
 import * as m0003 from './0003_messages.js';
 import * as m0004 from './0004_live_delivery.js';
+import * as m0005 from './0005_chat_surfaces.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
   '0002_approvals_webhooks': m0002,
   '0003_messages': m0003,
   '0004_live_delivery': m0004,
+  '0005_chat_surfaces': m0005,
 };

@@ -17,7 +17,7 @@ export function recipientProblem(channel: (typeof CHANNELS)[number], recipient: 
     case 'email':
       return EMAIL.safeParse(recipient).success ? undefined : 'must be an email address for channel email';
     case 'slack':
-      return /^[CDGUW][A-Z0-9]{2,}$/.test(recipient) || /^https:\/\/\S+$/.test(recipient)
+      return /^[CDGUW][A-Z0-9]{2,}$/.test(recipient) || /^https?:\/\/\S+$/.test(recipient)
         ? undefined
         : 'must be a Slack channel or user ID (C…, U…) or an incoming-webhook URL for channel slack';
     case 'telegram':

@@ -211,6 +211,21 @@ export interface BlocksTable {
   created_at: CreatedAt;
 }
 
+export interface InboundRequestsTable {
+  source: string;
+  key: string;
+  received_at: CreatedAt;
+}
+
+export interface LinkCodesTable {
+  code_hash: string;
+  workspace_id: string;
+  member_id: string;
+  expires_at: Time;
+  used_at: Time | null;
+  created_at: CreatedAt;
+}
+
 export interface DB {
   workspaces: WorkspacesTable;
   members: MembersTable;
@@ -226,6 +241,8 @@ export interface DB {
   messages: MessagesTable;
   blocks: BlocksTable;
   agent_streams: AgentStreamsTable;
+  inbound_requests: InboundRequestsTable;
+  link_codes: LinkCodesTable;
 }
 
 export type Workspace = Selectable<WorkspacesTable>;

@@ -1,6 +1,6 @@
-// POSTs a JSON body signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature).
-// Used for an agent's delivery_url now and for webhook endpoints later. The id is the outbox
-// event's id, so every retry carries the same webhook-id and receivers can deduplicate.
+// Outbound JSON POSTs under the SSRF guard; signedPost adds the Standard Webhooks signature
+// (webhook-id, webhook-timestamp, webhook-signature) for webhook endpoints and delivery_urls. The
+// id is the event's (or message's) id, so every retry carries the same webhook-id.
 import { Webhook } from 'standardwebhooks';
 import { request } from 'undici';
 import { guardedDispatcher, targetProblem } from '../net/targets.js';
@@ -31,24 +31,40 @@ export interface SignedPost {
 
 /** Resolves with the response status on 2xx; throws DeliveryError otherwise. */
 export async function signedPost(p: SignedPost): Promise<number> {
+  return postJson({
+    ...p,
+    headers: (timestamp) => ({
+      'user-agent': 'Leash-Webhooks/1',
+      'webhook-id': p.id,
+      'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+      'webhook-signature': new Webhook(p.secret).sign(p.id, timestamp, p.body),
+    }),
+  });
+}
+
+export interface JsonPost {
+  url: string;
+  body: string;
+  allowPrivateUrls: boolean;
+  timeoutMs?: number;
+  beforeSend?: () => Promise<boolean>;
+  /** Extra headers, built at send time (a signature covers the moment of sending). */
+  headers?: (timestamp: Date) => Record<string, string>;
+}
+
+/** A JSON POST to a URL from outside (a webhook, a delivery_url, a Slack incoming webhook), under
+ *  the SSRF guard. Resolves with the status on 2xx; throws DeliveryError otherwise. */
+export async function postJson(p: JsonPost): Promise<number> {
   // Checked again at send time: DNS may have changed since the URL was accepted.
   const problem = await targetProblem(p.url, p.allowPrivateUrls);
   if (problem) throw new DeliveryError(`refused target: ${problem}`);
   if (p.beforeSend && !(await p.beforeSend())) throw new NotSent('not sent');
-  const timestamp = new Date();
-  const signature = new Webhook(p.secret).sign(p.id, timestamp, p.body);
   let status: number;
   try {
     // undici's request(), not fetch(): a fraction of the overhead per call, and it follows no redirects.
     const res = await request(p.url, {
       method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'user-agent': 'Leash-Webhooks/1',
-        'webhook-id': p.id,
-        'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
-        'webhook-signature': signature,
-      },
+      headers: { 'content-type': 'application/json', 'user-agent': 'Leash/1', ...p.headers?.(new Date()) },
       body: p.body,
       signal: AbortSignal.timeout(p.timeoutMs ?? 10_000),
       // The connection itself is pinned to public addresses (no DNS rebinding past the check above).

@@ -8,6 +8,7 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { sql } from 'kysely';
+import { registerSlackEvents } from '../channels/slack/events.js';
 import type { Deps } from '../deps.js';
 import { registerAuth } from './auth.js';
 import { errorHandler, sendError } from './errors.js';
@@ -96,6 +97,7 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
   registerSessionRoutes(app, deps);
   registerStreamRoute(app, deps);
   registerWebhookRoutes(app, deps);
+  await registerSlackEvents(app, deps);
   // HTML forms post urlencoded bodies; only the pages accept them (the API stays JSON-only).
   await app.register(async (pages) => {
     await pages.register(formbody);

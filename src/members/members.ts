@@ -68,7 +68,7 @@ const IDENTITY_CONSTRAINTS: Record<string, string> = {
   members_telegram_uq: 'That Telegram user',
 };
 
-async function guardIdentities<T>(fn: () => Promise<T>): Promise<T> {
+export async function guardIdentities<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
@@ -79,18 +79,24 @@ async function guardIdentities<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-function columns(input: MemberInput) {
+/** The columns of a chat identity (`null` unlinks). */
+export function identityColumns(input: Pick<MemberInput, 'slack' | 'telegram'>): MemberUpdate {
   const c: MemberUpdate = {};
-  if (input.email !== undefined) c.email = input.email;
-  if (input.role !== undefined) c.role = input.role;
-  if (input.display_name !== undefined) c.display_name = input.display_name;
-  if (input.phone !== undefined) c.phone = input.phone;
   if (input.slack !== undefined) {
     c.slack_team_id = input.slack?.team_id ?? null;
     c.slack_user_id = input.slack?.user_id ?? null;
   }
   if (input.telegram !== undefined) c.telegram_user_id = input.telegram ? String(input.telegram.user_id) : null;
   return c;
+}
+
+function columns(input: MemberInput) {
+  const c: MemberUpdate = {};
+  if (input.email !== undefined) c.email = input.email;
+  if (input.role !== undefined) c.role = input.role;
+  if (input.display_name !== undefined) c.display_name = input.display_name;
+  if (input.phone !== undefined) c.phone = input.phone;
+  return { ...c, ...identityColumns(input) };
 }
 
 export async function addMember(

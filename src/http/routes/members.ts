@@ -5,10 +5,11 @@ import { z } from 'zod';
 import { ctxFor } from '../../auth/principal.js';
 import type { Deps } from '../../deps.js';
 import { addMember, getMember, identityFields, listMembers, memberView, removeMember, role, updateMember } from '../../members/members.js';
+import { createLinkCode } from '../../members/link-codes.js';
 import { pageQuery } from '../../pagination.js';
 import { memberOf, principalOf } from '../auth.js';
 import { sendCreated } from '../idempotency.js';
-import { errors, memberObject, page, uuid } from '../schemas.js';
+import { errors, isoTime, memberObject, page, uuid } from '../schemas.js';
 
 const params = z.object({ id: uuid });
 const email = z.email('must be an email address').max(320);
@@ -42,6 +43,19 @@ export function registerMemberRoutes(root: FastifyInstance, deps: Deps) {
     config: { access: 'member' },
     schema: { tags, summary: 'The calling member', response: { 200: memberObject, ...errors(401, 403) } },
     handler: async (req) => memberView(memberOf(req)),
+  });
+
+  app.post('/v1/members/me/link-codes', {
+    config: { access: 'member' },
+    schema: {
+      tags,
+      summary: 'A one-time code to link your Slack or Telegram account (valid 10 minutes, single use)',
+      response: { 201: z.object({ code: z.string(), expires_at: isoTime, how: z.string() }), ...errors(401, 403) },
+    },
+    handler: async (req, reply) => {
+      const out = await createLinkCode(db, ctxFor(principalOf(req), 'api'));
+      return reply.code(201).send({ ...out, how: `In Slack: /leash link ${out.code} · in Telegram: /link ${out.code}` });
+    },
   });
 
   app.get('/v1/members/:id', {

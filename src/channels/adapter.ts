@@ -1,0 +1,28 @@
+// What a channel adapter provides: how an approval reaches a human, and how its message shows the
+// outcome afterwards. Adapters run in the worker, one job per step, so vendor limits and outages
+// delay the job, never a request.
+import type { Config } from '../config.js';
+import type { Deps } from '../deps.js';
+import type { ApprovalRow } from '../db/schema.js';
+
+export interface ChannelAdapter {
+  /** Whether this Leash has the credentials the channel needs. */
+  configured(config: Config): boolean;
+  /** Sends the question; returns where it went (stored as channel_ref, for later edits). */
+  send(deps: Deps, approval: ApprovalRow): Promise<Record<string, unknown> | null>;
+  /** The approval left pending (answered anywhere, timed out, cancelled): show the outcome. */
+  settled?(deps: Deps, approval: ApprovalRow): Promise<void>;
+  /** Calls to one destination are spaced at least `everyMs` apart (a vendor's per-chat limit). */
+  pace?(approval: ApprovalRow): { key: string; everyMs: number } | undefined;
+}
+
+/** The vendor asked us to wait (a 429 with Retry-After): the job runs again at `at`, without
+ *  spending one of its attempts. */
+export class RetryLater extends Error {
+  constructor(
+    readonly at: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,63 @@
+// Approvals on Slack, worker side: post the question (a channel or user ID through chat.postMessage,
+// or an incoming-webhook URL), and once it is settled anywhere, chat.update it to the outcome
+// without buttons. Calls to one channel are spaced 1 s apart (Slack's per-channel posting limit).
+import type { Config } from '../../config.js';
+import type { Deps } from '../../deps.js';
+import type { ApprovalRow } from '../../db/schema.js';
+import { postJson } from '../../delivery/signed-post.js';
+import type { ChannelAdapter } from '../adapter.js';
+import { approvalMessage, outcomeMessage } from './blocks.js';
+import { callSlack, slackClient, slackError } from './client.js';
+
+interface SlackRef {
+  channel?: string;
+  ts?: string;
+  /** Posted through an incoming webhook: such messages cannot be edited afterwards. */
+  webhook?: boolean;
+}
+
+/** An incoming-webhook URL (https://hooks.slack.com/…; the SSRF guard decides where else it may point). */
+const isWebhook = (recipient: string) => /^https?:\/\//.test(recipient);
+
+async function askerName(deps: Deps, row: ApprovalRow): Promise<string | undefined> {
+  if (!row.agent_id) return undefined;
+  const a = await deps.db.selectFrom('agents').select('name').where('id', '=', row.agent_id).executeTakeFirst();
+  return a?.name;
+}
+
+export const slackAdapter: ChannelAdapter = {
+  configured: (config: Config) => Boolean(config.slack.botToken && config.slack.signingSecret),
+
+  pace(row) {
+    const ref = row.channel_ref as SlackRef | null;
+    const channel = ref?.channel ?? row.recipient;
+    return isWebhook(channel) ? undefined : { key: `slack:${channel}`, everyMs: 1_000 };
+  },
+
+  async send(deps, row) {
+    const message = approvalMessage(row, await askerName(deps, row));
+    if (isWebhook(row.recipient)) {
+      await postJson({ url: row.recipient, body: JSON.stringify(message), allowPrivateUrls: deps.config.allowPrivateUrls });
+      return { webhook: true } satisfies SlackRef;
+    }
+    const res = await callSlack('chat.postMessage', () => slackClient(deps.config).chat.postMessage({ channel: row.recipient, ...message } as never));
+    return { channel: res.channel, ts: res.ts } satisfies SlackRef;
+  },
+
+  async settled(deps, row) {
+    const ref = row.channel_ref as SlackRef | null;
+    if (!ref?.channel || !ref.ts) return;
+    const message = outcomeMessage(row, await askerName(deps, row));
+    try {
+      await callSlack('chat.update', () => slackClient(deps.config).chat.update({ channel: ref.channel!, ts: ref.ts!, ...message } as never));
+    } catch (err) {
+      // The message or channel is gone: nothing left to update.
+      const code = slackError(err);
+      if (code && ['message_not_found', 'channel_not_found', 'cant_update_message', 'is_archived'].includes(code)) {
+        deps.log.warn({ approval: row.id, code }, 'slack message could not be updated; leaving it');
+        return;
+      }
+      throw err;
+    }
+  },
+};

@@ -1,0 +1,147 @@
+// The Slack app, web side (Bolt): slash commands and approval buttons. Each listener maps the Slack
+// user to a member through the linked identity, calls the same core action as the API, and answers
+// ephemerally. ack() comes first, or with the answer when that is quick; slow work (a graceful stop
+// waiting for its agent) answers later through the command's response_url.
+import { App, LogLevel, type Logger as BoltLogger, type Receiver } from '@slack/bolt';
+import type { Logger } from 'pino';
+import { decideApproval } from '../../approvals/decide.js';
+import { approvalLine, pauseCommand, pendingApprovals, statusCommand, stopCommand, unpauseCommand } from '../../chat/commands.js';
+import { memberBySlack } from '../../chat/identity.js';
+import type { Deps } from '../../deps.js';
+import { LeashError } from '../../errors.js';
+import { redeemLinkCode } from '../../members/link-codes.js';
+import { approvalMessage, DECIDE_ACTION, esc, noteView, NOTE_VIEW } from './blocks.js';
+
+/** How long a command may take before we ack and answer later (Slack wants an ack within 3 s). */
+const ACK_WITHIN_MS = 2_000;
+
+const HELP = [
+  'Leash commands:',
+  '/pause <agent> [send|full] [reason…] — pause an agent (send: its outbound messages are refused; full: inbound ones are held too)',
+  '/unpause <agent> — let it run again (held messages are delivered in order)',
+  '/stop <agent> [force] — ask it to stop (it has 30 s to confirm), or stop it at once',
+  '/status [agent] — state, pause, backlog and presence',
+  '/approvals — pending approvals, with buttons',
+  '/leash link <code> — link your Slack account to your Leash member (code from POST /v1/members/me/link-codes)',
+].join('\n');
+
+function boltLogger(log: Logger): BoltLogger {
+  let level = LogLevel.WARN;
+  return {
+    debug: () => {},
+    info: () => {},
+    warn: (...m) => log.warn({ slack: m.map(String).join(' ') }, 'slack'),
+    error: (...m) => log.error({ slack: m.map(String).join(' ') }, 'slack'),
+    setLevel: (l) => (level = l),
+    getLevel: () => level,
+    setName: () => {},
+  };
+}
+
+const said = (err: unknown) => (err instanceof LeashError ? err.message : 'Something went wrong on our side; nothing was changed. Try again in a moment.');
+
+export function createSlackApp(deps: Deps, receiver: Receiver): App {
+  const { config, db, log } = deps;
+  const app = new App({
+    receiver,
+    token: config.slack.botToken,
+    tokenVerificationEnabled: false,
+    ignoreSelf: false,
+    logger: boltLogger(log.child({ component: 'slack' })),
+    clientOptions: { slackApiUrl: config.slack.apiUrl, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, timeout: 10_000 },
+  });
+  const commandDeps = { db, notifier: deps.notifier, approvals: deps.approvals };
+  const run = {
+    '/pause': pauseCommand,
+    '/unpause': unpauseCommand,
+    '/stop': stopCommand,
+    '/status': statusCommand,
+  } as const;
+
+  app.command(/^\/(pause|unpause|stop|status|approvals|leash)$/, async ({ command, ack, respond }) => {
+    const args = command.text.trim().split(/\s+/).filter(Boolean);
+    if (command.command === '/leash') {
+      if (args[0] !== 'link') return ack({ text: HELP });
+      if (args.length !== 2) return ack({ text: 'Usage: /leash link <code> (get a code with POST /v1/members/me/link-codes)' });
+      try {
+        const m = await redeemLinkCode(db, args[1]!, { slack: { team_id: command.team_id, user_id: command.user_id } }, 'slack');
+        return ack({ text: `Linked: this Slack account now acts as ${m.display_name ?? m.email} (${m.role}).` });
+      } catch (err) {
+        return ack({ text: said(err) });
+      }
+    }
+    const who = await memberBySlack(db, command.team_id, command.user_id);
+    if ('refusal' in who) return ack({ text: who.refusal });
+
+    if (command.command === '/approvals') {
+      const { rows, more } = await pendingApprovals(commandDeps, who.ctx);
+      if (rows.length === 0) return ack({ text: 'No pending approvals.' });
+      const names = await agentNames(deps, rows.map((r) => r.agent_id));
+      const blocks = rows.flatMap((r) => [...approvalMessage(r, names.get(r.agent_id ?? '')).blocks, { type: 'divider' }]);
+      if (more) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: 'More are pending: see GET /v1/pause?status=pending.' }] });
+      return ack({ text: rows.map((r) => approvalLine(r, names.get(r.agent_id ?? ''))).join('\n'), blocks } as never);
+    }
+
+    const action = run[command.command as keyof typeof run](commandDeps, who.ctx, args).then(
+      (text) => text,
+      (err) => said(err),
+    );
+    const quick = await Promise.race([action, new Promise<undefined>((r) => setTimeout(() => r(undefined), ACK_WITHIN_MS).unref())]);
+    if (quick !== undefined) return ack({ text: quick });
+    await ack({ text: `Asked ${esc(args[0] ?? '')} to stop; waiting up to 30 s for it to confirm. The result follows here.` });
+    await respond({ response_type: 'ephemeral', text: await action }).catch((err) => log.warn({ err: err.message }, 'slack respond failed'));
+  });
+
+  app.action(DECIDE_ACTION, async ({ body, action, ack, respond, client }) => {
+    await ack();
+    const b = body as { user: { id: string; team_id?: string }; team?: { id: string } | null; trigger_id?: string; response_url?: string };
+    const [approvalId, index] = String((action as { value?: string }).value ?? '').split('|');
+    const tell = (text: string) => respond({ response_type: 'ephemeral', replace_original: false, text }).catch((err) => log.warn({ err: err.message }, 'slack respond failed'));
+    const who = await memberBySlack(db, b.team?.id ?? b.user.team_id ?? '', b.user.id);
+    if ('refusal' in who) return void (await tell(who.refusal));
+    const row = await db.selectFrom('approvals').selectAll().where('id', '=', approvalId ?? '').where('workspace_id', '=', who.ctx.workspaceId).executeTakeFirst();
+    const choice = row?.options[Number(index)];
+    if (!row || choice === undefined) return void (await tell('That approval is not in your workspace.'));
+    if (row.allow_text_response && row.status === 'pending' && b.trigger_id) {
+      await client.views.open({ trigger_id: b.trigger_id, view: noteView(row, Number(index), { r: b.response_url }) as never });
+      return;
+    }
+    try {
+      await decideApproval(db, who.ctx, row.id, { choice }, responderOf(who.member), deps.approvals);
+    } catch (err) {
+      await tell(said(err));
+    }
+  });
+
+  app.view(NOTE_VIEW, async ({ view, body, ack }) => {
+    const meta = JSON.parse(view.private_metadata || '{}') as { a?: string; c?: number };
+    const text = (view.state.values.note?.text?.value ?? '').trim() || null;
+    const who = await memberBySlack(db, body.team?.id ?? body.user.team_id ?? '', body.user.id);
+    if ('refusal' in who) return ack({ response_action: 'errors', errors: { note: who.refusal.slice(0, 150) } });
+    const row = await db.selectFrom('approvals').selectAll().where('id', '=', meta.a ?? '').where('workspace_id', '=', who.ctx.workspaceId).executeTakeFirst();
+    const choice = row?.options[meta.c ?? -1];
+    if (!row || choice === undefined) return ack({ response_action: 'errors', errors: { note: 'That approval is not in your workspace.' } });
+    try {
+      await decideApproval(db, who.ctx, row.id, { choice, text }, responderOf(who.member), deps.approvals);
+      await ack();
+    } catch (err) {
+      await ack({ response_action: 'errors', errors: { note: said(err).slice(0, 150) } });
+    }
+  });
+
+  app.error(async (err) => {
+    log.warn({ err: err.message }, 'slack listener failed');
+  });
+  return app;
+}
+
+function responderOf(member: { id: string; display_name: string | null; email: string }) {
+  return { channel: 'slack', member_id: member.id, display: member.display_name ?? member.email };
+}
+
+async function agentNames(deps: Deps, ids: (string | null)[]): Promise<Map<string, string>> {
+  const wanted = [...new Set(ids.filter((i): i is string => !!i))];
+  if (wanted.length === 0) return new Map();
+  const rows = await deps.db.selectFrom('agents').select(['id', 'name']).where('id', 'in', wanted).execute();
+  return new Map(rows.map((r) => [r.id, r.name]));
+}

@@ -1,0 +1,83 @@
+// POST /slack/events: the one request URL for slash commands, interactions and events. The raw body
+// is kept for the v0 signature, which is checked before anything is parsed; a request already
+// handled (same event_id, or the same signed request replayed) is acknowledged and ignored. Then
+// it goes to the Bolt app through a receiver whose ack() answers this HTTP request.
+import type { App, Receiver, ReceiverEvent } from '@slack/bolt';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { createHash } from 'node:crypto';
+import { firstTime } from '../../chat/dedupe.js';
+import type { Deps } from '../../deps.js';
+import { sendError } from '../../http/errors.js';
+import { createSlackApp } from './app.js';
+import { slackSignatureProblem } from './verify.js';
+
+/** Slack gives up after 3 s; we answer before that even if a listener forgot to ack. */
+const ACK_DEADLINE_MS = 2_500;
+
+/** Bolt's side of the receiver: it hands us the app, and we call processEvent per request. */
+class FastifyReceiver implements Receiver {
+  app: App | undefined;
+  init(app: App) {
+    this.app = app;
+  }
+  async start() {}
+  async stop() {}
+}
+
+function parse(raw: Buffer, contentType: string | undefined): Record<string, unknown> {
+  const text = raw.toString('utf8');
+  if (contentType?.startsWith('application/json')) return JSON.parse(text);
+  const form = Object.fromEntries(new URLSearchParams(text));
+  // Interactions arrive as a form with one field, `payload`, holding JSON.
+  return typeof form.payload === 'string' ? JSON.parse(form.payload) : form;
+}
+
+export async function registerSlackEvents(root: FastifyInstance, deps: Deps): Promise<void> {
+  const secret = deps.config.slack.signingSecret;
+  if (!secret) return;
+  const receiver = new FastifyReceiver();
+  createSlackApp(deps, receiver);
+
+  await root.register(async (app) => {
+    // This scope reads bodies as bytes: the signature covers them exactly as sent.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+    app.post('/slack/events', { schema: { hide: true }, config: { access: 'public' } }, async (req, reply) => {
+      const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const problem = slackSignatureProblem(secret, req.headers, raw);
+      if (problem) return sendError(reply, 'unauthorized', problem);
+      let body: Record<string, unknown>;
+      try {
+        body = parse(raw, req.headers['content-type']);
+      } catch {
+        return sendError(reply, 'invalid_request', 'Slack sent a body that is not a form or JSON');
+      }
+      if (body.type === 'url_verification') return reply.send({ challenge: body.challenge });
+      // An Events API retry carries the first copy's event_id: handled once, whichever copy comes
+      // first. Commands and interactions are never retried by Slack; the same signed request again
+      // is a replay.
+      const key = typeof body.event_id === 'string' ? body.event_id : `sig:${createHash('sha256').update(String(req.headers['x-slack-signature'])).digest('hex')}`;
+      if (!(await firstTime(deps.db, 'slack', key))) return reply.code(200).send('');
+      return dispatch(receiver, body, req.headers['x-slack-retry-num'], reply, deps);
+    });
+  });
+}
+
+async function dispatch(receiver: FastifyReceiver, body: Record<string, unknown>, retryNum: unknown, reply: FastifyReply, deps: Deps) {
+  let answered: (value: unknown) => void = () => {};
+  const acked = new Promise<unknown>((resolve) => (answered = resolve));
+  const event: ReceiverEvent = {
+    body,
+    ack: async (response) => answered(response ?? ''),
+    ...(typeof retryNum === 'string' ? { retryNum: Number(retryNum) } : {}),
+  };
+  // Listeners go on after ack(): the answer is sent as soon as they ack.
+  const processing = receiver.app!.processEvent(event).catch((err: Error) => deps.log.warn({ err: err.message }, 'slack event failed'));
+  const timer = setTimeout(() => answered(''), ACK_DEADLINE_MS);
+  const response = await Promise.race([acked, processing.then(() => '')]);
+  clearTimeout(timer);
+  if (response === '' || response === undefined) return reply.code(200).send('');
+  if (typeof response === 'string') return reply.code(200).type('text/plain').send(response);
+  return reply.code(200).send(response);
+}
