@@ -25,6 +25,8 @@ const envSchema = z.object({
   QUEUE_PREFIX: z.string().min(1).default('leash'),
   SLACK_SIGNING_SECRET: optional,
   SLACK_BOT_TOKEN: optional,
+  /** Socket Mode (development without a public URL): an app-level token, xapp-…. */
+  SLACK_APP_TOKEN: optional,
   SLACK_API_URL: z.string().url().default('https://slack.com/api/'),
   TELEGRAM_BOT_TOKEN: optional,
   TELEGRAM_WEBHOOK_SECRET: optional,
@@ -58,7 +60,7 @@ export interface Config {
   secret: string;
   logLevel: string;
   queuePrefix: string;
-  slack: { signingSecret?: string; botToken?: string; apiUrl: string };
+  slack: { signingSecret?: string; botToken?: string; appToken?: string; apiUrl: string };
   telegram: { botToken?: string; webhookSecret?: string; apiRoot: string };
   twilio: { accountSid?: string; authToken?: string; from?: string; apiUrl: string };
   email: { smtpUrl?: string; from?: string };
@@ -102,7 +104,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     secret: e.LEASH_SECRET ?? DEVELOPMENT_SECRET,
     logLevel: e.LOG_LEVEL,
     queuePrefix: e.QUEUE_PREFIX,
-    slack: { signingSecret: e.SLACK_SIGNING_SECRET, botToken: e.SLACK_BOT_TOKEN, apiUrl: e.SLACK_API_URL },
+    slack: { signingSecret: e.SLACK_SIGNING_SECRET, botToken: e.SLACK_BOT_TOKEN, appToken: e.SLACK_APP_TOKEN, apiUrl: e.SLACK_API_URL },
     telegram: { botToken: e.TELEGRAM_BOT_TOKEN, webhookSecret: e.TELEGRAM_WEBHOOK_SECRET, apiRoot: e.TELEGRAM_API_ROOT },
     twilio: { accountSid: e.TWILIO_ACCOUNT_SID, authToken: e.TWILIO_AUTH_TOKEN, from: e.TWILIO_FROM, apiUrl: e.TWILIO_API_URL },
     email: { smtpUrl: e.SMTP_URL, from: e.EMAIL_FROM },

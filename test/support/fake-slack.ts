@@ -3,6 +3,7 @@
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
 
 export interface SlackCall {
   method: string;
@@ -21,6 +22,8 @@ export interface FakeSlack {
   rateLimitNext(method: string, retryAfter: number): void;
   /** Answer calls of `method` with `{ok: false, error}`. */
   failWith(method: string, error: string | undefined): void;
+  /** Socket Mode: envelopes sent to the connected app, and its acks by envelope id. */
+  socket: { connected(): boolean; send(envelope: Record<string, unknown>): void; acks: Map<string, any> };
   close(): Promise<void>;
 }
 
@@ -51,16 +54,40 @@ export async function startFakeSlack(): Promise<FakeSlack> {
       }
       fake.calls.push({ method, args: parsed, auth: req.headers.authorization, at: Date.now() });
       const error = failing.get(method);
-      const answer = error ? { ok: false, error } : method === 'chat.postMessage' ? { ok: true, channel: parsed.channel, ts: `${++ts}.000100` } : { ok: true };
+      const answer = error
+        ? { ok: false, error }
+        : method === 'chat.postMessage'
+          ? { ok: true, channel: parsed.channel, ts: `${++ts}.000100` }
+          : method === 'apps.connections.open'
+            ? { ok: true, url: `${fake.url.replace('http', 'ws')}/socket` }
+            : { ok: true };
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
     });
   });
+  // Socket Mode: Slack says hello, then sends envelopes; the app acks each by envelope_id.
+  const wss = new WebSocketServer({ server, path: '/socket' });
+  let peer: WebSocket | undefined;
+  const acks = new Map<string, any>();
+  wss.on('connection', (ws) => {
+    peer = ws;
+    ws.on('message', (data) => {
+      const m = JSON.parse(String(data));
+      if (m.envelope_id) acks.set(m.envelope_id, m.payload ?? {});
+    });
+    ws.send(JSON.stringify({ type: 'hello', num_connections: 1, debug_info: { host: 'fake' }, connection_info: { app_id: 'A0LEASH' } }));
+  });
+  fake.socket = { connected: () => peer?.readyState === 1, send: (envelope) => peer!.send(JSON.stringify(envelope)), acks };
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   fake.apiUrl = `${fake.url}/api/`;
   fake.rateLimitNext = (method, retryAfter) => void limited.set(method, retryAfter);
   fake.failWith = (method, error) => void (error ? failing.set(method, error) : failing.delete(method));
-  fake.close = () => new Promise((r) => server.close(() => r()));
+  fake.close = () =>
+    new Promise((r) => {
+      for (const c of wss.clients) c.terminate();
+      wss.close();
+      server.close(() => r());
+    });
   return fake;
 }
 

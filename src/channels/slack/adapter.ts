@@ -26,7 +26,8 @@ async function askerName(deps: Deps, row: ApprovalRow): Promise<string | undefin
 }
 
 export const slackAdapter: ChannelAdapter = {
-  configured: (config: Config) => Boolean(config.slack.botToken && config.slack.signingSecret),
+  // Clicks must be able to come back: over the request URL (signing secret) or Socket Mode.
+  configured: (config: Config) => Boolean(config.slack.botToken && (config.slack.signingSecret || config.slack.appToken)),
 
   pace(row) {
     const ref = row.channel_ref as SlackRef | null;

@@ -25,7 +25,8 @@ const HELP = [
   '/leash link <code> — link your Slack account to your Leash member (code from POST /v1/members/me/link-codes)',
 ].join('\n');
 
-function boltLogger(log: Logger): BoltLogger {
+/** Slack's SDK logs through pino, warnings and errors only. */
+export function boltLogger(log: Logger): BoltLogger {
   let level = LogLevel.WARN;
   return {
     debug: () => {},

@@ -9,6 +9,7 @@ import { firstTime } from '../../chat/dedupe.js';
 import type { Deps } from '../../deps.js';
 import { sendError } from '../../http/errors.js';
 import { createSlackApp } from './app.js';
+import { startSocketMode } from './socket-mode.js';
 import { slackSignatureProblem } from './verify.js';
 
 /** Slack gives up after 3 s; we answer before that even if a listener forgot to ack. */
@@ -33,6 +34,10 @@ function parse(raw: Buffer, contentType: string | undefined): Record<string, unk
 }
 
 export async function registerSlackEvents(root: FastifyInstance, deps: Deps): Promise<void> {
+  if (deps.config.slack.appToken && deps.config.slack.botToken) {
+    const stop = await startSocketMode(deps);
+    root.addHook('onClose', stop);
+  }
   const secret = deps.config.slack.signingSecret;
   if (!secret) return;
   const receiver = new FastifyReceiver();
