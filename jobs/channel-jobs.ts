@@ -1,6 +1,7 @@
 // Channel work for an approval: send the question, and later show the outcome (adapters in
 // src/channels/). The web channel has no adapter: it is answered on the response page.
 import type { ApprovalRow } from '../src/db/schema.js';
+import { RetryLater } from '../src/channels/adapter.js';
 import { adapters, type ChannelAdapter } from '../src/channels/registry.js';
 import { json } from '../src/db/index.js';
 import type { Deps } from '../src/deps.js';
@@ -9,14 +10,21 @@ import type { Deps } from '../src/deps.js';
 export type Pacer = (key: string, everyMs: number) => Promise<void>;
 
 async function paced(adapter: ChannelAdapter, row: ApprovalRow, pace: Pacer) {
-  const p = adapter.pace?.(row);
-  if (p) await pace(p.key, p.everyMs);
+  for (const p of adapter.pace?.(row) ?? []) await pace(p.key, p.everyMs);
 }
+
+/** How long an outcome waits for its question to be sent before giving up on editing it. */
+const SEND_GRACE_MS = 10 * 60_000;
 
 export async function sendOnChannel(deps: Deps, approvalId: string, pace: Pacer): Promise<void> {
   const row = await deps.db.selectFrom('approvals').selectAll().where('id', '=', approvalId).executeTakeFirst();
   const adapter = row && adapters[row.channel];
-  if (!row || !adapter || row.status !== 'pending' || row.channel_ref) return;
+  if (!row || !adapter || row.channel_ref) return;
+  if (row.status !== 'pending') {
+    // Settled before it went out: nothing to send, and the outcome job stops waiting for it.
+    await deps.db.updateTable('approvals').set({ channel_ref: json({}) }).where('id', '=', row.id).where('channel_ref', 'is', null).execute();
+    return;
+  }
   await paced(adapter, row, pace);
   const ref = await adapter.send(deps, row);
   // Recorded even when empty: a sent question is never sent again by a re-arm.
@@ -27,6 +35,11 @@ export async function showOutcome(deps: Deps, approvalId: string, pace: Pacer): 
   const row = await deps.db.selectFrom('approvals').selectAll().where('id', '=', approvalId).executeTakeFirst();
   const adapter = row && adapters[row.channel];
   if (!row || row.status === 'pending' || row.channel_settled_at) return;
+  // The question may still be on its way (a decision can land while it is being posted): wait for
+  // it, so that the message it leaves behind is updated rather than keeping live buttons.
+  if (adapter?.settled && row.channel_ref === null && Date.now() - row.created_at.getTime() < SEND_GRACE_MS) {
+    throw new RetryLater(Date.now() + 1_000, 'waiting for the question to be sent');
+  }
   if (adapter?.settled && row.channel_ref) {
     await paced(adapter, row, pace);
     await adapter.settled(deps, row);

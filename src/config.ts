@@ -29,8 +29,11 @@ const envSchema = z.object({
   SLACK_APP_TOKEN: optional,
   SLACK_API_URL: z.string().url().default('https://slack.com/api/'),
   TELEGRAM_BOT_TOKEN: optional,
-  TELEGRAM_WEBHOOK_SECRET: optional,
+  // Telegram accepts 1–256 of A-Z a-z 0-9 _ - as a secret_token.
+  TELEGRAM_WEBHOOK_SECRET: optional.refine((v) => v === undefined || /^[A-Za-z0-9_-]{1,256}$/.test(v), 'must be 1-256 of A-Z a-z 0-9 _ -'),
   TELEGRAM_API_ROOT: z.string().url().default('https://api.telegram.org'),
+  /** Long polling instead of the webhook, for development without a public URL. */
+  TELEGRAM_POLLING: z.enum(['true', 'false']).default('false'),
   TWILIO_ACCOUNT_SID: optional,
   TWILIO_AUTH_TOKEN: optional,
   TWILIO_FROM: optional,
@@ -61,7 +64,7 @@ export interface Config {
   logLevel: string;
   queuePrefix: string;
   slack: { signingSecret?: string; botToken?: string; appToken?: string; apiUrl: string };
-  telegram: { botToken?: string; webhookSecret?: string; apiRoot: string };
+  telegram: { botToken?: string; webhookSecret?: string; apiRoot: string; polling: boolean };
   twilio: { accountSid?: string; authToken?: string; from?: string; apiUrl: string };
   email: { smtpUrl?: string; from?: string };
   backlogCap: number;
@@ -105,7 +108,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     queuePrefix: e.QUEUE_PREFIX,
     slack: { signingSecret: e.SLACK_SIGNING_SECRET, botToken: e.SLACK_BOT_TOKEN, appToken: e.SLACK_APP_TOKEN, apiUrl: e.SLACK_API_URL },
-    telegram: { botToken: e.TELEGRAM_BOT_TOKEN, webhookSecret: e.TELEGRAM_WEBHOOK_SECRET, apiRoot: e.TELEGRAM_API_ROOT },
+    telegram: { botToken: e.TELEGRAM_BOT_TOKEN, webhookSecret: e.TELEGRAM_WEBHOOK_SECRET, apiRoot: e.TELEGRAM_API_ROOT, polling: e.TELEGRAM_POLLING === 'true' },
     twilio: { accountSid: e.TWILIO_ACCOUNT_SID, authToken: e.TWILIO_AUTH_TOKEN, from: e.TWILIO_FROM, apiUrl: e.TWILIO_API_URL },
     email: { smtpUrl: e.SMTP_URL, from: e.EMAIL_FROM },
     backlogCap: e.BACKLOG_CAP,

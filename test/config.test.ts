@@ -57,6 +57,8 @@ describe('configuration', () => {
     [{ BACKLOG_CAP: '0' }, 'BACKLOG_CAP'],
     [{ ALLOW_PRIVATE_URLS: 'maybe' }, 'ALLOW_PRIVATE_URLS'],
     [{ RETRY_SCHEDULE_MS: '5s,1m' }, 'RETRY_SCHEDULE_MS'],
+    [{ TELEGRAM_WEBHOOK_SECRET: 'has spaces!' }, 'TELEGRAM_WEBHOOK_SECRET'],
+    [{ TELEGRAM_POLLING: 'yes' }, 'TELEGRAM_POLLING'],
   ])('refuses %j naming the variable', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(name);

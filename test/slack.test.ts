@@ -146,9 +146,10 @@ describe('commands', () => {
   it('bad arguments get the usage line and change nothing', async () => {
     const { owner, bob } = await setup();
     const before = await timelineCount(t, bob.id);
-    expect((await command(owner, '/pause', '')).reply).toBe('Usage: /pause <agent> [send|full] [reason…]');
-    expect((await command(owner, '/unpause', 'bob extra')).reply).toBe('Usage: /unpause <agent>');
-    expect((await command(owner, '/stop', 'bob now')).reply).toBe('Usage: /stop <agent> [force]');
+    // Escaped for Slack's mrkdwn, so the brackets show as typed.
+    expect((await command(owner, '/pause', '')).reply).toBe('Usage: /pause &lt;agent&gt; [send|full] [reason…]');
+    expect((await command(owner, '/unpause', 'bob extra')).reply).toBe('Usage: /unpause &lt;agent&gt;');
+    expect((await command(owner, '/stop', 'bob now')).reply).toBe('Usage: /stop &lt;agent&gt; [force]');
     expect((await command(owner, '/pause', 'nobody full')).reply).toBe('Agent nobody not found');
     expect(await timelineCount(t, bob.id)).toBe(before);
   });
@@ -247,6 +248,9 @@ describe('approvals on Slack', () => {
     expect(update.args.blocks.some((b: any) => b.type === 'actions')).toBe(false);
     expect(JSON.stringify(update.args.blocks)).toMatch(/\*Approve\* — decided by owner-.*@example.com via slack/);
 
+    // A fixed token: no auth.test round trip before each listener.
+    expect(slack.calls.some((c) => c.method === 'auth.test')).toBe(false);
+
     const late = await click(owner, `${a.body.pause_id}|1`, 1);
     expect(late.status).toBe(200);
     await expect.poll(() => responsesTo(late.responseUrl).length).toBe(1);
@@ -326,6 +330,38 @@ describe('approvals on Slack', () => {
     expect(hook.requests[0]!.path).toBe('/services/T0/B0/x');
     expect(JSON.stringify(hook.requests[0]!.json.blocks)).toContain(`${a.body.pause_id}|0`);
     await expect.poll(async () => (await t.deps.db.selectFrom('approvals').select('channel_ref').where('id', '=', a.body.pause_id).executeTakeFirstOrThrow()).channel_ref).toEqual({ webhook: true });
+  });
+
+  it('someone linked in two workspaces answers in the approval’s own workspace', async () => {
+    const { owner, bob } = await setup();
+    const other = await t.workspace();
+    await t.deps.db.updateTable('members').set({ slack_team_id: TEAM, slack_user_id: owner }).where('id', '=', other.ownerId).execute();
+    const a = await ask(bob.key);
+    await click(owner, `${a.body.pause_id}|0`, 0);
+    await expect.poll(async () => (await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.status).toBe('responded');
+    // Commands name no workspace: they are refused rather than guessed.
+    expect((await command(owner, '/status')).reply).toContain('linked to members of 2 Leash workspaces');
+  });
+
+  it('user text is escaped and clipped to Block Kit’s limits; mentions in a pause reason stay text', async () => {
+    const { owner, bob } = await setup();
+    await worker();
+    const tag = randomBytes(3).toString('hex');
+    const a = await ask(bob.key, { message: `${tag} ${'&'.repeat(1990)}`, metadata: { ['k'.repeat(300)]: 'v' } });
+    await expect.poll(() => posts(tag).length).toBe(1);
+    const section = posts(tag)[0]!.args.blocks[0].text.text as string;
+    expect(section.length).toBeLessThanOrEqual(3000);
+    expect(section).toMatch(/&amp;…$/);
+    expect(JSON.stringify(posts(tag)[0]!.args.blocks)).not.toContain('k'.repeat(41));
+    expect(a.status).toBe(201);
+    expect((await command(owner, '/pause', 'bob send <!here> look')).reply).toContain('&lt;!here&gt; look');
+  });
+
+  it('plain http incoming-webhook URLs are refused unless private targets are allowed', async () => {
+    const { recipientProblem } = await import('../src/approvals/rules.js');
+    expect(recipientProblem('slack', 'http://hooks.example.com/x')).toContain('incoming-webhook URL');
+    expect(recipientProblem('slack', 'https://hooks.example.com/x')).toBeUndefined();
+    expect(recipientProblem('slack', 'http://127.0.0.1:9/x', { allowHttp: true })).toBeUndefined();
   });
 
   it('/approvals lists pending ones with their buttons', async () => {

@@ -10,14 +10,15 @@ const EMAIL = z.email();
 const UUID = z.uuid();
 
 /** Why `recipient` cannot be an address on `channel`, or undefined if it can. */
-export function recipientProblem(channel: (typeof CHANNELS)[number], recipient: string): string | undefined {
+export function recipientProblem(channel: (typeof CHANNELS)[number], recipient: string, opts: { allowHttp?: boolean } = {}): string | undefined {
   switch (channel) {
     case 'sms':
       return E164.test(recipient) ? undefined : 'must be an E.164 phone number such as +15551234567 for channel sms';
     case 'email':
       return EMAIL.safeParse(recipient).success ? undefined : 'must be an email address for channel email';
     case 'slack':
-      return /^[CDGUW][A-Z0-9]{2,}$/.test(recipient) || /^https?:\/\/\S+$/.test(recipient)
+      // Plain http only where private targets are allowed too (development, tests).
+      return /^[CDGUW][A-Z0-9]{2,}$/.test(recipient) || (opts.allowHttp ? /^https?:\/\/\S+$/ : /^https:\/\/\S+$/).test(recipient)
         ? undefined
         : 'must be a Slack channel or user ID (C…, U…) or an incoming-webhook URL for channel slack';
     case 'telegram':
@@ -31,7 +32,7 @@ export function recipientProblem(channel: (typeof CHANNELS)[number], recipient: 
   }
 }
 
-export function pauseRequestSchema(maxTimeoutHours: number) {
+export function pauseRequestSchema(maxTimeoutHours: number, opts: { allowHttp?: boolean } = {}) {
   return z
     .object({
       recipient: z.string().min(1).max(320),
@@ -60,7 +61,7 @@ export function pauseRequestSchema(maxTimeoutHours: number) {
     })
     .strict()
     .superRefine((r, ctx) => {
-      const problem = recipientProblem(r.channel, r.recipient);
+      const problem = recipientProblem(r.channel, r.recipient, opts);
       if (problem) ctx.addIssue({ code: 'custom', path: ['recipient'], message: problem });
       if (r.timeout_default !== null && !r.options.includes(r.timeout_default)) {
         ctx.addIssue({ code: 'custom', path: ['timeout_default'], message: 'must be one of options (or null)' });

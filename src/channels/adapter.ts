@@ -12,8 +12,8 @@ export interface ChannelAdapter {
   send(deps: Deps, approval: ApprovalRow): Promise<Record<string, unknown> | null>;
   /** The approval left pending (answered anywhere, timed out, cancelled): show the outcome. */
   settled?(deps: Deps, approval: ApprovalRow): Promise<void>;
-  /** Calls to one destination are spaced at least `everyMs` apart (a vendor's per-chat limit). */
-  pace?(approval: ApprovalRow): { key: string; everyMs: number } | undefined;
+  /** Calls sharing a key are spaced at least `everyMs` apart (a vendor's per-chat or overall limit). */
+  pace?(approval: ApprovalRow): { key: string; everyMs: number }[];
 }
 
 /** The vendor asked us to wait (a 429 with Retry-After): the job runs again at `at`, without

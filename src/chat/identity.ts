@@ -18,12 +18,17 @@ const LINK_HELP: Partial<Record<Ctx['channel'], string>> = {
   telegram: 'To link it: get a code with POST /v1/members/me/link-codes, then send /link CODE here (or ask an owner to add your Telegram user ID to your member).',
 };
 
-export async function memberBySlack(db: Db, teamId: string, userId: string): Promise<Acting> {
-  const rows = await db.selectFrom('members').selectAll().where('slack_team_id', '=', teamId).where('slack_user_id', '=', userId).limit(2).execute();
+/** `workspaceId`: the workspace of the thing acted on (an approval), when it is known. */
+export async function memberBySlack(db: Db, teamId: string, userId: string, workspaceId?: string): Promise<Acting> {
+  let q = db.selectFrom('members').selectAll().where('slack_team_id', '=', teamId).where('slack_user_id', '=', userId);
+  if (workspaceId) q = q.where('workspace_id', '=', workspaceId);
+  const rows = await q.limit(2).execute();
   return acting(rows, 'slack', 'Slack');
 }
 
-export async function memberByTelegram(db: Db, userId: string): Promise<Acting> {
-  const rows = await db.selectFrom('members').selectAll().where('telegram_user_id', '=', userId).limit(2).execute();
+export async function memberByTelegram(db: Db, userId: string, workspaceId?: string): Promise<Acting> {
+  let q = db.selectFrom('members').selectAll().where('telegram_user_id', '=', userId);
+  if (workspaceId) q = q.where('workspace_id', '=', workspaceId);
+  const rows = await q.limit(2).execute();
   return acting(rows, 'telegram', 'Telegram');
 }

@@ -2,6 +2,7 @@
 // The `leash` command: operator tasks that run against the database directly (no API key needed).
 import { Command } from 'commander';
 import { overview } from '../agents/overview.js';
+import { telegramApi } from '../channels/telegram/api.js';
 import { createAgent } from '../agents/registry.js';
 import { ConfigError, loadConfig, loadDotEnv } from '../config.js';
 import { operatorCtx } from '../context.js';
@@ -95,6 +96,18 @@ program
         rows.map((r) => [r.workspace, r.name, r.status, r.backlog, r.pending_approvals, r.open_sessions, r.pause]),
       ),
     );
+  });
+
+program
+  .command('telegram-webhook')
+  .description('point the Telegram bot at PUBLIC_URL/telegram/webhook, with TELEGRAM_WEBHOOK_SECRET')
+  .action(async () => {
+    const config = loadConfig();
+    const { botToken, webhookSecret } = config.telegram;
+    if (!botToken || !webhookSecret) throw new LeashError('invalid_request', 'set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET first');
+    const url = `${config.publicUrl}/telegram/webhook`;
+    await telegramApi(config).setWebhook(url, { secret_token: webhookSecret, allowed_updates: ['message', 'callback_query'] });
+    console.log(`Telegram will send updates to ${url}`);
   });
 
 loadDotEnv();

@@ -25,7 +25,7 @@ export async function createLinkCode(db: Db, ctx: Ctx): Promise<{ code: string; 
   return { code, expires_at: expires.toISOString() };
 }
 
-/** Links the identity to the code's member; the code is spent whether or not linking succeeds. */
+/** Links the identity to the code's member and spends the code, together (a failed link leaves it unspent). */
 export async function redeemLinkCode(db: Db, code: string, identity: ChatIdentity, channel: Ctx['channel']): Promise<MemberView> {
   return guardIdentities(() =>
     inTransaction(db, async (tx) => {

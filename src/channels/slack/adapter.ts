@@ -25,6 +25,17 @@ async function askerName(deps: Deps, row: ApprovalRow): Promise<string | undefin
   return a?.name;
 }
 
+/** Slack refused our blocks (a limit we did not foresee): the plain text still says it all. An
+ *  update then still removes the buttons. */
+async function withoutBlocksIfRefused<T>(message: { text: string; blocks: object[] }, call: (m: { text: string; blocks?: object[] }) => Promise<T>): Promise<T> {
+  try {
+    return await call(message);
+  } catch (err) {
+    if (!['invalid_blocks', 'msg_too_long', 'invalid_blocks_format'].includes(slackError(err) ?? '')) throw err;
+    return call({ text: message.text, blocks: [] });
+  }
+}
+
 export const slackAdapter: ChannelAdapter = {
   // Clicks must be able to come back: over the request URL (signing secret) or Socket Mode.
   configured: (config: Config) => Boolean(config.slack.botToken && (config.slack.signingSecret || config.slack.appToken)),
@@ -32,7 +43,7 @@ export const slackAdapter: ChannelAdapter = {
   pace(row) {
     const ref = row.channel_ref as SlackRef | null;
     const channel = ref?.channel ?? row.recipient;
-    return isWebhook(channel) ? undefined : { key: `slack:${channel}`, everyMs: 1_000 };
+    return isWebhook(channel) ? [] : [{ key: `slack:${channel}`, everyMs: 1_000 }];
   },
 
   async send(deps, row) {
@@ -41,7 +52,7 @@ export const slackAdapter: ChannelAdapter = {
       await postJson({ url: row.recipient, body: JSON.stringify(message), allowPrivateUrls: deps.config.allowPrivateUrls });
       return { webhook: true } satisfies SlackRef;
     }
-    const res = await callSlack('chat.postMessage', () => slackClient(deps.config).chat.postMessage({ channel: row.recipient, ...message } as never));
+    const res = await withoutBlocksIfRefused(message, (m) => callSlack('chat.postMessage', () => slackClient(deps.config).chat.postMessage({ channel: row.recipient, ...m } as never)));
     return { channel: res.channel, ts: res.ts } satisfies SlackRef;
   },
 
@@ -50,7 +61,7 @@ export const slackAdapter: ChannelAdapter = {
     if (!ref?.channel || !ref.ts) return;
     const message = outcomeMessage(row, await askerName(deps, row));
     try {
-      await callSlack('chat.update', () => slackClient(deps.config).chat.update({ channel: ref.channel!, ts: ref.ts!, ...message } as never));
+      await withoutBlocksIfRefused(message, (m) => callSlack('chat.update', () => slackClient(deps.config).chat.update({ channel: ref.channel!, ts: ref.ts!, ...m } as never)));
     } catch (err) {
       // The message or channel is gone: nothing left to update.
       const code = slackError(err);

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { decideApproval } from '../../approvals/decide.js';
 import { approvalLine, pauseCommand, pendingApprovals, statusCommand, stopCommand, unpauseCommand } from '../../chat/commands.js';
 import { memberBySlack } from '../../chat/identity.js';
+import { isUuid } from '../../db/index.js';
 import type { Deps } from '../../deps.js';
 import { LeashError } from '../../errors.js';
 import { redeemLinkCode } from '../../members/link-codes.js';
@@ -45,8 +46,8 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
   const { config, db, log } = deps;
   const app = new App({
     receiver,
-    token: config.slack.botToken,
-    tokenVerificationEnabled: false,
+    // A fixed token, known good: Bolt would otherwise call auth.test before every listener.
+    authorize: async () => ({ botToken: config.slack.botToken }),
     ignoreSelf: false,
     logger: boltLogger(log.child({ component: 'slack' })),
     clientOptions: { slackApiUrl: config.slack.apiUrl, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, timeout: 10_000 },
@@ -66,21 +67,24 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
       if (args.length !== 2) return ack({ text: 'Usage: /leash link <code> (get a code with POST /v1/members/me/link-codes)' });
       try {
         const m = await redeemLinkCode(db, args[1]!, { slack: { team_id: command.team_id, user_id: command.user_id } }, 'slack');
-        return ack({ text: `Linked: this Slack account now acts as ${m.display_name ?? m.email} (${m.role}).` });
+        return ack({ text: esc(`Linked: this Slack account now acts as ${m.display_name ?? m.email} (${m.role}).`) });
       } catch (err) {
-        return ack({ text: said(err) });
+        return ack({ text: esc(said(err)) });
       }
     }
     const who = await memberBySlack(db, command.team_id, command.user_id);
-    if ('refusal' in who) return ack({ text: who.refusal });
+    if ('refusal' in who) return ack({ text: esc(who.refusal) });
 
     if (command.command === '/approvals') {
-      const { rows, more } = await pendingApprovals(commandDeps, who.ctx);
+      // At most 9: each takes up to 5 blocks, and a message holds 50.
+      const pending = await pendingApprovals(commandDeps, who.ctx);
+      const rows = pending.rows.slice(0, 9);
+      const more = pending.more || pending.rows.length > 9;
       if (rows.length === 0) return ack({ text: 'No pending approvals.' });
       const names = await agentNames(deps, rows.map((r) => r.agent_id));
       const blocks = rows.flatMap((r) => [...approvalMessage(r, names.get(r.agent_id ?? '')).blocks, { type: 'divider' }]);
       if (more) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: 'More are pending: see GET /v1/pause?status=pending.' }] });
-      return ack({ text: rows.map((r) => approvalLine(r, names.get(r.agent_id ?? ''))).join('\n'), blocks } as never);
+      return ack({ text: esc(rows.map((r) => approvalLine(r, names.get(r.agent_id ?? ''))).join('\n')), blocks } as never);
     }
 
     const action = run[command.command as keyof typeof run](commandDeps, who.ctx, args).then(
@@ -88,19 +92,22 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
       (err) => said(err),
     );
     const quick = await Promise.race([action, new Promise<undefined>((r) => setTimeout(() => r(undefined), ACK_WITHIN_MS).unref())]);
-    if (quick !== undefined) return ack({ text: quick });
-    await ack({ text: `Asked ${esc(args[0] ?? '')} to stop; waiting up to 30 s for it to confirm. The result follows here.` });
-    await respond({ response_type: 'ephemeral', text: await action }).catch((err) => log.warn({ err: err.message }, 'slack respond failed'));
+    if (quick !== undefined) return ack({ text: esc(quick) });
+    const waiting = command.command === '/stop' ? `Asked ${args[0] ?? ''} to stop; waiting up to 30 s for it to confirm.` : 'Working on it.';
+    await ack({ text: esc(`${waiting} The result follows here.`) });
+    await respond({ response_type: 'ephemeral', text: esc(await action) }).catch((err) => log.warn({ err: err.message }, 'slack respond failed'));
   });
 
   app.action(DECIDE_ACTION, async ({ body, action, ack, respond, client }) => {
     await ack();
     const b = body as { user: { id: string; team_id?: string }; team?: { id: string } | null; trigger_id?: string; response_url?: string };
     const [approvalId, index] = String((action as { value?: string }).value ?? '').split('|');
-    const tell = (text: string) => respond({ response_type: 'ephemeral', replace_original: false, text }).catch((err) => log.warn({ err: err.message }, 'slack respond failed'));
-    const who = await memberBySlack(db, b.team?.id ?? b.user.team_id ?? '', b.user.id);
+    const tell = (text: string) => respond({ response_type: 'ephemeral', replace_original: false, text: esc(text) }).catch((err) => log.warn({ err: err.message }, 'slack respond failed'));
+    // The approval names its workspace; the clicker must be a member there (someone linked in
+    // several workspaces can answer in each).
+    const row = isUuid(approvalId ?? '') ? await db.selectFrom('approvals').selectAll().where('id', '=', approvalId!).executeTakeFirst() : undefined;
+    const who = await memberBySlack(db, b.team?.id ?? b.user.team_id ?? '', b.user.id, row?.workspace_id);
     if ('refusal' in who) return void (await tell(who.refusal));
-    const row = await db.selectFrom('approvals').selectAll().where('id', '=', approvalId ?? '').where('workspace_id', '=', who.ctx.workspaceId).executeTakeFirst();
     const choice = row?.options[Number(index)];
     if (!row || choice === undefined) return void (await tell('That approval is not in your workspace.'));
     if (row.allow_text_response && row.status === 'pending' && b.trigger_id) {
@@ -117,9 +124,9 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
   app.view(NOTE_VIEW, async ({ view, body, ack }) => {
     const meta = JSON.parse(view.private_metadata || '{}') as { a?: string; c?: number };
     const text = (view.state.values.note?.text?.value ?? '').trim() || null;
-    const who = await memberBySlack(db, body.team?.id ?? body.user.team_id ?? '', body.user.id);
+    const row = isUuid(meta.a ?? '') ? await db.selectFrom('approvals').selectAll().where('id', '=', meta.a!).executeTakeFirst() : undefined;
+    const who = await memberBySlack(db, body.team?.id ?? body.user.team_id ?? '', body.user.id, row?.workspace_id);
     if ('refusal' in who) return ack({ response_action: 'errors', errors: { note: who.refusal.slice(0, 150) } });
-    const row = await db.selectFrom('approvals').selectAll().where('id', '=', meta.a ?? '').where('workspace_id', '=', who.ctx.workspaceId).executeTakeFirst();
     const choice = row?.options[meta.c ?? -1];
     if (!row || choice === undefined) return ack({ response_action: 'errors', errors: { note: 'That approval is not in your workspace.' } });
     try {

@@ -5,6 +5,9 @@ import type { ApprovalRow } from '../../db/schema.js';
 /** Slack mrkdwn needs &, < and > escaped; everything else from users is shown as typed. */
 export const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
+/** Escaped text cut to `max` characters (Block Kit rejects longer), never inside an entity. */
+export const clip = (escaped: string, max: number) => (escaped.length <= max ? escaped : `${escaped.slice(0, max - 1).replace(/&[a-z]*$/, '')}…`);
+
 /** A date Slack shows in the reader's own time zone. */
 const when = (d: Date) => `<!date^${Math.floor(d.getTime() / 1000)}^{date_short_pretty} at {time}|${d.toISOString()}>`;
 
@@ -16,12 +19,12 @@ function metadataLine(row: ApprovalRow): string | undefined {
   const pairs = Object.entries(row.metadata as Record<string, unknown>)
     .filter(([, v]) => v === null || ['string', 'number', 'boolean'].includes(typeof v))
     .slice(0, 6)
-    .map(([k, v]) => `${esc(k)}: *${esc(String(v)).slice(0, 80)}*`);
+    .map(([k, v]) => `${clip(esc(k), 40)}: *${clip(esc(String(v)), 80)}*`);
   return pairs.length ? pairs.join(' · ') : undefined;
 }
 
 function head(row: ApprovalRow, asker: string | undefined) {
-  const blocks: object[] = [{ type: 'section', text: { type: 'mrkdwn', text: esc(row.message) } }];
+  const blocks: object[] = [{ type: 'section', text: { type: 'mrkdwn', text: clip(esc(row.message), 2900) } }];
   const meta = metadataLine(row);
   if (meta) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: meta }] });
   return { blocks, from: asker ? `From *${esc(asker)}*` : 'From a member' };
@@ -42,14 +45,14 @@ export function approvalMessage(row: ApprovalRow, asker: string | undefined): { 
       ...(i === 0 ? { style: 'primary' } : {}),
     })),
   });
-  return { text: `${row.message} (${row.options.join(' / ')})`, blocks };
+  return { text: clip(esc(`${row.message} (${row.options.join(' / ')})`), 3000), blocks };
 }
 
 export function outcomeLine(row: ApprovalRow): string {
   if (row.status === 'responded') {
     const who = row.responder?.display ?? 'someone';
     const via = row.responder?.channel ? ` via ${row.responder.channel}` : '';
-    const note = row.response_text ? `\n> ${esc(row.response_text)}` : '';
+    const note = row.response_text ? `\n> ${clip(esc(row.response_text), 2400)}` : '';
     return `*${esc(row.response_choice ?? '')}* — decided by ${esc(who)}${via}, ${when(row.response_at ?? row.updated_at)}${note}`;
   }
   if (row.status === 'timed_out') return `Timed out ${when(row.expires_at)}${row.response_choice ? ` — default: *${esc(row.response_choice)}*` : ' with no default'}`;
@@ -60,7 +63,7 @@ export function outcomeMessage(row: ApprovalRow, asker: string | undefined): { t
   const { blocks, from } = head(row, asker);
   blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: from }] });
   blocks.push({ type: 'section', text: { type: 'mrkdwn', text: outcomeLine(row) } });
-  return { text: `${row.message}: ${row.status === 'responded' ? row.response_choice : row.status}`, blocks };
+  return { text: clip(esc(`${row.message}: ${row.status === 'responded' ? row.response_choice : row.status}`), 3000), blocks };
 }
 
 /** The note modal for an approval that takes a text response. */
@@ -73,7 +76,7 @@ export function noteView(row: ApprovalRow, choice: number, meta: Record<string, 
     submit: { type: 'plain_text', text: (row.options[choice] ?? 'Send').slice(0, 24) },
     close: { type: 'plain_text', text: 'Cancel' },
     blocks: [
-      { type: 'section', text: { type: 'mrkdwn', text: `${esc(row.message)}\nYour answer: *${esc(row.options[choice] ?? '')}*` } },
+      { type: 'section', text: { type: 'mrkdwn', text: `${clip(esc(row.message), 2500)}\nYour answer: *${esc(row.options[choice] ?? '')}*` } },
       { type: 'input', block_id: 'note', optional: true, label: { type: 'plain_text', text: 'Note (optional)' }, element: { type: 'plain_text_input', action_id: 'text', multiline: true, max_length: 2000 } },
     ],
   };

@@ -39,7 +39,8 @@ export async function registerSlackEvents(root: FastifyInstance, deps: Deps): Pr
     root.addHook('onClose', stop);
   }
   const secret = deps.config.slack.signingSecret;
-  if (!secret) return;
+  // Without a bot token nothing could answer: the channel is simply off.
+  if (!secret || !deps.config.slack.botToken) return;
   const receiver = new FastifyReceiver();
   createSlackApp(deps, receiver);
 

@@ -31,7 +31,7 @@ export function registerApprovalRoutes(root: FastifyInstance, deps: Deps) {
     schema: {
       tags,
       summary: 'Ask a human: a question with 2–5 options, on one channel, with a timeout',
-      body: pauseRequestSchema(deps.config.maxTimeoutHours),
+      body: pauseRequestSchema(deps.config.maxTimeoutHours, { allowHttp: deps.config.allowPrivateUrls }),
       response: { 201: approvalObject, ...errors(400, 401, 403, 409) },
     },
     handler: async (req, reply) => {

@@ -1,0 +1,139 @@
+// The Telegram bot, web side (grammY): the owner's commands, the linking flow, and the inline
+// keyboards of approvals. Each handler maps the Telegram user to a member through the linked
+// identity and calls the same core action as the API; every button press is answered.
+import { Bot, type Context } from 'grammy';
+import { decideApproval } from '../../approvals/decide.js';
+import { pauseCommand, pendingApprovals, statusCommand, stopCommand, unpauseCommand, type CommandDeps } from '../../chat/commands.js';
+import { firstTime } from '../../chat/dedupe.js';
+import { memberByTelegram } from '../../chat/identity.js';
+import type { Deps } from '../../deps.js';
+import type { Member } from '../../db/schema.js';
+import { LeashError } from '../../errors.js';
+import { redeemLinkCode } from '../../members/link-codes.js';
+import { approvalText, DECIDE, esc, keyboard, NOTE_TAG } from './messages.js';
+
+/** A command slower than this (a graceful stop waiting for its agent) answers in a second message. */
+const ANSWER_WITHIN_MS = 2_000;
+const LIST_AT_MOST = 5;
+
+const HELP = [
+  'Leash commands:',
+  '/pause <agent> [send|full] [reason…] — pause an agent (send: its outbound messages are refused; full: inbound ones are held too)',
+  '/unpause <agent> — let it run again',
+  '/stop <agent> [force] — ask it to stop (30 s to confirm), or stop it at once',
+  '/status [agent] — state, pause, backlog and presence',
+  '/approvals — pending approvals, with buttons',
+  '/link <code> — link this Telegram account to your Leash member',
+].join('\n');
+
+const said = (err: unknown) => (err instanceof LeashError ? err.message : 'Something went wrong on our side; nothing was changed. Try again in a moment.');
+const responder = (m: Member) => ({ channel: 'telegram', member_id: m.id, display: m.display_name ?? m.email });
+
+export function createTelegramBot(deps: Deps): Bot {
+  const { config, db, log } = deps;
+  const bot = new Bot(config.telegram.botToken!, { client: { apiRoot: config.telegram.apiRoot, timeoutSeconds: 10 } });
+  const commandDeps: CommandDeps = { db, notifier: deps.notifier, approvals: deps.approvals };
+  const botId = config.telegram.botToken!.split(':')[0];
+
+  // Each update once, whether it came by webhook or long polling, and however often it is re-sent.
+  bot.use(async (ctx, next) => {
+    if (await firstTime(db, 'telegram', `${botId}:${ctx.update.update_id}`)) await next();
+  });
+
+  const acting = async (ctx: Context, workspaceId?: string) =>
+    ctx.from ? memberByTelegram(db, String(ctx.from.id), workspaceId) : { refusal: 'Send commands from a user account.' };
+  const words = (ctx: Context) => String(ctx.match ?? '').trim().split(/\s+/).filter(Boolean);
+
+  bot.command(['start', 'help'], (ctx) =>
+    ctx.reply(
+      `Hi! I am Leash: I pause, stop and ask approvals for your AI agents.\n\nTo use me, link this account to your Leash member: get a code with POST /v1/members/me/link-codes and send /link CODE here. Or an owner can add your Telegram user ID (${ctx.from?.id ?? 'unknown'}) to your member.\n\n${HELP}`,
+    ),
+  );
+
+  bot.command('link', async (ctx) => {
+    const [code, extra] = words(ctx);
+    if (!code || extra || !ctx.from) return void (await ctx.reply('Usage: /link <code> (get a code with POST /v1/members/me/link-codes)'));
+    try {
+      const m = await redeemLinkCode(db, code, { telegram: { user_id: String(ctx.from.id) } }, 'telegram');
+      await ctx.reply(`Linked: this Telegram account now acts as ${m.display_name ?? m.email} (${m.role}).`);
+    } catch (err) {
+      await ctx.reply(said(err));
+    }
+  });
+
+  const commands = { pause: pauseCommand, unpause: unpauseCommand, stop: stopCommand, status: statusCommand } as const;
+  for (const [name, run] of Object.entries(commands)) {
+    bot.command(name, async (ctx) => {
+      const who = await acting(ctx);
+      if ('refusal' in who) return void (await ctx.reply(who.refusal));
+      const action = run(commandDeps, who.ctx, words(ctx)).then(
+        (text) => text,
+        (err) => said(err),
+      );
+      const quick = await Promise.race([action, new Promise<undefined>((r) => setTimeout(() => r(undefined), ANSWER_WITHIN_MS).unref())]);
+      if (quick !== undefined) return void (await ctx.reply(quick));
+      await ctx.reply(`Asked ${words(ctx)[0]} to stop; waiting up to 30 s for it to confirm.`);
+      // The webhook is answered now; the result follows as its own message.
+      void action.then((text) => ctx.reply(text)).catch((err) => log.warn({ err: err.message }, 'telegram reply failed'));
+    });
+  }
+
+  bot.command('approvals', async (ctx) => {
+    const who = await acting(ctx);
+    if ('refusal' in who) return void (await ctx.reply(who.refusal));
+    const { rows, more } = await pendingApprovals(commandDeps, who.ctx);
+    if (rows.length === 0) return void (await ctx.reply('No pending approvals.'));
+    const ids = [...new Set(rows.map((r) => r.agent_id).filter((i): i is string => !!i))];
+    const names = new Map(ids.length ? (await db.selectFrom('agents').select(['id', 'name']).where('id', 'in', ids).execute()).map((a) => [a.id, a.name]) : []);
+    for (const r of rows.slice(0, LIST_AT_MOST)) await ctx.reply(approvalText(r, names.get(r.agent_id ?? '')), { parse_mode: 'HTML', reply_markup: keyboard(r) });
+    const left = rows.length - LIST_AT_MOST + (more ? 1 : 0);
+    if (left > 0) await ctx.reply(`…and ${more ? 'more than ' : ''}${Math.max(left, 1)} more: see GET /v1/pause?status=pending.`);
+  });
+
+  bot.on('callback_query:data', async (ctx) => {
+    const m = DECIDE.exec(ctx.callbackQuery.data);
+    if (!m) return void (await ctx.answerCallbackQuery());
+    // The approval names its workspace; the presser must be a member there.
+    const row = await db.selectFrom('approvals').selectAll().where('id', '=', m[1]!).executeTakeFirst();
+    const who = await acting(ctx, row?.workspace_id);
+    if ('refusal' in who) return void (await ctx.answerCallbackQuery({ text: who.refusal.slice(0, 200), show_alert: true }));
+    const choice = row?.options[Number(m[2])];
+    if (!row || choice === undefined) return void (await ctx.answerCallbackQuery({ text: 'That approval is not in your workspace.', show_alert: true }));
+    if (row.allow_text_response && row.status === 'pending' && ctx.chat) {
+      await ctx.answerCallbackQuery({ text: `Reply with a note for “${choice}”` });
+      await ctx.api.sendMessage(ctx.chat.id, `Your answer: <b>${esc(choice)}</b>. Reply to this message with a note, or with - for none.\n#leash-note d:${row.id}:${m[2]}`, {
+        parse_mode: 'HTML',
+        reply_markup: { force_reply: true, selective: true },
+      });
+      return;
+    }
+    try {
+      await decideApproval(db, who.ctx, row.id, { choice }, responder(who.member), deps.approvals);
+      await ctx.answerCallbackQuery({ text: `Recorded: ${choice}` });
+    } catch (err) {
+      await ctx.answerCallbackQuery({ text: said(err).slice(0, 200), show_alert: true });
+    }
+  });
+
+  // A note: the reply to our own note prompt.
+  bot.on('message:text', async (ctx, next) => {
+    const prompt = ctx.message.reply_to_message;
+    const tag = prompt?.from?.id === ctx.me.id ? NOTE_TAG.exec(prompt.text ?? '') : null;
+    if (!tag) return next();
+    const row = await db.selectFrom('approvals').selectAll().where('id', '=', tag[1]!).executeTakeFirst();
+    const who = await acting(ctx, row?.workspace_id);
+    if ('refusal' in who) return void (await ctx.reply(who.refusal));
+    const choice = row?.options[Number(tag[2])];
+    if (!row || choice === undefined) return void (await ctx.reply('That approval is not in your workspace.'));
+    const text = ctx.message.text.trim() === '-' ? null : ctx.message.text.trim().slice(0, 2000);
+    try {
+      await decideApproval(db, who.ctx, row.id, { choice, text }, responder(who.member), deps.approvals);
+      await ctx.reply(`Recorded: ${choice}${text ? ' (with your note)' : ''}.`);
+    } catch (err) {
+      await ctx.reply(said(err));
+    }
+  });
+
+  bot.catch((err) => log.warn({ err: err.message }, 'telegram update failed'));
+  return bot;
+}

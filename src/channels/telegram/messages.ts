@@ -1,0 +1,50 @@
+// What an approval looks like in Telegram (HTML parse mode): the question with an inline keyboard
+// while pending, the outcome and who decided once settled. callback_data stays under Telegram's
+// 64 bytes: `d:<approval id>:<option index>`, looked up server-side.
+import type { ApprovalRow } from '../../db/schema.js';
+
+export const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** Escaped text cut to `max` characters (a message holds 4096), never inside an entity. */
+const clip = (escaped: string, max: number) => (escaped.length <= max ? escaped : `${escaped.slice(0, max - 1).replace(/&[a-z]*$/, '')}…`);
+
+export const DECIDE = /^d:([0-9a-f-]{36}):(\d)$/;
+/** Marks a note prompt; the reply to it carries the note (the prompt is the bot's own message). */
+export const NOTE_TAG = /#leash-note d:([0-9a-f-]{36}):(\d)/;
+
+const utc = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+function metadataLines(row: ApprovalRow): string[] {
+  if (!row.metadata || typeof row.metadata !== 'object') return [];
+  return Object.entries(row.metadata as Record<string, unknown>)
+    .filter(([, v]) => v === null || ['string', 'number', 'boolean'].includes(typeof v))
+    .slice(0, 6)
+    .map(([k, v]) => `${clip(esc(k), 40)}: <b>${clip(esc(String(v)), 80)}</b>`);
+}
+
+function head(row: ApprovalRow, asker: string | undefined): string[] {
+  return [`<b>${clip(esc(row.message), 2500)}</b>`, ...metadataLines(row), `<i>From ${asker ? esc(asker) : 'a member'}</i>`];
+}
+
+export function approvalText(row: ApprovalRow, asker: string | undefined): string {
+  const fallback = row.timeout_default ? ` (then: ${esc(row.timeout_default)})` : '';
+  return [...head(row, asker), `Expires ${utc(row.expires_at)}${fallback}`].join('\n');
+}
+
+export function keyboard(row: ApprovalRow) {
+  return { inline_keyboard: row.options.map((o, i) => [{ text: o.slice(0, 64), callback_data: `d:${row.id}:${i}` }]) };
+}
+
+export function outcomeText(row: ApprovalRow, asker: string | undefined): string {
+  let outcome: string;
+  if (row.status === 'responded') {
+    const via = row.responder?.channel ? ` via ${esc(row.responder.channel)}` : '';
+    outcome = `✅ <b>${esc(row.response_choice ?? '')}</b> — decided by ${esc(row.responder?.display ?? 'someone')}${via}, ${utc(row.response_at ?? row.updated_at)}`;
+    if (row.response_text) outcome += `\n“${clip(esc(row.response_text), 800)}”`;
+  } else if (row.status === 'timed_out') {
+    outcome = `⏱ Timed out ${utc(row.expires_at)}${row.response_choice ? ` — default: <b>${esc(row.response_choice)}</b>` : ' with no default'}`;
+  } else {
+    outcome = `✖ Cancelled ${utc(row.updated_at)}`;
+  }
+  return [...head(row, asker), outcome].join('\n');
+}

@@ -1,0 +1,65 @@
+// A fake Telegram Bot API on loopback: the methods Leash calls, recorded and answered like
+// Telegram does (429 with retry_after and "message is not modified" on demand).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export const BOT_TOKEN = '4242:test-token-for-the-fake';
+export const BOT_ID = 4242;
+
+export interface TelegramCall {
+  method: string;
+  args: Record<string, any>;
+  at: number;
+}
+
+export interface FakeTelegram {
+  url: string;
+  calls: TelegramCall[];
+  /** Answer the next call of `method` with 429 and this retry_after. */
+  rateLimitNext(method: string, retryAfter: number): void;
+  /** Answer the next editMessageText with "message is not modified". */
+  notModifiedNext(): void;
+  close(): Promise<void>;
+}
+
+export async function startFakeTelegram(): Promise<FakeTelegram> {
+  const limited = new Map<string, number>();
+  let notModified = false;
+  let messageId = 100;
+  const fake = { calls: [] as TelegramCall[] } as FakeTelegram;
+  const server = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c) => (raw += c));
+    req.on('end', () => {
+      const m = /^\/bot([^/]+)\/(\w+)$/.exec(req.url ?? '');
+      const send = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      if (!m || m[1] !== BOT_TOKEN) return send(404, { ok: false, error_code: 404, description: 'Not Found' });
+      const method = m[2]!;
+      const args = raw ? JSON.parse(raw) : {};
+      const retryAfter = limited.get(method);
+      if (retryAfter !== undefined) {
+        limited.delete(method);
+        fake.calls.push({ method: `${method} (429)`, args, at: Date.now() });
+        return send(429, { ok: false, error_code: 429, description: `Too Many Requests: retry after ${retryAfter}`, parameters: { retry_after: retryAfter } });
+      }
+      fake.calls.push({ method, args, at: Date.now() });
+      if (method === 'editMessageText' && notModified) {
+        notModified = false;
+        return send(400, { ok: false, error_code: 400, description: 'Bad Request: message is not modified: specified new message content and reply markup are exactly the same' });
+      }
+      const result =
+        method === 'getMe'
+          ? { id: BOT_ID, is_bot: true, first_name: 'Leash', username: 'LeashTestBot', can_join_groups: true, can_read_all_group_messages: false, supports_inline_queries: false }
+          : method === 'sendMessage'
+            ? { message_id: ++messageId, date: Math.floor(Date.now() / 1000), chat: { id: Number(args.chat_id), type: 'private' }, text: args.text }
+            : true;
+      send(200, { ok: true, result });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  fake.rateLimitNext = (method, retryAfter) => void limited.set(method, retryAfter);
+  fake.notModifiedNext = () => void (notModified = true);
+  fake.close = () => new Promise((r) => server.close(() => r()));
+  return fake;
+}

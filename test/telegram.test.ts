@@ -1,0 +1,271 @@
+// The Telegram bot against a fake Bot API on loopback: the secret token, duplicate updates, every
+// command, linking, and the approval loop (inline keyboard → press → edit), late presses, timeouts.
+import { execFile } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { testEnv, timelineCount, useTestApp } from './support/app.js';
+import { BOT_ID, BOT_TOKEN, startFakeTelegram } from './support/fake-telegram.js';
+import { startTestWorker, type TestWorker } from './support/worker.js';
+
+const SECRET = 'telegram-webhook-secret-for-tests';
+const tg = await startFakeTelegram();
+const t = useTestApp({ TELEGRAM_BOT_TOKEN: BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET: SECRET, TELEGRAM_API_ROOT: tg.url });
+afterAll(() => tg.close());
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!().catch(() => {});
+});
+
+let updateId = randomInt(1_000_000);
+const newUser = () => randomInt(10_000_000, 99_999_999);
+
+async function deliver(update: Record<string, unknown>, secret: string | null = SECRET) {
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/telegram/webhook',
+    payload: JSON.stringify(update),
+    headers: { 'content-type': 'application/json', ...(secret === null ? {} : { 'x-telegram-bot-api-secret-token': secret }) },
+  });
+  return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : null };
+}
+
+function message(user: number, text: string, extra: Record<string, unknown> = {}) {
+  const command = /^\/\w+/.exec(text)?.[0];
+  return {
+    update_id: ++updateId,
+    message: {
+      message_id: randomInt(1_000_000),
+      date: Math.floor(Date.now() / 1000),
+      chat: { id: user, type: 'private' },
+      from: { id: user, is_bot: false, first_name: 'Ann' },
+      text,
+      ...(command ? { entities: [{ type: 'bot_command', offset: 0, length: command.length }] } : {}),
+      ...extra,
+    },
+  };
+}
+
+function press(user: number, data: string, chat = user) {
+  return {
+    update_id: ++updateId,
+    callback_query: { id: `cb${updateId}`, from: { id: user, is_bot: false, first_name: 'Ann' }, chat_instance: 'ci', data, message: { message_id: 7, date: 0, chat: { id: chat, type: 'private' }, text: 'q' } },
+  };
+}
+
+/** What the bot said to a chat since `from` (sendMessage texts). */
+const saidTo = (chat: number, from = 0) => tg.calls.slice(from).filter((c) => c.method === 'sendMessage' && Number(c.args.chat_id) === chat).map((c) => c.args.text as string);
+const answers = (from = 0) => tg.calls.slice(from).filter((c) => c.method === 'answerCallbackQuery');
+
+/** Sends a command and returns what the bot replied. */
+async function say(user: number, text: string): Promise<string> {
+  const from = tg.calls.length;
+  const res = await deliver(message(user, text));
+  expect(res.status).toBe(200);
+  return saidTo(user, from).join('\n---\n');
+}
+
+async function setup() {
+  const ws = await t.workspace();
+  const owner = newUser();
+  await t.deps.db.updateTable('members').set({ telegram_user_id: String(owner) }).where('id', '=', ws.ownerId).execute();
+  const bob = await ws.agent('bob');
+  return { ws, owner, bob };
+}
+
+const agent = (id: string) => t.deps.db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+
+async function worker(): Promise<TestWorker> {
+  const w = await startTestWorker(t);
+  cleanups.push(() => w.stop());
+  return w;
+}
+
+describe('the webhook', () => {
+  it('refuses a wrong or missing secret token (401) without reading the update', async () => {
+    const { owner, bob } = await setup();
+    const update = message(owner, '/pause bob full');
+    expect((await deliver(update, 'wrong')).status).toBe(401);
+    expect((await deliver(update, null)).status).toBe(401);
+    expect((await agent(bob.id)).pause_mode).toBeNull();
+    const seen = await t.deps.db.selectFrom('inbound_requests').select('key').where('source', '=', 'telegram').where('key', '=', `${BOT_ID}:${update.update_id}`).execute();
+    expect(seen).toEqual([]);
+  });
+
+  it('handles a duplicate update once', async () => {
+    const { owner, bob } = await setup();
+    const update = message(owner, '/pause bob');
+    expect((await deliver(update)).status).toBe(200);
+    await t.deps.db.updateTable('agents').set({ pause_mode: null, paused_at: null }).where('id', '=', bob.id).execute();
+    const before = await timelineCount(t, bob.id);
+    expect((await deliver(update)).status).toBe(200);
+    expect((await agent(bob.id)).pause_mode).toBeNull();
+    expect(await timelineCount(t, bob.id)).toBe(before);
+  });
+
+  it('leash telegram-webhook points the bot at PUBLIC_URL with the secret', async () => {
+    const env = { ...process.env, ...testEnv(t.config.databaseUrl), TELEGRAM_BOT_TOKEN: BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET: SECRET, TELEGRAM_API_ROOT: tg.url, PUBLIC_URL: 'https://leash.example.test' };
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'telegram-webhook'], { env }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+    );
+    expect(out).toContain('https://leash.example.test/telegram/webhook');
+    const call = tg.calls.findLast((c) => c.method === 'setWebhook')!;
+    expect(call.args).toMatchObject({ url: 'https://leash.example.test/telegram/webhook', secret_token: SECRET });
+  });
+});
+
+describe('commands', () => {
+  it('/start greets with how to link and the user’s ID', async () => {
+    const user = newUser();
+    const reply = await say(user, '/start');
+    expect(reply).toContain('/link CODE');
+    expect(reply).toContain(`Telegram user ID (${user})`);
+  });
+
+  it('/link <code> links the account; unlinked users are refused and nothing changes', async () => {
+    const { ws, bob } = await setup();
+    const user = newUser();
+    expect(await say(user, '/pause bob full')).toContain('Your Telegram account is not linked to a Leash member, so nothing was changed.');
+    expect((await agent(bob.id)).pause_mode).toBeNull();
+    const approver = await ws.member('approver');
+    const code = (await t.call('POST', '/v1/members/me/link-codes', { key: approver.key })).body.code;
+    expect(await say(user, `/link ${code}`)).toMatch(/^Linked: this Telegram account now acts as approver-.* \(approver\)\.$/);
+    expect((await t.call('GET', '/v1/members/me', { key: approver.key })).body.telegram).toEqual({ user_id: String(user) });
+    expect(await say(newUser(), `/link ${code}`)).toContain('That code is not valid');
+    expect(await say(user, '/link')).toBe('Usage: /link <code> (get a code with POST /v1/members/me/link-codes)');
+    // An approver may read but not pause.
+    expect(await say(user, '/pause bob')).toBe('This needs the owner role; you are approver');
+  });
+
+  it('/pause, /unpause, /stop force and /status call the core and say what changed; bad arguments get the usage', async () => {
+    const { ws, owner, bob } = await setup();
+    expect(await say(owner, '/pause bob full deploy freeze')).toContain('Paused bob (full) — deploy freeze.');
+    const activity = await t.call('GET', `/v1/agents/${bob.id}/activity`, { key: ws.ownerKey });
+    expect(activity.body.data[0]).toMatchObject({ action: 'agent.paused', channel: 'telegram', actor: { id: ws.ownerId } });
+    expect(await say(owner, '/pause bob full')).toBe('bob is already paused (full)');
+    expect(await say(owner, '/status')).toMatch(/^bob: paused \(full\) · since/);
+    expect(await say(owner, '/unpause bob')).toMatch(/^Unpaused bob\./);
+    expect(await say(owner, '/status bob')).toBe('bob: active · offline\nopen sessions: 0 · pending approvals: 0');
+    const before = await timelineCount(t, bob.id);
+    expect(await say(owner, '/pause')).toBe('Usage: /pause <agent> [send|full] [reason…]');
+    expect(await say(owner, '/stop bob later')).toBe('Usage: /stop <agent> [force]');
+    expect(await timelineCount(t, bob.id)).toBe(before);
+    expect(await say(owner, '/stop bob force')).toMatch(/^Stopped bob \(forced\)\./);
+    expect((await agent(bob.id)).run_state).toBe('stopped');
+  });
+});
+
+describe('approvals on Telegram', () => {
+  const ask = (key: string, extra: Record<string, unknown> = {}) =>
+    t.call('POST', '/v1/pause', { key, body: { recipient: '555001', channel: 'telegram', message: 'Send a $340 wire to <Acme>?', options: ['Approve', 'Reject'], timeout_seconds: 600, ...extra } });
+  const sentFor = (id: string) => tg.calls.filter((c) => c.method === 'sendMessage' && JSON.stringify(c.args.reply_markup ?? {}).includes(id));
+  const editsOf = (messageId: number) => tg.calls.filter((c) => c.method === 'editMessageText' && c.args.message_id === messageId);
+  const refOf = async (id: string) => {
+    await expect.poll(async () => (await t.deps.db.selectFrom('approvals').select('channel_ref').where('id', '=', id).executeTakeFirstOrThrow()).channel_ref).not.toBeNull();
+    return (await t.deps.db.selectFrom('approvals').select('channel_ref').where('id', '=', id).executeTakeFirstOrThrow()).channel_ref as any;
+  };
+
+  it('the full loop: an inline keyboard, a press answered and decided, the message edited to the outcome; a late press says who decided', async () => {
+    const { owner, bob } = await setup();
+    await worker();
+    const a = await ask(bob.key);
+    expect(a.status).toBe(201);
+    const ref = await refOf(a.body.pause_id);
+    const sent = sentFor(a.body.pause_id)[0]!;
+    expect(sent.args.chat_id).toBe('555001');
+    expect(sent.args.parse_mode).toBe('HTML');
+    expect(sent.args.text).toContain('Send a $340 wire to &lt;Acme&gt;?');
+    const buttons = sent.args.reply_markup.inline_keyboard.flat();
+    expect(buttons.map((b: any) => b.text)).toEqual(['Approve', 'Reject']);
+    for (const b of buttons) expect(Buffer.byteLength(b.callback_data)).toBeLessThanOrEqual(64);
+
+    const from = tg.calls.length;
+    expect((await deliver(press(owner, buttons[0].callback_data))).status).toBe(200);
+    expect(answers(from).map((c) => c.args.text)).toEqual(['Recorded: Approve']);
+    const got = await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key });
+    expect(got.body).toMatchObject({ status: 'responded', response_choice: 'Approve', responder: { channel: 'telegram' } });
+    await expect.poll(() => editsOf(ref.message_id).length).toBe(1);
+    const edit = editsOf(ref.message_id)[0]!;
+    expect(edit.args.reply_markup).toBeUndefined();
+    expect(edit.args.text).toMatch(/✅ <b>Approve<\/b> — decided by owner-.* via telegram/);
+
+    const late = tg.calls.length;
+    await deliver(press(owner, buttons[1].callback_data));
+    expect(answers(late)[0]!.args).toMatchObject({ show_alert: true, text: expect.stringMatching(/^Already decided by owner-.*: Approve$/) });
+    expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.response_choice).toBe('Approve');
+  });
+
+  it('a decision from another channel and a timeout edit the message; "message is not modified" is not an error', async () => {
+    const { ws, bob } = await setup();
+    await worker();
+    const viaApi = await ask(bob.key);
+    const r1 = await refOf(viaApi.body.pause_id);
+    await t.call('POST', `/v1/pause/${viaApi.body.pause_id}/respond`, { key: ws.ownerKey, body: { choice: 'Reject' } });
+    await expect.poll(() => editsOf(r1.message_id).length, { timeout: 10_000 }).toBe(1);
+    expect(editsOf(r1.message_id)[0]!.args.text).toContain('<b>Reject</b> — decided by');
+
+    const timing = await ask(bob.key, { timeout_seconds: 1, timeout_default: 'Reject' });
+    const r2 = await refOf(timing.body.pause_id);
+    tg.notModifiedNext();
+    await expect.poll(() => editsOf(r2.message_id).length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(async () => (await t.deps.db.selectFrom('approvals').select('channel_settled_at').where('id', '=', timing.body.pause_id).executeTakeFirstOrThrow()).channel_settled_at).not.toBeNull();
+    expect(editsOf(r2.message_id)).toHaveLength(1);
+    expect(editsOf(r2.message_id)[0]!.args.text).toContain('Timed out');
+  });
+
+  it('a press by an unlinked user or a viewer is answered with the refusal and decides nothing', async () => {
+    const { ws, bob } = await setup();
+    const a = await ask(bob.key);
+    const from = tg.calls.length;
+    await deliver(press(newUser(), `d:${a.body.pause_id}:0`));
+    const viewer = newUser();
+    await ws.member('viewer', { telegram: { user_id: viewer } });
+    await deliver(press(viewer, `d:${a.body.pause_id}:0`));
+    const said = answers(from).map((c) => c.args.text);
+    expect(said[0]).toContain('not linked');
+    expect(said[1]).toBe('This needs the approver role; you are viewer');
+    expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.status).toBe('pending');
+  });
+
+  it('with allow_text_response a press asks for a note by force-reply; the reply decides with it', async () => {
+    const { owner, bob } = await setup();
+    const a = await ask(bob.key, { allow_text_response: true });
+    const from = tg.calls.length;
+    await deliver(press(owner, `d:${a.body.pause_id}:1`));
+    const prompt = tg.calls.slice(from).find((c) => c.method === 'sendMessage')!;
+    expect(prompt.args.reply_markup).toEqual({ force_reply: true, selective: true });
+    expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.status).toBe('pending');
+    const reply = message(owner, 'Amount looks wrong', { reply_to_message: { message_id: 9, date: 0, chat: { id: owner, type: 'private' }, from: { id: BOT_ID, is_bot: true, first_name: 'Leash' }, text: prompt.args.text.replace(/<\/?b>/g, '') } });
+    await deliver(reply);
+    expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body).toMatchObject({ status: 'responded', response_choice: 'Reject', response_text: 'Amount looks wrong' });
+    // A reply to someone else's message with the same tag is not a note.
+    const b = await ask(bob.key, { allow_text_response: true });
+    const forged = message(owner, 'sneaky', { reply_to_message: { message_id: 10, date: 0, chat: { id: owner, type: 'private' }, from: { id: owner, is_bot: false, first_name: 'Ann' }, text: `#leash-note d:${b.body.pause_id}:0` } });
+    await deliver(forged);
+    expect((await t.call('GET', `/v1/pause/${b.body.pause_id}`, { key: bob.key })).body.status).toBe('pending');
+  });
+
+  it('/approvals lists pending ones with their keyboards', async () => {
+    const { owner, bob } = await setup();
+    const a = await ask(bob.key, { message: 'Deploy to prod?' });
+    const from = tg.calls.length;
+    await deliver(message(owner, '/approvals'));
+    const listed = tg.calls.slice(from).filter((c) => c.method === 'sendMessage' && JSON.stringify(c.args.reply_markup ?? {}).includes(a.body.pause_id));
+    expect(listed).toHaveLength(1);
+    expect(listed[0]!.args.text).toContain('Deploy to prod?');
+  });
+
+  it('retry_after is honoured by the job; one chat gets at most a message a second', async () => {
+    const { bob } = await setup();
+    await worker();
+    tg.rateLimitNext('sendMessage', 1);
+    const started = Date.now();
+    const a = await ask(bob.key, { recipient: '777001' });
+    const b = await ask(bob.key, { recipient: '777001' });
+    await refOf(a.body.pause_id);
+    await refOf(b.body.pause_id);
+    const sends = tg.calls.filter((c) => c.args.chat_id === '777001');
+    expect(sends.map((c) => c.method)).toEqual(['sendMessage (429)', 'sendMessage', 'sendMessage']);
+    expect(sends[1]!.at - started).toBeGreaterThanOrEqual(900);
+    expect(sends[2]!.at - sends[1]!.at).toBeGreaterThanOrEqual(900);
+  });
+});
