@@ -19,6 +19,8 @@ export interface FakeTelegram {
   rateLimitNext(method: string, retryAfter: number): void;
   /** Answer the next editMessageText with "message is not modified". */
   notModifiedNext(): void;
+  /** Long polling: an update for the next getUpdates. */
+  queueUpdate(update: Record<string, unknown>): void;
   close(): Promise<void>;
 }
 
@@ -26,6 +28,7 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
   const limited = new Map<string, number>();
   let notModified = false;
   let messageId = 100;
+  const queued: { update_id: number }[] = [];
   const fake = { calls: [] as TelegramCall[] } as FakeTelegram;
   const server = http.createServer((req, res) => {
     let raw = '';
@@ -43,6 +46,12 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
         return send(429, { ok: false, error_code: 429, description: `Too Many Requests: retry after ${retryAfter}`, parameters: { retry_after: retryAfter } });
       }
       fake.calls.push({ method, args, at: Date.now() });
+      if (method === 'getUpdates') {
+        // A short long-poll: what is queued past the offset, or nothing after 100 ms.
+        const ready = () => queued.filter((u) => u.update_id >= (args.offset ?? 0));
+        if (ready().length) return send(200, { ok: true, result: ready() });
+        return void setTimeout(() => send(200, { ok: true, result: ready() }), 100);
+      }
       if (method === 'editMessageText' && notModified) {
         notModified = false;
         return send(400, { ok: false, error_code: 400, description: 'Bad Request: message is not modified: specified new message content and reply markup are exactly the same' });
@@ -60,6 +69,12 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   fake.rateLimitNext = (method, retryAfter) => void limited.set(method, retryAfter);
   fake.notModifiedNext = () => void (notModified = true);
-  fake.close = () => new Promise((r) => server.close(() => r()));
+  fake.queueUpdate = (update) => void queued.push(update as { update_id: number });
+  fake.close = () =>
+    new Promise((r) => {
+      server.close(() => r());
+      // Keep-alive connections (and a long-poll in progress) would hold close() open.
+      server.closeAllConnections();
+    });
   return fake;
 }
