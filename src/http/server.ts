@@ -9,6 +9,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { sql } from 'kysely';
 import { registerSlackEvents } from '../channels/slack/events.js';
+import { registerSms } from '../channels/sms/inbound.js';
 import { registerTelegram } from '../channels/telegram/webhook.js';
 import type { Deps } from '../deps.js';
 import { registerAuth } from './auth.js';
@@ -100,6 +101,7 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
   registerWebhookRoutes(app, deps);
   await registerSlackEvents(app, deps);
   await registerTelegram(app, deps);
+  await registerSms(app, deps);
   // HTML forms post urlencoded bodies; only the pages accept them (the API stays JSON-only).
   await app.register(async (pages) => {
     await pages.register(formbody);

@@ -1,0 +1,36 @@
+// Approvals by SMS, worker side: the prompt to the recipient's phone. A phone with other pending
+// approvals gets a reply code in the prompt; the code is kept with the approval (channel_ref) for
+// every prompt, so replies can always name it. Nothing is edited afterwards: SMS cannot be.
+import { sql } from 'kysely';
+import type { Config } from '../../config.js';
+import type { ChannelAdapter } from '../adapter.js';
+import { sendSms } from './client.js';
+import { freeCode, promptText } from './prompt.js';
+
+export interface SmsRef {
+  code?: string;
+  sid?: string;
+}
+
+export const smsAdapter: ChannelAdapter = {
+  configured: (config: Config) => Boolean(config.twilio.accountSid && config.twilio.authToken && config.twilio.from),
+
+  // One prompt per phone per second: codes are chosen one send at a time, and carriers frown on bursts.
+  pace: (row) => [{ key: `sms:${row.recipient}`, everyMs: 1_000 }],
+
+  async send(deps, row) {
+    const others = await deps.db
+      .selectFrom('approvals')
+      .select(sql<string | null>`channel_ref->>'code'`.as('code'))
+      .where('channel', '=', 'sms')
+      .where('recipient', '=', row.recipient)
+      .where('status', '=', 'pending')
+      .where('id', '!=', row.id)
+      .execute();
+    const code = freeCode(new Set(others.map((o) => o.code).filter((c): c is string => !!c)));
+    // The code is shown only when it is needed to tell this prompt from another.
+    const body = promptText(row, others.length > 0 ? code : undefined);
+    const sid = await sendSms(deps.config, row.recipient, body);
+    return { code, sid } satisfies SmsRef;
+  },
+};

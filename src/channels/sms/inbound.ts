@@ -1,0 +1,133 @@
+// POST /sms/twilio: replies to prompts, and commands from a linked owner's phone. The
+// X-Twilio-Signature (over PUBLIC_URL + path and every parameter) is checked before anything is
+// acted on; a MessageSid is handled once; every message gets a TwiML reply saying what happened.
+// The carriers' opt-out words (STOP, START, …) are theirs: they never reach an agent command.
+import formbody from '@fastify/formbody';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import twilio from 'twilio';
+import { decideApproval, settledMessage } from '../../approvals/decide.js';
+import { pauseCommand, statusCommand, stopCommand, unpauseCommand, type CommandDeps } from '../../chat/commands.js';
+import { firstTime } from '../../chat/dedupe.js';
+import { memberByPhone } from '../../chat/identity.js';
+import type { Ctx } from '../../context.js';
+import type { ApprovalRow } from '../../db/schema.js';
+import type { Deps } from '../../deps.js';
+import { LeashError } from '../../errors.js';
+import { sendError } from '../../http/errors.js';
+import { parseChoice, splitCode } from './prompt.js';
+
+/** Handled by the carrier (and Twilio's opt-out management); never an agent command. */
+const CARRIER_WORDS = new Set(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'OPTOUT', 'REVOKE', 'START', 'UNSTOP', 'YES', 'OPTIN']);
+const HELP = 'Leash: reply to a prompt with its number (or its code and number, e.g. K7 1). Owners: PAUSE <agent> [full], UNPAUSE <agent>, HALT <agent>, STATUS.';
+/** A halt that waits for its agent answers after this, and goes on in the background. */
+const ANSWER_WITHIN_MS = 2_000;
+
+const said = (err: unknown) => (err instanceof LeashError ? err.message : 'Something went wrong on our side; nothing was changed. Try again in a moment.');
+
+function twiml(reply: FastifyReply, text?: string) {
+  const r = new twilio.twiml.MessagingResponse();
+  if (text) r.message(text);
+  return reply.code(200).type('text/xml').send(r.toString());
+}
+
+export async function registerSms(root: FastifyInstance, deps: Deps): Promise<void> {
+  const { authToken } = deps.config.twilio;
+  if (!authToken) return;
+  const commandDeps: CommandDeps = { db: deps.db, notifier: deps.notifier, approvals: deps.approvals };
+
+  await root.register(async (app) => {
+    await app.register(formbody);
+    app.post('/sms/twilio', { schema: { hide: true }, config: { access: 'public' } }, async (req, reply) => {
+      const params = (req.body ?? {}) as Record<string, string>;
+      const signature = req.headers['x-twilio-signature'];
+      const url = `${deps.config.publicUrl}${req.url}`;
+      if (typeof signature !== 'string' || !twilio.validateRequest(authToken, signature, url, params)) {
+        return sendError(reply, 'unauthorized', 'bad or missing X-Twilio-Signature');
+      }
+      const from = params.From ?? '';
+      const text = (params.Body ?? '').trim();
+      if (!params.MessageSid || !(await firstTime(deps.db, 'twilio', params.MessageSid))) return twiml(reply);
+      if (CARRIER_WORDS.has(text.toUpperCase())) return twiml(reply);
+      return twiml(reply, await answer(deps, commandDeps, from, text));
+    });
+  });
+}
+
+async function answer(deps: Deps, commandDeps: CommandDeps, from: string, text: string): Promise<string> {
+  const { code, rest } = splitCode(text);
+  const pending = await deps.db
+    .selectFrom('approvals')
+    .selectAll()
+    .where('channel', '=', 'sms')
+    .where('recipient', '=', from)
+    .where('status', '=', 'pending')
+    .orderBy('created_at')
+    .execute();
+  const codeOf = (a: ApprovalRow) => (a.channel_ref as { code?: string } | null)?.code;
+
+  if (code) {
+    const target = pending.find((a) => codeOf(a) === code);
+    if (target) return decide(deps, from, target, rest);
+    const earlier = await lastTo(deps, from, code);
+    return earlier ? settledMessage(earlier) : `No approval with code ${code} is waiting for this number. ${pending.length ? list(pending) : ''}`.trim();
+  }
+  const first = rest.split(/\s+/)[0]?.toUpperCase() ?? '';
+  const isCommand = ['PAUSE', 'UNPAUSE', 'HALT', 'STATUS', 'HELP'].includes(first);
+  if (pending.length === 1 && parseChoice(rest, pending[0]!.options)) return decide(deps, from, pending[0]!, rest);
+  if (pending.length > 1 && !isCommand) return `You have ${pending.length} pending approvals; start your reply with its code. ${list(pending)}`;
+  if (isCommand) return command(deps, commandDeps, from, first, rest.split(/\s+/).slice(1));
+  if (pending.length === 0 && /^\d/.test(rest)) {
+    const earlier = await lastTo(deps, from);
+    if (earlier) return settledMessage(earlier);
+  }
+  return `Sorry, I did not understand that. ${HELP}`;
+
+  function list(rows: ApprovalRow[]) {
+    return rows.map((a) => `${codeOf(a) ?? '?'}: ${a.message.slice(0, 40)} (${a.options.map((o, i) => `${i + 1} ${o}`).join(', ')})`).join('; ');
+  }
+}
+
+/** The latest approval sent to this number (with this code), to say how it ended. */
+async function lastTo(deps: Deps, from: string, code?: string): Promise<ApprovalRow | undefined> {
+  let q = deps.db.selectFrom('approvals').selectAll().where('channel', '=', 'sms').where('recipient', '=', from).where('status', '!=', 'pending');
+  if (code) q = q.where((eb) => eb(eb.ref('channel_ref', '->>').key('code' as never), '=', code));
+  return q.where('updated_at', '>', new Date(Date.now() - 7 * 86_400_000)).orderBy('updated_at', 'desc').limit(1).executeTakeFirst();
+}
+
+/** Only the recipient phone answers (contract §3.1): it acts like the holder of a signed link. */
+async function decide(deps: Deps, from: string, row: ApprovalRow, rest: string): Promise<string> {
+  const parsed = parseChoice(rest, row.options);
+  if (!parsed) return `Reply with a number from 1 to ${row.options.length} (${row.options.map((o, i) => `${i + 1} ${o}`).join(', ')}).`;
+  if (parsed.note && !row.allow_text_response) return `This question takes no note: reply with just the number (${row.options.map((o, i) => `${i + 1} ${o}`).join(', ')}).`;
+  const member = await memberByPhone(deps.db, from, row.workspace_id);
+  const display = 'member' in member ? (member.member.display_name ?? member.member.email) : from;
+  const ctx: Ctx = { workspaceId: row.workspace_id, channel: 'sms', actor: { type: 'link', id: null, display } };
+  try {
+    await decideApproval(deps.db, ctx, row.id, { choice: parsed.choice, text: parsed.note }, { channel: 'sms', display, ...('member' in member ? { member_id: member.member.id } : {}) }, deps.approvals);
+    return `Recorded: ${parsed.choice}${parsed.note ? ' (with your note)' : ''}. Thank you.`;
+  } catch (err) {
+    return said(err);
+  }
+}
+
+async function command(deps: Deps, commandDeps: CommandDeps, from: string, word: string, args: string[]): Promise<string> {
+  if (word === 'HELP') return HELP;
+  const who = await memberByPhone(deps.db, from);
+  if ('refusal' in who) return who.refusal;
+  const usage = { PAUSE: 'PAUSE <agent> [full]', UNPAUSE: 'UNPAUSE <agent>', HALT: 'HALT <agent>', STATUS: 'STATUS [agent]' }[word as 'PAUSE'];
+  const [name, mode] = args;
+  const fits = word === 'STATUS' ? args.length <= 1 : word === 'PAUSE' ? !!name && args.length <= 2 && (mode === undefined || /^(full|send)$/i.test(mode)) : args.length === 1;
+  if (!fits) return `Usage: ${usage}`;
+  const run = {
+    PAUSE: () => pauseCommand(commandDeps, who.ctx, mode ? [name!, mode.toLowerCase()] : [name!]),
+    UNPAUSE: () => unpauseCommand(commandDeps, who.ctx, args),
+    HALT: () => stopCommand(commandDeps, who.ctx, args),
+    STATUS: () => statusCommand(commandDeps, who.ctx, args),
+  }[word as 'PAUSE'];
+  const action = run().then(
+    (text) => text,
+    (err) => said(err),
+  );
+  const quick = await Promise.race([action, new Promise<undefined>((r) => setTimeout(() => r(undefined), ANSWER_WITHIN_MS).unref())]);
+  return quick ?? `Asked ${args[0]} to stop; it has 30 s to confirm. Send STATUS to see.`;
+}
