@@ -3,14 +3,13 @@
 // real `all` process (web + worker) in a throwaway database; the baseline runs beside it.
 //   npm run bench            (all scenarios)   BENCH_QUICK=1 for a short run
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
 import { createAgent } from '../src/agents/registry.js';
 import { operatorCtx } from '../src/context.js';
 import { createDb } from '../src/db/index.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { addMember } from '../src/members/members.js';
 import { createWorkspace } from '../src/workspaces/workspaces.js';
-import { client, f, freePort, freshDatabase, get, load, machine, post, startProcess, stats, stopProcess, type Stats } from './support/lib.js';
+import { client, f, freePort, freshDatabase, get, load, report, post, startProcess, stats, stopProcess, type Stats } from './support/lib.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const N_SEQ = QUICK ? 200 : 1_000;
@@ -131,17 +130,7 @@ async function main() {
     await database.drop();
   }
 
-  const table = [
-    `Machine: ${machine()}. ${QUICK ? 'Quick run. ' : ''}Leash: one \`all\` process (web + worker), NODE_ENV=production, LOG_LEVEL=warn.`,
-    '',
-    '| scenario | n | p50 | p99 | max | notes |',
-    '| --- | --- | --- | --- | --- | --- |',
-    ...rows,
-  ].join('\n');
-  console.log(table);
-  if (process.env.BENCH_WRITE !== '0') {
-    await writeFile(new URL('./results-approvals.md', import.meta.url), `# Approvals benchmark (${new Date().toISOString().slice(0, 10)})\n\n${table}\n`);
-  }
+  await report('approvals', 'Approvals benchmark', ['scenario', 'n', 'p50', 'p99', 'max', 'notes'], rows, QUICK);
 }
 
 main().catch((err) => {

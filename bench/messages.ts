@@ -4,7 +4,6 @@
 // as a real `all` process (web + worker) in a throwaway database; the baseline runs beside it.
 //   npm run bench:messages       BENCH_QUICK=1 for a short run
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
@@ -14,7 +13,7 @@ import { operatorCtx } from '../src/context.js';
 import { createDb, type Db } from '../src/db/index.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { createWorkspace } from '../src/workspaces/workspaces.js';
-import { client, f, freePort, freshDatabase, get, load, machine, post, startProcess, stats, stopProcess } from './support/lib.js';
+import { client, f, freePort, freshDatabase, get, load, report, post, startProcess, stats, stopProcess } from './support/lib.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const N_ACCEPT = QUICK ? 1_000 : 5_000;
@@ -211,17 +210,7 @@ async function main() {
     await database.drop();
   }
 
-  const table = [
-    `Machine: ${machine()}. ${QUICK ? 'Quick run. ' : ''}Leash: one \`all\` process (web + worker), NODE_ENV=production, LOG_LEVEL=warn.`,
-    '',
-    '| scenario | n | rate / time | latency or throughput | checks |',
-    '| --- | --- | --- | --- | --- |',
-    ...rows,
-  ].join('\n');
-  console.log(table);
-  if (process.env.BENCH_WRITE !== '0') {
-    await writeFile(new URL('./results-messages.md', import.meta.url), `# Messages benchmark (${new Date().toISOString().slice(0, 10)})\n\n${table}\n`);
-  }
+  await report('messages', 'Messages benchmark', ['scenario', 'n', 'rate / time', 'latency or throughput', 'checks'], rows, QUICK);
 }
 
 main().catch((err) => {

@@ -26,7 +26,16 @@ export async function sendOnChannel(deps: Deps, approvalId: string, pace: Pacer)
     return;
   }
   await paced(adapter, row, pace);
-  const ref = await adapter.send(deps, row);
+  let ref: Record<string, unknown> | null;
+  try {
+    ref = await adapter.send(deps, row);
+  } catch (err) {
+    // Refused for good: recorded on the approval (it can still be answered elsewhere), not retried.
+    const why = adapter.permanent?.(err);
+    if (!why) throw err;
+    deps.log.warn({ approval: row.id, why }, 'the question could not be sent');
+    ref = { failed: why };
+  }
   // Recorded even when empty: a sent question is never sent again by a re-arm.
   await deps.db.updateTable('approvals').set({ channel_ref: json(ref ?? {}) }).where('id', '=', row.id).execute();
 }
@@ -42,7 +51,13 @@ export async function showOutcome(deps: Deps, approvalId: string, pace: Pacer): 
   }
   if (adapter?.settled && row.channel_ref) {
     await paced(adapter, row, pace);
-    await adapter.settled(deps, row);
+    try {
+      await adapter.settled(deps, row);
+    } catch (err) {
+      const why = adapter.permanent?.(err);
+      if (!why) throw err;
+      deps.log.warn({ approval: row.id, why }, 'the outcome could not be shown');
+    }
   }
   await deps.db.updateTable('approvals').set({ channel_settled_at: new Date() }).where('id', '=', row.id).execute();
 }

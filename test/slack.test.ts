@@ -375,7 +375,7 @@ describe('approvals on Slack', () => {
   it('a 429 is waited out (Retry-After) by the job, not retried in a loop; one channel gets at most a message a second', async () => {
     const { bob } = await setup();
     await worker();
-    slack.rateLimitNext('chat.postMessage', 1);
+    slack.rateLimitNext('chat.postMessage', 1, 'C0PACED');
     const tag = randomBytes(3).toString('hex');
     const started = Date.now();
     await ask(bob.key, { message: `first ${tag}`, recipient: 'C0PACED' });

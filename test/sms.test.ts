@@ -113,6 +113,20 @@ describe('prompts and replies', () => {
     expect((await status(bob.key, b.body.pause_id)).status).toBe('pending');
   });
 
+  it('options are matched by text before number, and an option may be a carrier opt-in word', async () => {
+    const { bob } = await setup();
+    const to = phone();
+    const a = await ask(bob.key, to, { options: ['5 hours', '2 hours'], allow_text_response: true });
+    expect((await inbound(to, '2 hours')).text).toBe('Recorded: 2 hours. Thank you.');
+    expect(await status(bob.key, a.body.pause_id)).toMatchObject({ response_choice: '2 hours', response_text: null });
+    const to2 = phone();
+    const b = await ask(bob.key, to2, { options: ['Yes', 'No'] });
+    expect((await inbound(to2, 'YES')).text).toBe('Recorded: Yes. Thank you.');
+    expect((await status(bob.key, b.body.pause_id)).response_choice).toBe('Yes');
+    // With nothing pending, an opt-in word gets no reply at all.
+    expect((await inbound(phone(), 'START')).text).toBe('');
+  });
+
   it('a bad or missing signature is refused (401); a duplicate MessageSid changes nothing', async () => {
     const { bob } = await setup();
     const to = phone();
@@ -156,6 +170,16 @@ describe('prompts and replies', () => {
     expect(segments(ucs)).toEqual({ encoding: 'UCS-2', segments: 3 });
     expect(ucs).toMatch(/я…\nReply 1 for Да, 2 for Нет$/);
     expect(ucs.length).toBeLessThanOrEqual(201);
+
+    // Long options are shortened in the reply line; the question keeps its room.
+    const longTo = phone();
+    const many = ['Ж'.repeat(190), 'Щ'.repeat(190), 'Ю'.repeat(190), 'Ф'.repeat(190), 'Ц'.repeat(190)];
+    await ask(bob.key, longTo, { message: 'Какой вариант выбрать для запуска?', options: many });
+    await expect.poll(() => sentTo(longTo).length, { timeout: 5_000 }).toBe(1);
+    const long = sentTo(longTo)[0]!.body;
+    expect(segments(long).segments).toBeLessThanOrEqual(3);
+    expect(long.startsWith('Какой вариант выбрать для запуска?')).toBe(true);
+    expect(long).toContain(`Reply 1 for ${'Ж'.repeat(19)}., 2 for ${'Щ'.repeat(19)}.`);
   });
 });
 

@@ -232,7 +232,7 @@ describe('approvals on Telegram', () => {
     const from = tg.calls.length;
     await deliver(press(owner, `d:${a.body.pause_id}:1`));
     const prompt = tg.calls.slice(from).find((c) => c.method === 'sendMessage')!;
-    expect(prompt.args.reply_markup).toEqual({ force_reply: true, selective: true });
+    expect(prompt.args.reply_markup).toEqual({ force_reply: true });
     expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.status).toBe('pending');
     const reply = message(owner, 'Amount looks wrong', { reply_to_message: { message_id: 9, date: 0, chat: { id: owner, type: 'private' }, from: { id: BOT_ID, is_bot: true, first_name: 'Leash' }, text: prompt.args.text.replace(/<\/?b>/g, '') } });
     await deliver(reply);
@@ -242,6 +242,41 @@ describe('approvals on Telegram', () => {
     const forged = message(owner, 'sneaky', { reply_to_message: { message_id: 10, date: 0, chat: { id: owner, type: 'private' }, from: { id: owner, is_bot: false, first_name: 'Ann' }, text: `#leash-note d:${b.body.pause_id}:0` } });
     await deliver(forged);
     expect((await t.call('GET', `/v1/pause/${b.body.pause_id}`, { key: bob.key })).body.status).toBe('pending');
+  });
+
+  it('a tag quoted in an approval’s own text is not a note prompt', async () => {
+    const { owner, bob } = await setup();
+    const target = await ask(bob.key, { allow_text_response: true });
+    const bait = await ask(bob.key, { message: `Your answer: x\n#leash-note d:${target.body.pause_id}:0` });
+    expect(bait.status).toBe(201);
+    const { approvalText } = await import('../src/channels/telegram/messages.js');
+    const row = await t.deps.db.selectFrom('approvals').selectAll().where('id', '=', bait.body.pause_id).executeTakeFirstOrThrow();
+    const shown = approvalText(row, 'bob').replace(/<[^>]+>/g, '');
+    await deliver(message(owner, 'what is this?', { reply_to_message: { message_id: 11, date: 0, chat: { id: owner, type: 'private' }, from: { id: BOT_ID, is_bot: true, first_name: 'Leash' }, text: shown } }));
+    expect((await t.call('GET', `/v1/pause/${target.body.pause_id}`, { key: bob.key })).body.status).toBe('pending');
+  });
+
+  it('an update that fails midway is answered 503 and handled when Telegram sends it again', async () => {
+    const { owner, bob } = await setup();
+    const a = await ask(bob.key);
+    // The answer fails, and so does the answer that reports the failure.
+    tg.failNext('answerCallbackQuery', 500, 'Internal Server Error', 2);
+    const update = press(owner, `d:${a.body.pause_id}:0`);
+    // The decision commits before the failing answer; the retry is told it is decided.
+    expect((await deliver(update)).status).toBe(503);
+    const from = tg.calls.length;
+    expect((await deliver(update)).status).toBe(200);
+    expect(answers(from)[0]!.args.text).toMatch(/^Already decided by owner-.*: Approve$/);
+  });
+
+  it('a chat that refuses the bot for good (403) is recorded, not retried', async () => {
+    const { bob } = await setup();
+    await worker();
+    tg.failNext('sendMessage', 403, 'Forbidden: bot was blocked by the user');
+    const a = await ask(bob.key, { recipient: '888001' });
+    const ref = await refOf(a.body.pause_id);
+    expect(ref).toEqual({ failed: 'telegram: Forbidden: bot was blocked by the user' });
+    expect(tg.calls.filter((c) => c.method === 'sendMessage' && c.args.chat_id === '888001')).toHaveLength(1);
   });
 
   it('/approvals lists pending ones with their keyboards', async () => {
@@ -257,7 +292,7 @@ describe('approvals on Telegram', () => {
   it('retry_after is honoured by the job; one chat gets at most a message a second', async () => {
     const { bob } = await setup();
     await worker();
-    tg.rateLimitNext('sendMessage', 1);
+    tg.rateLimitNextTo('sendMessage', '777001', 1);
     const started = Date.now();
     const a = await ask(bob.key, { recipient: '777001' });
     const b = await ask(bob.key, { recipient: '777001' });

@@ -1,6 +1,7 @@
 // Shared bench plumbing: a throwaway database, child processes, a keep-alive HTTP client, stats.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { Pool } from 'undici';
 import { onServer, withDatabase } from '../../src/db/migrate.js';
@@ -106,6 +107,22 @@ export async function load(total: number, concurrency: number, task: (i: number)
 
 export function machine(): string {
   return `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+}
+
+/** Prints the results table under the machine line and, unless BENCH_WRITE=0, writes it to
+ *  bench/results-<name>.md. */
+export async function report(name: string, title: string, header: string[], rows: string[], quick: boolean): Promise<void> {
+  const table = [
+    `Machine: ${machine()}. ${quick ? 'Quick run. ' : ''}Leash: one \`all\` process (web + worker), NODE_ENV=production, LOG_LEVEL=warn.`,
+    '',
+    `| ${header.join(' | ')} |`,
+    `| ${header.map(() => '---').join(' | ')} |`,
+    ...rows,
+  ].join('\n');
+  console.log(table);
+  if (process.env.BENCH_WRITE !== '0') {
+    await writeFile(new URL(`../results-${name}.md`, import.meta.url), `# ${title} (${new Date().toISOString().slice(0, 10)})\n\n${table}\n`);
+  }
 }
 
 export const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '—');

@@ -12,6 +12,9 @@ export interface ChannelAdapter {
   send(deps: Deps, approval: ApprovalRow): Promise<Record<string, unknown> | null>;
   /** The approval left pending (answered anywhere, timed out, cancelled): show the outcome. */
   settled?(deps: Deps, approval: ApprovalRow): Promise<void>;
+  /** Why an error is final (the vendor refused for good: no such chat, bot blocked, number opted
+   *  out…), or undefined when trying again may help. Final errors are recorded, not retried. */
+  permanent?(err: unknown): string | undefined;
   /** Calls sharing a key are spaced at least `everyMs` apart (a vendor's per-chat or overall limit). */
   pace?(approval: ApprovalRow): { key: string; everyMs: number }[];
 }

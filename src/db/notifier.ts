@@ -37,17 +37,10 @@ export class Notifier {
     let set = this.listeners.get(key);
     if (!set) this.listeners.set(key, (set = new Set()));
     set.add(fn);
-    const unsubscribe = () => {
+    return this.listening(() => {
       set.delete(fn);
       if (set.size === 0 && this.listeners.get(key) === set) this.listeners.delete(key);
-    };
-    try {
-      await this.connect();
-    } catch (err) {
-      unsubscribe();
-      throw err;
-    }
-    return unsubscribe;
+    });
   }
 
   /** Calls fn(key) on every notification whose key starts with prefix (the worker hears every
@@ -55,7 +48,11 @@ export class Notifier {
   async subscribePrefix(prefix: string, fn: PrefixListener): Promise<() => void> {
     const entry = { prefix, fn };
     this.prefixListeners.add(entry);
-    const unsubscribe = () => void this.prefixListeners.delete(entry);
+    return this.listening(() => void this.prefixListeners.delete(entry));
+  }
+
+  /** Connects for a listener just added; if that fails, removes it again and throws. */
+  private async listening(unsubscribe: () => void): Promise<() => void> {
     try {
       await this.connect();
     } catch (err) {

@@ -18,8 +18,8 @@ export interface FakeSlack {
   calls: SlackCall[];
   /** POSTs to response URLs, by path. */
   responses: { path: string; body: any; at: number }[];
-  /** Answer the next call of `method` with a 429 and this Retry-After (seconds). */
-  rateLimitNext(method: string, retryAfter: number): void;
+  /** Answer the next call of `method` (to `channel`, if given) with a 429 and this Retry-After (seconds). */
+  rateLimitNext(method: string, retryAfter: number, channel?: string): void;
   /** Answer calls of `method` with `{ok: false, error}`. */
   failWith(method: string, error: string | undefined): void;
   /** Socket Mode: envelopes sent to the connected app, and its acks by envelope id. */
@@ -46,9 +46,10 @@ export async function startFakeSlack(): Promise<FakeSlack> {
         return res.writeHead(200).end('ok');
       }
       const method = path.replace(/^\/api\//, '');
-      const retryAfter = limited.get(method);
+      const key = limited.has(`${method} ${parsed.channel}`) ? `${method} ${parsed.channel}` : method;
+      const retryAfter = limited.get(key);
       if (retryAfter !== undefined) {
-        limited.delete(method);
+        limited.delete(key);
         fake.calls.push({ method: `${method} (429)`, args: parsed, auth: req.headers.authorization, at: Date.now() });
         return res.writeHead(429, { 'retry-after': String(retryAfter), 'content-type': 'application/json' }).end(JSON.stringify({ ok: false, error: 'ratelimited' }));
       }
@@ -80,7 +81,7 @@ export async function startFakeSlack(): Promise<FakeSlack> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   fake.apiUrl = `${fake.url}/api/`;
-  fake.rateLimitNext = (method, retryAfter) => void limited.set(method, retryAfter);
+  fake.rateLimitNext = (method, retryAfter, channel) => void limited.set(channel ? `${method} ${channel}` : method, retryAfter);
   fake.failWith = (method, error) => void (error ? failing.set(method, error) : failing.delete(method));
   fake.close = () =>
     new Promise((r) => {

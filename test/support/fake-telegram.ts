@@ -19,6 +19,10 @@ export interface FakeTelegram {
   rateLimitNext(method: string, retryAfter: number): void;
   /** Answer the next editMessageText with "message is not modified". */
   notModifiedNext(): void;
+  /** Answer the next `times` calls of `method` with this error. */
+  failNext(method: string, code: number, description: string, times?: number): void;
+  /** Answer the next call of `method` to this chat with 429 and this retry_after. */
+  rateLimitNextTo(method: string, chatId: string, retryAfter: number): void;
   /** Long polling: an update for the next getUpdates. */
   queueUpdate(update: Record<string, unknown>): void;
   close(): Promise<void>;
@@ -29,6 +33,8 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
   let notModified = false;
   let messageId = 100;
   const queued: { update_id: number }[] = [];
+  const failing = new Map<string, { code: number; description: string; times: number }>();
+  const limitedTo = new Map<string, number>();
   const fake = { calls: [] as TelegramCall[] } as FakeTelegram;
   const server = http.createServer((req, res) => {
     let raw = '';
@@ -39,13 +45,20 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
       if (!m || m[1] !== BOT_TOKEN) return send(404, { ok: false, error_code: 404, description: 'Not Found' });
       const method = m[2]!;
       const args = raw ? JSON.parse(raw) : {};
-      const retryAfter = limited.get(method);
+      const toChat = `${method} ${args.chat_id}`;
+      const retryAfter = limited.get(method) ?? limitedTo.get(toChat);
       if (retryAfter !== undefined) {
         limited.delete(method);
+        limitedTo.delete(toChat);
         fake.calls.push({ method: `${method} (429)`, args, at: Date.now() });
         return send(429, { ok: false, error_code: 429, description: `Too Many Requests: retry after ${retryAfter}`, parameters: { retry_after: retryAfter } });
       }
       fake.calls.push({ method, args, at: Date.now() });
+      const failure = failing.get(method);
+      if (failure) {
+        if (--failure.times <= 0) failing.delete(method);
+        return send(failure.code, { ok: false, error_code: failure.code, description: failure.description });
+      }
       if (method === 'getUpdates') {
         // A short long-poll: what is queued past the offset, or nothing after 100 ms.
         const ready = () => queued.filter((u) => u.update_id >= (args.offset ?? 0));
@@ -69,6 +82,8 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   fake.rateLimitNext = (method, retryAfter) => void limited.set(method, retryAfter);
   fake.notModifiedNext = () => void (notModified = true);
+  fake.failNext = (method, code, description, times = 1) => void failing.set(method, { code, description, times });
+  fake.rateLimitNextTo = (method, chatId, retryAfter) => void limitedTo.set(`${method} ${chatId}`, retryAfter);
   fake.queueUpdate = (update) => void queued.push(update as { update_id: number });
   fake.close = () =>
     new Promise((r) => {

@@ -40,6 +40,11 @@ export const slackAdapter: ChannelAdapter = {
   // Clicks must be able to come back: over the request URL (signing secret) or Socket Mode.
   configured: (config: Config) => Boolean(config.slack.botToken && (config.slack.signingSecret || config.slack.appToken)),
 
+  permanent(err) {
+    const code = slackError(err);
+    return code && !['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'ratelimited'].includes(code) ? `slack: ${code}` : undefined;
+  },
+
   pace(row) {
     const ref = row.channel_ref as SlackRef | null;
     const channel = ref?.channel ?? row.recipient;

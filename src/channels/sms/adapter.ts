@@ -15,21 +15,28 @@ export interface SmsRef {
 export const smsAdapter: ChannelAdapter = {
   configured: (config: Config) => Boolean(config.twilio.accountSid && config.twilio.authToken && config.twilio.from),
 
+  permanent(err) {
+    const e = err as { status?: number; code?: number; message?: string };
+    return typeof e.status === 'number' && e.status >= 400 && e.status < 500 && e.status !== 429 ? `twilio ${e.code ?? e.status}: ${e.message ?? ''}`.trim() : undefined;
+  },
+
   // One prompt per phone per second: codes are chosen one send at a time, and carriers frown on bursts.
   pace: (row) => [{ key: `sms:${row.recipient}`, everyMs: 1_000 }],
 
   async send(deps, row) {
-    const others = await deps.db
+    // Codes used on this phone within a week stay taken: a late "K7 2" meant for a settled
+    // approval must not answer a new one (it is told how the old one ended).
+    const recent = await deps.db
       .selectFrom('approvals')
-      .select(sql<string | null>`channel_ref->>'code'`.as('code'))
+      .select(['status', sql<string | null>`channel_ref->>'code'`.as('code')])
       .where('channel', '=', 'sms')
       .where('recipient', '=', row.recipient)
-      .where('status', '=', 'pending')
       .where('id', '!=', row.id)
+      .where((eb) => eb.or([eb('status', '=', 'pending'), eb('updated_at', '>', new Date(Date.now() - 7 * 86_400_000))]))
       .execute();
-    const code = freeCode(new Set(others.map((o) => o.code).filter((c): c is string => !!c)));
+    const code = freeCode(new Set(recent.map((o) => o.code).filter((c): c is string => !!c)));
     // The code is shown only when it is needed to tell this prompt from another.
-    const body = promptText(row, others.length > 0 ? code : undefined);
+    const body = promptText(row, recent.some((o) => o.status === 'pending') ? code : undefined);
     const sid = await sendSms(deps.config, row.recipient, body);
     return { code, sid } satisfies SmsRef;
   },

@@ -16,8 +16,10 @@ import { LeashError } from '../../errors.js';
 import { sendError } from '../../http/errors.js';
 import { parseChoice, splitCode } from './prompt.js';
 
-/** Handled by the carrier (and Twilio's opt-out management); never an agent command. */
-const CARRIER_WORDS = new Set(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'OPTOUT', 'REVOKE', 'START', 'UNSTOP', 'YES', 'OPTIN']);
+/** Opt-out words: the carrier (and Twilio) stop messages to the phone; never a command or an answer. */
+const OPT_OUT = new Set(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'OPTOUT', 'REVOKE']);
+/** Opt-in words: the carrier's too, never a command; but "yes" may well answer a question. */
+const OPT_IN = new Set(['START', 'UNSTOP', 'YES', 'OPTIN']);
 const HELP = 'Leash: reply to a prompt with its number (or its code and number, e.g. K7 1). Owners: PAUSE <agent> [full], UNPAUSE <agent>, HALT <agent>, STATUS.';
 /** A halt that waits for its agent answers after this, and goes on in the background. */
 const ANSWER_WITHIN_MS = 2_000;
@@ -47,8 +49,13 @@ export async function registerSms(root: FastifyInstance, deps: Deps): Promise<vo
       const from = params.From ?? '';
       const text = (params.Body ?? '').trim();
       if (!params.MessageSid || !(await firstTime(deps.db, 'twilio', params.MessageSid))) return twiml(reply);
-      if (CARRIER_WORDS.has(text.toUpperCase())) return twiml(reply);
-      return twiml(reply, await answer(deps, commandDeps, from, text));
+      if (OPT_OUT.has(text.toUpperCase())) return twiml(reply);
+      try {
+        return twiml(reply, await answer(deps, commandDeps, from, text));
+      } catch (err) {
+        deps.log.warn({ err: (err as Error).message }, 'sms reply failed');
+        return twiml(reply, 'Something went wrong on our side; nothing was changed. Please send that again in a moment.');
+      }
     });
   });
 }
@@ -74,6 +81,7 @@ async function answer(deps: Deps, commandDeps: CommandDeps, from: string, text: 
   const first = rest.split(/\s+/)[0]?.toUpperCase() ?? '';
   const isCommand = ['PAUSE', 'UNPAUSE', 'HALT', 'STATUS', 'HELP'].includes(first);
   if (pending.length === 1 && parseChoice(rest, pending[0]!.options)) return decide(deps, from, pending[0]!, rest);
+  if (OPT_IN.has(rest.toUpperCase())) return '';
   if (pending.length > 1 && !isCommand) return `You have ${pending.length} pending approvals; start your reply with its code. ${list(pending)}`;
   if (isCommand) return command(deps, commandDeps, from, first, rest.split(/\s+/).slice(1));
   if (pending.length === 0 && /^\d/.test(rest)) {
@@ -128,6 +136,8 @@ async function command(deps: Deps, commandDeps: CommandDeps, from: string, word:
     (text) => text,
     (err) => said(err),
   );
+  // Only a halt waits (for its agent); the reply cannot, so it says so and the stop goes on.
+  if (word !== 'HALT') return action;
   const quick = await Promise.race([action, new Promise<undefined>((r) => setTimeout(() => r(undefined), ANSWER_WITHIN_MS).unref())]);
   return quick ?? `Asked ${args[0]} to stop; it has 30 s to confirm. Send STATUS to see.`;
 }

@@ -31,6 +31,12 @@ export function segments(text: string): { encoding: 'GSM-7' | 'UCS-2'; segments:
   return { encoding: gsm ? 'GSM-7' : 'UCS-2', segments: n <= single ? 1 : Math.ceil(n / multi) };
 }
 
+/** How many of the question's characters fit beside `tail` within `max` segments. */
+export function roomFor(head: string, tail: string, max = PROMPT_SEGMENTS): number {
+  const gsm = isGsm7(`${head}${tail}`);
+  return (gsm ? 153 : 67) * max - units(tail, gsm) - (gsm ? 3 : 1);
+}
+
 /** `head` cut (with …) so that head + tail fits in `max` segments; the tail (the reply
  *  instructions) is never cut. */
 export function fit(head: string, tail: string, max = PROMPT_SEGMENTS): string {

@@ -4,6 +4,7 @@
 import type { Config } from '../../config.js';
 import type { Deps } from '../../deps.js';
 import type { ApprovalRow } from '../../db/schema.js';
+import { GrammyError } from 'grammy';
 import type { ChannelAdapter } from '../adapter.js';
 import { callTelegram, notModified, telegramApi } from './api.js';
 import { approvalText, keyboard, outcomeText } from './messages.js';
@@ -21,6 +22,8 @@ async function askerName(deps: Deps, row: ApprovalRow): Promise<string | undefin
 export const telegramAdapter: ChannelAdapter = {
   // Presses must be able to come back: by the webhook (its secret) or by long polling.
   configured: (config: Config) => Boolean(config.telegram.botToken && (config.telegram.webhookSecret || config.telegram.polling)),
+
+  permanent: (err) => (err instanceof GrammyError && err.error_code >= 400 && err.error_code < 500 && err.error_code !== 429 ? `telegram: ${err.description}` : undefined),
 
   pace: (row) => [
     { key: `telegram:${row.recipient}`, everyMs: 1_000 },

@@ -26,6 +26,9 @@ const HELP = [
   '/link <code> — link this Telegram account to your Leash member',
 ].join('\n');
 
+/** The dedupe key of an update: update ids are per bot (the token's numeric prefix). */
+export const updateKey = (token: string, updateId: number) => `${token.split(':')[0]}:${updateId}`;
+
 const said = (err: unknown) => (err instanceof LeashError ? err.message : 'Something went wrong on our side; nothing was changed. Try again in a moment.');
 const responder = (m: Member) => ({ channel: 'telegram', member_id: m.id, display: m.display_name ?? m.email });
 
@@ -33,11 +36,9 @@ export function createTelegramBot(deps: Deps): Bot {
   const { config, db, log } = deps;
   const bot = new Bot(config.telegram.botToken!, { client: { apiRoot: config.telegram.apiRoot, timeoutSeconds: 10 } });
   const commandDeps: CommandDeps = { db, notifier: deps.notifier, approvals: deps.approvals };
-  const botId = config.telegram.botToken!.split(':')[0];
-
   // Each update once, whether it came by webhook or long polling, and however often it is re-sent.
   bot.use(async (ctx, next) => {
-    if (await firstTime(db, 'telegram', `${botId}:${ctx.update.update_id}`)) await next();
+    if (await firstTime(db, 'telegram', updateKey(config.telegram.botToken!, ctx.update.update_id))) await next();
   });
 
   const acting = async (ctx: Context, workspaceId?: string) =>
@@ -72,7 +73,7 @@ export function createTelegramBot(deps: Deps): Bot {
       );
       const quick = await Promise.race([action, new Promise<undefined>((r) => setTimeout(() => r(undefined), ANSWER_WITHIN_MS).unref())]);
       if (quick !== undefined) return void (await ctx.reply(quick));
-      await ctx.reply(`Asked ${words(ctx)[0]} to stop; waiting up to 30 s for it to confirm.`);
+      await ctx.reply(name === 'stop' ? `Asked ${words(ctx)[0] ?? ''} to stop; waiting up to 30 s for it to confirm.` : 'Working on it; the result follows.');
       // The webhook is answered now; the result follows as its own message.
       void action.then((text) => ctx.reply(text)).catch((err) => log.warn({ err: err.message }, 'telegram reply failed'));
     });
@@ -101,9 +102,9 @@ export function createTelegramBot(deps: Deps): Bot {
     if (!row || choice === undefined) return void (await ctx.answerCallbackQuery({ text: 'That approval is not in your workspace.', show_alert: true }));
     if (row.allow_text_response && row.status === 'pending' && ctx.chat) {
       await ctx.answerCallbackQuery({ text: `Reply with a note for “${choice}”` });
-      await ctx.api.sendMessage(ctx.chat.id, `Your answer: <b>${esc(choice)}</b>. Reply to this message with a note, or with - for none.\n#leash-note d:${row.id}:${m[2]}`, {
+      await ctx.api.sendMessage(ctx.chat.id, `Your answer: <b>${esc(choice.replace(/\n/g, ' '))}</b>. Reply to this message with a note, or with - for none.\n#leash-note d:${row.id}:${m[2]}`, {
         parse_mode: 'HTML',
-        reply_markup: { force_reply: true, selective: true },
+        reply_markup: { force_reply: true },
       });
       return;
     }

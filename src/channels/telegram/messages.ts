@@ -9,8 +9,9 @@ export const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;')
 const clip = (escaped: string, max: number) => (escaped.length <= max ? escaped : `${escaped.slice(0, max - 1).replace(/&[a-z]*$/, '')}…`);
 
 export const DECIDE = /^d:([0-9a-f-]{36}):(\d)$/;
-/** Marks a note prompt; the reply to it carries the note (the prompt is the bot's own message). */
-export const NOTE_TAG = /#leash-note d:([0-9a-f-]{36}):(\d)/;
+/** Marks a note prompt; the reply to it carries the note. Anchored at both ends of the bot's own
+ *  prompt, so a tag quoted inside an approval's (agent-written) text never counts. */
+export const NOTE_TAG = /^Your answer: [^\n]*\n#leash-note d:([0-9a-f-]{36}):(\d)$/;
 
 const utc = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 

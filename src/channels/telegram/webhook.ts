@@ -3,12 +3,14 @@
 // the bot itself. TELEGRAM_POLLING=true uses long polling instead, for development.
 import type { FastifyInstance } from 'fastify';
 import type { Update } from 'grammy/types';
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Deps } from '../../deps.js';
 import { sendError } from '../../http/errors.js';
-import { createTelegramBot } from './bot.js';
+import { createTelegramBot, updateKey } from './bot.js';
 
-const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+const digest = (s: string) => createHash('sha256').update(s).digest();
+/** Constant time, whatever the lengths or characters. */
+const same = (a: string, b: string) => timingSafeEqual(digest(a), digest(b));
 
 export async function registerTelegram(app: FastifyInstance, deps: Deps): Promise<void> {
   const { botToken, webhookSecret, polling } = deps.config.telegram;
@@ -46,7 +48,14 @@ export async function registerTelegram(app: FastifyInstance, deps: Deps): Promis
         // Telegram retries an update that was not answered 2xx.
         return sendError(reply, 'unavailable', 'cannot reach the Telegram Bot API yet');
       }
-      await bot.handleUpdate(update);
+      try {
+        await bot.handleUpdate(update);
+      } catch (err) {
+        // Not handled: forget that we saw it, so Telegram's retry of this update is handled.
+        deps.log.warn({ err: (err as Error).message, update: update.update_id }, 'telegram update failed; Telegram will retry');
+        await deps.db.deleteFrom('inbound_requests').where('source', '=', 'telegram').where('key', '=', updateKey(botToken, update.update_id)).execute();
+        return sendError(reply, 'unavailable', 'the update could not be handled; retry');
+      }
       return reply.code(200).send({ ok: true });
     },
   );
