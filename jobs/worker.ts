@@ -214,6 +214,8 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
       await sql`delete from idempotency_keys where created_at < now() - interval '24 hours'`.execute(db);
       await pruneInbound(db);
       await sql`delete from link_codes where expires_at < now() - interval '1 day'`.execute(db);
+      await sql`delete from login_links where expires_at < now() - interval '1 day'`.execute(db);
+      await sql`delete from dashboard_sessions where expires_at < now()`.execute(db);
       await sql`delete from deliveries where status <> 'pending' and updated_at < now() - interval '30 days'`.execute(db);
       await sql`delete from outbox o where dispatched_at < now() - interval '30 days'
                 and not exists (select 1 from deliveries d where d.event_id = o.id)`.execute(db);

@@ -5,6 +5,7 @@ import * as m0002 from './0002_approvals_webhooks.js';
 import * as m0003 from './0003_messages.js';
 import * as m0004 from './0004_live_delivery.js';
 import * as m0005 from './0005_chat_surfaces.js';
+import * as m0006 from './0006_dashboard.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '0003_messages': m0003,
   '0004_live_delivery': m0004,
   '0005_chat_surfaces': m0005,
+  '0006_dashboard': m0006,
 };

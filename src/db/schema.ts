@@ -226,6 +226,20 @@ export interface LinkCodesTable {
   created_at: CreatedAt;
 }
 
+export interface DashboardSessionsTable {
+  token_hash: string;
+  member_id: string;
+  created_at: CreatedAt;
+  expires_at: Time;
+}
+
+export interface LoginLinksTable {
+  token_hash: string;
+  member_id: string;
+  expires_at: Time;
+  used_at: Time | null;
+}
+
 export interface DB {
   workspaces: WorkspacesTable;
   members: MembersTable;
@@ -243,6 +257,8 @@ export interface DB {
   agent_streams: AgentStreamsTable;
   inbound_requests: InboundRequestsTable;
   link_codes: LinkCodesTable;
+  dashboard_sessions: DashboardSessionsTable;
+  login_links: LoginLinksTable;
 }
 
 export type Workspace = Selectable<WorkspacesTable>;

@@ -9,6 +9,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { sql } from 'kysely';
 import { registerSlackEvents } from '../channels/slack/events.js';
+import { registerDashboard } from '../dashboard/routes.js';
 import { registerSms } from '../channels/sms/inbound.js';
 import { registerTelegram } from '../channels/telegram/webhook.js';
 import type { Deps } from '../deps.js';
@@ -106,6 +107,7 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
   await app.register(async (pages) => {
     await pages.register(formbody);
     registerResponsePage(pages, deps);
+    registerDashboard(pages, deps);
   });
   return app;
 }

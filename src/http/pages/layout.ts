@@ -49,7 +49,9 @@ const STYLE = `
   .notice { border-left: 4px solid var(--warn); }
 `;
 
-export function page(title: string, body: Html): Html {
+export function page(title: string, body: Html, opts: { wide?: boolean; script?: string } = {}): Html {
+  const extra = opts.wide ? new Html(WIDE) : '';
+  const script = opts.script ? html`<script src="${opts.script}" defer></script>` : '';
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -57,14 +59,32 @@ export function page(title: string, body: Html): Html {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${title} · Leash</title>
-<style>${new Html(STYLE)}</style>
+<style>${new Html(STYLE)}${extra}</style>
+${script}
 </head>
 <body><main>${body}</main></body>
 </html>`;
 }
 
+/** The dashboard: wider, with tables, a nav bar and small inline forms. */
+const WIDE = `
+  main { max-width: 64rem; }
+  nav { display: flex; flex-wrap: wrap; gap: .25rem 1rem; align-items: center; border-bottom: 1px solid var(--line); padding-bottom: .75rem; margin-bottom: 1rem; }
+  nav a { color: var(--accent); text-decoration: none; font-weight: 600; } nav .me { margin-left: auto; }
+  table { width: 100%; border-collapse: collapse; font-size: .925rem; }
+  th, td { text-align: left; padding: .5rem .4rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+  th { color: var(--muted); font-weight: 600; }
+  form.inline { display: inline-flex; gap: .25rem; margin: 0 .25rem .25rem 0; }
+  form.inline button, nav button { padding: .35rem .6rem; font-size: .875rem; }
+  form.inline input[type=text] { font: inherit; font-size: .875rem; padding: .3rem .4rem; border: 1px solid var(--line); border-radius: .4rem; background: var(--bg); color: var(--fg); width: 9rem; }
+  .pill { display: inline-block; padding: 0 .5rem; border-radius: 1rem; font-size: .8rem; font-weight: 600; border: 1px solid var(--line); }
+  .pill.active { color: var(--ok); } .pill.paused, .pill.stopping { color: var(--warn); } .pill.inactive { color: var(--muted); }
+  .err { border-left: 4px solid #cf222e; }
+  @media (max-width: 40rem) { table.agents thead { display: none; } table.agents td { display: block; border: 0; padding: .2rem 0; } table.agents tr { display: block; border-bottom: 1px solid var(--line); padding: .5rem 0; } }
+`;
+
 /** Pages behind capability links: never cached, never framed, never leak the URL as a referrer. */
-export function sendPage(reply: FastifyReply, status: number, content: Html) {
+export function sendPage(reply: FastifyReply, status: number, content: Html, opts: { scripts?: boolean } = {}) {
   return reply
     .code(status)
     .header('content-type', 'text/html; charset=utf-8')
@@ -72,7 +92,10 @@ export function sendPage(reply: FastifyReply, status: number, content: Html) {
     .header('referrer-policy', 'no-referrer')
     .header('x-content-type-options', 'nosniff')
     .header('x-frame-options', 'DENY')
-    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    .header(
+      'content-security-policy',
+      `default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'${opts.scripts ? "; script-src 'self'; connect-src 'self'" : ''}`,
+    )
     .send(content.value);
 }
 

@@ -1,0 +1,184 @@
+// The dashboard adapter: sign-in, then pages over the same core actions as the API (the member's
+// role decides, in the core). Forms post back with a CSRF token and redirect (post/redirect/get);
+// a refusal is shown on the page it came from. /dashboard.js only refreshes the live part.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import nodemailer from 'nodemailer';
+import { pauseAgent, startAgent, stopAgent, unpauseAgent } from '../agents/control.js';
+import { findAgent } from '../agents/registry.js';
+import { agentView } from '../agents/view.js';
+import { decideApproval } from '../approvals/decide.js';
+import type { Member } from '../db/schema.js';
+import type { Deps } from '../deps.js';
+import { LeashError } from '../errors.js';
+import { sendPage } from '../http/pages/layout.js';
+import { cancelSession, pauseSession, resumeSession } from '../sessions/sessions.js';
+import { redeliver } from '../webhooks/endpoints.js';
+import { createLoginLinks, dashboardCtx, memberOfSession, SESSION_COOKIE, SESSION_MS, signInWithKey, signInWithLink, signOut } from './sign-in.js';
+import { agentPage, agentsPage, approvalsPage, confirmLinkPage, loginPage, membersPage, webhooksPage, type Frame } from './views.js';
+
+const LIVE_JS = `// Refreshes the live part of a dashboard page every 3 s, unless you are typing in it.
+const live = document.getElementById('live');
+if (live) setInterval(async () => {
+  if (document.hidden || (document.activeElement && live.contains(document.activeElement) && document.activeElement.tagName === 'INPUT')) return;
+  const res = await fetch(location.pathname, { credentials: 'same-origin' });
+  if (!res.ok) return;
+  const next = new DOMParser().parseFromString(await res.text(), 'text/html').getElementById('live');
+  if (next && next.innerHTML !== live.innerHTML) live.innerHTML = next.innerHTML;
+}, 3000);
+`;
+
+type Body = Record<string, string | undefined>;
+
+export function registerDashboard(app: FastifyInstance, deps: Deps) {
+  const { db, config } = deps;
+  const secure = config.publicUrl.startsWith('https:');
+  const csrf = (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => app.csrfProtection(req, reply, done);
+
+  const who = async (req: FastifyRequest): Promise<Member | undefined> => memberOfSession(db, req.cookies[SESSION_COOKIE]);
+  const frame = (reply: FastifyReply, member: Member, req: FastifyRequest): Frame => {
+    const q = req.query as { notice?: string; error?: string };
+    const text = q.error ?? q.notice;
+    return { member, csrf: reply.generateCsrf(), ...(text ? { notice: { text: text.slice(0, 300), error: q.error !== undefined } } : {}) };
+  };
+  const signedIn = (reply: FastifyReply, token: string) =>
+    reply.setCookie(SESSION_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: SESSION_MS / 1000 }).code(303).header('location', '/').send();
+  const back = (reply: FastifyReply, to: string, key: 'notice' | 'error', text: string) =>
+    reply.code(303).header('location', `${to}?${key}=${encodeURIComponent(text)}`).send();
+
+  /** A signed-in page; anyone else goes to /login. */
+  const view = (path: string, render: (member: Member, req: FastifyRequest, reply: FastifyReply) => Promise<ReturnType<typeof agentsPage>>) =>
+    app.get(path, { config: { html: true }, schema: { hide: true } }, async (req, reply) => {
+      const member = await who(req);
+      if (!member) return reply.code(303).header('location', '/login').send();
+      return sendPage(reply, 200, await render(member, req, reply), { scripts: true });
+    });
+
+  /** A signed-in action: runs the core call, then back to `to` with what happened. */
+  const act = (path: string, to: (req: FastifyRequest) => string, run: (member: Member, req: FastifyRequest, body: Body) => Promise<string>) =>
+    app.post(path, { config: { html: true }, schema: { hide: true }, preHandler: csrf }, async (req, reply) => {
+      const member = await who(req);
+      if (!member) return reply.code(303).header('location', '/login').send();
+      try {
+        return back(reply, to(req), 'notice', await run(member, req, (req.body ?? {}) as Body));
+      } catch (err) {
+        if (err instanceof LeashError) return back(reply, to(req), 'error', err.message);
+        throw err;
+      }
+    });
+
+  app.get('/dashboard.js', { schema: { hide: true } }, async (_req, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(LIVE_JS));
+
+  // Sign-in.
+  app.get('/login', { config: { html: true }, schema: { hide: true } }, async (req, reply) => {
+    const q = req.query as { notice?: string };
+    return sendPage(reply, 200, loginPage(reply.generateCsrf(), q.notice?.slice(0, 300), Boolean(config.email.smtpUrl && config.email.from)));
+  });
+  app.post('/login', { config: { html: true }, schema: { hide: true }, preHandler: csrf }, async (req, reply) => {
+    const token = await signInWithKey(db, String((req.body as Body)?.key ?? ''));
+    if (!token) return sendPage(reply, 401, loginPage(reply.generateCsrf(), 'That is not a valid member API key.'));
+    return signedIn(reply, token);
+  });
+  app.post('/login/email', { config: { html: true }, schema: { hide: true }, preHandler: csrf }, async (req, reply) => {
+    const email = String((req.body as Body)?.email ?? '').slice(0, 320);
+    if (config.email.smtpUrl && config.email.from && email) {
+      const transport = nodemailer.createTransport(config.email.smtpUrl);
+      for (const { member, token } of await createLoginLinks(db, email)) {
+        const url = `${config.publicUrl}/login/${token}`;
+        await transport
+          .sendMail({ from: config.email.from, to: member.email, subject: 'Your Leash sign-in link', text: `Sign in to Leash (valid 15 minutes, once):\n\n${url}\n\nIf you did not ask for this, ignore this email.` })
+          .catch((err) => deps.log.warn({ err: err.message }, 'sign-in email failed'));
+      }
+    }
+    // The same answer whether or not the address belongs to a member.
+    return reply.code(303).header('location', `/login?notice=${encodeURIComponent('If that address belongs to a member, a sign-in link is on its way.')}`).send();
+  });
+  // Opening the emailed link asks to continue (mail scanners open links; a GET never signs in).
+  app.get('/login/:token', { config: { html: true }, schema: { hide: true } }, async (req, reply) =>
+    sendPage(reply, 200, confirmLinkPage(reply.generateCsrf(), `/login/${encodeURIComponent((req.params as { token: string }).token)}`)),
+  );
+  app.post('/login/:token', { config: { html: true }, schema: { hide: true }, preHandler: csrf }, async (req, reply) => {
+    const token = await signInWithLink(db, (req.params as { token: string }).token);
+    if (!token) return sendPage(reply, 401, loginPage(reply.generateCsrf(), 'That sign-in link is used or expired; ask for a new one.'));
+    return signedIn(reply, token);
+  });
+  app.post('/logout', { config: { html: true }, schema: { hide: true }, preHandler: csrf }, async (req, reply) => {
+    await signOut(db, req.cookies[SESSION_COOKIE]);
+    return reply.clearCookie(SESSION_COOKIE, { path: '/' }).code(303).header('location', '/login').send();
+  });
+
+  // Pages.
+  view('/', async (member, req, reply) => {
+    const rows = await db.selectFrom('agents').selectAll().where('workspace_id', '=', member.workspace_id).where('deleted_at', 'is', null).orderBy('name').limit(500).execute();
+    return agentsPage(frame(reply, member, req), rows.map(agentView));
+  });
+  view('/agents/:id', async (member, req, reply) => {
+    const row = await findAgent(db, member.workspace_id, (req.params as { id: string }).id);
+    const sessions = await db.selectFrom('sessions').selectAll().where('agent_id', '=', row.id).orderBy('id', 'desc').limit(20).execute();
+    const activity = await db.selectFrom('activity').selectAll().where('agent_id', '=', row.id).orderBy('id', 'desc').limit(50).execute();
+    return agentPage(frame(reply, member, req), agentView(row), sessions, activity);
+  });
+  view('/approvals', async (member, req, reply) => {
+    const rows = await db.selectFrom('approvals').selectAll().where('workspace_id', '=', member.workspace_id).where('status', '=', 'pending').orderBy('expires_at').limit(100).execute();
+    const ids = [...new Set(rows.map((r) => r.agent_id).filter((i): i is string => !!i))];
+    const names = new Map(ids.length ? (await db.selectFrom('agents').select(['id', 'name']).where('id', 'in', ids).execute()).map((a) => [a.id, a.name]) : []);
+    return approvalsPage(frame(reply, member, req), rows, names);
+  });
+  view('/members', async (member, req, reply) => {
+    const rows = await db.selectFrom('members').selectAll().where('workspace_id', '=', member.workspace_id).orderBy('email').limit(500).execute();
+    return membersPage(frame(reply, member, req), rows);
+  });
+  view('/webhooks', async (member, req, reply) => {
+    const endpoints = await db.selectFrom('webhook_endpoints').selectAll().where('workspace_id', '=', member.workspace_id).where('deleted_at', 'is', null).orderBy('created_at').execute();
+    const out = [];
+    for (const e of endpoints) {
+      const failed = await db.selectFrom('deliveries').select(['id', 'event_type', 'attempts', 'last_error', 'updated_at']).where('endpoint_id', '=', e.id).where('status', '=', 'failed').orderBy('id', 'desc').limit(20).execute();
+      out.push({ id: e.id, url: e.url, events: e.events, disabled: e.disabled_reason, failed });
+    }
+    return webhooksPage(frame(reply, member, req), out);
+  });
+
+  // Actions: the same core calls as the API, as this member, on channel "dashboard".
+  const agentTo = (req: FastifyRequest) => (String((req.headers.referer ?? '').split('?')[0]).endsWith(`/agents/${(req.params as { id: string }).id}`) ? `/agents/${(req.params as { id: string }).id}` : '/');
+  const id = (req: FastifyRequest) => (req.params as { id: string }).id;
+  act('/agents/:id/pause', agentTo, async (m, req, b) => {
+    const a = await pauseAgent(db, dashboardCtx(m), id(req), { mode: b.mode === 'full' ? 'full' : 'send', reason: b.reason?.trim().slice(0, 500) || null });
+    return `Paused ${a.name} (${a.pause?.mode}).`;
+  });
+  act('/agents/:id/unpause', agentTo, async (m, req) => `Unpaused ${(await unpauseAgent(db, dashboardCtx(m), id(req))).name}.`);
+  act('/agents/:id/start', agentTo, async (m, req) => `Started ${(await startAgent(db, dashboardCtx(m), id(req))).name}.`);
+  act('/agents/:id/stop', agentTo, async (m, req, b) => {
+    // A graceful stop from the dashboard waits a short while; past that the agent stays stopping
+    // and the page offers Force stop.
+    const graceful = b.force !== '1';
+    const a = await stopAgent(db, deps.notifier, dashboardCtx(m), id(req), { graceful, timeout: 10_000 }, deps.approvals);
+    return `Stopped ${a.name}${graceful ? '' : ' (forced)'}.`;
+  });
+  const sessionTo = async (req: FastifyRequest) => {
+    const s = await db.selectFrom('sessions').select('agent_id').where('id', '=', id(req)).executeTakeFirst();
+    return s ? `/agents/${s.agent_id}` : '/';
+  };
+  for (const [verb, run] of [['pause', pauseSession], ['resume', resumeSession], ['cancel', cancelSession]] as const) {
+    app.post(`/sessions/:id/${verb}`, { config: { html: true }, schema: { hide: true }, preHandler: csrf }, async (req, reply) => {
+      const member = await who(req);
+      if (!member) return reply.code(303).header('location', '/login').send();
+      const to = await sessionTo(req);
+      try {
+        await run(db, dashboardCtx(member), id(req));
+        return back(reply, to, 'notice', `Session ${verb === 'pause' ? 'paused' : verb === 'resume' ? 'resumed' : 'cancelled'}.`);
+      } catch (err) {
+        if (err instanceof LeashError) return back(reply, to, 'error', err.message);
+        throw err;
+      }
+    });
+  }
+  act('/approvals/:id/respond', () => '/approvals', async (m, req, b) => {
+    const responder = { channel: 'dashboard', member_id: m.id, display: m.display_name ?? m.email };
+    const a = await decideApproval(db, dashboardCtx(m), id(req), { choice: b.choice ?? '' }, responder, deps.approvals);
+    return `Answered: ${a.response_choice}.`;
+  });
+  act('/webhooks/:id/deliveries/:delivery/redeliver', () => '/webhooks', async (m, req) => {
+    const p = req.params as { id: string; delivery: string };
+    await redeliver(db, dashboardCtx(m), p.id, p.delivery);
+    return 'Redelivery queued.';
+  });
+}

@@ -1,0 +1,150 @@
+// The dashboard's rules without a browser: sign-in (key and emailed link), cookies, CSRF, and the
+// same role checks as the API. The browser flows are in dashboard.e2e.test.ts.
+import { afterAll, describe, expect, it } from 'vitest';
+import { useTestApp } from './support/app.js';
+import { startSmtp } from './support/smtp.js';
+
+const smtp = await startSmtp();
+afterAll(() => smtp.close());
+const t = useTestApp({ SMTP_URL: smtp.url, EMAIL_FROM: 'leash@example.test', PUBLIC_URL: 'https://leash.example.test' });
+const FORM = 'application/x-www-form-urlencoded';
+
+/** A cookie jar over inject(): what a browser would keep and send back. */
+function browser() {
+  const jar = new Map<string, string>();
+  const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  const keep = (res: { headers: Record<string, unknown> }) => {
+    for (const c of [res.headers['set-cookie'] ?? []].flat() as string[]) {
+      const [pair] = c.split(';');
+      const [k, v] = pair!.split('=');
+      if (v === '') jar.delete(k!);
+      else jar.set(k!, v!);
+    }
+  };
+  return {
+    jar,
+    async get(url: string) {
+      const res = await t.app.inject({ method: 'GET', url, headers: { cookie: cookie() } });
+      keep(res);
+      return { status: res.statusCode, html: res.body, location: res.headers.location as string | undefined, headers: res.headers, csrf: /name="_csrf" value="([^"]+)"/.exec(res.body)?.[1] };
+    },
+    async post(url: string, fields: Record<string, string>) {
+      const res = await t.app.inject({ method: 'POST', url, payload: new URLSearchParams(fields).toString(), headers: { 'content-type': FORM, cookie: cookie() } });
+      keep(res);
+      return { status: res.statusCode, html: res.body, location: res.headers.location as string | undefined, headers: res.headers };
+    },
+  };
+}
+
+async function signedIn(key: string) {
+  const b = browser();
+  const login = await b.get('/login');
+  const res = await b.post('/login', { _csrf: login.csrf!, key });
+  expect([res.status, res.location]).toEqual([303, '/']);
+  return b;
+}
+
+describe('sign-in', () => {
+  it('sends strangers to /login; a member key signs in with a secure, httpOnly, SameSite=Lax cookie; sign-out ends it', async () => {
+    const ws = await t.workspace();
+    const b = browser();
+    expect((await b.get('/')).location).toBe('/login');
+    const login = await b.get('/login');
+    const res = await b.post('/login', { _csrf: login.csrf!, key: ws.ownerKey });
+    const set = [res.headers['set-cookie']].flat().find((c) => String(c).startsWith('leash_session='))!;
+    expect(set).toMatch(/HttpOnly/);
+    expect(set).toMatch(/SameSite=Lax/);
+    expect(set).toMatch(/Secure/);
+    const home = await b.get('/');
+    expect(home.status).toBe(200);
+    expect(home.headers['content-security-policy']).toContain("script-src 'self'");
+    const out = await b.post('/logout', { _csrf: home.csrf! });
+    expect(out.location).toBe('/login');
+    expect((await b.get('/')).location).toBe('/login');
+  });
+
+  it('refuses an agent key or a wrong key (401), and a form without its CSRF token (403)', async () => {
+    const ws = await t.workspace();
+    const agent = await ws.agent('bob');
+    const b = browser();
+    const login = await b.get('/login');
+    expect((await b.post('/login', { _csrf: login.csrf!, key: agent.key })).status).toBe(401);
+    expect((await b.post('/login', { _csrf: login.csrf!, key: 'lsh_m_nope' })).status).toBe(401);
+    expect((await b.post('/login', { key: ws.ownerKey })).status).toBe(403);
+    expect(b.jar.has('leash_session')).toBe(false);
+  });
+
+  it('an emailed link signs in once, after a confirming click; an unknown address gets the same answer and no email', async () => {
+    const ws = await t.workspace();
+    const owner = await t.deps.db.selectFrom('members').select('email').where('id', '=', ws.ownerId).executeTakeFirstOrThrow();
+    const b = browser();
+    const login = await b.get('/login');
+    expect(login.html).toContain('Email me a link');
+    const sent = await b.post('/login/email', { _csrf: login.csrf!, email: owner.email.toUpperCase() });
+    expect(decodeURIComponent(sent.location!)).toContain('If that address belongs to a member, a sign-in link is on its way.');
+    // Sent to the address on file, not the one typed.
+    await expect.poll(() => smtp.mails.filter((m) => m.to.includes(owner.email)).length).toBe(1);
+    const mail = smtp.mails.find((m) => m.text.includes('/login/'))!;
+    const path = new URL(/https:\/\/\S+\/login\/\S+/.exec(mail.text)![0]).pathname;
+    const confirm = await b.get(path);
+    expect(b.jar.has('leash_session')).toBe(false);
+    expect((await b.post(path, { _csrf: confirm.csrf! })).location).toBe('/');
+    expect((await b.get('/')).status).toBe(200);
+    const other = browser();
+    const again = await other.get(path);
+    expect((await other.post(path, { _csrf: again.csrf! })).status).toBe(401);
+
+    const before = smtp.mails.length;
+    const nobody = await other.post('/login/email', { _csrf: again.csrf!, email: 'nobody@example.com' });
+    expect(decodeURIComponent(nobody.location!)).toContain('If that address belongs to a member');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(smtp.mails.length).toBe(before);
+  });
+});
+
+describe('actions', () => {
+  it('an owner pauses from the dashboard: the same core action, on the timeline as dashboard', async () => {
+    const ws = await t.workspace();
+    const bob = await ws.agent('bob');
+    const b = await signedIn(ws.ownerKey);
+    const home = await b.get('/');
+    const res = await b.post(`/agents/${bob.id}/pause`, { _csrf: home.csrf!, mode: 'full', reason: 'audit' });
+    expect(decodeURIComponent(res.location!)).toBe('/?notice=Paused bob (full).');
+    const activity = await t.call('GET', `/v1/agents/${bob.id}/activity`, { key: ws.ownerKey });
+    expect(activity.body.data[0]).toMatchObject({ action: 'agent.paused', channel: 'dashboard', details: { mode: 'full', reason: 'audit' } });
+    // A refusal comes back as an error notice on the page.
+    const again = await b.post(`/agents/${bob.id}/pause`, { _csrf: home.csrf!, mode: 'full' });
+    expect(decodeURIComponent(again.location!)).toBe('/?error=bob is already paused (full)');
+    expect((await b.get(again.location!)).html).toContain('bob is already paused (full)');
+  });
+
+  it('a viewer sees no buttons, and a forged action is refused by the core; nothing changes', async () => {
+    const ws = await t.workspace();
+    const bob = await ws.agent('bob');
+    const viewer = await ws.member('viewer');
+    const b = await signedIn(viewer.key);
+    const home = await b.get('/');
+    expect(home.html).toContain('bob');
+    expect(home.html).not.toContain('Pause full');
+    const res = await b.post(`/agents/${bob.id}/pause`, { _csrf: home.csrf!, mode: 'full' });
+    expect(decodeURIComponent(res.location!)).toBe('/?error=This needs the owner role; you are viewer');
+    expect((await t.call('GET', `/v1/agents/${bob.id}`, { key: ws.ownerKey })).body.pause).toBeNull();
+    // And for an owner, another workspace's agent does not exist.
+    const owner = await signedIn(ws.ownerKey);
+    const ownerHome = await owner.get('/');
+    const other = await (await t.workspace()).agent('eve');
+    const cross = await owner.post(`/agents/${other.id}/pause`, { _csrf: ownerHome.csrf!, mode: 'full' });
+    expect(decodeURIComponent(cross.location!)).toBe(`/?error=Agent ${other.id} not found`);
+    expect((await t.deps.db.selectFrom('agents').select('pause_mode').where('id', '=', other.id).executeTakeFirstOrThrow()).pause_mode).toBeNull();
+  });
+
+  it('without a session an action goes to /login and changes nothing', async () => {
+    const ws = await t.workspace();
+    const bob = await ws.agent('bob');
+    const b = browser();
+    const login = await b.get('/login');
+    const res = await b.post(`/agents/${bob.id}/pause`, { _csrf: login.csrf!, mode: 'full' });
+    expect(res.location).toBe('/login');
+    expect((await t.call('GET', `/v1/agents/${bob.id}`, { key: ws.ownerKey })).body.pause).toBeNull();
+  });
+});
