@@ -9,6 +9,9 @@ afterAll(() => smtp.close());
 const t = useTestApp({ SMTP_URL: smtp.url, EMAIL_FROM: 'leash@example.test', PUBLIC_URL: 'https://leash.example.test' });
 const FORM = 'application/x-www-form-urlencoded';
 
+/** A redirect's target without its notice signature, decoded. */
+const target = (location: string | undefined) => decodeURIComponent(String(location).replace(/&sig=[^&]*$/, ''));
+
 /** A cookie jar over inject(): what a browser would keep and send back. */
 function browser() {
   const jar = new Map<string, string>();
@@ -81,7 +84,9 @@ describe('sign-in', () => {
     const login = await b.get('/login');
     expect(login.html).toContain('Email me a link');
     const sent = await b.post('/login/email', { _csrf: login.csrf!, email: owner.email.toUpperCase() });
-    expect(decodeURIComponent(sent.location!)).toContain('If that address belongs to a member, a sign-in link is on its way.');
+    expect(target(sent.location)).toContain('If that address belongs to a member, a sign-in link is on its way.');
+    // A second request within the minute sends nothing more.
+    await b.post('/login/email', { _csrf: login.csrf!, email: owner.email });
     // Sent to the address on file, not the one typed.
     await expect.poll(() => smtp.mails.filter((m) => m.to.includes(owner.email)).length).toBe(1);
     const mail = smtp.mails.find((m) => m.text.includes('/login/'))!;
@@ -96,7 +101,7 @@ describe('sign-in', () => {
 
     const before = smtp.mails.length;
     const nobody = await other.post('/login/email', { _csrf: again.csrf!, email: 'nobody@example.com' });
-    expect(decodeURIComponent(nobody.location!)).toContain('If that address belongs to a member');
+    expect(target(nobody.location)).toContain('If that address belongs to a member');
     await new Promise((r) => setTimeout(r, 200));
     expect(smtp.mails.length).toBe(before);
   });
@@ -109,13 +114,16 @@ describe('actions', () => {
     const b = await signedIn(ws.ownerKey);
     const home = await b.get('/');
     const res = await b.post(`/agents/${bob.id}/pause`, { _csrf: home.csrf!, mode: 'full', reason: 'audit' });
-    expect(decodeURIComponent(res.location!)).toBe('/?notice=Paused bob (full).');
+    expect(target(res.location)).toBe('/?notice=Paused bob (full).');
     const activity = await t.call('GET', `/v1/agents/${bob.id}/activity`, { key: ws.ownerKey });
     expect(activity.body.data[0]).toMatchObject({ action: 'agent.paused', channel: 'dashboard', details: { mode: 'full', reason: 'audit' } });
     // A refusal comes back as an error notice on the page.
     const again = await b.post(`/agents/${bob.id}/pause`, { _csrf: home.csrf!, mode: 'full' });
-    expect(decodeURIComponent(again.location!)).toBe('/?error=bob is already paused (full)');
+    expect(target(again.location)).toBe('/?error=bob is already paused (full)');
     expect((await b.get(again.location!)).html).toContain('bob is already paused (full)');
+    // Words without our signature are not shown (no one can put text on our pages with a link).
+    expect((await b.get('/?notice=Email%20your%20key%20to%20evil%40example.com')).html).not.toContain('evil@example.com');
+    expect((await b.get('/login?notice=Email%20your%20key%20to%20evil%40example.com')).html).not.toContain('evil@example.com');
   });
 
   it('a viewer sees no buttons, and a forged action is refused by the core; nothing changes', async () => {
@@ -127,14 +135,21 @@ describe('actions', () => {
     expect(home.html).toContain('bob');
     expect(home.html).not.toContain('Pause full');
     const res = await b.post(`/agents/${bob.id}/pause`, { _csrf: home.csrf!, mode: 'full' });
-    expect(decodeURIComponent(res.location!)).toBe('/?error=This needs the owner role; you are viewer');
+    expect(target(res.location)).toBe('/?error=This needs the owner role; you are viewer');
+    // Webhook endpoints (URLs often hold tokens) are for owners, as in the API.
+    expect(home.html).not.toContain('href="/webhooks"');
+    expect((await b.get('/webhooks')).status).toBe(403);
     expect((await t.call('GET', `/v1/agents/${bob.id}`, { key: ws.ownerKey })).body.pause).toBeNull();
     // And for an owner, another workspace's agent does not exist.
     const owner = await signedIn(ws.ownerKey);
     const ownerHome = await owner.get('/');
     const other = await (await t.workspace()).agent('eve');
     const cross = await owner.post(`/agents/${other.id}/pause`, { _csrf: ownerHome.csrf!, mode: 'full' });
-    expect(decodeURIComponent(cross.location!)).toBe(`/?error=Agent ${other.id} not found`);
+    expect(target(cross.location)).toBe(`/?error=Agent ${other.id} not found`);
+    // From an agent's page, an action comes back to that page.
+    const page = await owner.get(`/agents/${bob.id}`);
+    const fromPage = await owner.post(`/agents/${bob.id}/unpause`, { _csrf: page.csrf!, back: 'agent' });
+    expect(target(fromPage.location)).toBe(`/agents/${bob.id}?error=bob is not paused`);
     expect((await t.deps.db.selectFrom('agents').select('pause_mode').where('id', '=', other.id).executeTakeFirstOrThrow()).pause_mode).toBeNull();
   });
 

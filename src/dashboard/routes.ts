@@ -2,11 +2,14 @@
 // role decides, in the core). Forms post back with a CSRF token and redirect (post/redirect/get);
 // a refusal is shown on the page it came from. /dashboard.js only refreshes the live part.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { createHmac } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import { pauseAgent, startAgent, stopAgent, unpauseAgent } from '../agents/control.js';
 import { findAgent } from '../agents/registry.js';
 import { agentView } from '../agents/view.js';
 import { decideApproval } from '../approvals/decide.js';
+import { requireRole } from '../context.js';
+import { isUuid } from '../db/index.js';
 import type { Member } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { LeashError } from '../errors.js';
@@ -35,15 +38,26 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
   const csrf = (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => app.csrfProtection(req, reply, done);
 
   const who = async (req: FastifyRequest): Promise<Member | undefined> => memberOfSession(db, req.cookies[SESSION_COOKIE]);
-  const frame = (reply: FastifyReply, member: Member, req: FastifyRequest): Frame => {
-    const q = req.query as { notice?: string; error?: string };
+  // A notice travels in the redirect's query string, signed, so nobody can put words on our pages
+  // with a crafted link.
+  const sign = (kind: string, text: string) => createHmac('sha256', config.secret).update(`dashboard-notice ${kind} ${text}`).digest('base64url').slice(0, 22);
+  const noticeOf = (req: FastifyRequest): Frame['notice'] => {
+    const q = req.query as { notice?: string; error?: string; sig?: string };
+    const kind = q.error !== undefined ? 'error' : 'notice';
     const text = q.error ?? q.notice;
-    return { member, csrf: reply.generateCsrf(), ...(text ? { notice: { text: text.slice(0, 300), error: q.error !== undefined } } : {}) };
+    if (!text || !q.sig || q.sig !== sign(kind, text)) return undefined;
+    return { text: text.slice(0, 300), error: kind === 'error' };
   };
-  const signedIn = (reply: FastifyReply, token: string) =>
-    reply.setCookie(SESSION_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: SESSION_MS / 1000 }).code(303).header('location', '/').send();
+  const frame = (reply: FastifyReply, member: Member, req: FastifyRequest, back?: string): Frame => {
+    const notice = noticeOf(req);
+    return { member, csrf: reply.generateCsrf(), ...(notice ? { notice } : {}), ...(back ? { back } : {}) };
+  };
+  const signedIn = async (req: FastifyRequest, reply: FastifyReply, token: string) => {
+    await signOut(db, req.cookies[SESSION_COOKIE]);
+    return reply.setCookie(SESSION_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: SESSION_MS / 1000 }).code(303).header('location', '/').send();
+  };
   const back = (reply: FastifyReply, to: string, key: 'notice' | 'error', text: string) =>
-    reply.code(303).header('location', `${to}?${key}=${encodeURIComponent(text)}`).send();
+    reply.code(303).header('location', `${to}?${key}=${encodeURIComponent(text)}&sig=${sign(key, text)}`).send();
 
   /** A signed-in page; anyone else goes to /login. */
   const view = (path: string, render: (member: Member, req: FastifyRequest, reply: FastifyReply) => Promise<ReturnType<typeof agentsPage>>) =>
@@ -70,27 +84,30 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
 
   // Sign-in.
   app.get('/login', { config: { html: true }, schema: { hide: true } }, async (req, reply) => {
-    const q = req.query as { notice?: string };
-    return sendPage(reply, 200, loginPage(reply.generateCsrf(), q.notice?.slice(0, 300), Boolean(config.email.smtpUrl && config.email.from)));
+    return sendPage(reply, 200, loginPage(reply.generateCsrf(), noticeOf(req)?.text, Boolean(config.email.smtpUrl && config.email.from)));
   });
   app.post('/login', { config: { html: true }, schema: { hide: true }, preHandler: csrf }, async (req, reply) => {
     const token = await signInWithKey(db, String((req.body as Body)?.key ?? ''));
     if (!token) return sendPage(reply, 401, loginPage(reply.generateCsrf(), 'That is not a valid member API key.'));
-    return signedIn(reply, token);
+    return signedIn(req, reply, token);
   });
   app.post('/login/email', { config: { html: true }, schema: { hide: true }, preHandler: csrf }, async (req, reply) => {
     const email = String((req.body as Body)?.email ?? '').slice(0, 320);
     if (config.email.smtpUrl && config.email.from && email) {
-      const transport = nodemailer.createTransport(config.email.smtpUrl);
-      for (const { member, token } of await createLoginLinks(db, email)) {
-        const url = `${config.publicUrl}/login/${token}`;
-        await transport
-          .sendMail({ from: config.email.from, to: member.email, subject: 'Your Leash sign-in link', text: `Sign in to Leash (valid 15 minutes, once):\n\n${url}\n\nIf you did not ask for this, ignore this email.` })
-          .catch((err) => deps.log.warn({ err: err.message }, 'sign-in email failed'));
-      }
+      // In the background: the answer takes as long for a stranger as for a member.
+      const smtpUrl = config.email.smtpUrl;
+      void createLoginLinks(db, email)
+        .then(async (links) => {
+          const transport = nodemailer.createTransport(smtpUrl);
+          for (const { member, token } of links) {
+            const url = `${config.publicUrl}/login/${token}`;
+            await transport.sendMail({ from: config.email.from, to: member.email, subject: 'Your Leash sign-in link', text: `Sign in to Leash (valid 15 minutes, once):\n\n${url}\n\nIf you did not ask for this, ignore this email.` });
+          }
+        })
+        .catch((err) => deps.log.warn({ err: err.message }, 'sign-in email failed'));
     }
     // The same answer whether or not the address belongs to a member.
-    return reply.code(303).header('location', `/login?notice=${encodeURIComponent('If that address belongs to a member, a sign-in link is on its way.')}`).send();
+    return back(reply, '/login', 'notice', 'If that address belongs to a member, a sign-in link is on its way.');
   });
   // Opening the emailed link asks to continue (mail scanners open links; a GET never signs in).
   app.get('/login/:token', { config: { html: true }, schema: { hide: true } }, async (req, reply) =>
@@ -99,11 +116,11 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
   app.post('/login/:token', { config: { html: true }, schema: { hide: true }, preHandler: csrf }, async (req, reply) => {
     const token = await signInWithLink(db, (req.params as { token: string }).token);
     if (!token) return sendPage(reply, 401, loginPage(reply.generateCsrf(), 'That sign-in link is used or expired; ask for a new one.'));
-    return signedIn(reply, token);
+    return signedIn(req, reply, token);
   });
   app.post('/logout', { config: { html: true }, schema: { hide: true }, preHandler: csrf }, async (req, reply) => {
     await signOut(db, req.cookies[SESSION_COOKIE]);
-    return reply.clearCookie(SESSION_COOKIE, { path: '/' }).code(303).header('location', '/login').send();
+    return reply.clearCookie(SESSION_COOKIE, { path: '/' }).clearCookie('_csrf', { path: '/' }).code(303).header('location', '/login').send();
   });
 
   // Pages.
@@ -115,7 +132,7 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
     const row = await findAgent(db, member.workspace_id, (req.params as { id: string }).id);
     const sessions = await db.selectFrom('sessions').selectAll().where('agent_id', '=', row.id).orderBy('id', 'desc').limit(20).execute();
     const activity = await db.selectFrom('activity').selectAll().where('agent_id', '=', row.id).orderBy('id', 'desc').limit(50).execute();
-    return agentPage(frame(reply, member, req), agentView(row), sessions, activity);
+    return agentPage(frame(reply, member, req, 'agent'), agentView(row), sessions, activity);
   });
   view('/approvals', async (member, req, reply) => {
     const rows = await db.selectFrom('approvals').selectAll().where('workspace_id', '=', member.workspace_id).where('status', '=', 'pending').orderBy('expires_at').limit(100).execute();
@@ -128,6 +145,8 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
     return membersPage(frame(reply, member, req), rows);
   });
   view('/webhooks', async (member, req, reply) => {
+    // Endpoint URLs often carry tokens: owners only, as in the API.
+    requireRole(dashboardCtx(member), 'owner');
     const endpoints = await db.selectFrom('webhook_endpoints').selectAll().where('workspace_id', '=', member.workspace_id).where('deleted_at', 'is', null).orderBy('created_at').execute();
     const out = [];
     for (const e of endpoints) {
@@ -138,7 +157,8 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
   });
 
   // Actions: the same core calls as the API, as this member, on channel "dashboard".
-  const agentTo = (req: FastifyRequest) => (String((req.headers.referer ?? '').split('?')[0]).endsWith(`/agents/${(req.params as { id: string }).id}`) ? `/agents/${(req.params as { id: string }).id}` : '/');
+  /** Back to the agent's page when the form was there (a fixed path, never a URL from the form). */
+  const agentTo = (req: FastifyRequest) => ((req.body as Body | undefined)?.back === 'agent' ? `/agents/${(req.params as { id: string }).id}` : '/');
   const id = (req: FastifyRequest) => (req.params as { id: string }).id;
   act('/agents/:id/pause', agentTo, async (m, req, b) => {
     const a = await pauseAgent(db, dashboardCtx(m), id(req), { mode: b.mode === 'full' ? 'full' : 'send', reason: b.reason?.trim().slice(0, 500) || null });
@@ -153,15 +173,16 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
     const a = await stopAgent(db, deps.notifier, dashboardCtx(m), id(req), { graceful, timeout: 10_000 }, deps.approvals);
     return `Stopped ${a.name}${graceful ? '' : ' (forced)'}.`;
   });
-  const sessionTo = async (req: FastifyRequest) => {
-    const s = await db.selectFrom('sessions').select('agent_id').where('id', '=', id(req)).executeTakeFirst();
+  const sessionTo = async (req: FastifyRequest, member: Member) => {
+    if (!isUuid(id(req))) return '/';
+    const s = await db.selectFrom('sessions').select('agent_id').where('id', '=', id(req)).where('workspace_id', '=', member.workspace_id).executeTakeFirst();
     return s ? `/agents/${s.agent_id}` : '/';
   };
   for (const [verb, run] of [['pause', pauseSession], ['resume', resumeSession], ['cancel', cancelSession]] as const) {
     app.post(`/sessions/:id/${verb}`, { config: { html: true }, schema: { hide: true }, preHandler: csrf }, async (req, reply) => {
       const member = await who(req);
       if (!member) return reply.code(303).header('location', '/login').send();
-      const to = await sessionTo(req);
+      const to = await sessionTo(req, member);
       try {
         await run(db, dashboardCtx(member), id(req));
         return back(reply, to, 'notice', `Session ${verb === 'pause' ? 'paused' : verb === 'resume' ? 'resumed' : 'cancelled'}.`);

@@ -30,6 +30,14 @@ export async function createLoginLinks(db: Db, email: string): Promise<{ member:
   const members = await db.selectFrom('members').selectAll().where((eb) => eb(eb.fn('lower', ['email']), '=', email.trim().toLowerCase())).execute();
   const out: { member: Member; token: string }[] = [];
   for (const member of members) {
+    // At most one link a minute per member: the form cannot be used to flood an inbox.
+    const recent = await db
+      .selectFrom('login_links')
+      .select('token_hash')
+      .where('member_id', '=', member.id)
+      .where('expires_at', '>', new Date(Date.now() + LINK_MS - 60_000))
+      .executeTakeFirst();
+    if (recent) continue;
     const token = newToken();
     await db.insertInto('login_links').values({ token_hash: hash(token), member_id: member.id, expires_at: new Date(Date.now() + LINK_MS) }).execute();
     out.push({ member, token });

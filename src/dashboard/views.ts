@@ -9,12 +9,15 @@ export interface Frame {
   member: Member;
   csrf: string;
   notice?: { text: string; error?: boolean };
+  /** Where an action returns to: this page. */
+  back?: string;
 }
 
 const when = (d: Date | string | null) => (d ? new Date(d).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : '—');
 
 function post(f: Frame, action: string, label: string, fields: Record<string, string> = {}, extra?: Html) {
-  return html`<form class="inline" method="post" action="${action}"><input type="hidden" name="_csrf" value="${f.csrf}">${Object.entries(fields).map(
+  const all = f.back ? { ...fields, back: f.back } : fields;
+  return html`<form class="inline" method="post" action="${action}"><input type="hidden" name="_csrf" value="${f.csrf}">${Object.entries(all).map(
     ([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`,
   )}${extra ?? ''}<button type="submit">${label}</button></form>`;
 }
@@ -23,7 +26,7 @@ export function layout(title: string, f: Frame, body: Html): Html {
   const notice = f.notice ? html`<div class="card ${f.notice.error ? 'err' : 'notice'}" role="status">${f.notice.text}</div>` : '';
   return page(
     title,
-    html`<nav><a href="/">Agents</a><a href="/approvals">Approvals</a><a href="/members">Members</a><a href="/webhooks">Webhooks</a>
+    html`<nav><a href="/">Agents</a><a href="/approvals">Approvals</a><a href="/members">Members</a>${hasRole(f.member, 'owner') ? html`<a href="/webhooks">Webhooks</a>` : ''}
 <span class="me muted">${f.member.display_name ?? f.member.email} · ${f.member.role}</span>${post(f, '/logout', 'Sign out')}</nav>
 ${notice}<div id="live">${body}</div>`,
     { wide: true, script: '/dashboard.js' },

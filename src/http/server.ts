@@ -67,7 +67,9 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
   await app.register(cookie, { secret: deps.config.secret });
   await app.register(csrf, {
     sessionPlugin: '@fastify/cookie',
-    cookieOpts: { path: '/', sameSite: 'strict', httpOnly: true, signed: true, secure: deps.config.publicUrl.startsWith('https:') },
+    // Lax, not strict: a page opened from an email or chat link must keep working in other tabs;
+    // the token in the form is what stops a cross-site post.
+    cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, signed: true, secure: deps.config.publicUrl.startsWith('https:') },
   });
 
   // Before the auth hook: the plugin's own onRequest hook must see a refused upgrade, so that the
