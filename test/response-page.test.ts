@@ -73,7 +73,7 @@ describe('GET /r/{token}', () => {
     expect(page.cookie).toMatch(/^_csrf=/);
     const setCookie = [page.headers['set-cookie'] ?? []].flat().join('\n');
     expect(setCookie).toMatch(/HttpOnly/i);
-    expect(setCookie).toMatch(/SameSite=Strict/i);
+    expect(setCookie).toMatch(/SameSite=Lax/i);
     expect(page.html).not.toContain('<textarea');
     expect(page.headers['cache-control']).toBe('no-store');
     expect(page.headers['referrer-policy']).toBe('no-referrer');
