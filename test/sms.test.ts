@@ -211,8 +211,8 @@ describe('delivery', () => {
   it('a Twilio 429 is waited out by the job, and the prompt still goes once', async () => {
     const { bob } = await setup();
     await worker();
-    twilio.rateLimitNext();
     const to = phone();
+    twilio.rateLimitNext(to);
     const started = Date.now();
     await ask(bob.key, to);
     await expect.poll(() => sentTo(to).length, { timeout: 10_000 }).toBe(1);

@@ -272,7 +272,7 @@ describe('approvals on Telegram', () => {
   it('a chat that refuses the bot for good (403) is recorded, not retried', async () => {
     const { bob } = await setup();
     await worker();
-    tg.failNext('sendMessage', 403, 'Forbidden: bot was blocked by the user');
+    tg.failNext('sendMessage', 403, 'Forbidden: bot was blocked by the user', 1, '888001');
     const a = await ask(bob.key, { recipient: '888001' });
     const ref = await refOf(a.body.pause_id);
     expect(ref).toEqual({ failed: 'telegram: Forbidden: bot was blocked by the user' });

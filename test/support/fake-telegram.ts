@@ -19,8 +19,8 @@ export interface FakeTelegram {
   rateLimitNext(method: string, retryAfter: number): void;
   /** Answer the next editMessageText with "message is not modified". */
   notModifiedNext(): void;
-  /** Answer the next `times` calls of `method` with this error. */
-  failNext(method: string, code: number, description: string, times?: number): void;
+  /** Answer the next `times` calls of `method` (to chat `chatId`, if given) with this error. */
+  failNext(method: string, code: number, description: string, times?: number, chatId?: string): void;
   /** Answer the next call of `method` to this chat with 429 and this retry_after. */
   rateLimitNextTo(method: string, chatId: string, retryAfter: number): void;
   /** Long polling: an update for the next getUpdates. */
@@ -54,9 +54,11 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
         return send(429, { ok: false, error_code: 429, description: `Too Many Requests: retry after ${retryAfter}`, parameters: { retry_after: retryAfter } });
       }
       fake.calls.push({ method, args, at: Date.now() });
-      const failure = failing.get(method);
+      // A failure aimed at one chat is not taken by a call for another (re-armed jobs of other tests).
+      const failKey = failing.has(`${method} ${args.chat_id}`) ? `${method} ${args.chat_id}` : method;
+      const failure = failing.get(failKey);
       if (failure) {
-        if (--failure.times <= 0) failing.delete(method);
+        if (--failure.times <= 0) failing.delete(failKey);
         return send(failure.code, { ok: false, error_code: failure.code, description: failure.description });
       }
       if (method === 'getUpdates') {
@@ -82,7 +84,7 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   fake.rateLimitNext = (method, retryAfter) => void limited.set(method, retryAfter);
   fake.notModifiedNext = () => void (notModified = true);
-  fake.failNext = (method, code, description, times = 1) => void failing.set(method, { code, description, times });
+  fake.failNext = (method, code, description, times = 1, chatId) => void failing.set(chatId ? `${method} ${chatId}` : method, { code, description, times });
   fake.rateLimitNextTo = (method, chatId, retryAfter) => void limitedTo.set(`${method} ${chatId}`, retryAfter);
   fake.queueUpdate = (update) => void queued.push(update as { update_id: number });
   fake.close = () =>

@@ -19,12 +19,13 @@ export interface Sms {
 export interface FakeTwilio {
   url: string;
   sent: Sms[];
-  rateLimitNext(): void;
+  /** Answer the next message to `to` with 429 (aimed, so re-armed jobs of other tests cannot take it). */
+  rateLimitNext(to: string): void;
   close(): Promise<void>;
 }
 
 export async function startFakeTwilio(): Promise<FakeTwilio> {
-  let limited = false;
+  const limited = new Set<string>();
   const fake = { sent: [] as Sms[] } as FakeTwilio;
   const server = http.createServer((req, res) => {
     let raw = '';
@@ -34,18 +35,15 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
       const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       if (auth !== `${ACCOUNT_SID}:${AUTH_TOKEN}`) return json(401, { code: 20003, message: 'Authenticate', status: 401 });
       if (req.url !== `/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`) return json(404, { code: 20404, message: 'Not found', status: 404 });
-      if (limited) {
-        limited = false;
-        return json(429, { code: 20429, message: 'Too Many Requests', status: 429 });
-      }
       const p = Object.fromEntries(new URLSearchParams(raw));
+      if (limited.delete(p.To!)) return json(429, { code: 20429, message: 'Too Many Requests', status: 429 });
       fake.sent.push({ to: p.To!, from: p.From!, body: p.Body!, at: Date.now() });
       json(201, { sid: `SM${randomBytes(16).toString('hex')}`, account_sid: ACCOUNT_SID, to: p.To, from: p.From, body: p.Body, status: 'queued', num_segments: '1' });
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  fake.rateLimitNext = () => void (limited = true);
+  fake.rateLimitNext = (to) => void limited.add(to);
   fake.close = () =>
     new Promise((r) => {
       server.close(() => r());
