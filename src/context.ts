@@ -33,6 +33,17 @@ export function requireRole(ctx: Ctx, atLeast: Role): void {
   if (!ctx.role || !hasRole({ role: ctx.role }, atLeast)) fail('forbidden', `This needs the ${atLeast} role; you are ${ctx.role ?? 'unknown'}`);
 }
 
+/** What a caller may see of agent-owned things (approvals, sessions): a member the workspace's,
+ *  an agent only its own. */
+export interface Scope {
+  workspaceId: string;
+  agentId?: string;
+}
+
+export function scopeOf(ctx: Ctx): Scope {
+  return { workspaceId: ctx.workspaceId, agentId: actingAgent(ctx) };
+}
+
 /** The agent acting, if the actor is an agent. */
 export function actingAgent(ctx: Ctx): string | undefined {
   return ctx.actor.type === 'agent' ? (ctx.actor.id ?? undefined) : undefined;

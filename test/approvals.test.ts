@@ -2,19 +2,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { closeDeps, createDeps } from '../src/deps.js';
 import { buildServer } from '../src/http/server.js';
 import { useTestApp, type TestApp } from './support/app.js';
-import { startTestWorker, type TestWorker } from './support/worker.js';
+import { useWorkers } from './support/worker.js';
 
 const t = useTestApp({ MAX_TIMEOUT_HOURS: '48', PUBLIC_URL: 'https://leash.example.test' });
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const fn of stops.splice(0).reverse()) await fn();
 });
-
-async function worker(): Promise<TestWorker> {
-  const w = await startTestWorker(t);
-  stops.push(() => w.stop());
-  return w;
-}
+const worker = useWorkers(t);
 
 const ask = (extra: Record<string, unknown> = {}) => ({
   recipient: 'alice@example.com',

@@ -6,7 +6,7 @@ import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testEnv, useTestApp } from './support/app.js';
 import { startReceiver, verifyStandardWebhook, type Receiver } from './support/receiver.js';
-import { startTestWorker, type TestWorker } from './support/worker.js';
+import { useWorkers } from './support/worker.js';
 
 const t = useTestApp();
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -14,11 +14,7 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!().catch(() => {});
 });
 
-async function worker(): Promise<TestWorker> {
-  const tw = await startTestWorker(t, { retryScheduleMs: [50, 50, 50] });
-  cleanups.push(() => tw.stop());
-  return tw;
-}
+const worker = useWorkers(t, { retryScheduleMs: [50, 50, 50] });
 
 async function receiver(): Promise<Receiver> {
   const r = await startReceiver();
@@ -150,8 +146,7 @@ describe('delivery_url drain', () => {
     old.respond = () => 503;
     const { ws, alice, bob } = await setup(old.url);
     // A minute of backoff after the first failure: only the reset can make the next POST prompt.
-    const tw = await startTestWorker(t, { retryScheduleMs: [60_000] });
-    cleanups.push(() => tw.stop());
+    await worker({ retryScheduleMs: [60_000] });
     await send(alice.key, 'a');
     await expect.poll(() => seqsOf(old).length).toBeGreaterThan(0);
     const fresh = await receiver();

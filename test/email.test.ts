@@ -3,7 +3,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { useTestApp } from './support/app.js';
 import { startSmtp } from './support/smtp.js';
-import { startTestWorker } from './support/worker.js';
+import { useWorkers } from './support/worker.js';
 
 const smtp = await startSmtp();
 afterAll(() => smtp.close());
@@ -15,6 +15,7 @@ afterEach(async () => {
 });
 
 const FORM = 'application/x-www-form-urlencoded';
+const worker = useWorkers(t);
 
 async function openPage(path: string) {
   const res = await t.app.inject({ method: 'GET', url: path });
@@ -40,8 +41,7 @@ describe('approvals by email', () => {
   it('sends text and HTML with a link per option; a link decides once; a second use says it is decided', async () => {
     const ws = await t.workspace();
     const bob = await ws.agent('bob');
-    const w = await startTestWorker(t);
-    cleanups.push(() => w.stop());
+    await worker();
     const a = await t.call('POST', '/v1/pause', {
       key: bob.key,
       body: { recipient: 'alice@example.com', channel: 'email', message: 'Send a $340 wire to <Acme>?', options: ['Approve', 'Reject'], timeout_seconds: 600, metadata: { invoice: 'INV-7' } },

@@ -5,7 +5,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { timelineCount, useTestApp } from './support/app.js';
 import { slackSignature, startFakeSlack } from './support/fake-slack.js';
 import { startReceiver } from './support/receiver.js';
-import { startTestWorker, type TestWorker } from './support/worker.js';
+import { useWorkers } from './support/worker.js';
 
 const SECRET = 'slack-signing-secret-for-tests';
 const slack = await startFakeSlack();
@@ -65,11 +65,7 @@ async function setup() {
 const agent = (id: string) => t.deps.db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 const responsesTo = (url: string) => slack.responses.filter((r) => url.endsWith(r.path));
 
-async function worker(): Promise<TestWorker> {
-  const w = await startTestWorker(t);
-  cleanups.push(() => w.stop());
-  return w;
-}
+const worker = useWorkers(t);
 
 describe('request verification', () => {
   it('refuses a forged signature, a stale or future timestamp, and missing headers, changing nothing', async () => {

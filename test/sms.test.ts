@@ -6,7 +6,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { segments } from '../src/channels/sms/segments.js';
 import { timelineCount, useTestApp } from './support/app.js';
 import { ACCOUNT_SID, AUTH_TOKEN, FROM, startFakeTwilio, twilioSignature } from './support/fake-twilio.js';
-import { startTestWorker, type TestWorker } from './support/worker.js';
+import { useWorkers } from './support/worker.js';
 
 const PUBLIC_URL = 'https://leash.example.test';
 const twilio = await startFakeTwilio();
@@ -33,11 +33,7 @@ async function inbound(from: string, body: string, opts: { sid?: string; signatu
   return { status: res.statusCode, body: res.body, text: text.replace(/&apos;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&') };
 }
 
-async function worker(): Promise<TestWorker> {
-  const w = await startTestWorker(t);
-  cleanups.push(() => w.stop());
-  return w;
-}
+const worker = useWorkers(t);
 
 async function setup() {
   const ws = await t.workspace();

@@ -5,7 +5,7 @@ import { randomInt } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { testEnv, timelineCount, useTestApp } from './support/app.js';
 import { BOT_ID, BOT_TOKEN, startFakeTelegram } from './support/fake-telegram.js';
-import { startTestWorker, type TestWorker } from './support/worker.js';
+import { useWorkers } from './support/worker.js';
 
 const SECRET = 'telegram-webhook-secret-for-tests';
 const tg = await startFakeTelegram();
@@ -74,11 +74,7 @@ async function setup() {
 
 const agent = (id: string) => t.deps.db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
-async function worker(): Promise<TestWorker> {
-  const w = await startTestWorker(t);
-  cleanups.push(() => w.stop());
-  return w;
-}
+const worker = useWorkers(t);
 
 describe('the webhook', () => {
   it('refuses a wrong or missing secret token (401) without reading the update', async () => {

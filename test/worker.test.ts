@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { dispatchBatch } from '../jobs/dispatch-outbox.js';
 import { useTestApp } from './support/app.js';
 import { startReceiver, verifyStandardWebhook, type Receiver } from './support/receiver.js';
-import { startTestWorker, type TestWorker } from './support/worker.js';
+import { useWorkers } from './support/worker.js';
 
 const t = useTestApp();
 const cleanups: (() => Promise<void>)[] = [];
@@ -14,11 +14,8 @@ afterEach(async () => {
 });
 
 /** A worker with its own BullMQ prefix and a short retry schedule, stopped after the test. */
-async function worker(retryScheduleMs = [50, 50, 50]): Promise<TestWorker> {
-  const tw = await startTestWorker(t, { retryScheduleMs });
-  cleanups.push(() => tw.stop());
-  return tw;
-}
+const workers = useWorkers(t);
+const worker = (retryScheduleMs = [50, 50, 50]) => workers({ retryScheduleMs });
 
 async function receiver(): Promise<Receiver> {
   const r = await startReceiver();

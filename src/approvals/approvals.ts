@@ -1,6 +1,6 @@
 // Approvals (PausePoint's pause_request): asking, reading, listing. Deciding is in decide.ts.
 import { recordChange } from '../activity/timeline.js';
-import { actingAgent, requireRole, type Ctx } from '../context.js';
+import { actingAgent, requireRole, type Ctx, type Scope } from '../context.js';
 import { inTransaction, iso, json, newId, type Db } from '../db/index.js';
 import type { AgentRow, ApprovalChannel, ApprovalRow, ApprovalStatus } from '../db/schema.js';
 import { fail, notFound } from '../errors.js';
@@ -46,16 +46,6 @@ export function approvalView(row: ApprovalRow, settings: Pick<ApprovalSettings, 
 }
 
 export type ApprovalView = ReturnType<typeof approvalView>;
-
-/** A member sees the workspace's approvals; an agent only the ones it asked. */
-export interface ApprovalScope {
-  workspaceId: string;
-  agentId?: string;
-}
-
-export function approvalScope(ctx: Ctx): ApprovalScope {
-  return { workspaceId: ctx.workspaceId, agentId: actingAgent(ctx) };
-}
 
 /**
  * Asking a human is outbound traffic: a paused agent (either mode) may not, nor a stopping or
@@ -113,7 +103,7 @@ export async function createApproval(
   });
 }
 
-export async function findApproval(db: Db, scope: ApprovalScope, id: string): Promise<ApprovalRow> {
+export async function findApproval(db: Db, scope: Scope, id: string): Promise<ApprovalRow> {
   let q = db.selectFrom('approvals').selectAll().where('id', '=', id).where('workspace_id', '=', scope.workspaceId);
   if (scope.agentId) q = q.where('agent_id', '=', scope.agentId);
   const row = await q.executeTakeFirst();
@@ -124,7 +114,7 @@ export async function findApproval(db: Db, scope: ApprovalScope, id: string): Pr
 /** Newest first. */
 export async function listApprovals(
   db: Db,
-  scope: ApprovalScope,
+  scope: Scope,
   filter: { status?: ApprovalStatus; agentId?: string },
   page: PageParams,
   settings: ApprovalSettings,

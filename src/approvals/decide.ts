@@ -3,12 +3,12 @@
 // 'pending', so the first answer wins by construction; the timeline row, the webhook event and the
 // long-poll wake-up commit with it.
 import { recordChange } from '../activity/timeline.js';
-import { requireRole, type Ctx } from '../context.js';
+import { requireRole, scopeOf, type Ctx, type Scope } from '../context.js';
 import { inTransaction, json, type Db, type Tx } from '../db/index.js';
 import type { Updateable } from 'kysely';
 import type { ApprovalRow, ApprovalsTable, Responder } from '../db/schema.js';
 import { fail, invalid, LeashError } from '../errors.js';
-import { approvalKey, approvalScope, approvalView, findApproval, type ApprovalScope, type ApprovalSettings, type ApprovalView } from './approvals.js';
+import { approvalKey, approvalView, findApproval, type ApprovalSettings, type ApprovalView } from './approvals.js';
 
 type Links = Pick<ApprovalSettings, 'publicUrl' | 'secret'>;
 
@@ -49,7 +49,7 @@ export interface Answer {
 async function settleBeforeDeadline(
   db: Db,
   ctx: Ctx,
-  scope: ApprovalScope,
+  scope: Scope,
   id: string,
   links: Links,
   changes: (current: ApprovalRow, now: Date) => Updateable<ApprovalsTable>,
@@ -102,14 +102,14 @@ export async function decideApproval(
 /** The asking agent withdraws its own question, or an approver (or above) withdraws any. Like an
  *  answer, a cancel after expires_at is too late: the timeout is settled instead. */
 export async function cancelApproval(db: Db, ctx: Ctx, id: string, links: Links): Promise<ApprovalView> {
-  const scope = approvalScope(ctx);
+  const scope = scopeOf(ctx);
   if (!scope.agentId) requireRole(ctx, 'approver');
   return settleBeforeDeadline(db, ctx, scope, id, links, () => ({ status: 'cancelled' }));
 }
 
 /** Reads an approval, first settling its timeout if it is past due (the timer may not have fired
  *  yet, or no worker runs): nobody is ever shown `pending` after `expires_at`. */
-export async function readApproval(db: Db, scope: ApprovalScope, id: string, links: Links): Promise<ApprovalRow> {
+export async function readApproval(db: Db, scope: Scope, id: string, links: Links): Promise<ApprovalRow> {
   const row = await findApproval(db, scope, id);
   if (row.status !== 'pending' || row.expires_at.getTime() > Date.now()) return row;
   await expireApproval(db, row.id, links);

@@ -1,7 +1,7 @@
 // Sessions: one task run of an agent. running ⇄ paused → cancelled | completed; a finished session
 // never changes again. Controls are owner members or the agent itself; `complete` is the agent's.
 import { record, recordChange } from '../activity/timeline.js';
-import { actingAgent, requireRole, type Ctx } from '../context.js';
+import { actingAgent, requireRole, scopeOf, type Ctx, type Scope } from '../context.js';
 import { inTransaction, iso, json, newId, type Db, type Tx } from '../db/index.js';
 import type { AgentRow, SessionRow, SessionStatus } from '../db/schema.js';
 import { fail, notFound } from '../errors.js';
@@ -22,16 +22,6 @@ export function sessionView(row: SessionRow) {
 }
 
 export type SessionView = ReturnType<typeof sessionView>;
-
-/** Which sessions a caller may touch: a member sees the workspace's, an agent only its own. */
-export interface SessionScope {
-  workspaceId: string;
-  agentId?: string;
-}
-
-export function sessionScope(ctx: Ctx): SessionScope {
-  return { workspaceId: ctx.workspaceId, agentId: actingAgent(ctx) };
-}
 
 export async function createSession(
   db: Db,
@@ -62,7 +52,7 @@ export async function createSession(
   });
 }
 
-async function findSession(db: Db, scope: SessionScope, id: string): Promise<SessionRow> {
+async function findSession(db: Db, scope: Scope, id: string): Promise<SessionRow> {
   let q = db.selectFrom('sessions').selectAll().where('id', '=', id).where('workspace_id', '=', scope.workspaceId);
   if (scope.agentId) q = q.where('agent_id', '=', scope.agentId);
   const row = await q.executeTakeFirst();
@@ -71,7 +61,7 @@ async function findSession(db: Db, scope: SessionScope, id: string): Promise<Ses
 }
 
 export async function getSession(db: Db, ctx: Ctx, id: string): Promise<SessionView> {
-  return sessionView(await findSession(db, sessionScope(ctx), id));
+  return sessionView(await findSession(db, scopeOf(ctx), id));
 }
 
 /** Newest first. */
@@ -81,7 +71,7 @@ export async function listSessions(
   filter: { agentId?: string; status?: SessionStatus },
   page: PageParams,
 ): Promise<Page<SessionView>> {
-  const scope = sessionScope(ctx);
+  const scope = scopeOf(ctx);
   let q = db.selectFrom('sessions').selectAll().where('workspace_id', '=', scope.workspaceId);
   if (scope.agentId) q = q.where('agent_id', '=', scope.agentId);
   if (filter.agentId) q = q.where('agent_id', '=', filter.agentId);
@@ -109,7 +99,7 @@ function refusal(verb: Verb, current: SessionStatus): never {
 /** Owners control any session of the workspace; an agent its own; only the agent completes. */
 async function transition(db: Db, ctx: Ctx, id: string, verb: Verb): Promise<SessionView> {
   const t = TRANSITIONS[verb];
-  const scope = sessionScope(ctx);
+  const scope = scopeOf(ctx);
   if (!scope.agentId) {
     if (verb === 'complete') fail('forbidden', 'Only the agent itself completes its session');
     requireRole(ctx, 'owner');

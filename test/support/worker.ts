@@ -1,6 +1,7 @@
 // A real worker for one test: its own BullMQ prefix (so tests never share queues) and cleanup that
 // deletes only that prefix's keys (other test files share this Redis).
 import { randomBytes } from 'node:crypto';
+import { afterEach } from 'vitest';
 import { Redis } from 'ioredis';
 import { startWorker, type RunningWorker } from '../../jobs/worker.js';
 import type { Deps } from '../../src/deps.js';
@@ -13,6 +14,19 @@ export interface TestWorker {
   /** Deletes every Redis key of this worker's prefix (Redis "forgets"); returns how many. */
   forget(): Promise<number>;
   stop(): Promise<void>;
+}
+
+/** Workers for one test file: each one started is stopped after its test (last first). */
+export function useWorkers(t: TestApp, defaults: Partial<Deps['config']> = {}): (config?: Partial<Deps['config']>) => Promise<TestWorker> {
+  const running: TestWorker[] = [];
+  afterEach(async () => {
+    while (running.length) await running.pop()!.stop();
+  });
+  return async (config = {}) => {
+    const w = await startTestWorker(t, { ...defaults, ...config });
+    running.push(w);
+    return w;
+  };
 }
 
 export async function startTestWorker(t: TestApp, config: Partial<Deps['config']> = {}): Promise<TestWorker> {

@@ -3,7 +3,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { findAgent } from '../../agents/registry.js';
-import { approvalKey, approvalScope, approvalView, createApproval, listApprovals } from '../../approvals/approvals.js';
+import { approvalKey, approvalView, createApproval, listApprovals } from '../../approvals/approvals.js';
+import { scopeOf } from '../../context.js';
 import { cancelApproval, decideApproval, readApproval } from '../../approvals/decide.js';
 import { pauseRequestSchema } from '../../approvals/rules.js';
 import { ctxFor } from '../../auth/principal.js';
@@ -51,7 +52,7 @@ export function registerApprovalRoutes(root: FastifyInstance, deps: Deps) {
       response: { 200: approvalObject, ...errors(400, 401, 404) },
     },
     handler: async (req) => {
-      const scope = approvalScope(ctxFor(principalOf(req), 'api'));
+      const scope = scopeOf(ctxFor(principalOf(req), 'api'));
       const withUrl = mayAnswer(req);
       const id = req.params.pause_id;
       const load = () => readApproval(db, scope, id, settings);
@@ -77,7 +78,7 @@ export function registerApprovalRoutes(root: FastifyInstance, deps: Deps) {
       response: { 200: page(approvalObject), ...errors(400, 401, 404) },
     },
     handler: async (req) => {
-      const scope = approvalScope(ctxFor(principalOf(req), 'api'));
+      const scope = scopeOf(ctxFor(principalOf(req), 'api'));
       const agentId = req.query.agent_id ? (await findAgent(db, scope.workspaceId, req.query.agent_id)).id : undefined;
       return listApprovals(db, scope, { status: req.query.status, agentId }, req.query, settings, mayAnswer(req));
     },
