@@ -121,6 +121,12 @@ describe('actions', () => {
     const again = await b.post(`/agents/${bob.id}/pause`, { _csrf: home.csrf!, mode: 'full' });
     expect(target(again.location)).toBe('/?error=bob is already paused (full)');
     expect((await b.get(again.location!)).html).toContain('bob is already paused (full)');
+    // A mode that is neither send nor full is refused, not guessed.
+    const odd = await b.post(`/agents/${bob.id}/unpause`, { _csrf: home.csrf! });
+    expect(target(odd.location)).toBe('/?notice=Unpaused bob.');
+    const bad = await b.post(`/agents/${bob.id}/pause`, { _csrf: home.csrf!, mode: 'partial' });
+    expect(target(bad.location)).toBe('/?error=mode: must be send or full');
+    expect((await t.call('GET', `/v1/agents/${bob.id}`, { key: ws.ownerKey })).body.pause).toBeNull();
     // Words without our signature are not shown (no one can put text on our pages with a link).
     expect((await b.get('/?notice=Email%20your%20key%20to%20evil%40example.com')).html).not.toContain('evil@example.com');
     expect((await b.get('/login?notice=Email%20your%20key%20to%20evil%40example.com')).html).not.toContain('evil@example.com');
@@ -151,6 +157,24 @@ describe('actions', () => {
     const fromPage = await owner.post(`/agents/${bob.id}/unpause`, { _csrf: page.csrf!, back: 'agent' });
     expect(target(fromPage.location)).toBe(`/agents/${bob.id}?error=bob is not paused`);
     expect((await t.deps.db.selectFrom('agents').select('pause_mode').where('id', '=', other.id).executeTakeFirstOrThrow()).pause_mode).toBeNull();
+  });
+
+  it('sessions are paused, resumed and cancelled from the agent page, which the action returns to', async () => {
+    const ws = await t.workspace();
+    const bob = await ws.agent('bob');
+    const session = await t.call('POST', '/v1/sessions', { key: bob.key, body: { task: 'reconcile' } });
+    const b = await signedIn(ws.ownerKey);
+    const page = await b.get(`/agents/${bob.id}`);
+    expect(page.html).toContain('reconcile');
+    const paused = await b.post(`/sessions/${session.body.id}/pause`, { _csrf: page.csrf! });
+    expect(target(paused.location)).toBe(`/agents/${bob.id}?notice=Session paused.`);
+    expect(target((await b.post(`/sessions/${session.body.id}/pause`, { _csrf: page.csrf! })).location)).toMatch(new RegExp(`^/agents/${bob.id}\\?error=`));
+    expect(target((await b.post(`/sessions/${session.body.id}/resume`, { _csrf: page.csrf! })).location)).toBe(`/agents/${bob.id}?notice=Session resumed.`);
+    expect(target((await b.post(`/sessions/${session.body.id}/cancel`, { _csrf: page.csrf! })).location)).toBe(`/agents/${bob.id}?notice=Session cancelled.`);
+    expect((await t.call('GET', `/v1/sessions/${session.body.id}`, { key: ws.ownerKey })).body.status).toBe('cancelled');
+    // An id that is not a session of this workspace goes back to the agents page, refused.
+    expect(target((await b.post('/sessions/not-a-uuid/pause', { _csrf: page.csrf! })).location)).toBe('/?error=Session not-a-uuid not found');
+    expect(target((await b.post('/approvals/not-a-uuid/respond', { _csrf: page.csrf!, choice: 'x' })).location)).toBe('/approvals?error=Approval not-a-uuid not found');
   });
 
   it('without a session an action goes to /login and changes nothing', async () => {

@@ -112,6 +112,14 @@ export async function findAgent(
   return row;
 }
 
+/** Names by id, for showing who asked (approval lists and messages): one query. */
+export async function agentNames(db: Db, ids: (string | null)[]): Promise<Map<string, string>> {
+  const wanted = [...new Set(ids.filter((i): i is string => !!i))];
+  if (wanted.length === 0) return new Map();
+  const rows = await db.selectFrom('agents').select(['id', 'name']).where('id', 'in', wanted).execute();
+  return new Map(rows.map((r) => [r.id, r.name]));
+}
+
 export async function listAgents(db: Db, workspaceId: string, page: PageParams): Promise<Page<AgentView>> {
   let q = db.selectFrom('agents').selectAll().where('workspace_id', '=', workspaceId).where('deleted_at', 'is', null);
   if (page.cursor) q = q.where('id', '>', page.cursor);

@@ -1,7 +1,7 @@
 // Approvals (PausePoint's pause_request): asking, reading, listing. Deciding is in decide.ts.
 import { recordChange } from '../activity/timeline.js';
 import { actingAgent, requireRole, type Ctx, type Scope } from '../context.js';
-import { inTransaction, iso, json, newId, type Db } from '../db/index.js';
+import { inTransaction, isUuid, iso, json, newId, type Db } from '../db/index.js';
 import type { AgentRow, ApprovalChannel, ApprovalRow, ApprovalStatus } from '../db/schema.js';
 import { fail, notFound } from '../errors.js';
 import { toPage, type Page, type PageParams } from '../pagination.js';
@@ -104,6 +104,8 @@ export async function createApproval(
 }
 
 export async function findApproval(db: Db, scope: Scope, id: string): Promise<ApprovalRow> {
+  // Not a UUID: no such approval (every surface, not only the API's validated routes).
+  if (!isUuid(id)) notFound(`Approval ${id}`);
   let q = db.selectFrom('approvals').selectAll().where('id', '=', id).where('workspace_id', '=', scope.workspaceId);
   if (scope.agentId) q = q.where('agent_id', '=', scope.agentId);
   const row = await q.executeTakeFirst();

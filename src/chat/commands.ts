@@ -25,6 +25,22 @@ export const USAGE = {
   approvals: 'approvals',
 } as const;
 
+/** What a chat surface says when a command or an answer fails: a refusal as the core words it. */
+export function sayError(err: unknown): string {
+  return err instanceof LeashError ? err.message : 'Something went wrong on our side; nothing was changed. Try again in a moment.';
+}
+
+/** Runs a command for a reply: its text, or what went wrong. */
+export function answerOf(run: Promise<string>): Promise<string> {
+  return run.catch(sayError);
+}
+
+/** The reply if it comes within `ms`, else undefined while it goes on (only a graceful stop waits
+ *  that long: for its agent). The surface answers at once and sends the reply when it comes. */
+export function answerWithin(answer: Promise<string>, ms = 2_000): Promise<string | undefined> {
+  return Promise.race([answer, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
+}
+
 /** How long a graceful stop from chat waits for the agent to confirm. */
 export const CHAT_STOP_TIMEOUT_MS = 30_000;
 

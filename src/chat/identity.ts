@@ -20,24 +20,20 @@ const LINK_HELP: Partial<Record<Ctx['channel'], string>> = {
   sms: 'An owner can add this number to your member (PATCH /v1/members/{id} with phone).',
 };
 
-/** `workspaceId`: the workspace of the thing acted on (an approval), when it is known. */
-export async function memberBySlack(db: Db, teamId: string, userId: string, workspaceId?: string): Promise<Acting> {
-  let q = db.selectFrom('members').selectAll().where('slack_team_id', '=', teamId).where('slack_user_id', '=', userId);
+type IdentityColumn = 'slack_team_id' | 'slack_user_id' | 'telegram_user_id' | 'phone';
+
+/** The members linked to this identity (in `workspaceId`, the workspace of the thing acted on,
+ *  such as an approval, when it is known). */
+async function linked(db: Db, identity: Partial<Record<IdentityColumn, string>>, workspaceId: string | undefined, channel: Ctx['channel'], who: string): Promise<Acting> {
+  let q = db.selectFrom('members').selectAll();
+  for (const [column, value] of Object.entries(identity)) q = q.where(column as IdentityColumn, '=', value);
   if (workspaceId) q = q.where('workspace_id', '=', workspaceId);
-  const rows = await q.limit(2).execute();
-  return acting(rows, 'slack', 'Your Slack account');
+  return acting(await q.limit(2).execute(), channel, who);
 }
 
-export async function memberByPhone(db: Db, phone: string, workspaceId?: string): Promise<Acting> {
-  let q = db.selectFrom('members').selectAll().where('phone', '=', phone);
-  if (workspaceId) q = q.where('workspace_id', '=', workspaceId);
-  const rows = await q.limit(2).execute();
-  return acting(rows, 'sms', 'This phone number');
-}
+export const memberBySlack = (db: Db, teamId: string, userId: string, workspaceId?: string) =>
+  linked(db, { slack_team_id: teamId, slack_user_id: userId }, workspaceId, 'slack', 'Your Slack account');
 
-export async function memberByTelegram(db: Db, userId: string, workspaceId?: string): Promise<Acting> {
-  let q = db.selectFrom('members').selectAll().where('telegram_user_id', '=', userId);
-  if (workspaceId) q = q.where('workspace_id', '=', workspaceId);
-  const rows = await q.limit(2).execute();
-  return acting(rows, 'telegram', 'Your Telegram account');
-}
+export const memberByTelegram = (db: Db, userId: string, workspaceId?: string) => linked(db, { telegram_user_id: userId }, workspaceId, 'telegram', 'Your Telegram account');
+
+export const memberByPhone = (db: Db, phone: string, workspaceId?: string) => linked(db, { phone }, workspaceId, 'sms', 'This phone number');

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createHmac } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import { pauseAgent, startAgent, stopAgent, unpauseAgent } from '../agents/control.js';
-import { findAgent } from '../agents/registry.js';
+import { agentNames, findAgent } from '../agents/registry.js';
 import { agentView } from '../agents/view.js';
 import { decideApproval } from '../approvals/decide.js';
 import { requireRole } from '../context.js';
@@ -68,14 +68,19 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
     });
 
   /** A signed-in action: runs the core call, then back to `to` with what happened. */
-  const act = (path: string, to: (req: FastifyRequest) => string, run: (member: Member, req: FastifyRequest, body: Body) => Promise<string>) =>
+  const act = (
+    path: string,
+    to: (req: FastifyRequest, member: Member) => string | Promise<string>,
+    run: (member: Member, req: FastifyRequest, body: Body) => Promise<string>,
+  ) =>
     app.post(path, { config: { html: true }, schema: { hide: true }, preHandler: csrf }, async (req, reply) => {
       const member = await who(req);
       if (!member) return reply.code(303).header('location', '/login').send();
+      const where = await to(req, member);
       try {
-        return back(reply, to(req), 'notice', await run(member, req, (req.body ?? {}) as Body));
+        return back(reply, where, 'notice', await run(member, req, (req.body ?? {}) as Body));
       } catch (err) {
-        if (err instanceof LeashError) return back(reply, to(req), 'error', err.message);
+        if (err instanceof LeashError) return back(reply, where, 'error', err.message);
         throw err;
       }
     });
@@ -136,9 +141,7 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
   });
   view('/approvals', async (member, req, reply) => {
     const rows = await db.selectFrom('approvals').selectAll().where('workspace_id', '=', member.workspace_id).where('status', '=', 'pending').orderBy('expires_at').limit(100).execute();
-    const ids = [...new Set(rows.map((r) => r.agent_id).filter((i): i is string => !!i))];
-    const names = new Map(ids.length ? (await db.selectFrom('agents').select(['id', 'name']).where('id', 'in', ids).execute()).map((a) => [a.id, a.name]) : []);
-    return approvalsPage(frame(reply, member, req), rows, names);
+    return approvalsPage(frame(reply, member, req), rows, await agentNames(db, rows.map((r) => r.agent_id)));
   });
   view('/members', async (member, req, reply) => {
     const rows = await db.selectFrom('members').selectAll().where('workspace_id', '=', member.workspace_id).orderBy('email').limit(500).execute();
@@ -161,7 +164,8 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
   const agentTo = (req: FastifyRequest) => ((req.body as Body | undefined)?.back === 'agent' ? `/agents/${(req.params as { id: string }).id}` : '/');
   const id = (req: FastifyRequest) => (req.params as { id: string }).id;
   act('/agents/:id/pause', agentTo, async (m, req, b) => {
-    const a = await pauseAgent(db, dashboardCtx(m), id(req), { mode: b.mode === 'full' ? 'full' : 'send', reason: b.reason?.trim().slice(0, 500) || null });
+    if (b.mode !== 'send' && b.mode !== 'full') throw new LeashError('invalid_request', 'mode: must be send or full');
+    const a = await pauseAgent(db, dashboardCtx(m), id(req), { mode: b.mode, reason: b.reason?.trim().slice(0, 500) || null });
     return `Paused ${a.name} (${a.pause?.mode}).`;
   });
   act('/agents/:id/unpause', agentTo, async (m, req) => `Unpaused ${(await unpauseAgent(db, dashboardCtx(m), id(req))).name}.`);
@@ -178,18 +182,14 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
     const s = await db.selectFrom('sessions').select('agent_id').where('id', '=', id(req)).where('workspace_id', '=', member.workspace_id).executeTakeFirst();
     return s ? `/agents/${s.agent_id}` : '/';
   };
-  for (const [verb, run] of [['pause', pauseSession], ['resume', resumeSession], ['cancel', cancelSession]] as const) {
-    app.post(`/sessions/:id/${verb}`, { config: { html: true }, schema: { hide: true }, preHandler: csrf }, async (req, reply) => {
-      const member = await who(req);
-      if (!member) return reply.code(303).header('location', '/login').send();
-      const to = await sessionTo(req, member);
-      try {
-        await run(db, dashboardCtx(member), id(req));
-        return back(reply, to, 'notice', `Session ${verb === 'pause' ? 'paused' : verb === 'resume' ? 'resumed' : 'cancelled'}.`);
-      } catch (err) {
-        if (err instanceof LeashError) return back(reply, to, 'error', err.message);
-        throw err;
-      }
+  for (const [verb, run, done] of [
+    ['pause', pauseSession, 'paused'],
+    ['resume', resumeSession, 'resumed'],
+    ['cancel', cancelSession, 'cancelled'],
+  ] as const) {
+    act(`/sessions/:id/${verb}`, sessionTo, async (m, req) => {
+      await run(db, dashboardCtx(m), id(req));
+      return `Session ${done}.`;
     });
   }
   act('/approvals/:id/respond', () => '/approvals', async (m, req, b) => {

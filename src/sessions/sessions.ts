@@ -2,7 +2,7 @@
 // never changes again. Controls are owner members or the agent itself; `complete` is the agent's.
 import { record, recordChange } from '../activity/timeline.js';
 import { actingAgent, requireRole, scopeOf, type Ctx, type Scope } from '../context.js';
-import { inTransaction, iso, json, newId, type Db, type Tx } from '../db/index.js';
+import { inTransaction, isUuid, iso, json, newId, type Db, type Tx } from '../db/index.js';
 import type { AgentRow, SessionRow, SessionStatus } from '../db/schema.js';
 import { fail, notFound } from '../errors.js';
 import { toPage, type Page, type PageParams } from '../pagination.js';
@@ -53,6 +53,8 @@ export async function createSession(
 }
 
 async function findSession(db: Db, scope: Scope, id: string): Promise<SessionRow> {
+  // Not a UUID: no such session (every surface, not only the API's validated routes).
+  if (!isUuid(id)) notFound(`Session ${id}`);
   let q = db.selectFrom('sessions').selectAll().where('id', '=', id).where('workspace_id', '=', scope.workspaceId);
   if (scope.agentId) q = q.where('agent_id', '=', scope.agentId);
   const row = await q.executeTakeFirst();

@@ -7,6 +7,7 @@ import { linkUrl } from '../../approvals/links.js';
 import type { Config } from '../../config.js';
 import type { ApprovalRow } from '../../db/schema.js';
 import type { ChannelAdapter } from '../adapter.js';
+import { askerName, scalarMetadata } from '../text.js';
 
 const transports = new Map<string, Transporter>();
 
@@ -22,13 +23,7 @@ function transport(config: Config): Transporter {
 
 const html = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-function metadata(row: ApprovalRow): [string, string][] {
-  if (!row.metadata || typeof row.metadata !== 'object') return [];
-  return Object.entries(row.metadata as Record<string, unknown>)
-    .filter(([, v]) => v === null || ['string', 'number', 'boolean'].includes(typeof v))
-    .slice(0, 10)
-    .map(([k, v]) => [k.slice(0, 60), String(v).slice(0, 200)]);
-}
+const metadata = (row: ApprovalRow): [string, string][] => scalarMetadata(row, 10).map(([k, v]) => [k.slice(0, 60), v.slice(0, 200)]);
 
 export function approvalEmail(row: ApprovalRow, asker: string | undefined, links: { publicUrl: string; secret: string }) {
   const page = linkUrl(links.publicUrl, links.secret, { approvalId: row.id });
@@ -70,8 +65,7 @@ export const emailAdapter: ChannelAdapter = {
   },
 
   async send(deps, row) {
-    const asker = row.agent_id ? (await deps.db.selectFrom('agents').select('name').where('id', '=', row.agent_id).executeTakeFirst())?.name : undefined;
-    const mail = approvalEmail(row, asker, deps.approvals);
+    const mail = approvalEmail(row, await askerName(deps.db, row), deps.approvals);
     const info = await transport(deps.config).sendMail({ from: deps.config.email.from, to: row.recipient, ...mail });
     return { message_id: info.messageId };
   },

@@ -2,10 +2,9 @@
 // or an incoming-webhook URL), and once it is settled anywhere, chat.update it to the outcome
 // without buttons. Calls to one channel are spaced 1 s apart (Slack's per-channel posting limit).
 import type { Config } from '../../config.js';
-import type { Deps } from '../../deps.js';
-import type { ApprovalRow } from '../../db/schema.js';
 import { postJson } from '../../delivery/signed-post.js';
 import type { ChannelAdapter } from '../adapter.js';
+import { askerName } from '../text.js';
 import { approvalMessage, outcomeMessage } from './blocks.js';
 import { callSlack, slackClient, slackError } from './client.js';
 
@@ -19,11 +18,6 @@ interface SlackRef {
 /** An incoming-webhook URL (https://hooks.slack.com/…; the SSRF guard decides where else it may point). */
 const isWebhook = (recipient: string) => /^https?:\/\//.test(recipient);
 
-async function askerName(deps: Deps, row: ApprovalRow): Promise<string | undefined> {
-  if (!row.agent_id) return undefined;
-  const a = await deps.db.selectFrom('agents').select('name').where('id', '=', row.agent_id).executeTakeFirst();
-  return a?.name;
-}
 
 /** Slack refused our blocks (a limit we did not foresee): the plain text still says it all. An
  *  update then still removes the buttons. */
@@ -52,7 +46,7 @@ export const slackAdapter: ChannelAdapter = {
   },
 
   async send(deps, row) {
-    const message = approvalMessage(row, await askerName(deps, row));
+    const message = approvalMessage(row, await askerName(deps.db, row));
     if (isWebhook(row.recipient)) {
       await postJson({ url: row.recipient, body: JSON.stringify(message), allowPrivateUrls: deps.config.allowPrivateUrls });
       return { webhook: true } satisfies SlackRef;
@@ -64,7 +58,7 @@ export const slackAdapter: ChannelAdapter = {
   async settled(deps, row) {
     const ref = row.channel_ref as SlackRef | null;
     if (!ref?.channel || !ref.ts) return;
-    const message = outcomeMessage(row, await askerName(deps, row));
+    const message = outcomeMessage(row, await askerName(deps.db, row));
     try {
       await withoutBlocksIfRefused(message, (m) => callSlack('chat.update', () => slackClient(deps.config).chat.update({ channel: ref.channel!, ts: ref.ts!, ...m } as never)));
     } catch (err) {

@@ -5,16 +5,13 @@
 import { App, LogLevel, type Logger as BoltLogger, type Receiver } from '@slack/bolt';
 import type { Logger } from 'pino';
 import { decideApproval } from '../../approvals/decide.js';
-import { approvalLine, pauseCommand, pendingApprovals, statusCommand, stopCommand, unpauseCommand } from '../../chat/commands.js';
+import { agentNames } from '../../agents/registry.js';
+import { answerOf, answerWithin, approvalLine, pauseCommand, pendingApprovals, sayError, statusCommand, stopCommand, unpauseCommand } from '../../chat/commands.js';
 import { memberBySlack } from '../../chat/identity.js';
 import { isUuid } from '../../db/index.js';
 import type { Deps } from '../../deps.js';
-import { LeashError } from '../../errors.js';
 import { redeemLinkCode } from '../../members/link-codes.js';
 import { approvalMessage, DECIDE_ACTION, esc, noteView, NOTE_VIEW } from './blocks.js';
-
-/** How long a command may take before we ack and answer later (Slack wants an ack within 3 s). */
-const ACK_WITHIN_MS = 2_000;
 
 const HELP = [
   'Leash commands:',
@@ -40,7 +37,6 @@ export function boltLogger(log: Logger): BoltLogger {
   };
 }
 
-const said = (err: unknown) => (err instanceof LeashError ? err.message : 'Something went wrong on our side; nothing was changed. Try again in a moment.');
 
 export function createSlackApp(deps: Deps, receiver: Receiver): App {
   const { config, db, log } = deps;
@@ -69,7 +65,7 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
         const m = await redeemLinkCode(db, args[1]!, { slack: { team_id: command.team_id, user_id: command.user_id } }, 'slack');
         return ack({ text: esc(`Linked: this Slack account now acts as ${m.display_name ?? m.email} (${m.role}).`) });
       } catch (err) {
-        return ack({ text: esc(said(err)) });
+        return ack({ text: esc(sayError(err)) });
       }
     }
     const who = await memberBySlack(db, command.team_id, command.user_id);
@@ -81,17 +77,15 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
       const rows = pending.rows.slice(0, 9);
       const more = pending.more || pending.rows.length > 9;
       if (rows.length === 0) return ack({ text: 'No pending approvals.' });
-      const names = await agentNames(deps, rows.map((r) => r.agent_id));
+      const names = await agentNames(db, rows.map((r) => r.agent_id));
       const blocks = rows.flatMap((r) => [...approvalMessage(r, names.get(r.agent_id ?? '')).blocks, { type: 'divider' }]);
       if (more) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: 'More are pending: see GET /v1/pause?status=pending.' }] });
       return ack({ text: esc(rows.map((r) => approvalLine(r, names.get(r.agent_id ?? ''))).join('\n')), blocks } as never);
     }
 
-    const action = run[command.command as keyof typeof run](commandDeps, who.ctx, args).then(
-      (text) => text,
-      (err) => said(err),
-    );
-    const quick = await Promise.race([action, new Promise<undefined>((r) => setTimeout(() => r(undefined), ACK_WITHIN_MS).unref())]);
+    // Slack wants an ack within 3 s: a slow reply (a graceful stop) follows through response_url.
+    const action = answerOf(run[command.command as keyof typeof run](commandDeps, who.ctx, args));
+    const quick = await answerWithin(action);
     if (quick !== undefined) return ack({ text: esc(quick) });
     const waiting = command.command === '/stop' ? `Asked ${args[0] ?? ''} to stop; waiting up to 30 s for it to confirm.` : 'Working on it.';
     await ack({ text: esc(`${waiting} The result follows here.`) });
@@ -117,7 +111,7 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
     try {
       await decideApproval(db, who.ctx, row.id, { choice }, responderOf(who.member), deps.approvals);
     } catch (err) {
-      await tell(said(err));
+      await tell(sayError(err));
     }
   });
 
@@ -133,7 +127,7 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
       await decideApproval(db, who.ctx, row.id, { choice, text }, responderOf(who.member), deps.approvals);
       await ack();
     } catch (err) {
-      await ack({ response_action: 'errors', errors: { note: said(err).slice(0, 150) } });
+      await ack({ response_action: 'errors', errors: { note: sayError(err).slice(0, 150) } });
     }
   });
 
@@ -147,9 +141,3 @@ function responderOf(member: { id: string; display_name: string | null; email: s
   return { channel: 'slack', member_id: member.id, display: member.display_name ?? member.email };
 }
 
-async function agentNames(deps: Deps, ids: (string | null)[]): Promise<Map<string, string>> {
-  const wanted = [...new Set(ids.filter((i): i is string => !!i))];
-  if (wanted.length === 0) return new Map();
-  const rows = await deps.db.selectFrom('agents').select(['id', 'name']).where('id', 'in', wanted).execute();
-  return new Map(rows.map((r) => [r.id, r.name]));
-}

@@ -2,11 +2,10 @@
 // and who decided (no buttons) once settled, whatever channel settled it.
 import type { ApprovalRow } from '../../db/schema.js';
 
-/** Slack mrkdwn needs &, < and > escaped; everything else from users is shown as typed. */
-export const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+import { clip, escapeMarkup as esc, scalarMetadata } from '../text.js';
 
-/** Escaped text cut to `max` characters (Block Kit rejects longer), never inside an entity. */
-export const clip = (escaped: string, max: number) => (escaped.length <= max ? escaped : `${escaped.slice(0, max - 1).replace(/&[a-z]*$/, '')}…`);
+/** Slack mrkdwn needs &, < and > escaped; everything else from users is shown as typed. */
+export { esc };
 
 /** A date Slack shows in the reader's own time zone. */
 const when = (d: Date) => `<!date^${Math.floor(d.getTime() / 1000)}^{date_short_pretty} at {time}|${d.toISOString()}>`;
@@ -15,11 +14,7 @@ export const DECIDE_ACTION = /^leash\.decide\.\d$/;
 export const NOTE_VIEW = 'leash.note';
 
 function metadataLine(row: ApprovalRow): string | undefined {
-  if (!row.metadata || typeof row.metadata !== 'object') return undefined;
-  const pairs = Object.entries(row.metadata as Record<string, unknown>)
-    .filter(([, v]) => v === null || ['string', 'number', 'boolean'].includes(typeof v))
-    .slice(0, 6)
-    .map(([k, v]) => `${clip(esc(k), 40)}: *${clip(esc(String(v)), 80)}*`);
+  const pairs = scalarMetadata(row, 6).map(([k, v]) => `${clip(esc(k), 40)}: *${clip(esc(v), 80)}*`);
   return pairs.length ? pairs.join(' · ') : undefined;
 }
 

@@ -6,13 +6,12 @@ import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import twilio from 'twilio';
 import { decideApproval, settledMessage } from '../../approvals/decide.js';
-import { pauseCommand, statusCommand, stopCommand, unpauseCommand, type CommandDeps } from '../../chat/commands.js';
+import { answerOf, answerWithin, pauseCommand, sayError, statusCommand, stopCommand, unpauseCommand, type CommandDeps } from '../../chat/commands.js';
 import { firstTime } from '../../chat/dedupe.js';
 import { memberByPhone } from '../../chat/identity.js';
 import type { Ctx } from '../../context.js';
 import type { ApprovalRow } from '../../db/schema.js';
 import type { Deps } from '../../deps.js';
-import { LeashError } from '../../errors.js';
 import { sendError } from '../../http/errors.js';
 import { parseChoice, splitCode } from './prompt.js';
 
@@ -21,10 +20,7 @@ const OPT_OUT = new Set(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUI
 /** Opt-in words: the carrier's too, never a command; but "yes" may well answer a question. */
 const OPT_IN = new Set(['START', 'UNSTOP', 'YES', 'OPTIN']);
 const HELP = 'Leash: reply to a prompt with its number (or its code and number, e.g. K7 1). Owners: PAUSE <agent> [full], UNPAUSE <agent>, HALT <agent>, STATUS.';
-/** A halt that waits for its agent answers after this, and goes on in the background. */
-const ANSWER_WITHIN_MS = 2_000;
 
-const said = (err: unknown) => (err instanceof LeashError ? err.message : 'Something went wrong on our side; nothing was changed. Try again in a moment.');
 
 function twiml(reply: FastifyReply, text?: string) {
   const r = new twilio.twiml.MessagingResponse();
@@ -114,7 +110,7 @@ async function decide(deps: Deps, from: string, row: ApprovalRow, rest: string):
     await decideApproval(deps.db, ctx, row.id, { choice: parsed.choice, text: parsed.note }, { channel: 'sms', display, ...('member' in member ? { member_id: member.member.id } : {}) }, deps.approvals);
     return `Recorded: ${parsed.choice}${parsed.note ? ' (with your note)' : ''}. Thank you.`;
   } catch (err) {
-    return said(err);
+    return sayError(err);
   }
 }
 
@@ -132,12 +128,9 @@ async function command(deps: Deps, commandDeps: CommandDeps, from: string, word:
     HALT: () => stopCommand(commandDeps, who.ctx, args),
     STATUS: () => statusCommand(commandDeps, who.ctx, args),
   }[word as 'PAUSE'];
-  const action = run().then(
-    (text) => text,
-    (err) => said(err),
-  );
-  // Only a halt waits (for its agent); the reply cannot, so it says so and the stop goes on.
+  const action = answerOf(run());
+  // Only a halt waits (for its agent); the TwiML reply cannot, so it says so and the stop goes on.
   if (word !== 'HALT') return action;
-  const quick = await Promise.race([action, new Promise<undefined>((r) => setTimeout(() => r(undefined), ANSWER_WITHIN_MS).unref())]);
+  const quick = await answerWithin(action);
   return quick ?? `Asked ${args[0]} to stop; it has 30 s to confirm. Send STATUS to see.`;
 }

@@ -2,10 +2,9 @@
 // then, once settled anywhere, the message edited to the outcome (no keyboard). At most one
 // message a second per chat and about 30 a second overall (Telegram's limits).
 import type { Config } from '../../config.js';
-import type { Deps } from '../../deps.js';
-import type { ApprovalRow } from '../../db/schema.js';
 import { GrammyError } from 'grammy';
 import type { ChannelAdapter } from '../adapter.js';
+import { askerName } from '../text.js';
 import { callTelegram, notModified, telegramApi } from './api.js';
 import { approvalText, keyboard, outcomeText } from './messages.js';
 
@@ -14,10 +13,6 @@ interface TelegramRef {
   message_id?: number;
 }
 
-async function askerName(deps: Deps, row: ApprovalRow): Promise<string | undefined> {
-  if (!row.agent_id) return undefined;
-  return (await deps.db.selectFrom('agents').select('name').where('id', '=', row.agent_id).executeTakeFirst())?.name;
-}
 
 export const telegramAdapter: ChannelAdapter = {
   // Presses must be able to come back: by the webhook (its secret) or by long polling.
@@ -31,7 +26,7 @@ export const telegramAdapter: ChannelAdapter = {
   ],
 
   async send(deps, row) {
-    const text = approvalText(row, await askerName(deps, row));
+    const text = approvalText(row, await askerName(deps.db, row));
     const sent = await callTelegram('sendMessage', () => telegramApi(deps.config).sendMessage(row.recipient, text, { parse_mode: 'HTML', reply_markup: keyboard(row) }));
     return { chat_id: sent.chat.id, message_id: sent.message_id } satisfies TelegramRef;
   },
@@ -39,7 +34,7 @@ export const telegramAdapter: ChannelAdapter = {
   async settled(deps, row) {
     const ref = row.channel_ref as TelegramRef | null;
     if (!ref?.chat_id || !ref.message_id) return;
-    const text = outcomeText(row, await askerName(deps, row));
+    const text = outcomeText(row, await askerName(deps.db, row));
     try {
       // Without reply_markup the keyboard goes.
       await callTelegram('editMessageText', () => telegramApi(deps.config).editMessageText(ref.chat_id!, ref.message_id!, text, { parse_mode: 'HTML' }));

@@ -3,17 +3,15 @@
 // identity and calls the same core action as the API; every button press is answered.
 import { Bot, type Context } from 'grammy';
 import { decideApproval } from '../../approvals/decide.js';
-import { pauseCommand, pendingApprovals, statusCommand, stopCommand, unpauseCommand, type CommandDeps } from '../../chat/commands.js';
+import { agentNames } from '../../agents/registry.js';
+import { answerOf, answerWithin, pauseCommand, pendingApprovals, sayError, statusCommand, stopCommand, unpauseCommand, type CommandDeps } from '../../chat/commands.js';
 import { firstTime } from '../../chat/dedupe.js';
 import { memberByTelegram } from '../../chat/identity.js';
 import type { Deps } from '../../deps.js';
 import type { Member } from '../../db/schema.js';
-import { LeashError } from '../../errors.js';
 import { redeemLinkCode } from '../../members/link-codes.js';
 import { approvalText, DECIDE, esc, keyboard, NOTE_TAG } from './messages.js';
 
-/** A command slower than this (a graceful stop waiting for its agent) answers in a second message. */
-const ANSWER_WITHIN_MS = 2_000;
 const LIST_AT_MOST = 5;
 
 const HELP = [
@@ -29,7 +27,6 @@ const HELP = [
 /** The dedupe key of an update: update ids are per bot (the token's numeric prefix). */
 export const updateKey = (token: string, updateId: number) => `${token.split(':')[0]}:${updateId}`;
 
-const said = (err: unknown) => (err instanceof LeashError ? err.message : 'Something went wrong on our side; nothing was changed. Try again in a moment.');
 const responder = (m: Member) => ({ channel: 'telegram', member_id: m.id, display: m.display_name ?? m.email });
 
 export function createTelegramBot(deps: Deps): Bot {
@@ -58,7 +55,7 @@ export function createTelegramBot(deps: Deps): Bot {
       const m = await redeemLinkCode(db, code, { telegram: { user_id: String(ctx.from.id) } }, 'telegram');
       await ctx.reply(`Linked: this Telegram account now acts as ${m.display_name ?? m.email} (${m.role}).`);
     } catch (err) {
-      await ctx.reply(said(err));
+      await ctx.reply(sayError(err));
     }
   });
 
@@ -67,11 +64,8 @@ export function createTelegramBot(deps: Deps): Bot {
     bot.command(name, async (ctx) => {
       const who = await acting(ctx);
       if ('refusal' in who) return void (await ctx.reply(who.refusal));
-      const action = run(commandDeps, who.ctx, words(ctx)).then(
-        (text) => text,
-        (err) => said(err),
-      );
-      const quick = await Promise.race([action, new Promise<undefined>((r) => setTimeout(() => r(undefined), ANSWER_WITHIN_MS).unref())]);
+      const action = answerOf(run(commandDeps, who.ctx, words(ctx)));
+      const quick = await answerWithin(action);
       if (quick !== undefined) return void (await ctx.reply(quick));
       await ctx.reply(name === 'stop' ? `Asked ${words(ctx)[0] ?? ''} to stop; waiting up to 30 s for it to confirm.` : 'Working on it; the result follows.');
       // The webhook is answered now; the result follows as its own message.
@@ -84,8 +78,7 @@ export function createTelegramBot(deps: Deps): Bot {
     if ('refusal' in who) return void (await ctx.reply(who.refusal));
     const { rows, more } = await pendingApprovals(commandDeps, who.ctx);
     if (rows.length === 0) return void (await ctx.reply('No pending approvals.'));
-    const ids = [...new Set(rows.map((r) => r.agent_id).filter((i): i is string => !!i))];
-    const names = new Map(ids.length ? (await db.selectFrom('agents').select(['id', 'name']).where('id', 'in', ids).execute()).map((a) => [a.id, a.name]) : []);
+    const names = await agentNames(db, rows.map((r) => r.agent_id));
     for (const r of rows.slice(0, LIST_AT_MOST)) await ctx.reply(approvalText(r, names.get(r.agent_id ?? '')), { parse_mode: 'HTML', reply_markup: keyboard(r) });
     const left = rows.length - LIST_AT_MOST + (more ? 1 : 0);
     if (left > 0) await ctx.reply(`…and ${more ? 'more than ' : ''}${Math.max(left, 1)} more: see GET /v1/pause?status=pending.`);
@@ -112,7 +105,7 @@ export function createTelegramBot(deps: Deps): Bot {
       await decideApproval(db, who.ctx, row.id, { choice }, responder(who.member), deps.approvals);
       await ctx.answerCallbackQuery({ text: `Recorded: ${choice}` });
     } catch (err) {
-      await ctx.answerCallbackQuery({ text: said(err).slice(0, 200), show_alert: true });
+      await ctx.answerCallbackQuery({ text: sayError(err).slice(0, 200), show_alert: true });
     }
   });
 
@@ -131,7 +124,7 @@ export function createTelegramBot(deps: Deps): Bot {
       await decideApproval(db, who.ctx, row.id, { choice, text }, responder(who.member), deps.approvals);
       await ctx.reply(`Recorded: ${choice}${text ? ' (with your note)' : ''}.`);
     } catch (err) {
-      await ctx.reply(said(err));
+      await ctx.reply(sayError(err));
     }
   });
 

@@ -3,10 +3,9 @@
 // 64 bytes: `d:<approval id>:<option index>`, looked up server-side.
 import type { ApprovalRow } from '../../db/schema.js';
 
-export const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+import { clip, escapeMarkup as esc, scalarMetadata } from '../text.js';
 
-/** Escaped text cut to `max` characters (a message holds 4096), never inside an entity. */
-const clip = (escaped: string, max: number) => (escaped.length <= max ? escaped : `${escaped.slice(0, max - 1).replace(/&[a-z]*$/, '')}…`);
+export { esc };
 
 export const DECIDE = /^d:([0-9a-f-]{36}):(\d)$/;
 /** Marks a note prompt; the reply to it carries the note. Anchored at both ends of the bot's own
@@ -16,11 +15,7 @@ export const NOTE_TAG = /^Your answer: [^\n]*\n#leash-note d:([0-9a-f-]{36}):(\d
 const utc = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
 function metadataLines(row: ApprovalRow): string[] {
-  if (!row.metadata || typeof row.metadata !== 'object') return [];
-  return Object.entries(row.metadata as Record<string, unknown>)
-    .filter(([, v]) => v === null || ['string', 'number', 'boolean'].includes(typeof v))
-    .slice(0, 6)
-    .map(([k, v]) => `${clip(esc(k), 40)}: <b>${clip(esc(String(v)), 80)}</b>`);
+  return scalarMetadata(row, 6).map(([k, v]) => `${clip(esc(k), 40)}: <b>${clip(esc(v), 80)}</b>`);
 }
 
 function head(row: ApprovalRow, asker: string | undefined): string[] {
