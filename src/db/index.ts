@@ -18,9 +18,27 @@ export function pgConfig(databaseUrl: string): pg.ClientConfig {
 
 export function createDb(databaseUrl: string, options: { max?: number } = {}): Db {
   const pool = new pg.Pool({ ...pgConfig(databaseUrl), max: options.max ?? 10 });
-  // An idle client that errors (server restart) must not crash the process; the next query reconnects.
+  // A client whose connection drops (a Postgres restart) must not crash the process. An idle one
+  // reports to the pool; a checked-out one between queries has no listener of the pool's, so each
+  // client gets its own. The query in flight still fails (503 `unavailable`); the pool discards
+  // the broken client and the next query connects afresh.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+}
+
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006']);
+/** node-postgres reports a dropped connection by message only. */
+const UNREACHABLE_MESSAGE = /^Connection terminated|connection error and is not queryable|Client was closed and is not queryable|timeout exceeded when trying to connect/;
+
+/** The database is down, restarting or out of connections: the request may be retried, it was
+ *  not at fault. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return true;
+  if (err instanceof AggregateError) return err.errors.some(isDatabaseUnavailable);
+  return UNREACHABLE_MESSAGE.test(err.message);
 }
 
 /** Runs fn in a transaction, or inside the caller's one: a core action and the idempotency record

@@ -2,10 +2,10 @@
 // ERROR_STATUS. Validation failures name each bad field.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { isDatabaseUnavailable } from '../db/index.js';
 import { ERROR_STATUS, LeashError, type ErrorCode, type FieldError } from '../errors.js';
 import { messagePage, sendPage } from './pages/layout.js';
 
-const PG_UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08000', '08003', '08006']);
 
 /** The same decisions, rendered for a person in a browser. */
 function htmlError(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
@@ -70,7 +70,7 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
   if (pgCode === '22P02' || pgCode === '22P05' || pgCode === '22021') {
     return sendError(reply, 'invalid_request', 'A value in the request cannot be stored (malformed text or number)');
   }
-  if (pgCode && PG_UNAVAILABLE.has(pgCode)) {
+  if (isDatabaseUnavailable(err)) {
     req.log.warn({ err }, 'database unavailable');
     return sendError(reply, 'unavailable', 'Leash cannot reach its database right now; try again shortly');
   }
