@@ -33,6 +33,16 @@ export interface RunningWorker {
 const PER_TARGET_IN_FLIGHT = 4;
 /** A drain's BullMQ lock: renewed while it runs; lapsed, another worker takes the drain over. */
 const DRAIN_LOCK_MS = 5_000;
+/** Redis is not connected: said once per outage (see redisError), not at every wake-up. */
+class RedisAway extends Error {
+  constructor() {
+    super('redis is not connected');
+  }
+}
+
+/** The sweep times out approvals this long past due whose timer did not fire (Redis lost it, or is
+ *  away). */
+const OVERDUE_MS = 5_000;
 /** How often the worker checks that Redis still holds its data (a FLUSHALL keeps connections up). */
 const REDIS_CHECK_MS = 2_000;
 
@@ -40,11 +50,32 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
   const { config, log, db } = deps;
   const connection = workerConnection(config);
   const producer = producerConnection(config);
-  for (const c of [connection, producer]) c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  // One warning per outage, not one per reconnect attempt per connection (several a second).
+  let redisDown = false;
+  const redisError = (err: Error, queue?: string) => {
+    if (redisDown) return;
+    redisDown = true;
+    log.warn({ err: err.message, queue }, 'redis unreachable: timers and deliveries wait, and are re-armed from Postgres when it is back');
+  };
+  for (const c of [connection, producer]) c.on('error', (err) => redisError(err));
+  producer.on('ready', () => {
+    if (redisDown) log.info('redis is back');
+    redisDown = false;
+  });
   const queues = createQueues(config, producer);
   const inFlight = new Map<string, number>();
 
+  /** BullMQ waits for a connection that is not ready, without end; with Redis away, work that needs
+   *  it fails fast instead and is re-armed from Postgres when Redis is back (`rearm` on 'ready'). */
+  const redisReady = () => {
+    if (producer.status !== 'ready') throw new RedisAway();
+  };
+  /** Logs a failure, but not once more per wake-up for an outage already reported. */
+  const warn = (err: Error, msg: string) => {
+    if (!(err instanceof RedisAway)) log.warn({ err: err.message }, msg);
+  };
   const arm = async (fan: Fanout) => {
+    redisReady();
     await armDeliveries(queues, fan.deliveries);
     await armTimers(queues, fan.requested);
     for (const a of fan.requested) if (adapters[a.channel]) await armChannel(queues, 'send', a.id);
@@ -59,7 +90,7 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
         await arm(fan);
       }
     } catch (err) {
-      log.warn({ err: (err as Error).message }, 'outbox fan-out failed; the sweep retries');
+      warn(err as Error, 'outbox fan-out failed; the sweep retries');
     }
   });
 
@@ -163,16 +194,20 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
     const ids = all ? undefined : [...woken];
     all = false;
     woken.clear();
-    await armDrains(deps, queues, ids).catch((err) => log.warn({ err: err.message }, 'arming drains failed; the sweep retries'));
+    await Promise.resolve()
+      .then(redisReady)
+      .then(() => armDrains(deps, queues, ids))
+      .catch((err) => warn(err, 'arming drains failed; the sweep retries'));
   });
   /** A new delivery_url: a drain delayed by the old URL's backoff runs now. */
   const resetDrain = async (agentId: string) => {
     if (!agentId || closing) return;
     try {
+      redisReady();
       const job = await queues.drains.getJob(`drain.${agentId}`);
       if (job && (await job.isDelayed())) await job.promote();
     } catch (err) {
-      log.warn({ err: (err as Error).message }, 'could not restart a delayed drain');
+      warn(err as Error, 'could not restart a delayed drain');
     }
     wakeInbox(agentId);
   };
@@ -184,7 +219,7 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
   };
   const workers = Object.entries(processors).map(([name, p]) => {
     const w = new Worker(name, (job, token) => p.run(job, token), { connection, prefix: config.queuePrefix, concurrency: p.concurrency, ...p.options });
-    w.on('error', (err) => log.warn({ queue: name, err: err.message }, 'worker error'));
+    w.on('error', (err) => (producer.status === 'ready' ? log.warn({ queue: name, err: err.message }, 'worker error') : redisError(err, name)));
     w.on('failed', (job, err) => log.warn({ queue: name, job: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'));
     if (name === 'drains') w.on('completed', (job) => wakeInbox(job.data.agentId));
     return w;
@@ -192,7 +227,10 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
 
 
   const armDue = coalesced(async () => {
-    await armDueDeliveries(deps, queues, 0).catch((err) => log.warn({ err: err.message }, 'arming deliveries failed'));
+    await Promise.resolve()
+      .then(redisReady)
+      .then(() => armDueDeliveries(deps, queues, 0))
+      .catch((err) => warn(err, 'arming deliveries failed'));
   });
   const unsubscribe = [
     await deps.notifier.subscribe(OUTBOX_KEY, () => void dispatch()),
@@ -202,15 +240,29 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
     await deps.notifier.subscribePrefix(DRAIN_RESET_PREFIX, (key) => void resetDrain(key.slice(DRAIN_RESET_PREFIX.length))),
   ];
 
-  const sweep = coalesced(async () => {
+  /** One sweep step; its failure is logged and the next step runs anyway. */
+  const step = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
     try {
-      await dispatch();
-      const deliveries = await armDueDeliveries(deps, queues, 30_000);
-      await armDrains(deps, queues);
-      // The safety net under the timers: nothing stays pending long past its deadline.
-      const overdue = await db.selectFrom('approvals').select('id').where('status', '=', 'pending').where('expires_at', '<', new Date(Date.now() - 5_000)).limit(1_000).execute();
+      return await fn();
+    } catch (err) {
+      warn(err as Error, `sweep: ${what} failed; will retry`);
+      return undefined;
+    }
+  };
+  // Steps fail alone: with Redis away, the Postgres-only ones (approvals past due, clean-up) still
+  // run, so no timeout waits for Redis to come back.
+  const sweep = coalesced(async () => {
+    await dispatch();
+    const deliveries = await step('arming deliveries', () => (redisReady(), armDueDeliveries(deps, queues, 30_000)));
+    await step('arming drains', () => (redisReady(), armDrains(deps, queues)));
+    // The safety net under the timers: nothing stays pending long past its deadline.
+    const expired = await step('expiring overdue approvals', async () => {
+      const overdue = await db.selectFrom('approvals').select('id').where('status', '=', 'pending').where('expires_at', '<', new Date(Date.now() - OVERDUE_MS)).limit(1_000).execute();
       for (const a of overdue) await expireApproval(db, a.id, deps.approvals);
-      if (deliveries || overdue.length) log.info({ deliveries, expired: overdue.length }, 'sweep re-armed work');
+      return overdue.length;
+    });
+    if (deliveries || expired) log.info({ deliveries, expired }, 'sweep re-armed work');
+    await step('clean-up', async () => {
       await sql`delete from idempotency_keys where created_at < now() - interval '24 hours'`.execute(db);
       await pruneInbound(db);
       await sql`delete from link_codes where expires_at < now() - interval '1 day'`.execute(db);
@@ -219,9 +271,7 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
       await sql`delete from deliveries where status <> 'pending' and updated_at < now() - interval '30 days'`.execute(db);
       await sql`delete from outbox o where dispatched_at < now() - interval '30 days'
                 and not exists (select 1 from deliveries d where d.event_id = o.id)`.execute(db);
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, 'sweep failed; will retry');
-    }
+    });
   });
 
   // Re-arms every pending timer and delivery from Postgres (job ids dedupe what Redis still has).
@@ -239,6 +289,7 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
     }
   });
   const checkRedis = coalesced(async () => {
+    if (producer.status !== 'ready') return; // re-armed on 'ready'
     try {
       if (!(await producer.exists(sentinel))) await rearm();
     } catch (err) {

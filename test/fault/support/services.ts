@@ -36,6 +36,8 @@ export interface PrivateRedis {
   kill(): Promise<void>;
   /** Starts it again, empty, on the same port. */
   start(): Promise<void>;
+  /** Starts it if a test left it down (so clean-up can reach it). */
+  ensureRunning(): Promise<void>;
   flushall(): Promise<void>;
   close(): Promise<void>;
 }
@@ -69,6 +71,9 @@ export async function privateRedis(): Promise<PrivateRedis> {
     url: `redis://127.0.0.1:${port}`,
     kill,
     start,
+    async ensureRunning() {
+      if (!proc || proc.exitCode !== null) await start();
+    },
     async flushall() {
       const r = new Redis({ port, host: '127.0.0.1' });
       try {
