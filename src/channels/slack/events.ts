@@ -59,6 +59,8 @@ export async function registerSlackEvents(root: FastifyInstance, deps: Deps): Pr
       } catch {
         return sendError(reply, 'invalid_request', 'Slack sent a body that is not a form or JSON');
       }
+      // Signed, yet not an object (JSON null, a list): nothing Slack sends; refused, not a 500.
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) return sendError(reply, 'invalid_request', 'Slack sent a body that is not an object');
       if (body.type === 'url_verification') return reply.send({ challenge: body.challenge });
       // An Events API retry carries the first copy's event_id: handled once, whichever copy comes
       // first. Commands and interactions are never retried by Slack; the same signed request again

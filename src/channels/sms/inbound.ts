@@ -42,6 +42,10 @@ export async function registerSms(root: FastifyInstance, deps: Deps): Promise<vo
       if (typeof signature !== 'string' || !twilio.validateRequest(authToken, signature, url, params)) {
         return sendError(reply, 'unauthorized', 'bad or missing X-Twilio-Signature');
       }
+      // Signed, yet with a parameter repeated (a list): nothing Twilio sends; refused, not a 500.
+      if ([params.From, params.Body, params.MessageSid].some((v) => v !== undefined && typeof v !== 'string')) {
+        return sendError(reply, 'invalid_request', 'From, Body and MessageSid must each appear once');
+      }
       const from = params.From ?? '';
       const text = (params.Body ?? '').trim();
       if (!params.MessageSid || !(await firstTime(deps.db, 'twilio', params.MessageSid))) return twiml(reply);
