@@ -33,7 +33,11 @@ function fieldErrors(err: FastifyError): FieldError[] {
     const path = v.instancePath.replace(/^\//, '').replace(/\//g, '.');
     const keys = (v.params as { keys?: string[] } | undefined)?.keys;
     if (v.keyword === 'unrecognized_keys' && keys) {
-      for (const k of keys) out.push({ field: prefix + (path ? `${path}.${k}` : k), message: 'is not a known field' });
+      for (const k of keys) {
+        // An empty key still needs a visible name: it is shown quoted.
+        const name = k === '' ? '""' : k;
+        out.push({ field: prefix + (path ? `${path}.${name}` : name), message: 'is not a known field' });
+      }
       continue;
     }
     const field = prefix + (path || (where === 'body' ? 'body' : where ?? ''));

@@ -1,6 +1,7 @@
 // The JSON body parser: an empty body is {}, prototype-polluting keys are refused, and strings Postgres
 // cannot store (a NUL, or an unpaired UTF-16 surrogate such as "\ud800") are refused up front with
-// the field named, instead of surfacing as a 500 deep inside a transaction.
+// the field named, instead of surfacing as a 500 deep inside a transaction. So is JSON nested deeper
+// than MAX_DEPTH, which would exhaust the stack of every recursive walk after this one.
 import type { FastifyInstance } from 'fastify';
 import sjson from 'secure-json-parse';
 import { LeashError } from '../errors.js';
@@ -9,13 +10,43 @@ import { LeashError } from '../errors.js';
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const MESSAGE = 'must not contain NUL characters (\\u0000) or unpaired surrogates';
 
+/** Deeper JSON is refused: every recursive walk of a body (JSON.stringify in size checks, the
+ *  idempotency hash, the pg driver) would otherwise exhaust the stack and answer 500. */
+export const MAX_DEPTH = 100;
+const DEPTH_MESSAGE = `must not be nested more than ${MAX_DEPTH} levels deep`;
+
+/** The top-level field holding a value nested deeper than MAX_DEPTH (the body itself is level 1),
+ *  or undefined. Iterative, since the input may be far deeper than the stack. */
+function tooDeep(value: unknown): string | undefined {
+  const stack: [unknown, number, string][] = [[value, 1, 'body']];
+  while (stack.length > 0) {
+    const [v, depth, field] = stack.pop()!;
+    if (!v || typeof v !== 'object') continue;
+    if (depth > MAX_DEPTH) return field;
+    for (const [k, child] of Object.entries(v)) {
+      stack.push([child, depth + 1, depth === 1 && !Array.isArray(v) ? k || '""' : field]);
+    }
+  }
+  return undefined;
+}
+
+function bracketsOver(text: string, n: number): boolean {
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c === 0x5b || c === 0x7b) && ++count > n) return true;
+  }
+  return false;
+}
+
 /** The dotted path of the first unstorable string in a value (a key or a string), or undefined. */
 function badPath(value: unknown, path: string): string | undefined {
   if (typeof value === 'string') return UNSTORABLE.test(value) ? path || 'body' : undefined;
   if (value && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
       if (UNSTORABLE.test(k)) return path || 'body';
-      const found = badPath(v, path ? `${path}.${k}` : k);
+      const name = k === '' ? '""' : k; // an empty key is named, quoted, as the error handler does
+      const found = badPath(v, path ? `${path}.${name}` : name);
       if (found) return found;
     }
   }
@@ -40,8 +71,14 @@ export function registerJsonBody(app: FastifyInstance) {
       (err as { code?: string }).code = 'FST_ERR_CTP_INVALID_JSON_BODY';
       return done(err as Error, undefined);
     }
+    // Only walk the value when the text has that many brackets at all.
+    if (bracketsOver(text, MAX_DEPTH)) {
+      const deep = tooDeep(value);
+      if (deep) return done(new LeashError('invalid_request', `${deep}: ${DEPTH_MESSAGE}`, [{ field: deep, message: DEPTH_MESSAGE }]), undefined);
+    }
     // Only walk the value when the text could hold such a string at all (both arrive as escapes).
-    const field = /\\u(0000|d[89a-f])/i.test(text) || text.includes('\u0000') ? badPath(value, '') : undefined;
+    // Inside a top-level array (never a valid body) the path starts at "body".
+    const field = /\\u(0000|d[89a-f])/i.test(text) || text.includes('\u0000') ? badPath(value, Array.isArray(value) ? 'body' : '') : undefined;
     if (field) return done(new LeashError('invalid_request', `${field}: ${MESSAGE}`, [{ field, message: MESSAGE }]), undefined);
     done(null, value);
   });

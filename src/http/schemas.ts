@@ -4,6 +4,13 @@ import { z } from 'zod';
 
 export const isoTime = z.string().describe('ISO 8601 UTC time');
 export const uuid = z.uuid();
+/** An agent id or name from a path or query string. Bodies are guarded by the JSON parser; these are
+ *  not, and Postgres refuses a string holding NUL (a 400 that could not say which field). */
+export const agentRef = z
+  .string()
+  .min(1)
+  .max(64)
+  .refine((v) => !v.includes('\u0000'), 'must not contain NUL characters');
 
 export const errorBody = z
   .object({

@@ -11,9 +11,9 @@ import type { Deps } from '../../deps.js';
 import { pageQuery } from '../../pagination.js';
 import { principalOf } from '../auth.js';
 import { sendCreated } from '../idempotency.js';
-import { activityObject, agentObject, errors, page } from '../schemas.js';
+import { activityObject, agentObject, agentRef, errors, page } from '../schemas.js';
 
-const params = z.object({ id: z.string().min(1).max(64).describe('agent id or name') });
+const params = z.object({ id: agentRef.describe('agent id or name') });
 const secretNote = 'shown once: signs what Leash POSTs to delivery_url';
 
 export function registerAgentRoutes(root: FastifyInstance, deps: Deps) {

@@ -12,7 +12,7 @@ import type { Deps } from '../../deps.js';
 import { pageQuery } from '../../pagination.js';
 import { memberOf, principalOf } from '../auth.js';
 import { sendCreated } from '../idempotency.js';
-import { approvalObject, errors, page, uuid } from '../schemas.js';
+import { agentRef, approvalObject, errors, page, uuid } from '../schemas.js';
 
 const params = z.object({ pause_id: uuid });
 
@@ -73,7 +73,7 @@ export function registerApprovalRoutes(root: FastifyInstance, deps: Deps) {
       querystring: z.object({
         ...pageQuery,
         status: z.enum(['pending', 'responded', 'timed_out', 'cancelled']).optional(),
-        agent_id: z.string().min(1).max(64).optional().describe('agent id or name'),
+        agent_id: agentRef.optional().describe('agent id or name'),
       }),
       response: { 200: page(approvalObject), ...errors(400, 401, 404) },
     },

@@ -8,7 +8,7 @@ import { agentView, directoryView } from '../../agents/view.js';
 import { ctxFor } from '../../auth/principal.js';
 import type { Deps } from '../../deps.js';
 import { agentOf, principalOf } from '../auth.js';
-import { agentObject, errors } from '../schemas.js';
+import { agentObject, agentRef, errors } from '../schemas.js';
 
 export function registerMeRoutes(root: FastifyInstance, deps: Deps) {
   const app = root.withTypeProvider<ZodTypeProvider>();
@@ -37,7 +37,7 @@ export function registerMeRoutes(root: FastifyInstance, deps: Deps) {
     schema: {
       tags,
       summary: 'Another agent’s public profile (never its pause state)',
-      params: z.object({ name: z.string().min(1).max(64) }),
+      params: z.object({ name: agentRef }),
       response: {
         200: z.object({ name: z.string(), display_name: z.string().nullable(), presence: z.enum(['online', 'offline']) }).meta({ id: 'DirectoryEntry' }),
         ...errors(401, 404),

@@ -7,7 +7,7 @@ import type { Deps } from '../../deps.js';
 import { ackMessages, blockAgent, listBlocks, readInbox, sendMessage, unblockAgent } from '../../messages/messages.js';
 import { principalOf } from '../auth.js';
 import { sendCreated } from '../idempotency.js';
-import { errors, isoTime, uuid } from '../schemas.js';
+import { agentRef, errors, isoTime, uuid } from '../schemas.js';
 
 const BODY_LIMIT = 64 * 1024;
 
@@ -83,7 +83,7 @@ export function registerMessageRoutes(root: FastifyInstance, deps: Deps) {
 
   app.delete('/v1/blocks/:agent', {
     config: { access: 'agent' },
-    schema: { tags, summary: 'Unblock an agent', params: z.object({ agent: z.string().min(1).max(64) }), response: { 204: z.null(), ...errors(401, 403, 404) } },
+    schema: { tags, summary: 'Unblock an agent', params: z.object({ agent: agentRef }), response: { 204: z.null(), ...errors(401, 403, 404) } },
     handler: async (req, reply) => {
       await unblockAgent(db, ctxFor(principalOf(req), 'api'), req.params.agent);
       return reply.code(204).send(null);

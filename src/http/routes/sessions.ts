@@ -17,7 +17,7 @@ import {
 } from '../../sessions/sessions.js';
 import { agentOf, principalOf } from '../auth.js';
 import { sendCreated } from '../idempotency.js';
-import { errors, page, sessionObject, uuid } from '../schemas.js';
+import { agentRef, errors, page, sessionObject, uuid } from '../schemas.js';
 
 const params = z.object({ id: uuid });
 const METADATA_LIMIT = 16 * 1024;
@@ -57,7 +57,7 @@ export function registerSessionRoutes(root: FastifyInstance, deps: Deps) {
       summary: 'List sessions, newest first',
       querystring: z.object({
         ...pageQuery,
-        agent_id: z.string().min(1).max(64).optional().describe('agent id or name'),
+        agent_id: agentRef.optional().describe('agent id or name'),
         status: z.enum(['running', 'paused', 'cancelled', 'completed']).optional(),
       }),
       response: { 200: page(sessionObject), ...errors(400, 401, 404) },
