@@ -2,6 +2,9 @@
 // delivery_url. The row is the record: attempts, next_attempt_at and the outcome are written
 // here, and the next attempt is a new delayed job named after the attempt number, so retries
 // survive a Redis that forgets (the sweep re-arms overdue rows).
+import { sql } from 'kysely';
+import { batched } from '../src/coalesced.js';
+import type { Db } from '../src/db/index.js';
 import type { Deps } from '../src/deps.js';
 import { DeliveryError, signedPost } from '../src/delivery/signed-post.js';
 import { retryDelay } from '../src/queue.js';
@@ -14,23 +17,41 @@ export type AttemptResult =
   | { outcome: 'succeeded' | 'failed'; status?: number; agentId?: string }
   | { outcome: 'retry'; at: Date; attempts: number };
 
-interface Target {
-  url: string;
-  secret: string;
+interface Success {
+  id: string;
+  attempts: number;
+  status: number;
 }
 
-async function targetOf(deps: Pick<Deps, 'db'>, d: { endpoint_id: string | null; agent_id: string | null }): Promise<Target | undefined> {
-  if (d.endpoint_id) {
-    const e = await deps.db.selectFrom('webhook_endpoints').select(['url', 'secret', 'deleted_at']).where('id', '=', d.endpoint_id).executeTakeFirst();
-    return e && !e.deleted_at ? { url: e.url, secret: e.secret } : undefined;
+/** Successes are written in batches (one UPDATE and one commit for all the deliveries that
+ *  finished meanwhile), per database: at fan-out rates the per-row commit was the bottleneck. */
+const successWriters = new WeakMap<Db, (s: Success) => Promise<void>>();
+function successWriter(db: Db): (s: Success) => Promise<void> {
+  let write = successWriters.get(db);
+  if (!write) {
+    write = batched<Success>(async (rows) => {
+      await sql`update deliveries d set status = 'succeeded', attempts = v.attempts, last_status = v.status, last_error = null,
+                  delivered_at = now(), updated_at = now()
+                from unnest(${rows.map((r) => r.id)}::uuid[], ${rows.map((r) => r.attempts)}::int[], ${rows.map((r) => r.status)}::int[]) as v(id, attempts, status)
+                where d.id = v.id and d.status = 'pending'`.execute(db);
+    });
+    successWriters.set(db, write);
   }
-  const a = await deps.db.selectFrom('agents').select(['delivery_url', 'delivery_secret']).where('id', '=', d.agent_id!).executeTakeFirst();
-  return a?.delivery_url && a.delivery_secret ? { url: a.delivery_url, secret: a.delivery_secret } : undefined;
+  return write;
 }
 
 export async function attemptDelivery(deps: Pick<Deps, 'db' | 'config'>, deliveryId: string): Promise<AttemptResult> {
   const { db, config } = deps;
-  const d = await db.selectFrom('deliveries').selectAll().where('id', '=', deliveryId).executeTakeFirst();
+  // The delivery, its event's payload and its target in one round trip (this runs per POST).
+  const d = await db
+    .selectFrom('deliveries as d')
+    .leftJoin('outbox as o', 'o.id', 'd.event_id')
+    .leftJoin('webhook_endpoints as e', (j) => j.onRef('e.id', '=', 'd.endpoint_id').on('e.deleted_at', 'is', null))
+    .leftJoin('agents as a', 'a.id', 'd.agent_id')
+    .selectAll('d')
+    .select(['o.payload', 'e.url as endpoint_url', 'e.secret as endpoint_secret', 'a.delivery_url', 'a.delivery_secret'])
+    .where('d.id', '=', deliveryId)
+    .executeTakeFirst();
   // Already settled, or not due (a stale duplicate job): nothing to do.
   if (!d || d.status !== 'pending' || d.next_attempt_at.getTime() > Date.now() + 1_000) return { outcome: 'skipped' };
   // An agent's runtime gets its events in order (a retried agent.paused must not land after
@@ -58,33 +79,28 @@ export async function attemptDelivery(deps: Pick<Deps, 'db' | 'config'>, deliver
     if (earlier) return { outcome: 'blocked' };
   }
   const agentId = d.agent_id ?? undefined;
-  const [event, target] = await Promise.all([
-    db.selectFrom('outbox').select('payload').where('id', '=', d.event_id).executeTakeFirst(),
-    targetOf(deps, d),
-  ]);
+  const event = d.payload ? { payload: d.payload } : undefined;
+  const target = d.endpoint_id
+    ? d.endpoint_url && d.endpoint_secret && { url: d.endpoint_url, secret: d.endpoint_secret }
+    : d.delivery_url && d.delivery_secret && { url: d.delivery_url, secret: d.delivery_secret };
   const attempts = d.attempts + 1;
-  const settle = (status: 'succeeded' | 'failed', fields: { last_status?: number | null; last_error?: string | null }) =>
-    db
-      .updateTable('deliveries')
-      .set({ status, attempts, updated_at: new Date(), ...(status === 'succeeded' ? { delivered_at: new Date() } : {}), ...fields })
-      .where('id', '=', d.id)
-      .where('status', '=', 'pending')
-      .execute();
+  const giveUp = (fields: { last_status?: number | null; last_error: string }) =>
+    db.updateTable('deliveries').set({ status: 'failed', attempts, updated_at: new Date(), ...fields }).where('id', '=', d.id).where('status', '=', 'pending').execute();
 
   if (!event || !target) {
-    await settle('failed', { last_error: !event ? 'event no longer stored' : 'target removed' });
+    await giveUp({ last_error: !event ? 'event no longer stored' : 'target removed' });
     return { outcome: 'failed', agentId };
   }
   try {
     const status = await signedPost({ url: target.url, secret: target.secret, id: d.event_id, body: JSON.stringify(event.payload), allowPrivateUrls: config.allowPrivateUrls });
-    await settle('succeeded', { last_status: status, last_error: null });
+    await successWriter(db)({ id: d.id, attempts, status });
     return { outcome: 'succeeded', status, agentId };
   } catch (err) {
     const status = err instanceof DeliveryError ? err.status : undefined;
     const message = (err as Error).message.slice(0, 500);
     // 410 Gone: the receiver asks never to be called again (contract §5).
     if (status === 410 && d.endpoint_id) {
-      await settle('failed', { last_status: 410, last_error: 'endpoint answered 410 Gone; endpoint disabled' });
+      await giveUp({ last_status: 410, last_error: 'endpoint answered 410 Gone; endpoint disabled' });
       await db
         .updateTable('webhook_endpoints')
         .set({ disabled_at: new Date(), disabled_reason: 'answered 410 Gone' })
@@ -94,7 +110,7 @@ export async function attemptDelivery(deps: Pick<Deps, 'db' | 'config'>, deliver
       return { outcome: 'failed', status };
     }
     if (attempts > config.retryScheduleMs.length) {
-      await settle('failed', { last_status: status ?? null, last_error: message });
+      await giveUp({ last_status: status ?? null, last_error: message });
       return { outcome: 'failed', status, agentId };
     }
     const at = new Date(Date.now() + retryDelay(config.retryScheduleMs, attempts));
