@@ -25,8 +25,8 @@ interface Success {
 
 /** Successes are written in batches (one UPDATE and one commit for all the deliveries that
  *  finished meanwhile), per database: at fan-out rates the per-row commit was the bottleneck. */
-const successWriters = new WeakMap<Db, (s: Success) => Promise<void>>();
-function successWriter(db: Db): (s: Success) => Promise<void> {
+const successWriters = new WeakMap<Db, (s: Success) => Promise<void | undefined>>();
+function successWriter(db: Db): (s: Success) => Promise<void | undefined> {
   let write = successWriters.get(db);
   if (!write) {
     write = batched<Success>(async (rows) => {

@@ -27,6 +27,12 @@ export interface Fanout {
 
 const approvalIdOf = (e: OutboxRow) => (e.payload.data as { pause_id?: string } | undefined)?.pause_id;
 
+/** Whether any event waits (one cheap read on the partial index: the poll runs often). */
+export async function outboxPending(deps: Pick<Deps, 'db'>): Promise<boolean> {
+  const row = await deps.db.selectFrom('outbox').select('id').where('dispatched_at', 'is', null).limit(1).executeTakeFirst();
+  return row !== undefined;
+}
+
 /** Fans out up to one batch of undispatched events; returns what to arm. */
 export async function dispatchBatch(deps: Pick<Deps, 'db'>): Promise<Fanout> {
   return deps.db.transaction().execute(async (tx) => {

@@ -1,9 +1,28 @@
 // The timeout of one approval, fired by a BullMQ delayed job at expires_at. The decision itself is
-// expireApproval's conditional UPDATE, so a timer that fires twice, or races an answer, is harmless.
-import { expireApproval } from '../src/approvals/decide.js';
+// a conditional UPDATE (expireApprovals), so a timer that fires twice, or races an answer, is
+// harmless. Timers firing together are committed together (batched): a thousand due in the same
+// second cost a handful of transactions, not a thousand queued for Postgres' NOTIFY commit lock.
+import { expireApprovals } from '../src/approvals/decide.js';
+import { batched } from '../src/coalesced.js';
+import type { Db } from '../src/db/index.js';
 import type { Deps } from '../src/deps.js';
 
 export type ExpireResult = 'expired' | 'settled' | { rearmAt: Date };
+
+type Expire = (id: string) => Promise<boolean | undefined>;
+const expirers = new WeakMap<Db, Expire>();
+
+function expirer(deps: Pick<Deps, 'db' | 'approvals'>): Expire {
+  let expire = expirers.get(deps.db);
+  if (!expire) {
+    expire = batched(async (ids: string[]) => {
+      const done = await expireApprovals(deps.db, ids, deps.approvals);
+      return ids.map((id) => done.has(id));
+    });
+    expirers.set(deps.db, expire);
+  }
+  return expire;
+}
 
 export async function expireJob(deps: Pick<Deps, 'db' | 'approvals'>, approvalId: string): Promise<ExpireResult> {
   const row = await deps.db.selectFrom('approvals').select(['status', 'expires_at']).where('id', '=', approvalId).executeTakeFirst();
@@ -13,5 +32,5 @@ export async function expireJob(deps: Pick<Deps, 'db' | 'approvals'>, approvalId
   if (wait > 2_000) return { rearmAt: row.expires_at };
   // setTimeout may fire a millisecond early; the decision requires expires_at <= now.
   while (Date.now() < row.expires_at.getTime()) await new Promise((resolve) => setTimeout(resolve, row.expires_at.getTime() - Date.now() + 1));
-  return (await expireApproval(deps.db, approvalId, deps.approvals)) ? 'expired' : 'settled';
+  return (await expirer(deps)(approvalId)) ? 'expired' : 'settled';
 }

@@ -4,7 +4,7 @@
 // whatever Redis may have lost.
 import { DelayedError, Worker, type Job, type WorkerOptions } from 'bullmq';
 import { sql } from 'kysely';
-import { expireApproval } from '../src/approvals/decide.js';
+import { expireApprovals } from '../src/approvals/decide.js';
 import { RetryLater } from '../src/channels/adapter.js';
 import { adapters } from '../src/channels/registry.js';
 import { pruneInbound } from '../src/chat/dedupe.js';
@@ -14,10 +14,10 @@ import { OUTBOX_KEY } from '../src/outbox/outbox.js';
 import { createQueues, producerConnection, workerConnection, type QueueName } from '../src/queue.js';
 import { DELIVERIES_KEY } from '../src/webhooks/endpoints.js';
 import { DRAIN_RESET_PREFIX, INBOX_PREFIX } from '../src/wakeups.js';
-import { armChannel, armDeliveries, armDrains, armDueDeliveries, armTimers, rearmEverything } from './arm.js';
+import { armChannel, armDeliveries, armDrains, armDueDeliveries, armTimers, rearmEverything, TIMER_LEAD_MS } from './arm.js';
 import { showOutcome, sendOnChannel, type Pacer } from './channel-jobs.js';
 import { attemptDelivery } from './deliver.js';
-import { dispatchBatch, type Fanout } from './dispatch-outbox.js';
+import { dispatchBatch, outboxPending, type Fanout } from './dispatch-outbox.js';
 import { drainInbox } from './drain-inbox.js';
 import { expireJob } from './expire-approval.js';
 
@@ -43,6 +43,9 @@ class RedisAway extends Error {
 /** The sweep times out approvals this long past due whose timer did not fire (Redis lost it, or is
  *  away). */
 const OVERDUE_MS = 5_000;
+/** New approvals do not NOTIFY (see createApproval): the worker looks for undispatched events this
+ *  often, besides every wake-up. A new approval's timer and channel message wait at most this long. */
+const OUTBOX_POLL_MS = 50;
 /** How often the worker checks that Redis still holds its data (a FLUSHALL keeps connections up). */
 const REDIS_CHECK_MS = 2_000;
 
@@ -106,6 +109,10 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
   const processors: Record<QueueName, { concurrency: number; options?: Partial<WorkerOptions>; run: (job: Job, token?: string) => Promise<unknown> }> = {
     deliveries: {
       concurrency: 32,
+      // A delivery of a crashed worker is retried within ~10 s, not BullMQ's default ~60 s (the lock
+      // is renewed while a POST runs, so a slow receiver keeps it). Running it twice is safe: the
+      // webhook-id is the event's, and receivers dedupe on it.
+      options: { lockDuration: 5_000, stalledInterval: 5_000, maxStalledCount: 1_000 },
       run: async (job, token) => {
         const target: string = job.data.target ?? 'unknown';
         const busy = inFlight.get(target) ?? 0;
@@ -134,11 +141,14 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
       },
     },
     timers: {
-      concurrency: 64,
+      // Each job sleeps up to TIMER_LEAD_MS before its deadline, so the slots must cover the due
+      // rate times the lead: 1,000 slots keep 2,000 timeouts a second on time. A sleeping job costs
+      // a timer and a share of one lock-renewal call.
+      concurrency: 1_000,
       run: async (job) => {
         const result = await expireJob(deps, job.data.approvalId);
         if (typeof result === 'object') {
-          await queues.timers.add('expire', job.data, { jobId: `expire.${job.data.approvalId}.${Date.now()}`, delay: result.rearmAt.getTime() - Date.now() });
+          await queues.timers.add('expire', job.data, { jobId: `expire.${job.data.approvalId}.${Date.now()}`, delay: Math.max(0, result.rearmAt.getTime() - Date.now() - TIMER_LEAD_MS) });
         }
         return result;
       },
@@ -258,7 +268,7 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
     // The safety net under the timers: nothing stays pending long past its deadline.
     const expired = await step('expiring overdue approvals', async () => {
       const overdue = await db.selectFrom('approvals').select('id').where('status', '=', 'pending').where('expires_at', '<', new Date(Date.now() - OVERDUE_MS)).limit(1_000).execute();
-      for (const a of overdue) await expireApproval(db, a.id, deps.approvals);
+      await expireApprovals(db, overdue.map((a) => a.id), deps.approvals);
       return overdue.length;
     });
     if (deliveries || expired) log.info({ deliveries, expired }, 'sweep re-armed work');
@@ -310,7 +320,15 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
   await rearm();
   await sweep();
   producer.on('ready', () => void rearm().then(sweep));
-  const timers = [setInterval(() => void sweep(), config.sweepIntervalMs), setInterval(() => void checkRedis(), REDIS_CHECK_MS)];
+  // Coalesced: with Postgres slow or away, polls do not pile up behind one another.
+  const poll = coalesced(async () => {
+    if (await outboxPending(deps).catch(() => false)) await dispatch();
+  });
+  const timers = [
+    setInterval(() => void sweep(), config.sweepIntervalMs),
+    setInterval(() => void checkRedis(), REDIS_CHECK_MS),
+    setInterval(() => void poll(), OUTBOX_POLL_MS),
+  ];
   for (const t of timers) t.unref();
   log.info({ prefix: config.queuePrefix }, 'worker started');
 

@@ -20,12 +20,12 @@ export function coalesced(fn: () => Promise<void>): () => Promise<void> {
 
 /**
  * Group commit for concurrent callers: each call's item goes out in one flush(items) with the
- * others waiting, and its promise settles when that flush has (or has failed). One flush runs at a
- * time; items arriving meanwhile form the next batch, so a lone call goes at once and batches grow
- * only under load.
+ * others waiting, and its promise settles when that flush has (or has failed), with the flush's
+ * result at the item's index, if it returns results. One flush runs at a time; items arriving
+ * meanwhile form the next batch, so a lone call goes at once and batches grow only under load.
  */
-export function batched<T>(flush: (items: T[]) => Promise<void>, maxItems = 500): (item: T) => Promise<void> {
-  const queue: { item: T; resolve: () => void; reject: (err: unknown) => void }[] = [];
+export function batched<T, R = void>(flush: (items: T[]) => Promise<R[] | void>, maxItems = 500): (item: T) => Promise<R | undefined> {
+  const queue: { item: T; resolve: (r: R | undefined) => void; reject: (err: unknown) => void }[] = [];
   let running = false;
   const pump = async () => {
     if (running) return;
@@ -33,8 +33,8 @@ export function batched<T>(flush: (items: T[]) => Promise<void>, maxItems = 500)
     while (queue.length) {
       const batch = queue.splice(0, maxItems);
       try {
-        await flush(batch.map((b) => b.item));
-        for (const b of batch) b.resolve();
+        const results = await flush(batch.map((b) => b.item));
+        batch.forEach((b, i) => b.resolve(results ? results[i] : undefined));
       } catch (err) {
         for (const b of batch) b.reject(err);
       }
@@ -42,7 +42,7 @@ export function batched<T>(flush: (items: T[]) => Promise<void>, maxItems = 500)
     running = false;
   };
   return (item) =>
-    new Promise<void>((resolve, reject) => {
+    new Promise<R | undefined>((resolve, reject) => {
       queue.push({ item, resolve, reject });
       void pump();
     });

@@ -109,9 +109,18 @@ export function machine(): string {
   return `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
 }
 
+/** A headline figure and, where the issue sets one, its target; bench/all.ts tabulates these. */
+export interface Headline {
+  metric: string;
+  value: string;
+  target?: string;
+  /** undefined: no target to meet. */
+  pass?: boolean;
+}
+
 /** Prints the results table under the machine line and, unless BENCH_WRITE=0, writes it to
- *  bench/results-<name>.md. */
-export async function report(name: string, title: string, header: string[], rows: string[], quick: boolean): Promise<void> {
+ *  bench/results-<name>.md (and the headlines to results-<name>.json, for bench/all.ts). */
+export async function report(name: string, title: string, header: string[], rows: string[], quick: boolean, headlines: Headline[] = []): Promise<void> {
   const table = [
     `Machine: ${machine()}. ${quick ? 'Quick run. ' : ''}Leash: one \`all\` process (web + worker), NODE_ENV=production, LOG_LEVEL=warn.`,
     '',
@@ -120,8 +129,10 @@ export async function report(name: string, title: string, header: string[], rows
     ...rows,
   ].join('\n');
   console.log(table);
+  for (const h of headlines) console.log(`${h.pass === undefined ? '·' : h.pass ? '✓' : '✗'} ${h.metric}: ${h.value}${h.target ? ` (target ${h.target})` : ''}`);
   if (process.env.BENCH_WRITE !== '0') {
     await writeFile(new URL(`../results-${name}.md`, import.meta.url), `# ${title} (${new Date().toISOString().slice(0, 10)})\n\n${table}\n`);
+    await writeFile(new URL(`../results-${name}.json`, import.meta.url), `${JSON.stringify({ name, title, quick, machine: machine(), date: new Date().toISOString(), headlines }, null, 2)}\n`);
   }
 }
 

@@ -16,7 +16,7 @@ export interface ActivityEntry {
   details?: Record<string, unknown>;
 }
 
-function activityRow(ctx: Ctx, entry: ActivityEntry) {
+export function activityRow(ctx: Ctx, entry: ActivityEntry) {
   return {
     id: newId(),
     workspace_id: ctx.workspaceId,
@@ -33,17 +33,41 @@ export async function record(tx: Tx, ctx: Ctx, entry: ActivityEntry): Promise<vo
   await tx.insertInto('activity').values(activityRow(ctx, entry)).execute();
 }
 
+/** One state change's side effects: its timeline row, its outbox event and its wake-ups. */
+export interface Change {
+  ctx: Ctx;
+  entry: ActivityEntry;
+  event?: OutboxEvent;
+  /** Extra wake-ups (long-polls, graceful stops), besides the outbox's and the agent's. */
+  wake?: string[];
+}
+
 /**
  * A state change's side effects in one statement (one round trip): its timeline row, its outbox
- * event (which wakes the worker and the agent's streams), and any extra wake-ups (long-polls, graceful stops). Called in the
- * transaction of the change, so all of it commits with the change or not at all.
+ * event (which wakes the worker and the agent's streams), and any extra wake-ups (long-polls,
+ * graceful stops). Called in the transaction of the change, so all of it commits with the change or
+ * not at all.
  */
 export async function recordChange(tx: Tx, ctx: Ctx, entry: ActivityEntry, event?: OutboxEvent, wake: string[] = []): Promise<void> {
-  const keys = event ? [OUTBOX_KEY, ...(event.agentId ? [agentKey(event.agentId)] : []), ...wake] : wake;
-  const notifications = keys.map((k) => sql`pg_notify(${NOTIFY_CHANNEL}, ${k})`);
+  await recordChanges(tx, [{ ctx, entry, event, wake }]);
+}
+
+/** Many changes' side effects in one statement: a batch of timeouts commits as one. */
+export async function recordChanges(tx: Tx, changes: Change[]): Promise<void> {
+  if (changes.length === 0) return;
+  const keys = new Set<string>();
+  for (const c of changes) {
+    if (c.event) {
+      keys.add(OUTBOX_KEY);
+      if (c.event.agentId) keys.add(agentKey(c.event.agentId));
+    }
+    for (const k of c.wake ?? []) keys.add(k);
+  }
+  const events = changes.flatMap((c) => (c.event ? [outboxRow(c.event)] : []));
+  const notifications = [...keys].map((k) => sql`pg_notify(${NOTIFY_CHANNEL}, ${k})`);
   await tx
-    .with('act', (db) => db.insertInto('activity').values(activityRow(ctx, entry)))
-    .with('ob', (db) => (event ? db.insertInto('outbox').values(outboxRow(event)) : db.selectNoFrom(sql<number>`1`.as('none'))))
+    .with('act', (db) => db.insertInto('activity').values(changes.map((c) => activityRow(c.ctx, c.entry))))
+    .with('ob', (db) => (events.length ? db.insertInto('outbox').values(events) : db.selectNoFrom(sql<number>`1`.as('none'))))
     .selectNoFrom(sql`${notifications.length ? sql.join(notifications) : sql`null`}`.as('n'))
     .execute();
 }

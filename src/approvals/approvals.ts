@@ -1,7 +1,9 @@
 // Approvals (PausePoint's pause_request): asking, reading, listing. Deciding is in decide.ts.
-import { recordChange } from '../activity/timeline.js';
+import { sql } from 'kysely';
+import { activityRow } from '../activity/timeline.js';
 import { actingAgent, requireRole, type Ctx, type Scope } from '../context.js';
-import { inTransaction, isUuid, iso, json, newId, type Db } from '../db/index.js';
+import { isUuid, iso, json, newId, type Db } from '../db/index.js';
+import { outboxRow } from '../outbox/outbox.js';
 import type { AgentRow, ApprovalChannel, ApprovalRow, ApprovalStatus } from '../db/schema.js';
 import { fail, notFound } from '../errors.js';
 import { toPage, type Page, type PageParams } from '../pagination.js';
@@ -47,10 +49,22 @@ export function approvalView(row: ApprovalRow, settings: Pick<ApprovalSettings, 
 
 export type ApprovalView = ReturnType<typeof approvalView>;
 
+interface Asked extends ApprovalRow {
+  agent_run_state: string | null;
+  agent_pause_mode: string | null;
+}
+
 /**
  * Asking a human is outbound traffic: a paused agent (either mode) may not, nor a stopping or
- * stopped one. The agent's state is read under a share lock, so a pause or stop committing at the
- * same moment is either seen here or waits for this approval (and a stop then cancels it).
+ * stopped one. One statement, in autocommit when it can be (one round trip, not five): the agent's
+ * row is read FOR KEY SHARE, so a pause or stop (FOR UPDATE) committing at the same moment is
+ * either seen here or waits for this approval (and a stop then cancels it), while message senders
+ * (FOR NO KEY UPDATE) never wait; the approval, its timeline row and its outbox event are written
+ * only if the agent may ask.
+ *
+ * No NOTIFY: Postgres serializes the commits of every transaction that notifies (a global lock
+ * held through the WAL flush), which capped creates near 1,000/s. Nothing waits on a new approval
+ * but the worker, which polls the outbox every OUTBOX_POLL_MS anyway.
  */
 export async function createApproval(
   db: Db,
@@ -65,42 +79,39 @@ export async function createApproval(
   if (!settings.channels.has(req.channel)) {
     fail('channel_unavailable', `The ${req.channel} channel is not configured on this Leash`);
   }
-  return inTransaction(db, async (tx) => {
-    if (agent) {
-      const now = await tx.selectFrom('agents').select(['run_state', 'pause_mode']).where('id', '=', agent.id).forShare().executeTakeFirstOrThrow();
-      if (now.run_state !== 'running') fail('AGENT_INACTIVE', `${agent.name} is ${now.run_state === 'stopped' ? 'stopped' : 'stopping'}`);
-      if (now.pause_mode) fail('AGENT_PAUSED_BY_OWNER', `${agent.name} is paused by its owner (${now.pause_mode})`);
-    }
-    const row = await tx
-      .insertInto('approvals')
-      .values({
-        id: newId(),
-        workspace_id: ctx.workspaceId,
-        agent_id: agent?.id ?? null,
-        requested_by: json(ctx.actor),
-        channel: req.channel,
-        recipient: req.recipient,
-        message: req.message,
-        options: json(req.options),
-        allow_text_response: req.allow_text_response,
-        timeout_default: req.timeout_default,
-        metadata: req.metadata === null ? null : json(req.metadata),
-        expires_at: new Date(Date.now() + timeoutMs(req)),
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    await recordChange(
-      tx,
-      ctx,
-      {
-        action: 'approval.requested',
-        agentId: row.agent_id,
-        details: { pause_id: row.id, channel: row.channel, recipient: row.recipient, expires_at: row.expires_at.toISOString() },
-      },
-      { workspaceId: row.workspace_id, agentId: row.agent_id, type: APPROVAL_REQUESTED, data: { pause_id: row.id } },
-    );
-    return approvalView(row, settings);
+  const id = newId();
+  const agentId = agent?.id ?? null;
+  const expiresAt = new Date(Date.now() + timeoutMs(req));
+  const entry = activityRow(ctx, {
+    action: 'approval.requested',
+    agentId,
+    details: { pause_id: id, channel: req.channel, recipient: req.recipient, expires_at: expiresAt.toISOString() },
   });
+  const event = outboxRow({ workspaceId: ctx.workspaceId, agentId, type: APPROVAL_REQUESTED, data: { pause_id: id } });
+  const asker = agentId
+    ? sql`select run_state, pause_mode from agents where id = ${agentId} for key share`
+    : sql`select 'running'::text as run_state, null::text as pause_mode`;
+  const { rows } = await sql<Asked>`
+    with a as (${asker}), ins as (
+      insert into approvals (id, workspace_id, agent_id, requested_by, channel, recipient, message, options, allow_text_response, timeout_default, metadata, expires_at)
+      select ${id}::uuid, ${ctx.workspaceId}::uuid, ${agentId}::uuid, ${json(ctx.actor)}::jsonb, ${req.channel}, ${req.recipient}, ${req.message}, ${json(req.options)}::jsonb,
+        ${req.allow_text_response}::boolean, ${req.timeout_default}::text, ${req.metadata === null ? null : json(req.metadata)}::json, ${expiresAt}::timestamptz
+      from a where a.run_state = 'running' and a.pause_mode is null
+      returning *
+    ), act as (
+      insert into activity (id, workspace_id, agent_id, action, actor, channel, details)
+      select ${entry.id}::uuid, ${entry.workspace_id}::uuid, ${entry.agent_id}::uuid, ${entry.action}, ${entry.actor}::jsonb, ${entry.channel}, ${entry.details}::jsonb from ins
+    ), ob as (
+      insert into outbox (id, workspace_id, agent_id, type, payload)
+      select ${event.id}::uuid, ${event.workspace_id}::uuid, ${event.agent_id}::uuid, ${event.type}, ${event.payload}::json from ins
+    )
+    select ins.*, a.run_state as agent_run_state, a.pause_mode as agent_pause_mode
+    from a left join ins on true`.execute(db);
+  const row = rows[0];
+  if (!row) fail('AGENT_INACTIVE', `${agent!.name} no longer exists`);
+  if (row.agent_run_state !== 'running') fail('AGENT_INACTIVE', `${agent!.name} is ${row.agent_run_state === 'stopped' ? 'stopped' : 'stopping'}`);
+  if (row.agent_pause_mode) fail('AGENT_PAUSED_BY_OWNER', `${agent!.name} is paused by its owner (${row.agent_pause_mode})`);
+  return approvalView(row, settings);
 }
 
 export async function findApproval(db: Db, scope: Scope, id: string): Promise<ApprovalRow> {

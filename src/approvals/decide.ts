@@ -2,7 +2,7 @@
 // response page, Slack, Telegram, SMS) calls these. Each is a conditional UPDATE … WHERE status =
 // 'pending', so the first answer wins by construction; the timeline row, the webhook event and the
 // long-poll wake-up commit with it.
-import { recordChange } from '../activity/timeline.js';
+import { recordChange, recordChanges, type Change } from '../activity/timeline.js';
 import { requireRole, scopeOf, type Ctx, type Scope } from '../context.js';
 import { inTransaction, json, type Db, type Tx } from '../db/index.js';
 import type { Updateable } from 'kysely';
@@ -14,17 +14,29 @@ type Links = Pick<ApprovalSettings, 'publicUrl' | 'secret'>;
 
 const EVENT = { responded: 'pause_request.responded', timed_out: 'pause_request.timed_out', cancelled: 'pause_request.cancelled' } as const;
 
-async function settle(tx: Tx, ctx: Ctx, row: ApprovalRow, links: Links): Promise<ApprovalView> {
+function settlement(ctx: Ctx, row: ApprovalRow, links: Links): { view: ApprovalView; change: Change } {
   const status = row.status as keyof typeof EVENT;
   const view = approvalView(row, links);
-  const event = { workspaceId: row.workspace_id, agentId: row.agent_id, type: EVENT[status], data: view };
   const details = {
     pause_id: row.id,
     choice: row.response_choice,
     ...(row.response_text ? { text: row.response_text } : {}),
     ...(row.via_timeout ? { via_timeout: true } : {}),
   };
-  await recordChange(tx, ctx, { action: `approval.${status}`, agentId: row.agent_id, details }, event, [approvalKey(row.id)]);
+  return {
+    view,
+    change: {
+      ctx,
+      entry: { action: `approval.${status}`, agentId: row.agent_id, details },
+      event: { workspaceId: row.workspace_id, agentId: row.agent_id, type: EVENT[status], data: view },
+      wake: [approvalKey(row.id)],
+    },
+  };
+}
+
+async function settle(tx: Tx, ctx: Ctx, row: ApprovalRow, links: Links): Promise<ApprovalView> {
+  const { view, change } = settlement(ctx, row, links);
+  await recordChange(tx, change.ctx, change.entry, change.event, change.wake);
   return view;
 }
 
@@ -120,22 +132,33 @@ const TIMEOUT_CTX = (workspaceId: string): Ctx => ({ workspaceId, channel: 'syst
 
 /** Times out one approval if it is pending and due. Returns undefined when there was nothing to do. */
 export async function expireApproval(db: Db, id: string, links: Links): Promise<ApprovalView | undefined> {
+  return (await expireApprovals(db, [id], links)).get(id);
+}
+
+/**
+ * Times out those of `ids` that are pending and due, in one transaction: one UPDATE, and one
+ * statement for all their timeline rows, events and wake-ups. Timers firing together (a burst due
+ * in the same second) commit once, instead of queueing one by one for the commit lock every
+ * NOTIFYing transaction takes. Returns the views of the ones it timed out, by id.
+ */
+export async function expireApprovals(db: Db, ids: string[], links: Links): Promise<Map<string, ApprovalView>> {
+  if (ids.length === 0) return new Map();
   return inTransaction(db, async (tx) => {
-    const row = await tx
+    const now = new Date();
+    const rows = await tx
       .updateTable('approvals')
-      .set((eb) => ({
-        status: 'timed_out',
-        response_choice: eb.ref('timeout_default'),
-        via_timeout: true,
-        response_at: new Date(),
-        updated_at: new Date(),
-      }))
-      .where('id', '=', id)
+      .set((eb) => ({ status: 'timed_out', response_choice: eb.ref('timeout_default'), via_timeout: true, response_at: now, updated_at: now }))
+      .where('id', 'in', ids)
       .where('status', '=', 'pending')
-      .where('expires_at', '<=', new Date())
+      .where('expires_at', '<=', now)
       .returningAll()
-      .executeTakeFirst();
-    return row && settle(tx, TIMEOUT_CTX(row.workspace_id), row, links);
+      .execute();
+    const settled = rows.map((row) => settlement(TIMEOUT_CTX(row.workspace_id), row, links));
+    await recordChanges(
+      tx,
+      settled.map((s) => s.change),
+    );
+    return new Map(settled.map((s) => [s.view.pause_id, s.view]));
   });
 }
 

@@ -1,0 +1,98 @@
+// A real Leash for a bench: a throwaway database, one `all` process (web + worker) with
+// NODE_ENV=production and LOG_LEVEL=warn, a workspace with an approver and an agent.
+import { randomBytes } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
+import { createAgent } from '../../src/agents/registry.js';
+import { operatorCtx, type Ctx } from '../../src/context.js';
+import { createDb, type Db } from '../../src/db/index.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
+import { addMember } from '../../src/members/members.js';
+import { createWorkspace } from '../../src/workspaces/workspaces.js';
+import { freePort, freshDatabase, startProcess, stopProcess } from './lib.js';
+
+export interface BenchLeash {
+  db: Db;
+  databaseUrl: string;
+  origin: string;
+  port: number;
+  process: ChildProcess;
+  workspaceId: string;
+  ctx: Ctx;
+  ownerKey: string;
+  approverKey: string;
+  agent: { id: string; key: string };
+  /** Another agent with its own key. */
+  newAgent(name: string, extra?: Record<string, unknown>): Promise<{ id: string; key: string }>;
+  stop(): Promise<void>;
+}
+
+export const QUICK = process.env.BENCH_QUICK === '1';
+
+export async function startLeash(tag: string, env: Record<string, string> = {}): Promise<BenchLeash> {
+  const database = await freshDatabase(tag);
+  const db = createDb(database.url, { max: 4 });
+  let child: ChildProcess | undefined;
+  try {
+    await migrateToLatest(db);
+    const ws = await createWorkspace(db, { name: 'Bench', ownerEmail: 'owner@example.com' });
+    const ctx = operatorCtx(ws.workspace_id);
+    const approver = await addMember(db, ctx, { email: 'approver@example.com', role: 'approver' });
+    const newAgent = async (name: string, extra: Record<string, unknown> = {}) => {
+      const a = await createAgent(db, ctx, { name, ...extra }, { allowPrivateUrls: true });
+      return { id: a.agent.id, key: a.api_key };
+    };
+    const agent = await newAgent('bench-agent');
+    const port = freePort();
+    child = await startProcess(
+      'src/main.ts',
+      [process.env.BENCH_MODE ?? 'all'],
+      {
+        DATABASE_URL: database.url,
+        NODE_ENV: 'production',
+        LEASH_SECRET: 'bench-secret',
+        LOG_LEVEL: 'warn',
+        QUEUE_PREFIX: `leash-bench-${randomBytes(3).toString('hex')}`,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        ALLOW_PRIVATE_URLS: 'true',
+        ...env,
+      },
+      `http://127.0.0.1:${port}/healthz`,
+    );
+    const proc = child;
+    return {
+      db,
+      databaseUrl: database.url,
+      origin: `http://127.0.0.1:${port}`,
+      port,
+      process: proc,
+      workspaceId: ws.workspace_id,
+      ctx,
+      ownerKey: ws.api_key,
+      approverKey: approver.api_key,
+      agent,
+      newAgent,
+      async stop() {
+        await stopProcess(proc);
+        await db.destroy();
+        await database.drop();
+      },
+    };
+  } catch (err) {
+    if (child) await stopProcess(child);
+    await db.destroy();
+    await database.drop();
+    throw err;
+  }
+}
+
+/** An approval request as an agent would send it. */
+export const ask = (i: number, extra: Record<string, unknown> = {}) => ({
+  recipient: 'alice@example.com',
+  channel: 'web',
+  message: `Send wire #${i} to Acme?`,
+  options: ['Approve', 'Reject'],
+  timeout_seconds: 3600,
+  metadata: { amount: 340, invoice: `INV-${i}` },
+  ...extra,
+});

@@ -1,0 +1,76 @@
+// Scenario 3, timeout lateness: expires_at → committed timed_out (response_at), for 10,000
+// approvals spread over two minutes, then 1,000 created at once so that they fall due together.
+// There is no bare baseline for lateness: the targets are absolute (p99 ≤ 50 ms, max ≤ 250 ms).
+//   npm run bench:timeouts       BENCH_QUICK=1 for a short run
+import { client, f, load, post, report, stats, type Stats } from './support/lib.js';
+import { ask, QUICK, startLeash, type BenchLeash } from './support/leash.js';
+
+const N_SPREAD = QUICK ? 2_000 : 10_000;
+const SPREAD_S = QUICK ? 20 : 120;
+const FIRST_DUE_S = QUICK ? 10 : 20; // after creating starts: creating 10,000 takes ~15 s
+const N_BURST = 1_000;
+const CONNS = 50;
+
+async function lateness(leash: BenchLeash, ids: string[]): Promise<{ s: Stats; pending: number }> {
+  const rows = await leash.db.selectFrom('approvals').select(['status', 'expires_at', 'response_at']).where('id', 'in', ids).execute();
+  const pending = rows.filter((r) => r.status !== 'timed_out').length;
+  return { s: stats(rows.filter((r) => r.response_at).map((r) => r.response_at!.getTime() - r.expires_at.getTime())), pending };
+}
+
+async function untilSettled(leash: BenchLeash, ids: string[], deadline: number): Promise<void> {
+  while (Date.now() < deadline) {
+    const left = await leash.db.selectFrom('approvals').select('id').where('id', 'in', ids).where('status', '=', 'pending').limit(1).execute();
+    if (left.length === 0) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+async function main() {
+  const leash = await startLeash('timeouts');
+  const rows: string[] = [];
+  const row = (name: string, s: Stats, extra = '') => rows.push(`| ${name} | ${s.n} | ${f(s.p50, 0)} | ${f(s.p99, 0)} | ${f(s.max, 0)} | ${extra} |`);
+  const headlines = [];
+  try {
+    const L = client(leash.origin, CONNS);
+    const create = async (i: number, timeout: number, ids: string[]) => {
+      const r = await post(L, '/v1/pause', ask(i, { timeout_seconds: timeout, timeout_default: 'Reject' }), leash.agent.key);
+      if (r.status !== 201) throw new Error(`create: ${r.status} ${JSON.stringify(r.json)}`);
+      ids.push(r.json.pause_id);
+    };
+
+    // Spread: due evenly over SPREAD_S seconds, starting FIRST_DUE_S after creating begins.
+    const spread: string[] = [];
+    await load(N_SPREAD, CONNS, (i) => create(i, FIRST_DUE_S + Math.floor((i * SPREAD_S) / N_SPREAD), spread));
+    await untilSettled(leash, spread, Date.now() + (FIRST_DUE_S + SPREAD_S + 30) * 1000);
+    const a = await lateness(leash, spread);
+    row(`${N_SPREAD} due over ${SPREAD_S} s (ms)`, a.s, a.pending ? `${a.pending} NOT timed out` : 'all timed out');
+
+    // Burst: 1,000 with the same timeout, created as fast as the API takes them.
+    const burst: string[] = [];
+    const t0 = Date.now();
+    await load(N_BURST, CONNS, (i) => create(100_000 + i, 5, burst));
+    const window = (Date.now() - t0) / 1000;
+    await untilSettled(leash, burst, Date.now() + 40_000);
+    const b = await lateness(leash, burst);
+    row(`${N_BURST} due within ${f(window)} s (ms)`, b.s, b.pending ? `${b.pending} NOT timed out` : 'all timed out');
+
+    for (const [name, x] of [
+      ['spread', a],
+      ['burst', b],
+    ] as const) {
+      headlines.push(
+        { metric: `timeout lateness p99, ${name}`, value: `${f(x.s.p99, 0)} ms`, target: '≤ 50 ms', pass: x.s.p99 <= 50 && x.pending === 0 },
+        { metric: `timeout lateness max, ${name}`, value: `${f(x.s.max, 0)} ms`, target: '≤ 250 ms', pass: x.s.max <= 250 && x.pending === 0 },
+      );
+    }
+    await L.close();
+  } finally {
+    await leash.stop();
+  }
+  await report('timeouts', 'Timeout lateness benchmark', ['scenario', 'n', 'p50', 'p99', 'max', 'notes'], rows, QUICK, headlines);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
