@@ -271,6 +271,28 @@ describe('control events and stop', () => {
     expect(typeof paused.id).toBe('string');
   });
 
+  it('an event that commits out of id order (its id 1.5 s older than the newest seen) still arrives, once', async () => {
+    const { ws, bob } = await pair();
+    const c = await connect(bob.key);
+    await new Promise((r) => setTimeout(r, 2_000)); // the late event's id must be newer than the stream
+    await t.call('POST', `/v1/agents/${bob.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } });
+    await c.until((x) => x.controls().includes('paused'));
+    // A transaction that took its id 1.5 s before committing: behind the wake-up read's short
+    // lookback (1 s behind the newest event), so only the full read (within a second) finds it.
+    const { sql } = await import('kysely');
+    const hex = (Date.now() - 1_500).toString(16).padStart(12, '0');
+    const lateId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000001`;
+    await sql`insert into outbox (id, workspace_id, agent_id, type, payload)
+              values (${lateId}, ${ws.id}, ${bob.id}, 'session.paused', ${JSON.stringify({ type: 'session.paused', timestamp: new Date().toISOString(), data: { late: true } })}::json)`.execute(t.deps.db);
+    await sql`select pg_notify('leash', ${`agent:${bob.id}`})`.execute(t.deps.db);
+    await c.until((x) => x.controls().includes('session_paused'));
+    expect(c.frames.find((f) => f.event === 'session_paused')!.data).toEqual({ late: true });
+    await t.call('POST', `/v1/agents/${bob.id}/unpause`, { key: ws.ownerKey });
+    await c.until((x) => x.controls().includes('unpaused'));
+    await new Promise((r) => setTimeout(r, 1_200)); // past the next full read: nothing is sent twice
+    expect(c.controls()).toEqual(['paused', 'session_paused', 'unpaused']);
+  });
+
   it('an open stream is a live connection: graceful stop sends stop_requested and waits; the confirmation stops it and closes the stream', async () => {
     const { ws, bob } = await pair();
     const c = await connect(bob.key);

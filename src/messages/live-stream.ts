@@ -33,13 +33,23 @@ export function controlEventName(type: string): string {
 
 /** How long a failed push or event read waits before trying again (a quiet inbox has no next wake-up). */
 const RETRY_MS = 1_000;
-/** How far back (by id time) each read of the agent's events looks: commits can land out of id order. */
+/** How far back (by id time) a full read of the agent's events looks: commits can land out of id
+ *  order. A full read runs at most once a second (and a second after any wake-up); the read on each
+ *  wake-up looks back RECENT_MS behind the newest event seen, so a busy agent (100 decisions a
+ *  second) costs a few rows per event, not every event of the last 10 s each time. */
 const EVENT_LOOKBACK_MS = 10_000;
+const RECENT_MS = 1_000;
+const FULL_READ_EVERY_MS = 1_000;
 
 /** The smallest UUIDv7 of a millisecond: ids compare by time first. */
 function idFloor(ms: number): string {
   const h = Math.max(0, ms).toString(16).padStart(12, '0');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-0000-0000-000000000000`;
+}
+
+/** The millisecond a UUIDv7 was made. */
+function idTime(id: string): number {
+  return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
 }
 
 type ClientFrame = { type: 'ack'; seq: number } | { type: 'ping' };
@@ -56,6 +66,10 @@ export class LiveStream {
   private readonly openedAt = Date.now();
   /** Event ids already sent, with when they were sent (the lookback re-reads them). */
   private readonly sentEvents = new Map<string, number>();
+  /** The id time of the newest event seen, and when the last full read ran. */
+  private newestEventAt = 0;
+  private lastFullRead = 0;
+  private fullReadTimer: NodeJS.Timeout | undefined;
   private readonly unsubscribe: (() => void)[] = [];
 
   constructor(
@@ -115,11 +129,23 @@ export class LiveStream {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.fullReadTimer);
     // Let an open in progress finish first: its row must not be written after ours is removed.
     await this.opening?.catch(() => {});
     for (const u of this.unsubscribe) u();
     await this.flushAck();
     await streamClosed(this.deps.db, this.id).catch((err) => this.deps.log.warn({ err: err.message }, 'could not remove a closed stream'));
+  }
+
+  /** A full read a second from now, for an event that commits later than RECENT_MS behind the
+   *  newest one (its wake-up's read looked too short a way back). */
+  private fullReadSoon(): void {
+    if (this.fullReadTimer || this.closed) return;
+    this.fullReadTimer = setTimeout(() => {
+      this.fullReadTimer = undefined;
+      void this.events();
+    }, FULL_READ_EVERY_MS);
+    this.fullReadTimer.unref();
   }
 
   private send(frame: unknown): void {
@@ -170,17 +196,22 @@ export class LiveStream {
     if (!this.opened || this.closed) return;
     try {
       const now = Date.now();
+      const full = now - this.lastFullRead >= FULL_READ_EVERY_MS;
+      if (full) this.lastFullRead = now;
+      else this.fullReadSoon();
+      const from = Math.max(this.openedAt, now - EVENT_LOOKBACK_MS, full ? 0 : this.newestEventAt - RECENT_MS);
       const rows = await this.deps.db
         .selectFrom('outbox')
         .select(['id', 'type', 'payload'])
         .where('agent_id', '=', this.agentId)
-        .where('id', '>=', idFloor(Math.max(this.openedAt, now - EVENT_LOOKBACK_MS)))
+        .where('id', '>=', idFloor(from))
         .where('type', '~', '^(agent|session|pause_request)\\.')
         .orderBy('id')
         .limit(500)
         .execute();
       for (const [id, at] of this.sentEvents) if (at < now - 3 * EVENT_LOOKBACK_MS) this.sentEvents.delete(id);
       for (const row of rows) {
+        this.newestEventAt = Math.max(this.newestEventAt, idTime(row.id));
         if (this.sentEvents.has(row.id)) continue;
         this.sentEvents.set(row.id, now);
         const { timestamp, data } = row.payload as { timestamp: string; data: unknown };

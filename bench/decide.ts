@@ -1,0 +1,110 @@
+// Scenario 2, decision → agent: an approver answers at 100 decisions/s (open loop: one every
+// 10 ms, whatever the answers take) while the asking agent waits on a long-poll per approval and on
+// its WebSocket stream (the pause_request_responded control frame). Latency is from sending the
+// answer to the agent holding the outcome. The baseline is the same wait on a bare server: a
+// Fastify long-poll woken in-process, no database (the floor of the HTTP round trips).
+//   npm run bench:decide       BENCH_QUICK=1 for a short run
+import Fastify from 'fastify';
+import WebSocket from 'ws';
+import { client, f, get, post, report, stats, type Stats } from './support/lib.js';
+import { ask, QUICK, startLeash } from './support/leash.js';
+
+const N = QUICK ? 300 : 1_000;
+const RATE = 100; // decisions per second
+const PARK_AHEAD_MS = 1_000; // each long-poll is parked this long before its answer goes
+
+/** The floor: a bare Fastify long-poll released by a bare POST, both on loopback. */
+async function baseline(n: number): Promise<Stats> {
+  const app = Fastify();
+  const waiting = new Map<string, () => void>();
+  app.get('/wait/:id', (req) => new Promise((resolve) => waiting.set((req.params as { id: string }).id, () => resolve({ ok: true }))));
+  app.post('/answer/:id', async (req) => {
+    waiting.get((req.params as { id: string }).id)?.();
+    return { ok: true };
+  });
+  const origin = await app.listen({ port: 0, host: '127.0.0.1' });
+  const pool = client(origin, 50);
+  const parked = client(origin, Math.ceil((RATE * PARK_AHEAD_MS) / 1000) + 50);
+  const ms: number[] = [];
+  await Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      await new Promise((r) => setTimeout(r, i * (1000 / RATE)));
+      const woke = get(parked, `/wait/${i}`).then(() => performance.now());
+      await new Promise((r) => setTimeout(r, PARK_AHEAD_MS));
+      const t0 = performance.now();
+      await post(pool, `/answer/${i}`, {});
+      ms.push((await woke) - t0);
+    }),
+  );
+  await Promise.all([pool.close(), parked.close()]);
+  await app.close();
+  return stats(ms);
+}
+
+async function main() {
+  const leash = await startLeash('decide');
+  const rows: string[] = [];
+  const row = (name: string, s: Stats, extra = '') => rows.push(`| ${name} | ${s.n} | ${f(s.p50)} | ${f(s.p99)} | ${f(s.max)} | ${extra} |`);
+  let headlines;
+  try {
+    const base = await baseline(N);
+    const L = client(leash.origin, 50);
+    const waiters = client(leash.origin, Math.ceil((RATE * PARK_AHEAD_MS) / 1000) + 50);
+    const ids: string[] = [];
+    for (let i = 0; i < N; i++) ids.push((await post(L, '/v1/pause', ask(i), leash.agent.key)).json.pause_id);
+
+    // The agent's stream: each pause_request_responded frame, timed on arrival.
+    const onStream = new Map<string, number>();
+    const socket = new WebSocket(`${leash.origin.replace('http', 'ws')}/v1/stream`, { headers: { authorization: `Bearer ${leash.agent.key}` } });
+    socket.on('message', (data) => {
+      const frame = JSON.parse(String(data));
+      if (frame.type === 'control' && frame.event === 'pause_request_responded') onStream.set(frame.data.pause_id, performance.now());
+    });
+    await new Promise((r) => socket.once('open', r));
+
+    const answerMs: number[] = [];
+    const pollMs: number[] = [];
+    const sentAt = new Map<string, number>();
+    const started = performance.now();
+    await Promise.all(
+      ids.map(async (id, i) => {
+        const due = started + PARK_AHEAD_MS + i * (1000 / RATE);
+        await new Promise((r) => setTimeout(r, Math.max(0, due - PARK_AHEAD_MS - performance.now())));
+        const woke = get(waiters, `/v1/pause/${id}?wait=30`, leash.agent.key).then((r) => {
+          if (r.json.status !== 'responded') throw new Error(`long-poll returned ${r.json.status}`);
+          return performance.now();
+        });
+        await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
+        const t0 = performance.now();
+        sentAt.set(id, t0);
+        const d = await post(L, `/v1/pause/${id}/respond`, { choice: 'Approve' }, leash.approverKey);
+        if (d.status !== 200) throw new Error(`respond: ${d.status}`);
+        answerMs.push(performance.now() - t0);
+        pollMs.push((await woke) - t0);
+      }),
+    );
+    const wallS = (performance.now() - started - PARK_AHEAD_MS) / 1000;
+    await new Promise((r) => setTimeout(r, 1_000));
+    socket.close();
+    const streamMs = ids.filter((id) => onStream.has(id)).map((id) => onStream.get(id)! - sentAt.get(id)!);
+    const poll = stats(pollMs);
+    const stream = stats(streamMs);
+    row('baseline: bare long-poll released by a bare POST (ms)', base);
+    row(`answer → respond returns, ${RATE}/s (ms)`, stats(answerMs), `${f(N / wallS, 0)} decisions/s achieved`);
+    row('answer → waiting long-poll returns (ms)', poll, `${f(poll.p99 / base.p99, 1)} × baseline p99`);
+    row('answer → WebSocket control frame (ms)', stream, `${streamMs.length} of ${N} frames`);
+    headlines = [
+      { metric: `decision → long-poll p99 at ${RATE}/s`, value: `${f(poll.p99)} ms (bare floor ${f(base.p99)} ms)`, target: '≤ 20 ms', pass: poll.p99 <= 20 },
+      { metric: `decision → WebSocket p99 at ${RATE}/s`, value: `${f(stream.p99)} ms`, target: '≤ 20 ms', pass: stream.p99 <= 20 && streamMs.length === N },
+    ];
+    await Promise.all([L.close(), waiters.close()]);
+  } finally {
+    await leash.stop();
+  }
+  await report('decide', 'Decision → agent benchmark', ['scenario', 'n', 'p50', 'p99', 'max', 'notes'], rows, QUICK, headlines);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
