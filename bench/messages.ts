@@ -13,7 +13,7 @@ import { operatorCtx } from '../src/context.js';
 import { createDb, type Db } from '../src/db/index.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { createWorkspace } from '../src/workspaces/workspaces.js';
-import { client, f, freePort, freshDatabase, get, load, report, post, startProcess, stats, stopProcess } from './support/lib.js';
+import { client, f, freePort, freshDatabase, get, load, report, post, startProcess, stats, stopProcess, type Headline } from './support/lib.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const N_ACCEPT = QUICK ? 1_000 : 5_000;
@@ -22,6 +22,7 @@ const HELD = QUICK ? 2_000 : 10_000;
 const CAP = 10_000;
 
 const rows: string[] = [];
+const headlines: Headline[] = [];
 const row = (cells: (string | number)[]) => rows.push(`| ${cells.join(' | ')} |`);
 
 /** Checks a delivery order: every seq 1..n seen (gaps = missing ones), reorders = an arrival
@@ -121,6 +122,7 @@ async function main() {
       `p50 ${f(sl.p50)} / p99 ${f(sl.p99)} / max ${f(sl.max)} ms`,
       `${storedPaused} stored, 0 delivered`,
     ]);
+    headlines.push({ metric: 'message accept to one fully paused agent, 20 senders', value: `${f(tput(acc), 0)} req/s = ${f(tput(acc) / tput(base), 2)} × bare INSERT (p99 ${f(sl.p99)} ms)` });
 
     // 1b. The same load spread over 20 paused inboxes: sends to one inbox queue on its row lock
     // (gapless seq), sends to different inboxes do not.
@@ -144,6 +146,7 @@ async function main() {
     );
     const stored = Number((await db.selectFrom('agents').select('inbox_seq').where('id', '=', capped.agent.id).executeTakeFirstOrThrow()).inbox_seq);
     const count = (s: number) => outcomes.filter((o) => o === s).length;
+    headlines.push({ metric: 'cap exactness, 20 concurrent senders', value: `${count(202)} of 100 accepted at ${CAP - 10} held, ${stored} stored`, target: 'exactly 10, never > cap', pass: stored === CAP && count(202) === 10 });
     row([`cap exactness: ${CAP - 10} held, 100 sends from 20 senders at once`, 100, `${count(202)} × 202, ${count(429)} × 429`, `${stored} stored (cap ${CAP})`, stored === CAP && count(202) === 10 ? 'exact' : 'NOT EXACT']);
 
     // 3. Drains of HELD messages on unpause: stream, sync, delivery_url.
@@ -174,6 +177,7 @@ async function main() {
     const wsMs = wsLastAt - wsStart;
     socket.close();
     const wsAudit = audit(wsSeqs, HELD);
+    headlines.push({ metric: `drain of ${HELD} held on unpause, WebSocket`, value: `${f(wsMs, 0)} ms, gaps ${wsAudit.gaps}, reorders ${wsAudit.reorders}`, target: '≤ 2 s, 0 gaps', pass: wsMs <= 2000 && wsAudit.gaps === 0 && wsAudit.reorders === 0 });
     row([`drain ${HELD} held on unpause: WebSocket`, HELD, `${f(wsMs, 0)} ms`, `${f((HELD / wsMs) * 1000, 0)} msg/s`, `gaps ${wsAudit.gaps}, reorders ${wsAudit.reorders}, repeats ${wsAudit.repeats}; ${heldOnStream} pushed while paused`]);
 
     // 3b. Sync: pages of 1,000 read and acked.
@@ -188,6 +192,7 @@ async function main() {
     }
     const syncMs = performance.now() - syncStart;
     const syncAudit = audit(syncSeqs, HELD);
+    headlines.push({ metric: `drain of ${HELD} held on unpause, sync`, value: `${f(syncMs, 0)} ms, gaps ${syncAudit.gaps}, reorders ${syncAudit.reorders}`, target: '≤ 2 s, 0 gaps', pass: syncMs <= 2000 && syncAudit.gaps === 0 && syncAudit.reorders === 0 });
     row([`drain ${HELD} held on unpause: sync (pages of 1,000)`, HELD, `${f(syncMs, 0)} ms`, `${f((HELD / syncMs) * 1000, 0)} msg/s`, `gaps ${syncAudit.gaps}, reorders ${syncAudit.reorders}, repeats ${syncAudit.repeats}`]);
 
     // 3c. delivery_url: one signed POST at a time to a local receiver.
@@ -199,6 +204,7 @@ async function main() {
     while (!received.includes(HELD) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const urlMs = lastUrlAt - urlStart;
     const urlAudit = audit(received, HELD);
+    headlines.push({ metric: `drain of ${HELD} held on unpause, delivery_url`, value: `${f(urlMs, 0)} ms, gaps ${urlAudit.gaps}, reorders ${urlAudit.reorders}`, target: '≤ 10 s, 0 gaps', pass: urlMs <= 10000 && urlAudit.gaps === 0 && urlAudit.reorders === 0 });
     row([`drain ${HELD} held on unpause: delivery_url`, HELD, `${f(urlMs, 0)} ms`, `${f((HELD / urlMs) * 1000, 0)} msg/s`, `gaps ${urlAudit.gaps}, reorders ${urlAudit.reorders}, repeats ${urlAudit.repeats}; ${heldOnUrl} posted while paused`]);
 
     await Promise.all([L.close(), B.close()]);
@@ -210,7 +216,7 @@ async function main() {
     await database.drop();
   }
 
-  await report('messages', 'Messages benchmark', ['scenario', 'n', 'rate / time', 'latency or throughput', 'checks'], rows, QUICK);
+  await report('messages', 'Messages benchmark', ['scenario', 'n', 'rate / time', 'latency or throughput', 'checks'], rows, QUICK, headlines);
 }
 
 main().catch((err) => {

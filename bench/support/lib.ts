@@ -1,7 +1,7 @@
 // Shared bench plumbing: a throwaway database, child processes, a keep-alive HTTP client, stats.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { Pool } from 'undici';
 import { onServer, withDatabase } from '../../src/db/migrate.js';
@@ -119,7 +119,7 @@ export interface Headline {
 }
 
 /** Prints the results table under the machine line and, unless BENCH_WRITE=0, writes it to
- *  bench/results-<name>.md (and the headlines to results-<name>.json, for bench/all.ts). */
+ *  bench/results/<name>.md and its headlines to <name>.json (bench/all.ts makes RESULTS.md of them). */
 export async function report(name: string, title: string, header: string[], rows: string[], quick: boolean, headlines: Headline[] = []): Promise<void> {
   const table = [
     `Machine: ${machine()}. ${quick ? 'Quick run. ' : ''}Leash: one \`all\` process (web + worker), NODE_ENV=production, LOG_LEVEL=warn.`,
@@ -131,8 +131,10 @@ export async function report(name: string, title: string, header: string[], rows
   console.log(table);
   for (const h of headlines) console.log(`${h.pass === undefined ? '·' : h.pass ? '✓' : '✗'} ${h.metric}: ${h.value}${h.target ? ` (target ${h.target})` : ''}`);
   if (process.env.BENCH_WRITE !== '0') {
-    await writeFile(new URL(`../results-${name}.md`, import.meta.url), `# ${title} (${new Date().toISOString().slice(0, 10)})\n\n${table}\n`);
-    await writeFile(new URL(`../results-${name}.json`, import.meta.url), `${JSON.stringify({ name, title, quick, machine: machine(), date: new Date().toISOString(), headlines }, null, 2)}\n`);
+    const dir = new URL('../results/', import.meta.url);
+    await mkdir(dir, { recursive: true });
+    await writeFile(new URL(`${name}.md`, dir), `## ${title}\n\n${table}\n`);
+    await writeFile(new URL(`${name}.json`, dir), `${JSON.stringify({ name, title, quick, machine: machine(), date: new Date().toISOString(), headlines }, null, 2)}\n`);
   }
 }
 

@@ -1,0 +1,64 @@
+// `npm run bench`: every scenario, one after another (each starts its own Leash in a throwaway
+// database, so none disturbs the next), then bench/RESULTS.md: the machine, the headline figures
+// against the issue's targets, the before/after of the changes they led to (bench/changes.md),
+// and each scenario's full table.   BENCH_QUICK=1 for a short run; BENCH_ONLY=create,idle for some.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { machine, type Headline } from './support/lib.js';
+
+const SCENARIOS = [
+  ['create', '1. approval create'],
+  ['decide', '2. decision → agent'],
+  ['timeouts', '3. timeout lateness'],
+  ['messages', '4–5. message accept, cap, drains'],
+  ['fanout', '6. webhook fan-out'],
+  ['idle', '7. idle connections'],
+] as const;
+
+const only = process.env.BENCH_ONLY?.split(',');
+const failed: string[] = [];
+const started = Date.now();
+for (const [name] of SCENARIOS) {
+  if (only && !only.includes(name)) continue;
+  console.log(`\n=== bench/${name}.ts`);
+  const run = spawnSync(process.execPath, ['--import', 'tsx', `bench/${name}.ts`], { stdio: 'inherit', env: process.env });
+  if (run.status !== 0) failed.push(name);
+}
+
+const read = (file: string) => {
+  try {
+    return readFileSync(new URL(file, import.meta.url), 'utf8');
+  } catch {
+    return undefined;
+  }
+};
+const targets: string[] = [];
+const tables: string[] = [];
+let quick = false;
+for (const [name, title] of SCENARIOS) {
+  const json = read(`results/${name}.json`);
+  if (!json) continue;
+  const r = JSON.parse(json) as { headlines: Headline[]; quick: boolean; date: string };
+  quick ||= r.quick;
+  for (const h of r.headlines) targets.push(`| ${title} | ${h.metric} | ${h.value} | ${h.target ?? '—'} | ${h.pass === undefined ? '' : h.pass ? 'met' : '**missed**'} |`);
+  tables.push(read(`results/${name}.md`)!.replace(/^## /, `## ${title}: `));
+}
+const doc = [
+  `# Leash benchmarks (${new Date().toISOString().slice(0, 10)})`,
+  '',
+  `Machine: ${machine()}. ${quick ? 'Quick run (BENCH_QUICK=1). ' : ''}\`npm run bench\` took ${Math.round((Date.now() - started) / 60_000)} min.`,
+  'Each scenario starts Leash as one `all` process (web + worker, NODE_ENV=production, LOG_LEVEL=warn) in a throwaway',
+  'database; its baseline runs in the same run, on the same machine. Figures vary ±20 % between runs on this 2-core machine.',
+  '',
+  '## Against the targets',
+  '',
+  '| scenario | figure | measured | target | |',
+  '| --- | --- | --- | --- | --- |',
+  ...targets,
+  '',
+  read('changes.md') ?? '',
+  ...tables,
+].join('\n');
+writeFileSync(new URL('RESULTS.md', import.meta.url), doc);
+console.log(`\nwrote bench/RESULTS.md${failed.length ? `; FAILED: ${failed.join(', ')}` : ''}`);
+process.exit(failed.length ? 1 : 0);
