@@ -268,7 +268,9 @@ describe('approvals on Slack', () => {
     expect(JSON.stringify(updates(viaApiTs)[0]!.args.blocks)).toContain('*Reject* — decided by');
     expect(JSON.stringify(updates(viaApiTs)[0]!.args.blocks)).toContain('via api');
 
-    const timing = await ask(bob.key, { timeout_seconds: 1, timeout_default: 'Reject' });
+    // 3 s: the message must be out before the timeout, and sends to one channel are paced 1 a second
+    // (the one above went just now); on a loaded machine 1 s was too close.
+    const timing = await ask(bob.key, { timeout_seconds: 3, timeout_default: 'Reject' });
     const timingTs = await refOf(timing.body.pause_id);
     await expect.poll(() => updates(timingTs).length, { timeout: 10_000 }).toBe(1);
     expect(JSON.stringify(updates(timingTs)[0]!.args.blocks)).toContain('Timed out');

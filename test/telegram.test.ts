@@ -199,7 +199,8 @@ describe('approvals on Telegram', () => {
     await expect.poll(() => editsOf(r1.message_id).length, { timeout: 10_000 }).toBe(1);
     expect(editsOf(r1.message_id)[0]!.args.text).toContain('<b>Reject</b> — decided by');
 
-    const timing = await ask(bob.key, { timeout_seconds: 1, timeout_default: 'Reject' });
+    // 3 s: the message must be out before the timeout (sends to one chat are paced 1 a second).
+    const timing = await ask(bob.key, { timeout_seconds: 3, timeout_default: 'Reject' });
     const r2 = await refOf(timing.body.pause_id);
     tg.notModifiedNext();
     await expect.poll(() => editsOf(r2.message_id).length, { timeout: 10_000 }).toBe(1);
