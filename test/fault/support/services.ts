@@ -47,6 +47,7 @@ export async function privateRedis(): Promise<PrivateRedis> {
   let proc: ChildProcess | undefined;
   const ping = async () => {
     const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    r.on('error', () => {}); // not up yet: connect() rejects, which is the answer
     try {
       await r.connect();
       return (await r.ping()) === 'PONG';
