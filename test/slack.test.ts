@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { timelineCount, useTestApp } from './support/app.js';
-import { slackSignature, startFakeSlack } from './support/fake-slack.js';
+import { clickForm, commandForm, slackSignature, startFakeSlack } from './support/fake-slack.js';
 import { startReceiver } from './support/receiver.js';
 import { useWorkers } from './support/worker.js';
 
@@ -32,26 +32,18 @@ async function post(body: string, contentType: string, headers: Record<string, s
 
 /** A slash command as Slack sends it: a signed form. */
 async function command(user: string, cmd: string, text = '', extra: Record<string, string> = {}) {
-  const form = new URLSearchParams({ command: cmd, text, team_id: TEAM, user_id: user, channel_id: 'C0CMDS', trigger_id: 'trig', response_url: `${slack.url}/respond/${randomBytes(3).toString('hex')}`, ...extra }).toString();
+  const responseUrl = `${slack.url}/respond/${randomBytes(3).toString('hex')}`;
+  const form = commandForm({ team: TEAM, user, command: cmd, text, channel: 'C0CMDS', responseUrl, extra });
   const res = await post(form, 'application/x-www-form-urlencoded', slackSignature(SECRET, form));
   return { ...res, reply: res.json?.text as string | undefined, responseUrl: new URLSearchParams(form).get('response_url')! };
 }
 
 /** A button click (block_actions), signed. */
 async function click(user: string, value: string, index = 0) {
-  const payload = {
-    type: 'block_actions',
-    team: { id: TEAM },
-    user: { id: user, team_id: TEAM },
-    trigger_id: `trig-${randomBytes(3).toString('hex')}`,
-    response_url: `${slack.url}/respond/click-${randomBytes(3).toString('hex')}`,
-    actions: [{ type: 'button', action_id: `leash.decide.${index}`, block_id: 'b', value, action_ts: '1' }],
-    channel: { id: 'C0APPROVE' },
-    container: { type: 'message' },
-  };
-  const form = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+  const responseUrl = `${slack.url}/respond/click-${randomBytes(3).toString('hex')}`;
+  const form = clickForm({ team: TEAM, user, value, index, channel: 'C0APPROVE', responseUrl });
   const res = await post(form, 'application/x-www-form-urlencoded', slackSignature(SECRET, form));
-  return { ...res, responseUrl: payload.response_url };
+  return { ...res, responseUrl };
 }
 
 async function setup() {

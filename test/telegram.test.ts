@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { testEnv, timelineCount, useTestApp } from './support/app.js';
-import { BOT_ID, BOT_TOKEN, startFakeTelegram } from './support/fake-telegram.js';
+import { BOT_ID, BOT_TOKEN, startFakeTelegram, tgMessage, tgPress } from './support/fake-telegram.js';
 import { useWorkers } from './support/worker.js';
 
 const SECRET = 'telegram-webhook-secret-for-tests';
@@ -16,7 +16,6 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!().catch(() => {});
 });
 
-let updateId = randomInt(1_000_000);
 const newUser = () => randomInt(10_000_000, 99_999_999);
 
 async function deliver(update: Record<string, unknown>, secret: string | null = SECRET) {
@@ -29,29 +28,6 @@ async function deliver(update: Record<string, unknown>, secret: string | null = 
   return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : null };
 }
 
-function message(user: number, text: string, extra: Record<string, unknown> = {}) {
-  const command = /^\/\w+/.exec(text)?.[0];
-  return {
-    update_id: ++updateId,
-    message: {
-      message_id: randomInt(1_000_000),
-      date: Math.floor(Date.now() / 1000),
-      chat: { id: user, type: 'private' },
-      from: { id: user, is_bot: false, first_name: 'Ann' },
-      text,
-      ...(command ? { entities: [{ type: 'bot_command', offset: 0, length: command.length }] } : {}),
-      ...extra,
-    },
-  };
-}
-
-function press(user: number, data: string, chat = user) {
-  return {
-    update_id: ++updateId,
-    callback_query: { id: `cb${updateId}`, from: { id: user, is_bot: false, first_name: 'Ann' }, chat_instance: 'ci', data, message: { message_id: 7, date: 0, chat: { id: chat, type: 'private' }, text: 'q' } },
-  };
-}
-
 /** What the bot said to a chat since `from` (sendMessage texts). */
 const saidTo = (chat: number, from = 0) => tg.calls.slice(from).filter((c) => c.method === 'sendMessage' && Number(c.args.chat_id) === chat).map((c) => c.args.text as string);
 const answers = (from = 0) => tg.calls.slice(from).filter((c) => c.method === 'answerCallbackQuery');
@@ -59,7 +35,7 @@ const answers = (from = 0) => tg.calls.slice(from).filter((c) => c.method === 'a
 /** Sends a command and returns what the bot replied. */
 async function say(user: number, text: string): Promise<string> {
   const from = tg.calls.length;
-  const res = await deliver(message(user, text));
+  const res = await deliver(tgMessage(user, text));
   expect(res.status).toBe(200);
   return saidTo(user, from).join('\n---\n');
 }
@@ -79,7 +55,7 @@ const worker = useWorkers(t);
 describe('the webhook', () => {
   it('refuses a wrong or missing secret token (401) without reading the update', async () => {
     const { owner, bob } = await setup();
-    const update = message(owner, '/pause bob full');
+    const update = tgMessage(owner, '/pause bob full');
     expect((await deliver(update, 'wrong')).status).toBe(401);
     expect((await deliver(update, null)).status).toBe(401);
     expect((await agent(bob.id)).pause_mode).toBeNull();
@@ -89,7 +65,7 @@ describe('the webhook', () => {
 
   it('handles a duplicate update once', async () => {
     const { owner, bob } = await setup();
-    const update = message(owner, '/pause bob');
+    const update = tgMessage(owner, '/pause bob');
     expect((await deliver(update)).status).toBe(200);
     await t.deps.db.updateTable('agents').set({ pause_mode: null, paused_at: null }).where('id', '=', bob.id).execute();
     const before = await timelineCount(t, bob.id);
@@ -175,7 +151,7 @@ describe('approvals on Telegram', () => {
     for (const b of buttons) expect(Buffer.byteLength(b.callback_data)).toBeLessThanOrEqual(64);
 
     const from = tg.calls.length;
-    expect((await deliver(press(owner, buttons[0].callback_data))).status).toBe(200);
+    expect((await deliver(tgPress(owner, buttons[0].callback_data))).status).toBe(200);
     expect(answers(from).map((c) => c.args.text)).toEqual(['Recorded: Approve']);
     const got = await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key });
     expect(got.body).toMatchObject({ status: 'responded', response_choice: 'Approve', responder: { channel: 'telegram' } });
@@ -185,7 +161,7 @@ describe('approvals on Telegram', () => {
     expect(edit.args.text).toMatch(/✅ <b>Approve<\/b> — decided by owner-.* via telegram/);
 
     const late = tg.calls.length;
-    await deliver(press(owner, buttons[1].callback_data));
+    await deliver(tgPress(owner, buttons[1].callback_data));
     expect(answers(late)[0]!.args).toMatchObject({ show_alert: true, text: expect.stringMatching(/^Already decided by owner-.*: Approve$/) });
     expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.response_choice).toBe('Approve');
   });
@@ -213,10 +189,10 @@ describe('approvals on Telegram', () => {
     const { ws, bob } = await setup();
     const a = await ask(bob.key);
     const from = tg.calls.length;
-    await deliver(press(newUser(), `d:${a.body.pause_id}:0`));
+    await deliver(tgPress(newUser(), `d:${a.body.pause_id}:0`));
     const viewer = newUser();
     await ws.member('viewer', { telegram: { user_id: viewer } });
-    await deliver(press(viewer, `d:${a.body.pause_id}:0`));
+    await deliver(tgPress(viewer, `d:${a.body.pause_id}:0`));
     const said = answers(from).map((c) => c.args.text);
     expect(said[0]).toContain('not linked');
     expect(said[1]).toBe('This needs the approver role; you are viewer');
@@ -227,16 +203,16 @@ describe('approvals on Telegram', () => {
     const { owner, bob } = await setup();
     const a = await ask(bob.key, { allow_text_response: true });
     const from = tg.calls.length;
-    await deliver(press(owner, `d:${a.body.pause_id}:1`));
+    await deliver(tgPress(owner, `d:${a.body.pause_id}:1`));
     const prompt = tg.calls.slice(from).find((c) => c.method === 'sendMessage')!;
     expect(prompt.args.reply_markup).toEqual({ force_reply: true });
     expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.status).toBe('pending');
-    const reply = message(owner, 'Amount looks wrong', { reply_to_message: { message_id: 9, date: 0, chat: { id: owner, type: 'private' }, from: { id: BOT_ID, is_bot: true, first_name: 'Leash' }, text: prompt.args.text.replace(/<\/?b>/g, '') } });
+    const reply = tgMessage(owner, 'Amount looks wrong', { reply_to_message: { message_id: 9, date: 0, chat: { id: owner, type: 'private' }, from: { id: BOT_ID, is_bot: true, first_name: 'Leash' }, text: prompt.args.text.replace(/<\/?b>/g, '') } });
     await deliver(reply);
     expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body).toMatchObject({ status: 'responded', response_choice: 'Reject', response_text: 'Amount looks wrong' });
     // A reply to someone else's message with the same tag is not a note.
     const b = await ask(bob.key, { allow_text_response: true });
-    const forged = message(owner, 'sneaky', { reply_to_message: { message_id: 10, date: 0, chat: { id: owner, type: 'private' }, from: { id: owner, is_bot: false, first_name: 'Ann' }, text: `#leash-note d:${b.body.pause_id}:0` } });
+    const forged = tgMessage(owner, 'sneaky', { reply_to_message: { message_id: 10, date: 0, chat: { id: owner, type: 'private' }, from: { id: owner, is_bot: false, first_name: 'Ann' }, text: `#leash-note d:${b.body.pause_id}:0` } });
     await deliver(forged);
     expect((await t.call('GET', `/v1/pause/${b.body.pause_id}`, { key: bob.key })).body.status).toBe('pending');
   });
@@ -249,7 +225,7 @@ describe('approvals on Telegram', () => {
     const { approvalText } = await import('../src/channels/telegram/messages.js');
     const row = await t.deps.db.selectFrom('approvals').selectAll().where('id', '=', bait.body.pause_id).executeTakeFirstOrThrow();
     const shown = approvalText(row, 'bob').replace(/<[^>]+>/g, '');
-    await deliver(message(owner, 'what is this?', { reply_to_message: { message_id: 11, date: 0, chat: { id: owner, type: 'private' }, from: { id: BOT_ID, is_bot: true, first_name: 'Leash' }, text: shown } }));
+    await deliver(tgMessage(owner, 'what is this?', { reply_to_message: { message_id: 11, date: 0, chat: { id: owner, type: 'private' }, from: { id: BOT_ID, is_bot: true, first_name: 'Leash' }, text: shown } }));
     expect((await t.call('GET', `/v1/pause/${target.body.pause_id}`, { key: bob.key })).body.status).toBe('pending');
   });
 
@@ -258,7 +234,7 @@ describe('approvals on Telegram', () => {
     const a = await ask(bob.key);
     // The answer fails, and so does the answer that reports the failure.
     tg.failNext('answerCallbackQuery', 500, 'Internal Server Error', 2);
-    const update = press(owner, `d:${a.body.pause_id}:0`);
+    const update = tgPress(owner, `d:${a.body.pause_id}:0`);
     // The decision commits before the failing answer; the retry is told it is decided.
     expect((await deliver(update)).status).toBe(503);
     const from = tg.calls.length;
@@ -280,7 +256,7 @@ describe('approvals on Telegram', () => {
     const { owner, bob } = await setup();
     const a = await ask(bob.key, { message: 'Deploy to prod?' });
     const from = tg.calls.length;
-    await deliver(message(owner, '/approvals'));
+    await deliver(tgMessage(owner, '/approvals'));
     const listed = tg.calls.slice(from).filter((c) => c.method === 'sendMessage' && JSON.stringify(c.args.reply_markup ?? {}).includes(a.body.pause_id));
     expect(listed).toHaveLength(1);
     expect(listed[0]!.args.text).toContain('Deploy to prod?');

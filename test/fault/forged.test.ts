@@ -10,8 +10,8 @@ import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { useTestApp } from '../support/app.js';
-import { slackSignature, startFakeSlack } from '../support/fake-slack.js';
-import { BOT_ID, BOT_TOKEN, startFakeTelegram } from '../support/fake-telegram.js';
+import { clickForm, commandForm, slackSignature, startFakeSlack } from '../support/fake-slack.js';
+import { BOT_ID, BOT_TOKEN, startFakeTelegram, tgMessage, tgPress } from '../support/fake-telegram.js';
 import { ACCOUNT_SID, AUTH_TOKEN, FROM, startFakeTwilio, twilioSignature } from '../support/fake-twilio.js';
 import { startReceiver, type Received } from '../support/receiver.js';
 import { useWorkers } from '../support/worker.js';
@@ -102,23 +102,12 @@ async function slackPost(body: string, headers: Record<string, string>, extra: {
   return { status: res.statusCode, text: res.body, json };
 }
 
-function commandForm(user: string, cmd: string, text: string) {
-  const response_url = `${slack.url}/respond/cmd-${randomBytes(4).toString('hex')}`;
-  return new URLSearchParams({ command: cmd, text, team_id: TEAM, user_id: user, channel_id: 'C0FORGED', trigger_id: 'trig', response_url }).toString();
-}
+const forgedCommand = (user: string, cmd: string, text: string) =>
+  commandForm({ team: TEAM, user, command: cmd, text, channel: 'C0FORGED', responseUrl: `${slack.url}/respond/cmd-${randomBytes(4).toString('hex')}` });
 
-function clickForm(user: string, value: string) {
-  const payload = {
-    type: 'block_actions',
-    team: { id: TEAM },
-    user: { id: user, team_id: TEAM },
-    trigger_id: `trig-${randomBytes(3).toString('hex')}`,
-    response_url: `${slack.url}/respond/click-${randomBytes(4).toString('hex')}`,
-    actions: [{ type: 'button', action_id: `leash.decide.${value.split('|')[1]}`, block_id: 'b', value, action_ts: '1' }],
-    channel: { id: 'C0FORGED' },
-    container: { type: 'message' },
-  };
-  return { form: new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), responseUrl: payload.response_url };
+function forgedClick(user: string, value: string) {
+  const responseUrl = `${slack.url}/respond/click-${randomBytes(4).toString('hex')}`;
+  return { form: clickForm({ team: TEAM, user, value, index: Number(value.split('|')[1]), channel: 'C0FORGED', responseUrl }), responseUrl };
 }
 
 const slackResponsesTo = (url: string) => slack.responses.filter((r) => url.endsWith(r.path));
@@ -157,7 +146,7 @@ describe('Slack: POST /slack/events', () => {
   it('a forged /pause command is refused (401) in every form, and nothing changes', async () => {
     const { owner, bob } = await slackSetup();
     // What was signed is harmless (/status); the attacker wants /pause bob full.
-    const signed = commandForm(owner, '/status', 'bob');
+    const signed = forgedCommand(owner, '/status', 'bob');
     const wanted = signed.replace('command=%2Fstatus', 'command=%2Fpause').replace('text=bob', 'text=bob+full+forged');
     expect(wanted).not.toBe(signed);
     const calls = slack.calls.length;
@@ -183,7 +172,7 @@ describe('Slack: POST /slack/events', () => {
     expect(a.status).toBe(201);
     const id = a.body.pause_id as string;
     // The owner's click on Reject, turned into Approve.
-    const signed = clickForm(owner, `${id}|1`);
+    const signed = forgedClick(owner, `${id}|1`);
     const wanted = { form: signed.form.replace(encodeURIComponent(`${id}|1`), encodeURIComponent(`${id}|0`)), responseUrl: signed.responseUrl };
     expect(wanted.form).not.toBe(signed.form);
     const calls = slack.calls.length;
@@ -212,7 +201,7 @@ describe('Slack: POST /slack/events', () => {
 
   it('an exact replay of a signed /pause is acknowledged (200, empty) and changes nothing; the first copy paused once', async () => {
     const { ws, owner, bob } = await slackSetup();
-    const form = commandForm(owner, '/pause', 'bob full replayed');
+    const form = forgedCommand(owner, '/pause', 'bob full replayed');
     const headers = slackSignature(SLACK_SECRET, form);
     const first = await slackPost(form, headers);
     expect([first.status, first.json?.text]).toEqual([200, expect.stringContaining('Paused bob (full) — replayed.')]);
@@ -232,7 +221,7 @@ describe('Slack: POST /slack/events', () => {
     expect(await actions('agent.paused', { agentId: bob.id })).toBe(1);
     expect(await outboxEvents('agent.paused', bob.id)).toBe(1);
     // The dedupe is of the signed request, not of the command: Slack's next /pause (a new request) works.
-    const fresh = commandForm(owner, '/pause', 'bob full');
+    const fresh = forgedCommand(owner, '/pause', 'bob full');
     expect((await slackPost(fresh, slackSignature(SLACK_SECRET, fresh))).json?.text).toContain('Paused bob (full)');
   });
 
@@ -240,7 +229,7 @@ describe('Slack: POST /slack/events', () => {
     const { owner, bob } = await slackSetup();
     const a = await ask(bob.key, 'slack', 'C0FORGED');
     const id = a.body.pause_id as string;
-    const click = clickForm(owner, `${id}|0`);
+    const click = forgedClick(owner, `${id}|0`);
     const headers = slackSignature(SLACK_SECRET, click.form);
     expect((await slackPost(click.form, headers)).status).toBe(200);
     await expect.poll(async () => (await approvalRow(id)).status).toBe('responded');
@@ -269,7 +258,6 @@ describe('Slack: POST /slack/events', () => {
 // ---------------------------------------------------------------------------------------------
 // Telegram
 
-let updateId = randomInt(1_000_000, 2_000_000);
 const tgUser = () => randomInt(100_000_000, 999_999_999);
 
 async function deliver(update: unknown, secret: string | null = TG_SECRET, raw?: string) {
@@ -280,28 +268,6 @@ async function deliver(update: unknown, secret: string | null = TG_SECRET, raw?:
     headers: { 'content-type': 'application/json', ...(secret === null ? {} : { 'x-telegram-bot-api-secret-token': secret }) },
   });
   return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : null };
-}
-
-function tgMessage(user: number, text: string) {
-  const command = /^\/\w+/.exec(text)?.[0];
-  return {
-    update_id: ++updateId,
-    message: {
-      message_id: randomInt(1_000_000),
-      date: Math.floor(Date.now() / 1000),
-      chat: { id: user, type: 'private' },
-      from: { id: user, is_bot: false, first_name: 'Ann' },
-      text,
-      ...(command ? { entities: [{ type: 'bot_command', offset: 0, length: command.length }] } : {}),
-    },
-  };
-}
-
-function tgPress(user: number, data: string) {
-  return {
-    update_id: ++updateId,
-    callback_query: { id: `cbf${updateId}`, from: { id: user, is_bot: false, first_name: 'Ann' }, chat_instance: 'ci', data, message: { message_id: 7, date: 0, chat: { id: user, type: 'private' }, text: 'q' } },
-  };
 }
 
 const tgSeen = (id: number) => t.deps.db.selectFrom('inbound_requests').select('key').where('source', '=', 'telegram').where('key', '=', `${BOT_ID}:${id}`).execute();

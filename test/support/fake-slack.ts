@@ -1,6 +1,6 @@
 // A fake Slack on loopback: the Web API methods Leash calls (recorded, answered like Slack does,
 // 429s on demand), a response_url sink, and requests signed exactly as Slack signs them.
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -96,4 +96,24 @@ export async function startFakeSlack(): Promise<FakeSlack> {
 export function slackSignature(secret: string, body: string, at = Math.floor(Date.now() / 1000)): Record<string, string> {
   const sig = `v0=${createHmac('sha256', secret).update(`v0:${at}:${body}`).digest('hex')}`;
   return { 'x-slack-request-timestamp': String(at), 'x-slack-signature': sig };
+}
+
+/** A slash command's form body as Slack posts it, before signing. */
+export function commandForm(p: { team: string; user: string; command: string; text: string; channel: string; responseUrl: string; extra?: Record<string, string> }): string {
+  return new URLSearchParams({ command: p.command, text: p.text, team_id: p.team, user_id: p.user, channel_id: p.channel, trigger_id: 'trig', response_url: p.responseUrl, ...p.extra }).toString();
+}
+
+/** A button click's form body (block_actions) as Slack posts it, before signing. */
+export function clickForm(p: { team: string; user: string; value: string; index: number; channel: string; responseUrl: string }): string {
+  const payload = {
+    type: 'block_actions',
+    team: { id: p.team },
+    user: { id: p.user, team_id: p.team },
+    trigger_id: `trig-${randomBytes(3).toString('hex')}`,
+    response_url: p.responseUrl,
+    actions: [{ type: 'button', action_id: `leash.decide.${p.index}`, block_id: 'b', value: p.value, action_ts: '1' }],
+    channel: { id: p.channel },
+    container: { type: 'message' },
+  };
+  return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
 }

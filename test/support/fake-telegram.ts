@@ -1,5 +1,6 @@
 // A fake Telegram Bot API on loopback: the methods Leash calls, recorded and answered like
 // Telegram does (429 with retry_after and "message is not modified" on demand).
+import { randomInt } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -94,4 +95,31 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
       server.closeAllConnections();
     });
   return fake;
+}
+
+let updateId = randomInt(1_000_000, 2_000_000);
+
+/** A private-chat message update as Telegram sends it (a leading /command gets its entity). */
+export function tgMessage(user: number, text: string, extra: Record<string, unknown> = {}) {
+  const command = /^\/\w+/.exec(text)?.[0];
+  return {
+    update_id: ++updateId,
+    message: {
+      message_id: randomInt(1_000_000),
+      date: Math.floor(Date.now() / 1000),
+      chat: { id: user, type: 'private' },
+      from: { id: user, is_bot: false, first_name: 'Ann' },
+      text,
+      ...(command ? { entities: [{ type: 'bot_command', offset: 0, length: command.length }] } : {}),
+      ...extra,
+    },
+  };
+}
+
+/** An inline-keyboard press (callback_query) on a message in `chat`. */
+export function tgPress(user: number, data: string, chat = user) {
+  return {
+    update_id: ++updateId,
+    callback_query: { id: `cb${updateId}`, from: { id: user, is_bot: false, first_name: 'Ann' }, chat_instance: 'ci', data, message: { message_id: 7, date: 0, chat: { id: chat, type: 'private' }, text: 'q' } },
+  };
 }
