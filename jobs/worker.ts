@@ -73,6 +73,10 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
   const redisReady = () => {
     if (producer.status !== 'ready') throw new RedisAway();
   };
+  const whenRedis = async <T>(fn: () => Promise<T>): Promise<T> => {
+    redisReady();
+    return fn();
+  };
   /** Logs a failure, but not once more per wake-up for an outage already reported. */
   const warn = (err: Error, msg: string) => {
     if (!(err instanceof RedisAway)) log.warn({ err: err.message }, msg);
@@ -204,17 +208,13 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
     const ids = all ? undefined : [...woken];
     all = false;
     woken.clear();
-    await Promise.resolve()
-      .then(redisReady)
-      .then(() => armDrains(deps, queues, ids))
-      .catch((err) => warn(err, 'arming drains failed; the sweep retries'));
+    await whenRedis(() => armDrains(deps, queues, ids)).catch((err) => warn(err, 'arming drains failed; the sweep retries'));
   });
   /** A new delivery_url: a drain delayed by the old URL's backoff runs now. */
   const resetDrain = async (agentId: string) => {
     if (!agentId || closing) return;
     try {
-      redisReady();
-      const job = await queues.drains.getJob(`drain.${agentId}`);
+      const job = await whenRedis(() => queues.drains.getJob(`drain.${agentId}`));
       if (job && (await job.isDelayed())) await job.promote();
     } catch (err) {
       warn(err as Error, 'could not restart a delayed drain');
@@ -237,10 +237,7 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
 
 
   const armDue = coalesced(async () => {
-    await Promise.resolve()
-      .then(redisReady)
-      .then(() => armDueDeliveries(deps, queues, 0))
-      .catch((err) => warn(err, 'arming deliveries failed'));
+    await whenRedis(() => armDueDeliveries(deps, queues, 0)).catch((err) => warn(err, 'arming deliveries failed'));
   });
   const unsubscribe = [
     await deps.notifier.subscribe(OUTBOX_KEY, () => void dispatch()),
@@ -263,8 +260,8 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
   // run, so no timeout waits for Redis to come back.
   const sweep = coalesced(async () => {
     await dispatch();
-    const deliveries = await step('arming deliveries', () => (redisReady(), armDueDeliveries(deps, queues, 30_000)));
-    await step('arming drains', () => (redisReady(), armDrains(deps, queues)));
+    const deliveries = await step('arming deliveries', () => whenRedis(() => armDueDeliveries(deps, queues, 30_000)));
+    await step('arming drains', () => whenRedis(() => armDrains(deps, queues)));
     // The safety net under the timers: nothing stays pending long past its deadline.
     const expired = await step('expiring overdue approvals', async () => {
       const overdue = await db.selectFrom('approvals').select('id').where('status', '=', 'pending').where('expires_at', '<', new Date(Date.now() - OVERDUE_MS)).limit(1_000).execute();
