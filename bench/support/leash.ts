@@ -1,5 +1,6 @@
 // A real Leash for a bench: a throwaway database, one `all` process (web + worker) with
-// NODE_ENV=production and LOG_LEVEL=warn, a workspace with an approver and an agent.
+// NODE_ENV=production and LOG_LEVEL=warn (BENCH_MODE=web runs the web part alone, to tell its cost
+// from the worker's), a workspace with an approver and an agent.
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { createAgent } from '../../src/agents/registry.js';
