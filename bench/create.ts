@@ -1,7 +1,7 @@
 // Scenario 1, approval create: latency sequentially and throughput at 50 connections, against the
 // bare baseline (a Fastify route doing one INSERT with pg, started here on the same database).
 //   npm run bench:create       BENCH_QUICK=1 for a short run
-import { client, f, freePort, load, post, report, startProcess, stats, stopProcess, type Stats } from './support/lib.js';
+import { client, cpuMeter, f, freePort, load, post, report, startProcess, stats, stopProcess, type Stats } from './support/lib.js';
 import { ask, QUICK, startLeash } from './support/leash.js';
 
 const N_SEQ = QUICK ? 300 : 1_000;
@@ -31,8 +31,12 @@ async function main() {
     await load(500, 10, createBase);
     const seqBase = await load(N_SEQ, 1, createBase);
     const seqLeash = await load(N_SEQ, 1, createLeash);
+    let meter = cpuMeter(baseline.pid!);
     const concBase = await load(N_CONC, CONNS, createBase);
+    const cpuBase = meter(N_CONC);
+    meter = cpuMeter(leash.process.pid!);
     const concLeash = await load(N_CONC, CONNS, createLeash);
+    const cpuLeash = meter(N_CONC);
     const tput = (r: { ms: number[]; wallMs: number }) => (r.ms.length / r.wallMs) * 1000;
     const ratio = tput(concLeash) / tput(concBase);
     const conc = stats(concLeash.ms);
@@ -40,6 +44,10 @@ async function main() {
     row('create approval, sequential (ms)', stats(seqLeash.ms), `${f(stats(seqLeash.ms).p50 / stats(seqBase.ms).p50, 2)} × baseline p50`);
     row(`baseline INSERT, ${CONNS} connections (ms)`, stats(concBase.ms), `${f(tput(concBase), 0)} req/s`);
     row(`create approval, ${CONNS} connections (ms)`, conc, `${f(tput(concLeash), 0)} req/s = ${f(ratio, 2)} × baseline throughput`);
+    // CPU per request, by process: on this CPU-bound box it is what sets the throughput ratio.
+    const cpu = (c: typeof cpuBase) => `server ${f(c.server, 2)}, postgres ${f(c.postgres, 2)}, redis ${f(c.redis, 2)}, client ${f(c.client, 2)}`;
+    rows.push(`| CPU ms per request, baseline | ${N_CONC} | | | | ${cpu(cpuBase)} |`);
+    rows.push(`| CPU ms per request, create approval | ${N_CONC} | | | | ${cpu(cpuLeash)} |`);
     headlines = [
       { metric: 'approval create throughput, 50 connections', value: `${f(tput(concLeash), 0)} req/s = ${f(ratio, 2)} × bare INSERT (${f(tput(concBase), 0)} req/s)`, target: '≥ 0.7 × baseline', pass: ratio >= 0.7 },
       { metric: 'approval create p99, 50 connections', value: `${f(conc.p99)} ms`, target: '≤ 50 ms', pass: conc.p99 <= 50 },

@@ -157,6 +157,49 @@ describe('POST /v1/pause', () => {
     const other = await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ message: 'different' }), headers });
     expect(other.body.error.code).toBe('idempotency_key_reused');
   });
+
+  it('concurrent asks (keys looked up together, approvals committed together) each get their own outcome', async () => {
+    const { ws, agent: ok1, approver } = await setup('ok-1');
+    const ok2 = await ws.agent('ok-2');
+    const full = await ws.agent('held-full');
+    const send = await ws.agent('held-send');
+    const stopped = await ws.agent('gone');
+    await t.call('POST', `/v1/agents/${full.id}/pause`, { key: ws.ownerKey, body: { mode: 'full' } });
+    await t.call('POST', `/v1/agents/${send.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } });
+    await t.call('POST', `/v1/agents/${stopped.id}/stop`, { key: ws.ownerKey, body: { graceful: false } });
+    // Same prefix as ok-1's key, wrong secret: shares ok-1's lookup row but must not pass.
+    const forged = ok1.key.slice(0, 18) + 'x'.repeat(ok1.key.length - 18);
+    const askers = [
+      { name: 'ok-1', key: ok1.key, status: 201, agentId: ok1.id },
+      { name: 'ok-2', key: ok2.key, status: 201, agentId: ok2.id },
+      { name: 'approver', key: approver.key, status: 201, agentId: null },
+      { name: 'held-full', key: full.key, status: 403, code: 'AGENT_PAUSED_BY_OWNER' },
+      { name: 'held-send', key: send.key, status: 403, code: 'AGENT_PAUSED_BY_OWNER' },
+      { name: 'gone', key: stopped.key, status: 403, code: 'AGENT_INACTIVE' },
+      { name: 'forged', key: forged, status: 401, code: 'unauthorized' },
+    ];
+    const calls = askers.flatMap((a) => Array.from({ length: 6 }, (_, i) => ({ ...a, message: `${a.name} asks #${i}` })));
+    const results = await Promise.all(calls.map((c) => t.call('POST', '/v1/pause', { key: c.key, body: ask({ message: c.message }) })));
+    const created: string[] = [];
+    calls.forEach((c, i) => {
+      const res = results[i]!;
+      expect(res.status, c.message).toBe(c.status);
+      if (c.status === 201) {
+        expect(res.body).toMatchObject({ message: c.message, agent_id: c.agentId, status: 'pending' });
+        created.push(res.body.pause_id);
+      } else {
+        expect(res.body.error.code).toBe(c.code);
+        if (c.status === 403) expect(res.body.error.message).toContain(c.name);
+      }
+    });
+    const rows = await approvalsOf(t, ws.id);
+    expect(rows.map((r) => r.id).sort()).toEqual([...created].sort());
+    for (const r of rows) expect(r.message).toBe(results[calls.findIndex((_, i) => results[i]!.body.pause_id === r.id)]!.body.message);
+    const timeline = await t.deps.db.selectFrom('activity').select('details').where('workspace_id', '=', ws.id).where('action', '=', 'approval.requested').execute();
+    expect(timeline.map((a) => (a.details as { pause_id: string }).pause_id).sort()).toEqual([...created].sort());
+    const events = await t.deps.db.selectFrom('outbox').select('payload').where('workspace_id', '=', ws.id).where('type', '=', 'approval.requested').execute();
+    expect(events.map((e) => (e.payload.data as { pause_id: string }).pause_id).sort()).toEqual([...created].sort());
+  });
 });
 
 describe('deciding', () => {

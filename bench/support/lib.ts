@@ -1,6 +1,7 @@
 // Shared bench plumbing: a throwaway database, child processes, a keep-alive HTTP client, stats.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { Pool } from 'undici';
@@ -139,3 +140,48 @@ export async function report(name: string, title: string, header: string[], rows
 }
 
 export const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '—');
+
+/** CPU seconds used so far by a process (all its threads), from /proc: Linux only, NaN elsewhere. */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
+
+function pidsNamed(name: string): number[] {
+  try {
+    return readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number)
+      .filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === name;
+        } catch {
+          return false;
+        }
+      });
+  } catch {
+    return [];
+  }
+}
+
+/** Where a phase's CPU went: the server process, every Postgres and Redis process on the machine,
+ *  and this (client) process. Ratios of CPU per request explain a throughput ratio on a CPU-bound box. */
+export function cpuMeter(serverPid: number) {
+  const read = () => ({
+    server: cpuSecondsOf(serverPid),
+    postgres: pidsNamed('postgres').reduce((sum, pid) => sum + (cpuSecondsOf(pid) || 0), 0),
+    redis: pidsNamed('redis-server').reduce((sum, pid) => sum + (cpuSecondsOf(pid) || 0), 0),
+    client: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+  });
+  const start = read();
+  return (requests: number) => {
+    const end = read();
+    const per = (k: keyof typeof start) => ((end[k] - start[k]) * 1000) / requests;
+    return { server: per('server'), postgres: per('postgres'), redis: per('redis'), client: per('client') };
+  };
+}

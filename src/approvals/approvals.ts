@@ -1,5 +1,6 @@
 // Approvals (PausePoint's pause_request): asking, reading, listing. Deciding is in decide.ts.
 import { sql } from 'kysely';
+import { batched } from '../coalesced.js';
 import { activityRow } from '../activity/timeline.js';
 import { actingAgent, requireRole, type Ctx, type Scope } from '../context.js';
 import { isUuid, iso, json, newId, type Db } from '../db/index.js';
@@ -54,18 +55,81 @@ interface Asked extends ApprovalRow {
   agent_pause_mode: string | null;
 }
 
+/** One approval to insert, with its timeline row and outbox event: JSON columns as values, except
+ *  the act_ and ob_ ones, which activityRow and outboxRow have already serialized. */
+interface NewApproval {
+  id: string;
+  workspace_id: string;
+  agent_id: string | null;
+  requested_by: unknown;
+  channel: string;
+  recipient: string;
+  message: string;
+  options: unknown;
+  allow_text_response: boolean;
+  timeout_default: string | null;
+  metadata: unknown;
+  expires_at: string;
+  act_id: string;
+  act_actor: string;
+  act_channel: string;
+  act_details: string;
+  ob_id: string;
+  ob_payload: string;
+}
+
 /**
  * Asking a human is outbound traffic: a paused agent (either mode) may not, nor a stopping or
- * stopped one. One statement, in autocommit when it can be (one round trip, not five): the agent's
- * row is read FOR KEY SHARE, so a pause or stop (FOR UPDATE) committing at the same moment is
- * either seen here or waits for this approval (and a stop then cancels it), while message senders
- * (FOR NO KEY UPDATE) never wait; the approval, its timeline row and its outbox event are written
- * only if the agent may ask.
- *
- * No NOTIFY: Postgres serializes the commits of every transaction that notifies (a global lock
- * held through the WAL flush), which capped creates near 1,000/s. Nothing waits on a new approval
- * but the worker, which polls the outbox every OUTBOX_POLL_MS anyway.
+ * stopped one. Each asking agent's row is read FOR KEY SHARE (in id order), so a pause or stop
+ * (FOR UPDATE) committing at the same moment is either seen here or waits for the approval (and a
+ * stop then cancels it), while message senders (FOR NO KEY UPDATE) never wait; an approval, its
+ * timeline row and its outbox event are written only if its agent may ask (a member's always).
+ * The rows go in as one JSON array, so any number of approvals is one statement of fixed text.
  */
+async function insertApprovals(db: Db, items: NewApproval[]): Promise<Asked[]> {
+  const { rows } = await sql<Asked & { input_id: string }>`
+    with input as (
+      select * from json_to_recordset(${json(items)}::json) as x(
+        id uuid, workspace_id uuid, agent_id uuid, requested_by jsonb, channel text, recipient text, message text,
+        options jsonb, allow_text_response boolean, timeout_default text, metadata json, expires_at timestamptz,
+        act_id uuid, act_actor text, act_channel text, act_details text, ob_id uuid, ob_payload text)
+    ), a as (
+      select id, run_state, pause_mode from agents where id in (select agent_id from input) order by id for key share
+    ), ins as (
+      insert into approvals (id, workspace_id, agent_id, requested_by, channel, recipient, message, options, allow_text_response, timeout_default, metadata, expires_at)
+      select i.id, i.workspace_id, i.agent_id, i.requested_by, i.channel, i.recipient, i.message, i.options, i.allow_text_response, i.timeout_default, i.metadata, i.expires_at
+      from input i left join a on a.id = i.agent_id
+      where i.agent_id is null or (a.run_state = 'running' and a.pause_mode is null)
+      returning *
+    ), act as (
+      insert into activity (id, workspace_id, agent_id, action, actor, channel, details)
+      select i.act_id, i.workspace_id, i.agent_id, 'approval.requested', i.act_actor::jsonb, i.act_channel, i.act_details::jsonb from input i join ins on ins.id = i.id
+    ), ob as (
+      insert into outbox (id, workspace_id, agent_id, type, payload)
+      select i.ob_id, i.workspace_id, i.agent_id, ${APPROVAL_REQUESTED}, i.ob_payload::json from input i join ins on ins.id = i.id
+    )
+    select i.id as input_id, ins.*, a.run_state as agent_run_state, a.pause_mode as agent_pause_mode
+    from input i left join a on a.id = i.agent_id left join ins on ins.id = i.id`.execute(db);
+  const byId = new Map(rows.map((r) => [r.input_id, r]));
+  return items.map((item) => byId.get(item.id)!);
+}
+
+/**
+ * Creates are group-committed: concurrent ones (outside a caller's transaction) go to Postgres as
+ * one statement and one commit, so under load a create costs a fraction of a round trip and of a
+ * WAL flush rather than one each. A lone create goes at once.
+ */
+const inserters = new WeakMap<Db, (item: NewApproval) => Promise<Asked | undefined>>();
+function insertApproval(db: Db, item: NewApproval): Promise<Asked | undefined> {
+  if (db.isTransaction) return insertApprovals(db, [item]).then((rows) => rows[0]);
+  let insert = inserters.get(db);
+  if (!insert) inserters.set(db, (insert = batched((items: NewApproval[]) => insertApprovals(db, items), 200)));
+  return insert(item);
+}
+
+/** No NOTIFY: Postgres serializes the commits of every transaction that notifies (a global lock
+ *  held through the WAL flush), which capped creates near 1,000/s. Nothing waits on a new approval
+ *  but the worker, which polls the outbox every OUTBOX_POLL_MS anyway. */
 export async function createApproval(
   db: Db,
   ctx: Ctx,
@@ -81,35 +145,35 @@ export async function createApproval(
   }
   const id = newId();
   const agentId = agent?.id ?? null;
-  const expiresAt = new Date(Date.now() + timeoutMs(req));
+  const expiresAt = new Date(Date.now() + timeoutMs(req)).toISOString();
   const entry = activityRow(ctx, {
     action: 'approval.requested',
     agentId,
-    details: { pause_id: id, channel: req.channel, recipient: req.recipient, expires_at: expiresAt.toISOString() },
+    details: { pause_id: id, channel: req.channel, recipient: req.recipient, expires_at: expiresAt },
   });
   const event = outboxRow({ workspaceId: ctx.workspaceId, agentId, type: APPROVAL_REQUESTED, data: { pause_id: id } });
-  const asker = agentId
-    ? sql`select run_state, pause_mode from agents where id = ${agentId} for key share`
-    : sql`select 'running'::text as run_state, null::text as pause_mode`;
-  const { rows } = await sql<Asked>`
-    with a as (${asker}), ins as (
-      insert into approvals (id, workspace_id, agent_id, requested_by, channel, recipient, message, options, allow_text_response, timeout_default, metadata, expires_at)
-      select ${id}::uuid, ${ctx.workspaceId}::uuid, ${agentId}::uuid, ${json(ctx.actor)}::jsonb, ${req.channel}, ${req.recipient}, ${req.message}, ${json(req.options)}::jsonb,
-        ${req.allow_text_response}::boolean, ${req.timeout_default}::text, ${req.metadata === null ? null : json(req.metadata)}::json, ${expiresAt}::timestamptz
-      from a where a.run_state = 'running' and a.pause_mode is null
-      returning *
-    ), act as (
-      insert into activity (id, workspace_id, agent_id, action, actor, channel, details)
-      select ${entry.id}::uuid, ${entry.workspace_id}::uuid, ${entry.agent_id}::uuid, ${entry.action}, ${entry.actor}::jsonb, ${entry.channel}, ${entry.details}::jsonb from ins
-    ), ob as (
-      insert into outbox (id, workspace_id, agent_id, type, payload)
-      select ${event.id}::uuid, ${event.workspace_id}::uuid, ${event.agent_id}::uuid, ${event.type}, ${event.payload}::json from ins
-    )
-    select ins.*, a.run_state as agent_run_state, a.pause_mode as agent_pause_mode
-    from a left join ins on true`.execute(db);
-  const row = rows[0];
-  if (!row) fail('AGENT_INACTIVE', `${agent!.name} no longer exists`);
-  if (row.agent_run_state !== 'running') fail('AGENT_INACTIVE', `${agent!.name} is ${row.agent_run_state === 'stopped' ? 'stopped' : 'stopping'}`);
+  const row = await insertApproval(db, {
+    id,
+    workspace_id: ctx.workspaceId,
+    agent_id: agentId,
+    requested_by: ctx.actor,
+    channel: req.channel,
+    recipient: req.recipient,
+    message: req.message,
+    options: req.options,
+    allow_text_response: req.allow_text_response,
+    timeout_default: req.timeout_default,
+    metadata: req.metadata,
+    expires_at: expiresAt,
+    act_id: entry.id,
+    act_actor: entry.actor,
+    act_channel: entry.channel,
+    act_details: entry.details,
+    ob_id: event.id,
+    ob_payload: event.payload,
+  });
+  if (!row || (agentId && row.agent_run_state === null)) fail('AGENT_INACTIVE', `${agent!.name} no longer exists`);
+  if (agentId && row.agent_run_state !== 'running') fail('AGENT_INACTIVE', `${agent!.name} is ${row.agent_run_state === 'stopped' ? 'stopped' : 'stopping'}`);
   if (row.agent_pause_mode) fail('AGENT_PAUSED_BY_OWNER', `${agent!.name} is paused by its owner (${row.agent_pause_mode})`);
   return approvalView(row, settings);
 }

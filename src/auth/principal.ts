@@ -1,4 +1,6 @@
 // Resolves a presented API key to the member or agent it acts as.
+import { sql } from 'kysely';
+import { batched } from '../coalesced.js';
 import type { Channel, Ctx } from '../context.js';
 export { hasRole } from '../context.js';
 import type { Db } from '../db/index.js';
@@ -9,34 +11,65 @@ export type Principal =
   | { kind: 'member'; workspaceId: string; keyId: string; member: Member }
   | { kind: 'agent'; workspaceId: string; keyId: string; agent: AgentRow };
 
-/** One query: the key and the member or agent it acts as (the key's kind is in its prefix). */
+type MemberKeyRow = Member & { key_id: string; key_hash: Buffer; prefix: string };
+type AgentKeyRow = AgentRow & { key_id: string; key_hash: Buffer; prefix: string };
+
+/** Keys in use, with the member or agent each acts as, for a set of prefixes: one query. */
+const memberKeys = (db: Db, prefixes: string[]) =>
+  db
+    .selectFrom('api_keys as k')
+    .innerJoin('members as m', 'm.id', 'k.member_id')
+    .selectAll('m')
+    .select(['k.id as key_id', 'k.key_hash', 'k.prefix'])
+    .where('k.prefix', '=', sql<string>`any(${prefixes}::text[])`)
+    .where('k.revoked_at', 'is', null)
+    .execute() as Promise<MemberKeyRow[]>;
+
+const agentKeys = (db: Db, prefixes: string[]) =>
+  db
+    .selectFrom('api_keys as k')
+    .innerJoin('agents as a', 'a.id', 'k.agent_id')
+    .selectAll('a')
+    .select(['k.id as key_id', 'k.key_hash', 'k.prefix'])
+    .where('k.prefix', '=', sql<string>`any(${prefixes}::text[])`)
+    .where('k.revoked_at', 'is', null)
+    .where('a.deleted_at', 'is', null)
+    .execute() as Promise<AgentKeyRow[]>;
+
+/** Lookups made while one is in flight go together as the next query, so under load every request
+ *  still reads its key fresh (a revoked key or a changed role counts at once; nothing is cached)
+ *  but many requests share a round trip. A lone lookup goes at once. */
+function lookup<R extends { prefix: string }>(query: (db: Db, prefixes: string[]) => Promise<R[]>) {
+  const perDb = new WeakMap<Db, (prefix: string) => Promise<R | undefined>>();
+  return (db: Db, prefix: string): Promise<R | undefined> => {
+    if (db.isTransaction) return query(db, [prefix]).then((rows) => rows[0]);
+    let find = perDb.get(db);
+    if (!find) {
+      find = batched(async (prefixes: string[]) => {
+        const rows = new Map((await query(db, [...new Set(prefixes)])).map((r) => [r.prefix, r]));
+        return prefixes.map((p) => rows.get(p));
+      }, 500);
+      perDb.set(db, find);
+    }
+    return find(prefix);
+  };
+}
+const findMemberKey = lookup(memberKeys);
+const findAgentKey = lookup(agentKeys);
+
+/** The key and the member or agent it acts as (the key's kind is in its prefix). */
 export async function authenticate(db: Db, key: string): Promise<Principal | undefined> {
   const prefix = keyPrefix(key);
   if (!prefix) return undefined;
   if (prefix.startsWith('lsh_m_')) {
-    const row = await db
-      .selectFrom('api_keys as k')
-      .innerJoin('members as m', 'm.id', 'k.member_id')
-      .selectAll('m')
-      .select(['k.id as key_id', 'k.key_hash'])
-      .where('k.prefix', '=', prefix)
-      .where('k.revoked_at', 'is', null)
-      .executeTakeFirst();
+    const row = await findMemberKey(db, prefix);
     if (!row || !keyMatches(key, row.key_hash)) return undefined;
-    const { key_id, key_hash: _, ...member } = row;
+    const { key_id, key_hash: _, prefix: __, ...member } = row;
     return { kind: 'member', workspaceId: member.workspace_id, keyId: key_id, member };
   }
-  const row = await db
-    .selectFrom('api_keys as k')
-    .innerJoin('agents as a', 'a.id', 'k.agent_id')
-    .selectAll('a')
-    .select(['k.id as key_id', 'k.key_hash'])
-    .where('k.prefix', '=', prefix)
-    .where('k.revoked_at', 'is', null)
-    .where('a.deleted_at', 'is', null)
-    .executeTakeFirst();
+  const row = await findAgentKey(db, prefix);
   if (!row || !keyMatches(key, row.key_hash)) return undefined;
-  const { key_id, key_hash: _, ...agent } = row;
+  const { key_id, key_hash: _, prefix: __, ...agent } = row;
   return { kind: 'agent', workspaceId: agent.workspace_id, keyId: key_id, agent };
 }
 
