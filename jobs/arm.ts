@@ -1,5 +1,6 @@
 // Putting work into Redis from Postgres. Every job id is derived from the row it serves, so arming
 // the same work twice is a no-op, and re-arming everything after Redis lost it is always safe.
+import { sql } from 'kysely';
 import { adapters } from '../src/channels/registry.js';
 import type { ApprovalChannel } from '../src/db/schema.js';
 import type { Deps } from '../src/deps.js';
@@ -111,24 +112,31 @@ export async function armDrains(deps: Pick<Deps, 'db'>, queues: Queues, agentIds
   return rows.length;
 }
 
-/** After Redis lost its data: every pending timer, delivery and channel job, from Postgres. */
-export async function rearmEverything(deps: Pick<Deps, 'db'>, queues: Queues): Promise<{ timers: number; deliveries: number; channels: number; drains: number }> {
-  let timers = 0;
-  let after = '00000000-0000-0000-0000-000000000000';
+/** Timers of pending approvals due in [from, until): the sweep arms each as it comes within the
+ *  horizon (see ARM_AHEAD_MS); job ids make the overlap between sweeps harmless. */
+export async function armTimersDue(deps: Pick<Deps, 'db'>, queues: Queues, from: Date, until: Date): Promise<number> {
+  let armed = 0;
+  let after: { expires_at: Date; id: string } | undefined;
   for (;;) {
-    const rows = await deps.db
+    let q = deps.db
       .selectFrom('approvals')
       .select(['id', 'expires_at'])
       .where('status', '=', 'pending')
-      .where('id', '>', after)
-      .orderBy('id')
-      .limit(CHUNK)
-      .execute();
-    if (rows.length === 0) break;
+      .where('expires_at', '>=', from)
+      .where('expires_at', '<', until);
+    if (after) q = q.where(sql<boolean>`(expires_at, id) > (${after.expires_at}, ${after.id}::uuid)`);
+    const rows = await q.orderBy('expires_at').orderBy('id').limit(CHUNK).execute();
     await armTimers(queues, rows);
-    timers += rows.length;
-    after = rows[rows.length - 1]!.id;
+    armed += rows.length;
+    if (rows.length < CHUNK) return armed;
+    after = rows[rows.length - 1]!;
   }
+}
+
+/** After Redis lost its data: every timer due before `until`, every pending delivery and channel
+ *  job, from Postgres. */
+export async function rearmEverything(deps: Pick<Deps, 'db'>, queues: Queues, until: Date): Promise<{ timers: number; deliveries: number; channels: number; drains: number }> {
+  const timers = await armTimersDue(deps, queues, new Date(0), until);
   const deliveries = await deps.db
     .selectFrom('deliveries')
     .select(['id', 'attempts', 'next_attempt_at', 'endpoint_id', 'agent_id'])

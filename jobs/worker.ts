@@ -4,6 +4,7 @@
 // whatever Redis may have lost.
 import { DelayedError, Worker, type Job, type WorkerOptions } from 'bullmq';
 import { sql } from 'kysely';
+import { ARM_AHEAD_MS } from '../src/approvals/approvals.js';
 import { expireApprovals } from '../src/approvals/decide.js';
 import { RetryLater } from '../src/channels/adapter.js';
 import { adapters } from '../src/channels/registry.js';
@@ -14,7 +15,7 @@ import { OUTBOX_KEY } from '../src/outbox/outbox.js';
 import { createQueues, producerConnection, workerConnection, type QueueName } from '../src/queue.js';
 import { DELIVERIES_KEY } from '../src/webhooks/endpoints.js';
 import { DRAIN_RESET_PREFIX, INBOX_PREFIX } from '../src/wakeups.js';
-import { armChannel, armDeliveries, armDrains, armDueDeliveries, armTimers, rearmEverything, TIMER_LEAD_MS } from './arm.js';
+import { armChannel, armDeliveries, armDrains, armDueDeliveries, armTimers, armTimersDue, rearmEverything, TIMER_LEAD_MS } from './arm.js';
 import { showOutcome, sendOnChannel, type Pacer } from './channel-jobs.js';
 import { attemptDelivery } from './deliver.js';
 import { dispatchBatch, outboxPending, type Fanout } from './dispatch-outbox.js';
@@ -66,6 +67,11 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
     redisDown = false;
   });
   const queues = createQueues(config, producer);
+  /** Timers due within this are armed in Redis; the sweep moves the horizon along (twice per
+   *  horizon at least, so each timer is armed well before its deadline). */
+  const horizonMs = Math.max(ARM_AHEAD_MS, 2 * config.sweepIntervalMs);
+  /** Deadlines before this have been armed (by the last re-arm or sweep of this process). */
+  let armedUntil = 0;
   const inFlight = new Map<string, number>();
 
   /** BullMQ waits for a connection that is not ready, without end; with Redis away, work that needs
@@ -84,7 +90,8 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
   const arm = async (fan: Fanout) => {
     redisReady();
     await armDeliveries(queues, fan.deliveries);
-    await armTimers(queues, fan.requested);
+    // Far-off deadlines are left to the sweep (see ARM_AHEAD_MS), as for approvals with no event.
+    await armTimers(queues, fan.requested.filter((a) => a.expires_at.getTime() < Date.now() + horizonMs));
     for (const a of fan.requested) if (adapters[a.channel]) await armChannel(queues, 'send', a.id);
     for (const id of fan.settled) await armChannel(queues, 'settled', id);
   };
@@ -261,6 +268,15 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
   const sweep = coalesced(async () => {
     await dispatch();
     const deliveries = await step('arming deliveries', () => whenRedis(() => armDueDeliveries(deps, queues, 30_000)));
+    await step('arming timers', () =>
+      whenRedis(async () => {
+        // From a minute before the last horizon: a deadline set by a web process whose clock runs a
+        // little behind ours is still caught.
+        const until = Date.now() + horizonMs;
+        await armTimersDue(deps, queues, new Date(armedUntil - 60_000), new Date(until));
+        armedUntil = until;
+      }),
+    );
     await step('arming drains', () => whenRedis(() => armDrains(deps, queues)));
     // The safety net under the timers: nothing stays pending long past its deadline.
     const expired = await step('expiring overdue approvals', async () => {
@@ -288,7 +304,9 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
   const sentinel = `${config.queuePrefix}:leash:armed`;
   const rearm = coalesced(async () => {
     try {
-      const armed = await rearmEverything(deps, queues);
+      const until = Date.now() + horizonMs;
+      const armed = await rearmEverything(deps, queues, new Date(until));
+      armedUntil = until;
       await producer.set(sentinel, new Date().toISOString());
       log.info(armed, 're-armed timers and deliveries from Postgres');
     } catch (err) {

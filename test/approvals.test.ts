@@ -1,4 +1,7 @@
+import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
+import { TIMER_LEAD_MS } from '../jobs/arm.js';
+import { ARM_AHEAD_MS } from '../src/approvals/approvals.js';
 import { closeDeps, createDeps } from '../src/deps.js';
 import { buildServer } from '../src/http/server.js';
 import { useTestApp, type TestApp } from './support/app.js';
@@ -178,15 +181,20 @@ describe('POST /v1/pause', () => {
       { name: 'gone', key: stopped.key, status: 403, code: 'AGENT_INACTIVE' },
       { name: 'forged', key: forged, status: 401, code: 'unauthorized' },
     ];
-    const calls = askers.flatMap((a) => Array.from({ length: 6 }, (_, i) => ({ ...a, message: `${a.name} asks #${i}` })));
-    const results = await Promise.all(calls.map((c) => t.call('POST', '/v1/pause', { key: c.key, body: ask({ message: c.message }) })));
+    // Even ones are due within the arming horizon (an approval.requested event each), odd ones not.
+    const calls = askers.flatMap((a) => Array.from({ length: 6 }, (_, i) => ({ ...a, message: `${a.name} asks #${i}`, soon: i % 2 === 0 })));
+    const results = await Promise.all(
+      calls.map((c) => t.call('POST', '/v1/pause', { key: c.key, body: ask({ message: c.message, ...(c.soon ? { timeout_seconds: 60 } : {}) }) })),
+    );
     const created: string[] = [];
+    const soon: string[] = [];
     calls.forEach((c, i) => {
       const res = results[i]!;
       expect(res.status, c.message).toBe(c.status);
       if (c.status === 201) {
         expect(res.body).toMatchObject({ message: c.message, agent_id: c.agentId, status: 'pending' });
         created.push(res.body.pause_id);
+        if (c.soon) soon.push(res.body.pause_id);
       } else {
         expect(res.body.error.code).toBe(c.code);
         if (c.status === 403) expect(res.body.error.message).toContain(c.name);
@@ -198,7 +206,7 @@ describe('POST /v1/pause', () => {
     const timeline = await t.deps.db.selectFrom('activity').select('details').where('workspace_id', '=', ws.id).where('action', '=', 'approval.requested').execute();
     expect(timeline.map((a) => (a.details as { pause_id: string }).pause_id).sort()).toEqual([...created].sort());
     const events = await t.deps.db.selectFrom('outbox').select('payload').where('workspace_id', '=', ws.id).where('type', '=', 'approval.requested').execute();
-    expect(events.map((e) => (e.payload.data as { pause_id: string }).pause_id).sort()).toEqual([...created].sort());
+    expect(events.map((e) => (e.payload.data as { pause_id: string }).pause_id).sort()).toEqual([...soon].sort());
   });
 });
 
@@ -423,6 +431,25 @@ describe('timeouts', () => {
     expect(Date.parse(res.body.response_at) - Date.parse(a.expires_at)).toBeLessThan(1_000);
   });
 
+  it('a web approval due beyond the arming horizon gets no event; the sweep arms its timer once the deadline is within it', async () => {
+    const tw = await worker();
+    const { agent } = await setup();
+    const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ timeout_seconds: 3600 }) });
+    expect(await t.deps.db.selectFrom('outbox').select('id').where('agent_id', '=', agent.id).where('type', '=', 'approval.requested').execute()).toEqual([]);
+    const timers = new Queue('timers', { connection: { url: t.config.redisUrl }, prefix: tw.prefix });
+    stops.push(() => timers.close());
+    await tw.w.sweep();
+    expect(await timers.getJob(`expire.${a.pause_id}`)).toBeFalsy();
+    // Time passes (moved by hand): the deadline is now 9 minutes away, within the 10-minute horizon.
+    const due = Date.now() + ARM_AHEAD_MS - 60_000;
+    await t.deps.db.updateTable('approvals').set({ expires_at: new Date(due) }).where('id', '=', a.pause_id).execute();
+    await tw.w.sweep();
+    const job = await timers.getJob(`expire.${a.pause_id}`);
+    expect(job).toBeTruthy();
+    // Armed to start TIMER_LEAD_MS before the deadline (give or take the sweep's own time).
+    expect(Math.abs(job!.timestamp + job!.delay - (due - TIMER_LEAD_MS))).toBeLessThan(1_000);
+  });
+
   it('approvals that expired while no worker ran are timed out when a worker starts', async () => {
     const { agent } = await setup();
     const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ timeout_seconds: 1 }) });
@@ -446,8 +473,8 @@ describe('timeouts', () => {
     const tw = await worker();
     const { agent } = await setup();
     const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ timeout_seconds: 3600 }) });
-    await expect.poll(async () => (await t.deps.db.selectFrom('outbox').select('dispatched_at').where('type', '=', 'approval.requested').where('agent_id', '=', agent.id).executeTakeFirst())?.dispatched_at).not.toBeNull();
-    // Its timer is armed for an hour from now; the record says it is long overdue.
+    await tw.w.sweep();
+    // An hour out, its timer is not armed yet; the record says it is long overdue.
     await t.deps.db.updateTable('approvals').set({ expires_at: new Date(Date.now() - 60_000) }).where('id', '=', a.pause_id).execute();
     await tw.w.sweep();
     const [row] = await t.deps.db.selectFrom('approvals').select(['status', 'via_timeout']).where('id', '=', a.pause_id).execute();

@@ -28,7 +28,9 @@ export function freePort(): number {
 export async function startProcess(entry: string, args: string[], env: Record<string, string>, ready: string): Promise<ChildProcess> {
   // BENCH_PROFILE=dir writes a V8 CPU profile of each process there (open in Chrome DevTools).
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', entry, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // BENCH_NODE_ARGS: extra node/V8 flags for every process started (to try one, e.g. --optimize-for-size).
+  const extra = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...profile, ...extra, '--import', 'tsx', entry, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const deadline = Date.now() + 30_000;

@@ -24,6 +24,14 @@ export const approvalKey = (id: string) => `approval:${id}`;
 /** Internal event: a new approval to deliver on its channel and to time out. Not a webhook event. */
 export const APPROVAL_REQUESTED = 'approval.requested';
 
+/**
+ * A web approval due further out than this gets no approval.requested event: there is nothing to
+ * send, and its timer is armed by the worker's sweep once the deadline comes within the worker's
+ * horizon (at least this long). Most approvals are answered long before their deadline, so most
+ * never cost the worker a round trip, and Redis holds only the next minutes' timers.
+ */
+export const ARM_AHEAD_MS = 10 * 60_000;
+
 /** `withUrl: false` for readers who may not answer (viewers): the url is the power to answer. */
 export function approvalView(row: ApprovalRow, settings: Pick<ApprovalSettings, 'publicUrl' | 'secret'>, withUrl = true) {
   return {
@@ -74,7 +82,8 @@ interface NewApproval {
   act_actor: string;
   act_channel: string;
   act_details: string;
-  ob_id: string;
+  /** null: no approval.requested event (see ARM_AHEAD_MS). */
+  ob_id: string | null;
   ob_payload: string;
 }
 
@@ -106,7 +115,7 @@ async function insertApprovals(db: Db, items: NewApproval[]): Promise<Asked[]> {
       select i.act_id, i.workspace_id, i.agent_id, 'approval.requested', i.act_actor::jsonb, i.act_channel, i.act_details::jsonb from input i join ins on ins.id = i.id
     ), ob as (
       insert into outbox (id, workspace_id, agent_id, type, payload)
-      select i.ob_id, i.workspace_id, i.agent_id, ${APPROVAL_REQUESTED}, i.ob_payload::json from input i join ins on ins.id = i.id
+      select i.ob_id, i.workspace_id, i.agent_id, ${APPROVAL_REQUESTED}, i.ob_payload::json from input i join ins on ins.id = i.id where i.ob_id is not null
     )
     select i.id as input_id, ins.*, a.run_state as agent_run_state, a.pause_mode as agent_pause_mode
     from input i left join a on a.id = i.agent_id left join ins on ins.id = i.id`.execute(db);
@@ -145,7 +154,8 @@ export async function createApproval(
   }
   const id = newId();
   const agentId = agent?.id ?? null;
-  const expiresAt = new Date(Date.now() + timeoutMs(req)).toISOString();
+  const timeout = timeoutMs(req);
+  const expiresAt = new Date(Date.now() + timeout).toISOString();
   const entry = activityRow(ctx, {
     action: 'approval.requested',
     agentId,
@@ -169,7 +179,7 @@ export async function createApproval(
     act_actor: entry.actor,
     act_channel: entry.channel,
     act_details: entry.details,
-    ob_id: event.id,
+    ob_id: req.channel !== 'web' || timeout <= ARM_AHEAD_MS ? event.id : null,
     ob_payload: event.payload,
   });
   if (!row || (agentId && row.agent_run_state === null)) fail('AGENT_INACTIVE', `${agent!.name} no longer exists`);

@@ -1,0 +1,33 @@
+import { readFileSync } from 'node:fs';
+import WebSocket from 'ws';
+import http from 'node:http';
+import { startLeash } from './bench/support/leash.js';
+import { client, post } from './bench/support/lib.js';
+import { ask } from './bench/support/leash.js';
+const N = Number(process.env.N ?? 2000);
+const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+const leash = await startLeash('snap', { NODE_OPTIONS: '--inspect=127.0.0.1:9339 ' + (process.env.FLAGS ?? '') });
+const pid = leash.process.pid!;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const list = await (await fetch('http://127.0.0.1:9339/json/list')).json();
+const dbg = new WebSocket(list[0].webSocketDebuggerUrl); await new Promise((r) => dbg.once('open', r));
+let id = 0;
+const evaluate = (expression: string) => new Promise<string>((resolve) => { const my = ++id; dbg.on('message', function h(d) { const m = JSON.parse(String(d)); if (m.id === my) { dbg.off('message', h); resolve(m.result?.result?.value); } }); dbg.send(JSON.stringify({ id: my, method: 'Runtime.evaluate', params: { expression } })); });
+const mem = async (label: string) => { await sleep(Number(process.env.SETTLE ?? 15000)); if (process.env.GC) { await evaluate('gc()'); console.log('gc:', rss(pid).toFixed(0)); } const u = JSON.parse(await evaluate('JSON.stringify({...process.memoryUsage(), ...process.getBuiltinModule("v8").getHeapStatistics()})') ?? '{}');
+  const mb = (x: number) => (x / 2 ** 20).toFixed(1);
+  console.log(label.padEnd(14), 'rss', rss(pid).toFixed(0), 'heapTotal', mb(u.heapTotal), 'heapUsed', mb(u.heapUsed), 'external', mb(u.external), 'arrayBuffers', mb(u.arrayBuffers), 'malloced', mb(u.malloced_memory), 'peakMalloc', mb(u.peak_malloced_memory));
+};
+await evaluate('1');
+await mem('before');
+const out: WebSocket[] = [];
+for (let i = 0; i < N; i += 200) {
+  await Promise.all(Array.from({ length: 200 }, () => { const ws = new WebSocket(leash.origin.replace('http', 'ws') + '/v1/stream', { headers: { authorization: `Bearer ${leash.agent.key}` } }); out.push(ws); return new Promise((r, j) => { ws.once('open', r); ws.once('error', j); }); }));
+}
+await mem(`+${N} ws`);
+const L = client(leash.origin, 1); const pending = (await post(L, '/v1/pause', ask(1), leash.agent.key)).json.pause_id; await L.close();
+const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+const polls = Array.from({ length: N }, () => { const r = http.get(`${leash.origin}/v1/pause/${pending}?wait=60`, { agent, headers: { authorization: `Bearer ${leash.agent.key}` } }); r.on('error', () => {}); return r; });
+await sleep(5000);
+await mem(`+${N} polls`);
+for (const s of out) s.terminate(); for (const p of polls) p.destroy(); dbg.close();
+await leash.stop();
