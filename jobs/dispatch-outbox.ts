@@ -22,7 +22,7 @@ export interface Fanout {
   /** New approvals: arm their timers (and send them on their channel). */
   requested: { id: string; expires_at: Date; channel: ApprovalChannel }[];
   /** Approvals that left pending: let their channel show the outcome. */
-  settled: string[];
+  settled: { id: string; channel: ApprovalChannel }[];
 }
 
 const approvalIdOf = (e: OutboxRow) => (e.payload.data as { pause_id?: string } | undefined)?.pause_id;
@@ -77,7 +77,8 @@ export async function dispatchBatch(deps: Pick<Deps, 'db'>): Promise<Fanout> {
       }
       if (e.agent_id && AGENT_EVENT.test(e.type) && withUrl.has(e.agent_id)) rows.push({ ...base, id: newId(), endpoint_id: null, agent_id: e.agent_id });
       const approvalId = approvalIdOf(e);
-      if (approvalId && e.type.startsWith('pause_request.')) out.settled.push(approvalId);
+      // A pause_request.* event carries the approval's view, channel included.
+      if (approvalId && e.type.startsWith('pause_request.')) out.settled.push({ id: approvalId, channel: (e.payload.data as { channel: ApprovalChannel }).channel });
     }
     if (rows.length) {
       out.deliveries = await tx

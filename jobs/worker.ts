@@ -93,7 +93,8 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
     // Far-off deadlines are left to the sweep (see ARM_AHEAD_MS), as for approvals with no event.
     await armTimers(queues, fan.requested.filter((a) => a.expires_at.getTime() < Date.now() + horizonMs));
     for (const a of fan.requested) if (adapters[a.channel]) await armChannel(queues, 'send', a.id);
-    for (const id of fan.settled) await armChannel(queues, 'settled', id);
+    // Only a channel with an adapter has a message to update (web approvals have none).
+    for (const a of fan.settled) if (adapters[a.channel]) await armChannel(queues, 'settled', a.id);
   };
   /** Fans out every undispatched event, batch by batch. */
   const dispatch = coalesced(async () => {

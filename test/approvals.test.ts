@@ -450,6 +450,19 @@ describe('timeouts', () => {
     expect(Math.abs(job!.timestamp + job!.delay - (due - TIMER_LEAD_MS))).toBeLessThan(1_000);
   });
 
+  it('a decided web approval costs the worker no channel job: there is no message to update', async () => {
+    await worker();
+    const { ws, agent } = await setup();
+    const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask() });
+    await t.call('POST', `/v1/pause/${a.pause_id}/respond`, { key: ws.ownerKey, body: { choice: 'Approve' } });
+    const dispatched = async () => (await t.deps.db.selectFrom('outbox').select('dispatched_at').where('type', '=', 'pause_request.responded').where('agent_id', '=', agent.id).executeTakeFirst())?.dispatched_at;
+    await expect.poll(dispatched).not.toBeNull();
+    // A channel job, had one been armed, would have run by now and stamped channel_settled_at.
+    await new Promise((r) => setTimeout(r, 1_000));
+    const [row] = await approvalsOf(t, ws.id);
+    expect(row!.channel_settled_at).toBeNull();
+  });
+
   it('approvals that expired while no worker ran are timed out when a worker starts', async () => {
     const { agent } = await setup();
     const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ timeout_seconds: 1 }) });
