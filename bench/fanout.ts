@@ -14,6 +14,7 @@ import { migrateToLatest } from '../src/db/migrate.js';
 import { createEndpoint } from '../src/webhooks/endpoints.js';
 import { createWorkspace } from '../src/workspaces/workspaces.js';
 import { f, freePort, freshDatabase, load, report, startProcess, stopProcess, type Headline } from './support/lib.js';
+import { DEPLOYED_NODE_FLAGS } from './support/leash.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const FAST = 10;
@@ -97,7 +98,7 @@ async function main() {
     for (const s of fast) s.count = 0;
 
     const env = { DATABASE_URL: database.url, NODE_ENV: 'production', LEASH_SECRET: 'bench-secret', LOG_LEVEL: 'warn', QUEUE_PREFIX: prefix, HOST: '127.0.0.1', ALLOW_PRIVATE_URLS: 'true' };
-    leash = await startProcess('src/main.ts', ['all'], { ...env, PORT: String(port) }, `http://127.0.0.1:${port}/healthz`);
+    leash = await startProcess('dist/src/main.js', ['all'], { ...env, PORT: String(port) }, `http://127.0.0.1:${port}/healthz`, DEPLOYED_NODE_FLAGS);
 
     const fanOut = async (label: string, withSlow: boolean) => {
       for (const s of [...fast, slow]) s.count = 0;

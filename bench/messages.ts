@@ -14,6 +14,7 @@ import { createDb, type Db } from '../src/db/index.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { createWorkspace } from '../src/workspaces/workspaces.js';
 import { client, f, freePort, freshDatabase, get, load, report, post, startProcess, stats, stopProcess, type Headline } from './support/lib.js';
+import { DEPLOYED_NODE_FLAGS } from './support/leash.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const N_ACCEPT = QUICK ? 1_000 : 5_000;
@@ -90,8 +91,8 @@ async function main() {
     await db.updateTable('agents').set(full).where('id', 'in', held).execute();
 
     const env = { DATABASE_URL: database.url, NODE_ENV: 'production', LEASH_SECRET: 'bench-secret', LOG_LEVEL: 'warn', QUEUE_PREFIX: prefix, HOST: '127.0.0.1' };
-    leash = await startProcess('src/main.ts', ['all'], { ...env, PORT: String(leashPort), BACKLOG_CAP: String(CAP), ALLOW_PRIVATE_URLS: 'true' }, `http://127.0.0.1:${leashPort}/healthz`);
-    baseline = await startProcess('bench/support/baseline-server.ts', [], { DATABASE_URL: database.url, PORT: String(basePort) }, `http://127.0.0.1:${basePort}/`);
+    leash = await startProcess('dist/src/main.js', ['all'], { ...env, PORT: String(leashPort), BACKLOG_CAP: String(CAP), ALLOW_PRIVATE_URLS: 'true' }, `http://127.0.0.1:${leashPort}/healthz`, DEPLOYED_NODE_FLAGS);
+    baseline = await startProcess('bench/support/baseline-server.mjs', [], { DATABASE_URL: database.url, PORT: String(basePort) }, `http://127.0.0.1:${basePort}/`);
     const L = client(`http://127.0.0.1:${leashPort}`, CONNS);
     const B = client(`http://127.0.0.1:${basePort}`, CONNS);
     const owner = ws.api_key;

@@ -1,5 +1,6 @@
 // The bare baseline for idle connections: a Fastify server with @fastify/websocket that accepts
 // streams and parks long-polls, and does nothing else.
+import process from 'node:process';
 import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 

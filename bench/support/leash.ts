@@ -1,7 +1,9 @@
-// A real Leash for a bench: a throwaway database, one `all` process (web + worker) with
+// A real Leash for a bench, run as deployed (the compiled dist/src/main.js: the npm scripts build
+// first): a throwaway database, one `all` process (web + worker) with
 // NODE_ENV=production and LOG_LEVEL=warn (BENCH_MODE=web runs the web part alone, to tell its cost
 // from the worker's), a workspace with an approver and an agent.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { createAgent } from '../../src/agents/registry.js';
 import { operatorCtx, type Ctx } from '../../src/context.js';
@@ -29,6 +31,12 @@ export interface BenchLeash {
 
 export const QUICK = process.env.BENCH_QUICK === '1';
 
+/** Node's flags for Leash as deployed: those of the Procfile's web line, so a bench measures what
+ *  production runs (`web: node --max-semi-space-size=4 dist/src/main.js web`). */
+export const DEPLOYED_NODE_FLAGS = (readFileSync(new URL('../../Procfile', import.meta.url), 'utf8').match(/^web:\s*node\s+(.*?)\s*dist\//m)?.[1] ?? '')
+  .split(/\s+/)
+  .filter(Boolean);
+
 export async function startLeash(tag: string, env: Record<string, string> = {}): Promise<BenchLeash> {
   const database = await freshDatabase(tag);
   const db = createDb(database.url, { max: 4 });
@@ -45,7 +53,7 @@ export async function startLeash(tag: string, env: Record<string, string> = {}):
     const agent = await newAgent('bench-agent');
     const port = freePort();
     child = await startProcess(
-      'src/main.ts',
+      'dist/src/main.js',
       [process.env.BENCH_MODE ?? 'all'],
       {
         DATABASE_URL: database.url,
@@ -59,6 +67,7 @@ export async function startLeash(tag: string, env: Record<string, string> = {}):
         ...env,
       },
       `http://127.0.0.1:${port}/healthz`,
+      DEPLOYED_NODE_FLAGS,
     );
     const proc = child;
     return {

@@ -24,13 +24,15 @@ export function freePort(): number {
   return 20_000 + Math.floor(Math.random() * 20_000);
 }
 
-/** Starts a TypeScript entry point in a child process and waits until `ready` answers. */
-export async function startProcess(entry: string, args: string[], env: Record<string, string>, ready: string): Promise<ChildProcess> {
+/** Starts an entry point in a child process and waits until `ready` answers: compiled JavaScript
+ *  as deployed (dist/), or a TypeScript file of the bench's own through tsx. */
+export async function startProcess(entry: string, args: string[], env: Record<string, string>, ready: string, nodeArgs: string[] = []): Promise<ChildProcess> {
   // BENCH_PROFILE=dir writes a V8 CPU profile of each process there (open in Chrome DevTools).
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   // BENCH_NODE_ARGS: extra node/V8 flags for every process started (to try one, e.g. --optimize-for-size).
   const extra = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...profile, ...extra, '--import', 'tsx', entry, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const loader = entry.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const child = spawn(process.execPath, [...profile, ...nodeArgs, ...extra, ...loader, entry, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const deadline = Date.now() + 30_000;
