@@ -127,7 +127,7 @@ export interface Headline {
  *  bench/results/<name>.md and its headlines to <name>.json (bench/all.ts makes RESULTS.md of them). */
 export async function report(name: string, title: string, header: string[], rows: string[], quick: boolean, headlines: Headline[] = []): Promise<void> {
   const table = [
-    `Machine: ${machine()}. ${quick ? 'Quick run. ' : ''}Leash: one \`all\` process (web + worker), NODE_ENV=production, LOG_LEVEL=warn.`,
+    `Machine: ${machine()}. ${quick ? 'Quick run. ' : ''}Leash: one \`all\` process (web + worker) as deployed, NODE_ENV=production, LOG_LEVEL=warn.`,
     '',
     `| ${header.join(' | ')} |`,
     `| ${header.map(() => '---').join(' | ')} |`,
