@@ -47,7 +47,7 @@ const doc = [
   `# Leash benchmarks (${new Date().toISOString().slice(0, 10)})`,
   '',
   `Machine: ${machine()}. ${quick ? 'Quick run (BENCH_QUICK=1). ' : ''}\`npm run bench\` took ${Math.round((Date.now() - started) / 60_000)} min.`,
-  'Each scenario starts Leash as deployed (compiled `dist/`, the Procfile\'s node flags) as one `all` process (web + worker, NODE_ENV=production, LOG_LEVEL=warn) in a throwaway',
+  'Each scenario starts Leash as deployed (compiled `dist/`, `npm start`\'s node flags) as one `all` process (web + worker, NODE_ENV=production, LOG_LEVEL=warn) in a throwaway',
   'database; its baseline runs in the same run, on the same machine. Figures vary ±20 % between runs on this 2-core machine.',
   '',
   '## Against the targets',

@@ -31,9 +31,11 @@ export interface BenchLeash {
 
 export const QUICK = process.env.BENCH_QUICK === '1';
 
-/** Node's flags for Leash as deployed: those of the Procfile's web line, so a bench measures what
- *  production runs (`web: node --max-semi-space-size=4 dist/src/main.js web`). */
-export const DEPLOYED_NODE_FLAGS = (readFileSync(new URL('../../Procfile', import.meta.url), 'utf8').match(/^web:\s*node\s+(.*?)\s*dist\//m)?.[1] ?? '')
+/** Node's flags for Leash as `npm start` runs it (web + worker in one process, the mode every
+ *  bench uses): those of package.json's start script, so a bench measures what a user runs. */
+export const DEPLOYED_NODE_FLAGS = (
+  (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }).scripts.start.match(/^node\s+(.*?)\s*dist\//)?.[1] ?? ''
+)
   .split(/\s+/)
   .filter(Boolean);
 
