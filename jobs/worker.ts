@@ -70,8 +70,10 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
   /** Timers due within this are armed in Redis; the sweep moves the horizon along (twice per
    *  horizon at least, so each timer is armed well before its deadline). */
   const horizonMs = Math.max(ARM_AHEAD_MS, 2 * config.sweepIntervalMs);
-  /** Deadlines before this have been armed (by the last re-arm or sweep of this process). */
+  /** Deadlines before this have been armed (by the last re-arm or sweep of this process), at
+   *  armedAt. */
   let armedUntil = 0;
+  let armedAt = 0;
   const inFlight = new Map<string, number>();
 
   /** BullMQ waits for a connection that is not ready, without end; with Redis away, work that needs
@@ -271,11 +273,13 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
     const deliveries = await step('arming deliveries', () => whenRedis(() => armDueDeliveries(deps, queues, 30_000)));
     await step('arming timers', () =>
       whenRedis(async () => {
-        // From a minute before the last horizon: a deadline set by a web process whose clock runs a
-        // little behind ours is still caught.
-        const until = Date.now() + horizonMs;
-        await armTimersDue(deps, queues, new Date(armedUntil - 60_000), new Date(until));
-        armedUntil = until;
+        // From where the last arming stopped, or ARM_AHEAD_MS after it ran if that is sooner (a
+        // web approval created since then without an event is due at least that late, even when
+        // long sweeps make the horizon longer), less a minute for a web process's clock skew.
+        const now = Date.now();
+        await armTimersDue(deps, queues, new Date(Math.min(armedUntil, armedAt + ARM_AHEAD_MS) - 60_000), new Date(now + horizonMs));
+        armedUntil = now + horizonMs;
+        armedAt = now;
       }),
     );
     await step('arming drains', () => whenRedis(() => armDrains(deps, queues)));
@@ -305,9 +309,10 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
   const sentinel = `${config.queuePrefix}:leash:armed`;
   const rearm = coalesced(async () => {
     try {
-      const until = Date.now() + horizonMs;
-      const armed = await rearmEverything(deps, queues, new Date(until));
-      armedUntil = until;
+      const now = Date.now();
+      const armed = await rearmEverything(deps, queues, new Date(now + horizonMs));
+      armedUntil = now + horizonMs;
+      armedAt = now;
       await producer.set(sentinel, new Date().toISOString());
       log.info(armed, 're-armed timers and deliveries from Postgres');
     } catch (err) {

@@ -450,6 +450,18 @@ describe('timeouts', () => {
     expect(Math.abs(job!.timestamp + job!.delay - (due - TIMER_LEAD_MS))).toBeLessThan(1_000);
   });
 
+  it('with sweeps so far apart that the horizon is longer, a web approval asked after a sweep is still armed by the next', async () => {
+    // 20-minute sweeps: the worker arms 40 minutes ahead, and did so at its start.
+    const tw = await worker({ sweepIntervalMs: 20 * 60_000 });
+    const { agent } = await setup();
+    const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ timeout_seconds: 15 * 60 }) });
+    const timers = new Queue('timers', { connection: { url: t.config.redisUrl }, prefix: tw.prefix });
+    stops.push(() => timers.close());
+    expect(await timers.getJob(`expire.${a.pause_id}`)).toBeFalsy();
+    await tw.w.sweep();
+    expect(await timers.getJob(`expire.${a.pause_id}`)).toBeTruthy();
+  });
+
   it('a decided web approval costs the worker no channel job: there is no message to update', async () => {
     await worker();
     const { ws, agent } = await setup();
