@@ -1,9 +1,8 @@
 // Approvals (PausePoint's pause_request): asking, reading, listing. Deciding is in decide.ts.
 import { sql } from 'kysely';
-import { batched } from '../coalesced.js';
 import { activityRow } from '../activity/timeline.js';
 import { actingAgent, requireRole, type Ctx, type Scope } from '../context.js';
-import { isUuid, iso, json, newId, type Db } from '../db/index.js';
+import { batchedPerDb, isUuid, iso, json, newId, type Db } from '../db/index.js';
 import { outboxRow } from '../outbox/outbox.js';
 import type { AgentRow, ApprovalChannel, ApprovalRow, ApprovalStatus } from '../db/schema.js';
 import { fail, notFound } from '../errors.js';
@@ -128,13 +127,7 @@ async function insertApprovals(db: Db, items: NewApproval[]): Promise<Asked[]> {
  * one statement and one commit, so under load a create costs a fraction of a round trip and of a
  * WAL flush rather than one each. A lone create goes at once.
  */
-const inserters = new WeakMap<Db, (item: NewApproval) => Promise<Asked | undefined>>();
-function insertApproval(db: Db, item: NewApproval): Promise<Asked | undefined> {
-  if (db.isTransaction) return insertApprovals(db, [item]).then((rows) => rows[0]);
-  let insert = inserters.get(db);
-  if (!insert) inserters.set(db, (insert = batched((items: NewApproval[]) => insertApprovals(db, items), 200)));
-  return insert(item);
-}
+const insertApproval = batchedPerDb(insertApprovals, 200);
 
 /** No NOTIFY: Postgres serializes the commits of every transaction that notifies (a global lock
  *  held through the WAL flush), which capped creates near 1,000/s. Nothing waits on a new approval

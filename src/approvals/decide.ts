@@ -2,7 +2,7 @@
 // response page, Slack, Telegram, SMS) calls these. Each is a conditional UPDATE … WHERE status =
 // 'pending', so the first answer wins by construction; the timeline row, the webhook event and the
 // long-poll wake-up commit with it.
-import { recordChange, recordChanges, type Change } from '../activity/timeline.js';
+import { recordChanges, type Change } from '../activity/timeline.js';
 import { requireRole, scopeOf, type Ctx, type Scope } from '../context.js';
 import { inTransaction, isUuid, json, type Db, type Tx } from '../db/index.js';
 import { sql, type Expression, type SqlBool, type Updateable } from 'kysely';
@@ -36,7 +36,7 @@ function settlement(ctx: Ctx, row: ApprovalRow, links: Links): { view: ApprovalV
 
 async function settle(tx: Tx, ctx: Ctx, row: ApprovalRow, links: Links): Promise<ApprovalView> {
   const { view, change } = settlement(ctx, row, links);
-  await recordChange(tx, change.ctx, change.entry, change.event, change.wake);
+  await recordChanges(tx, [change]);
   return view;
 }
 

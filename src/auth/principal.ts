@@ -1,9 +1,8 @@
 // Resolves a presented API key to the member or agent it acts as.
 import { sql } from 'kysely';
-import { batched } from '../coalesced.js';
 import type { Channel, Ctx } from '../context.js';
 export { hasRole } from '../context.js';
-import type { Db } from '../db/index.js';
+import { batchedPerDb, type Db } from '../db/index.js';
 import type { AgentRow, Member } from '../db/schema.js';
 import { keyMatches, keyPrefix } from './keys.js';
 
@@ -40,19 +39,10 @@ const agentKeys = (db: Db, prefixes: string[]) =>
  *  still reads its key fresh (a revoked key or a changed role counts at once; nothing is cached)
  *  but many requests share a round trip. A lone lookup goes at once. */
 function lookup<R extends { prefix: string }>(query: (db: Db, prefixes: string[]) => Promise<R[]>) {
-  const perDb = new WeakMap<Db, (prefix: string) => Promise<R | undefined>>();
-  return (db: Db, prefix: string): Promise<R | undefined> => {
-    if (db.isTransaction) return query(db, [prefix]).then((rows) => rows[0]);
-    let find = perDb.get(db);
-    if (!find) {
-      find = batched(async (prefixes: string[]) => {
-        const rows = new Map((await query(db, [...new Set(prefixes)])).map((r) => [r.prefix, r]));
-        return prefixes.map((p) => rows.get(p));
-      }, 500);
-      perDb.set(db, find);
-    }
-    return find(prefix);
-  };
+  return batchedPerDb(async (db: Db, prefixes: string[]) => {
+    const rows = new Map((await query(db, [...new Set(prefixes)])).map((r) => [r.prefix, r]));
+    return prefixes.map((p) => rows.get(p));
+  }, 500);
 }
 const findMemberKey = lookup(memberKeys);
 const findAgentKey = lookup(agentKeys);

@@ -2,6 +2,7 @@ import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import { userInfo } from 'node:os';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
+import { batched } from '../coalesced.js';
 import type { DB } from './schema.js';
 
 export type Db = Kysely<DB>;
@@ -46,6 +47,18 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 export async function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
   if (db.isTransaction) return fn(db as Tx);
   return db.transaction().execute(fn);
+}
+
+/** batched() for each database handle: concurrent calls on one Db share a flush (one query, one
+ *  commit); a call inside a transaction runs alone, in that transaction. */
+export function batchedPerDb<T, R>(flush: (db: Db, items: T[]) => Promise<R[]>, maxItems?: number): (db: Db, item: T) => Promise<R | undefined> {
+  const perDb = new WeakMap<Db, (item: T) => Promise<R | undefined>>();
+  return (db, item) => {
+    if (db.isTransaction) return flush(db, [item]).then((results) => results[0]);
+    let run = perDb.get(db);
+    if (!run) perDb.set(db, (run = batched((items: T[]) => flush(db, items), maxItems)));
+    return run(item);
+  };
 }
 
 /** UUIDv7: time-ordered, so `order by id` is creation order and ids make stable cursors. */
