@@ -1,6 +1,7 @@
 // The WebSocket stream over real loopback sockets: seq order, the ack window, drain from the last
 // ack on reconnect, the full-pause hold, control events, stop, presence, and fan-out from another
 // web process (a second server with its own Postgres listener on the same database).
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDeps, createDeps, type Deps } from '../src/deps.js';
@@ -271,26 +272,43 @@ describe('control events and stop', () => {
     expect(typeof paused.id).toBe('string');
   });
 
-  it('an event that commits out of id order (its id 1.5 s older than the newest seen) still arrives, once', async () => {
+  /** An outbox event for bob committed now with an id `ageMs` old, as a transaction that took its id
+   *  that long before committing would; woken with its id, or with none (as after a reconnect). */
+  async function lateEvent(ws: { id: string }, agentId: string, ageMs: number, type: string, data: unknown, wake: 'id' | 'none' | 'skip') {
+    const { sql } = await import('kysely');
+    const hex = (Date.now() - ageMs).toString(16).padStart(12, '0');
+    const id = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-${randomBytes(6).toString('hex')}`;
+    await sql`insert into outbox (id, workspace_id, agent_id, type, payload)
+              values (${id}, ${ws.id}, ${agentId}, ${type}, ${JSON.stringify({ type, timestamp: new Date().toISOString(), data })}::json)`.execute(t.deps.db);
+    if (wake !== 'skip') await sql`select pg_notify('leash', ${wake === 'id' ? `agent:${agentId} ${id}` : `agent:${agentId}`})`.execute(t.deps.db);
+  }
+
+  it('a wake-up names its event, which is read however far out of id order it committed, and sent once', async () => {
     const { ws, bob } = await pair();
     const c = await connect(bob.key);
     await new Promise((r) => setTimeout(r, 2_000)); // the late event's id must be newer than the stream
     await t.call('POST', `/v1/agents/${bob.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } });
     await c.until((x) => x.controls().includes('paused'));
-    // A transaction that took its id 1.5 s before committing: behind the wake-up read's short
-    // lookback (1 s behind the newest event), so only the full read (within a second) finds it.
-    const { sql } = await import('kysely');
-    const hex = (Date.now() - 1_500).toString(16).padStart(12, '0');
-    const lateId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000001`;
-    await sql`insert into outbox (id, workspace_id, agent_id, type, payload)
-              values (${lateId}, ${ws.id}, ${bob.id}, 'session.paused', ${JSON.stringify({ type: 'session.paused', timestamp: new Date().toISOString(), data: { late: true } })}::json)`.execute(t.deps.db);
-    await sql`select pg_notify('leash', ${`agent:${bob.id}`})`.execute(t.deps.db);
+    await lateEvent(ws, bob.id, 1_500, 'session.paused', { late: true }, 'id');
     await c.until((x) => x.controls().includes('session_paused'));
     expect(c.frames.find((f) => f.event === 'session_paused')!.data).toEqual({ late: true });
     await t.call('POST', `/v1/agents/${bob.id}/unpause`, { key: ws.ownerKey });
     await c.until((x) => x.controls().includes('unpaused'));
-    await new Promise((r) => setTimeout(r, 1_200)); // past the next full read: nothing is sent twice
     expect(c.controls()).toEqual(['paused', 'session_paused', 'unpaused']);
+  });
+
+  it('a wake-up that names no event (the notifier reconnected, wake-ups were lost) reads the last 10 s in full; nothing is sent twice', async () => {
+    const { ws, bob } = await pair();
+    const c = await connect(bob.key);
+    await new Promise((r) => setTimeout(r, 1_000));
+    await t.call('POST', `/v1/agents/${bob.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } });
+    await c.until((x) => x.controls().includes('paused'));
+    // One committed with no wake-up at all, then one with the reconnect's wake-up for every listener.
+    await lateEvent(ws, bob.id, 0, 'session.resumed', { missed: true }, 'skip');
+    await lateEvent(ws, bob.id, 500, 'session.paused', { late: true }, 'none');
+    await c.until((x) => x.controls().length >= 3);
+    await new Promise((r) => setTimeout(r, 300));
+    expect([...c.controls()].sort()).toEqual(['paused', 'session_paused', 'session_resumed']);
   });
 
   it('an open stream is a live connection: graceful stop sends stop_requested and waits; the confirmation stops it and closes the stream', async () => {

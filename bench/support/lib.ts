@@ -1,7 +1,7 @@
 // Shared bench plumbing: a throwaway database, child processes, a keep-alive HTTP client, stats.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { openSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { Pool } from 'undici';
@@ -32,7 +32,9 @@ export async function startProcess(entry: string, args: string[], env: Record<st
   // BENCH_NODE_ARGS: extra node/V8 flags for every process started (to try one, e.g. --optimize-for-size).
   const extra = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const loader = entry.endsWith('.ts') ? ['--import', 'tsx'] : [];
-  const child = spawn(process.execPath, [...profile, ...nodeArgs, ...extra, ...loader, entry, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // BENCH_STDOUT=file keeps the process's standard output (its logs; see BENCH_LOG_LEVEL).
+  const stdout = process.env.BENCH_STDOUT ? openSync(process.env.BENCH_STDOUT, 'a') : 'ignore';
+  const child = spawn(process.execPath, [...profile, ...nodeArgs, ...extra, ...loader, entry, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', stdout, 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const deadline = Date.now() + 30_000;

@@ -3,7 +3,7 @@
 import type { Ctx } from '../context.js';
 import { sql } from 'kysely';
 import { json, newId, type Db, type Tx } from '../db/index.js';
-import { NOTIFY_CHANNEL } from '../db/notifier.js';
+import { NOTIFY_CHANNEL, withDetail } from '../db/notifier.js';
 import { OUTBOX_KEY, outboxRow, type OutboxEvent } from '../outbox/outbox.js';
 import { agentKey } from '../wakeups.js';
 import type { ActivityRow } from '../db/schema.js';
@@ -56,14 +56,17 @@ export async function recordChange(tx: Tx, ctx: Ctx, entry: ActivityEntry, event
 export async function recordChanges(tx: Tx, changes: Change[]): Promise<void> {
   if (changes.length === 0) return;
   const keys = new Set<string>();
+  const events: ReturnType<typeof outboxRow>[] = [];
   for (const c of changes) {
     if (c.event) {
+      const row = outboxRow(c.event);
+      events.push(row);
       keys.add(OUTBOX_KEY);
-      if (c.event.agentId) keys.add(agentKey(c.event.agentId));
+      // The agent's streams read just this event (one row), not a window of recent ones.
+      if (c.event.agentId) keys.add(withDetail(agentKey(c.event.agentId), row.id));
     }
     for (const k of c.wake ?? []) keys.add(k);
   }
-  const events = changes.flatMap((c) => (c.event ? [outboxRow(c.event)] : []));
   const notifications = [...keys].map((k) => sql`pg_notify(${NOTIFY_CHANNEL}, ${k})`);
   await tx
     .with('act', (db) => db.insertInto('activity').values(changes.map((c) => activityRow(c.ctx, c.entry))))

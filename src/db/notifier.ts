@@ -11,11 +11,17 @@ import { pgConfig, type Db } from './index.js';
 export const NOTIFY_CHANNEL = 'leash';
 
 /** Queues a wake-up for `key` that fires when the surrounding transaction commits. */
+/** A wake-up for `key` that also says what changed (`agent:<id> <event id>`): listeners of `key` get
+ *  the detail, so they can read just that, and a missed one is covered by the detail-less wake-up
+ *  every listener gets after a reconnect. */
+export const withDetail = (key: string, detail: string) => `${key} ${detail}`;
+
 export async function notify(db: Db, key: string): Promise<void> {
   await sql`select pg_notify(${NOTIFY_CHANNEL}, ${key})`.execute(db);
 }
 
-type Listener = () => void;
+/** Gets the wake-up's detail, if it carried one (see `withDetail`); none means "re-check everything". */
+type Listener = (detail?: string) => void;
 type PrefixListener = (key: string) => void;
 
 export class Notifier {
@@ -147,9 +153,12 @@ export class Notifier {
     for (const p of [...this.prefixListeners]) p.fn(p.prefix);
   }
 
-  private fire(key: string): void {
+  private fire(payload: string): void {
+    const space = payload.indexOf(' ');
+    const key = space < 0 ? payload : payload.slice(0, space);
+    const detail = space < 0 ? undefined : payload.slice(space + 1);
     const set = this.listeners.get(key);
-    if (set) for (const fn of [...set]) fn();
+    if (set) for (const fn of [...set]) fn(detail);
     for (const p of this.prefixListeners) if (key.startsWith(p.prefix)) p.fn(key);
   }
 

@@ -2,6 +2,7 @@
 // a window of unacknowledged ones, acks from the client, and the agent's own events as control
 // frames. Wake-ups come through Postgres NOTIFY, so a message sent through any web process reaches
 // a stream held by any other; every wake-up re-reads Postgres, so a missed one costs latency only.
+import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { agentView } from '../agents/view.js';
 import { streamClosed, streamOpened } from '../agents/presence.js';
@@ -33,23 +34,17 @@ export function controlEventName(type: string): string {
 
 /** How long a failed push or event read waits before trying again (a quiet inbox has no next wake-up). */
 const RETRY_MS = 1_000;
-/** How far back (by id time) a full read of the agent's events looks: commits can land out of id
- *  order. A full read runs at most once a second (and a second after any wake-up); the read on each
- *  wake-up looks back RECENT_MS behind the newest event seen, so a busy agent (100 decisions a
- *  second) costs a few rows per event, not every event of the last 10 s each time. */
+/** How far back (by id time) a full read of the agent's events looks: commits land out of id
+ *  order. A full read runs when the stream opens and after the notifier reconnects (a wake-up
+ *  without an event id); every other wake-up names its event, and reads that one row, so a busy
+ *  agent (100 decisions a second) costs one row per event. */
 const EVENT_LOOKBACK_MS = 10_000;
-const RECENT_MS = 1_000;
-const FULL_READ_EVERY_MS = 1_000;
+const FULL_READ_LIMIT = 500;
 
 /** The smallest UUIDv7 of a millisecond: ids compare by time first. */
 function idFloor(ms: number): string {
   const h = Math.max(0, ms).toString(16).padStart(12, '0');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-0000-0000-000000000000`;
-}
-
-/** The millisecond a UUIDv7 was made. */
-function idTime(id: string): number {
-  return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
 }
 
 type ClientFrame = { type: 'ack'; seq: number } | { type: 'ping' };
@@ -64,12 +59,11 @@ export class LiveStream {
   private opened = false;
   private opening: Promise<void> | undefined;
   private readonly openedAt = Date.now();
-  /** Event ids already sent, with when they were sent (the lookback re-reads them). */
+  /** Event ids already sent, with when they were sent (a full read re-reads them). */
   private readonly sentEvents = new Map<string, number>();
-  /** The id time of the newest event seen, and when the last full read ran. */
-  private newestEventAt = 0;
-  private lastFullRead = 0;
-  private fullReadTimer: NodeJS.Timeout | undefined;
+  /** Events named by wake-ups and not yet read; a full read is due at first and after a reconnect. */
+  private readonly wokenEvents = new Set<string>();
+  private fullReadDue = true;
   private readonly unsubscribe: (() => void)[] = [];
 
   constructor(
@@ -91,7 +85,11 @@ export class LiveStream {
     // wake-ups wait for `opened`, and the pump below catches up with them.
     const subscriptions = [
       notifier.subscribe(inboxKey(this.agentId), () => void this.pump()),
-      notifier.subscribe(agentKey(this.agentId), () => void this.events()),
+      notifier.subscribe(agentKey(this.agentId), (eventId) => {
+        if (eventId) this.wokenEvents.add(eventId);
+        else this.fullReadDue = true;
+        void this.events();
+      }),
     ];
     for (const s of subscriptions) this.unsubscribe.push(await s);
     if (this.closed) return;
@@ -103,6 +101,8 @@ export class LiveStream {
     // A stop that committed while this opened: say so and close.
     if (row.run_state === 'stopped') return this.sink.close(CLOSE_STOPPED, 'agent stopped');
     this.opened = true;
+    // Events that committed while this opened were heard but not read: the first, full, read has them.
+    void this.events();
     await this.pump();
   }
 
@@ -129,23 +129,11 @@ export class LiveStream {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.fullReadTimer);
     // Let an open in progress finish first: its row must not be written after ours is removed.
     await this.opening?.catch(() => {});
     for (const u of this.unsubscribe) u();
     await this.flushAck();
     await streamClosed(this.deps.db, this.id).catch((err) => this.deps.log.warn({ err: err.message }, 'could not remove a closed stream'));
-  }
-
-  /** A full read a second from now, for an event that commits later than RECENT_MS behind the
-   *  newest one (its wake-up's read looked too short a way back). */
-  private fullReadSoon(): void {
-    if (this.fullReadTimer || this.closed) return;
-    this.fullReadTimer = setTimeout(() => {
-      this.fullReadTimer = undefined;
-      void this.events();
-    }, FULL_READ_EVERY_MS);
-    this.fullReadTimer.unref();
   }
 
   private send(frame: unknown): void {
@@ -191,37 +179,40 @@ export class LiveStream {
     }
   });
 
-  /** The agent's new events as control frames; a stop closes the stream after telling it. */
+  /** The agent's new events as control frames; a stop closes the stream after telling it. One
+   *  query reads the events and the agent's run state. */
   private readonly events = coalesced(async () => {
     if (!this.opened || this.closed) return;
+    const full = this.fullReadDue;
+    const ids = [...this.wokenEvents];
+    if (!full && ids.length === 0) return;
+    this.fullReadDue = false;
+    this.wokenEvents.clear();
     try {
       const now = Date.now();
-      const full = now - this.lastFullRead >= FULL_READ_EVERY_MS;
-      if (full) this.lastFullRead = now;
-      else this.fullReadSoon();
-      const from = Math.max(this.openedAt, now - EVENT_LOOKBACK_MS, full ? 0 : this.newestEventAt - RECENT_MS);
-      const rows = await this.deps.db
-        .selectFrom('outbox')
-        .select(['id', 'type', 'payload'])
-        .where('agent_id', '=', this.agentId)
-        .where('id', '>=', idFloor(from))
-        .where('type', '~', '^(agent|session|pause_request)\\.')
-        .orderBy('id')
-        .limit(500)
-        .execute();
+      const which = full ? sql`o.id >= ${idFloor(Math.max(this.openedAt, now - EVENT_LOOKBACK_MS))}::uuid` : sql`o.id = any(${ids}::uuid[])`;
+      const { rows } = await sql<{ run_state: string; id: string | null; type: string | null; payload: { timestamp: string; data: unknown } | null }>`
+        select a.run_state, o.id, o.type, o.payload
+        from agents a
+        left join lateral (
+          select o.id, o.type, o.payload from outbox o
+          where o.agent_id = a.id and ${which} and o.type ~ '^(agent|session|pause_request)\.'
+          order by o.id limit ${FULL_READ_LIMIT}
+        ) o on true
+        where a.id = ${this.agentId}
+        order by o.id`.execute(this.deps.db);
       for (const [id, at] of this.sentEvents) if (at < now - 3 * EVENT_LOOKBACK_MS) this.sentEvents.delete(id);
       for (const row of rows) {
-        this.newestEventAt = Math.max(this.newestEventAt, idTime(row.id));
-        if (this.sentEvents.has(row.id)) continue;
+        if (!row.id || this.sentEvents.has(row.id)) continue;
         this.sentEvents.set(row.id, now);
-        const { timestamp, data } = row.payload as { timestamp: string; data: unknown };
-        this.send({ type: 'control', event: controlEventName(row.type), id: row.id, timestamp, data });
+        this.send({ type: 'control', event: controlEventName(row.type!), id: row.id, timestamp: row.payload!.timestamp, data: row.payload!.data });
       }
       // The run state decides, not the event list: a stop is never missed.
-      const agent = await this.deps.db.selectFrom('agents').select('run_state').where('id', '=', this.agentId).executeTakeFirst();
-      if (!agent || agent.run_state === 'stopped') this.sink.close(CLOSE_STOPPED, 'agent stopped');
+      if (rows.length === 0 || rows[0]!.run_state === 'stopped') this.sink.close(CLOSE_STOPPED, 'agent stopped');
     } catch (err) {
       if (this.closed) return;
+      // Read again, in full: the ids taken are not kept.
+      this.fullReadDue = true;
       this.deps.log.warn({ err: (err as Error).message, agent: this.agentId }, 'stream events read failed; retrying');
       setTimeout(() => void this.events(), RETRY_MS).unref();
     }
