@@ -2,6 +2,8 @@
 // ack on reconnect, the full-pause hold, control events, stop, presence, and fan-out from another
 // web process (a second server with its own Postgres listener on the same database).
 import { randomBytes } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDeps, createDeps, type Deps } from '../src/deps.js';
@@ -178,6 +180,35 @@ describe('shutdown', () => {
     await c.until((x) => x.closed !== undefined);
     expect(c.closed).toEqual({ code: 1001, reason: 'Leash is restarting; reconnect' });
     await expect.poll(async () => (await t.deps.db.selectFrom('agent_streams').select('id').where('agent_id', '=', bob.id).execute()).length).toBe(0);
+  });
+});
+
+describe('memory', () => {
+  it('an open stream does not hold on to its upgrade request (headers, Fastify request and reply): 10,000 idle streams must fit in 300 MB', async () => {
+    const { bob } = await pair();
+    const other: Deps = createDeps(t.config);
+    const otherApp = await buildServer(other);
+    const upgrades: WeakRef<object>[] = [];
+    otherApp.addHook('onRequest', async (req) => {
+      if (req.url === '/v1/stream') upgrades.push(new WeakRef(req), new WeakRef(req.raw));
+    });
+    const otherBase = await otherApp.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const c = await StreamClient.open(otherBase, bob.key);
+      await c.until((x) => x.frames.some((f) => f.type === 'ready'));
+      expect(upgrades).toHaveLength(2);
+      setFlagsFromString('--expose-gc');
+      const gc = runInNewContext('gc') as () => void;
+      await expect.poll(() => (gc(), upgrades.filter((r) => r.deref() !== undefined).length), { timeout: 5_000 }).toBe(0);
+      // Still open and working.
+      c.send({ type: 'ping' });
+      await c.until((x) => x.frames.some((f) => f.type === 'pong'));
+      expect(c.closed).toBeUndefined();
+      await c.close();
+    } finally {
+      await otherApp.close();
+      await closeDeps(other);
+    }
   });
 });
 
