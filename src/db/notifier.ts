@@ -10,12 +10,12 @@ import { pgConfig, type Db } from './index.js';
 
 export const NOTIFY_CHANNEL = 'leash';
 
-/** Queues a wake-up for `key` that fires when the surrounding transaction commits. */
 /** A wake-up for `key` that also says what changed (`agent:<id> <event id>`): listeners of `key` get
  *  the detail, so they can read just that, and a missed one is covered by the detail-less wake-up
  *  every listener gets after a reconnect. */
 export const withDetail = (key: string, detail: string) => `${key} ${detail}`;
 
+/** Queues a wake-up for `key` that fires when the surrounding transaction commits. */
 export async function notify(db: Db, key: string): Promise<void> {
   await sql`select pg_notify(${NOTIFY_CHANNEL}, ${key})`.execute(db);
 }

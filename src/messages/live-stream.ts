@@ -40,6 +40,8 @@ const RETRY_MS = 1_000;
  *  agent (100 decisions a second) costs one row per event. */
 const EVENT_LOOKBACK_MS = 10_000;
 const FULL_READ_LIMIT = 500;
+/** The outbox events that are the agent's control frames. */
+const CONTROL_EVENT = '^(agent|session|pause_request)\\.';
 
 /** The smallest UUIDv7 of a millisecond: ids compare by time first. */
 function idFloor(ms: number): string {
@@ -190,13 +192,15 @@ export class LiveStream {
     this.wokenEvents.clear();
     try {
       const now = Date.now();
-      const which = full ? sql`o.id >= ${idFloor(Math.max(this.openedAt, now - EVENT_LOOKBACK_MS))}::uuid` : sql`o.id = any(${ids}::uuid[])`;
+      // A full read keeps the named ones too: an event's id may be older than the lookback.
+      const named = sql`o.id = any(${ids}::uuid[])`;
+      const which = full ? sql`(o.id >= ${idFloor(Math.max(this.openedAt, now - EVENT_LOOKBACK_MS))}::uuid or ${named})` : named;
       const { rows } = await sql<{ run_state: string; id: string | null; type: string | null; payload: { timestamp: string; data: unknown } | null }>`
         select a.run_state, o.id, o.type, o.payload
         from agents a
         left join lateral (
           select o.id, o.type, o.payload from outbox o
-          where o.agent_id = a.id and ${which} and o.type ~ '^(agent|session|pause_request)\.'
+          where o.agent_id = a.id and ${which} and o.type ~ ${CONTROL_EVENT}
           order by o.id limit ${FULL_READ_LIMIT}
         ) o on true
         where a.id = ${this.agentId}
@@ -211,8 +215,9 @@ export class LiveStream {
       if (rows.length === 0 || rows[0]!.run_state === 'stopped') this.sink.close(CLOSE_STOPPED, 'agent stopped');
     } catch (err) {
       if (this.closed) return;
-      // Read again, in full: the ids taken are not kept.
+      // Read again, in full, and the named ones with it.
       this.fullReadDue = true;
+      for (const id of ids) this.wokenEvents.add(id);
       this.deps.log.warn({ err: (err as Error).message, agent: this.agentId }, 'stream events read failed; retrying');
       setTimeout(() => void this.events(), RETRY_MS).unref();
     }
