@@ -328,6 +328,17 @@ describe('control events and stop', () => {
     expect(c.controls()).toEqual(['paused', 'session_paused', 'unpaused']);
   });
 
+  it('only agent.*, session.* and pause_request.* events become control frames, even when a wake-up names another', async () => {
+    const { ws, bob } = await pair();
+    const c = await connect(bob.key);
+    await lateEvent(ws, bob.id, 0, 'agentless.internal', { internal: true }, 'id');
+    await lateEvent(ws, bob.id, 0, 'approval.requested', { internal: true }, 'id');
+    await t.call('POST', `/v1/agents/${bob.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } });
+    await c.until((x) => x.controls().includes('paused'));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(c.controls()).toEqual(['paused']);
+  });
+
   it('a wake-up that names no event (the notifier reconnected, wake-ups were lost) reads the last 10 s in full; nothing is sent twice', async () => {
     const { ws, bob } = await pair();
     const c = await connect(bob.key);
