@@ -51,7 +51,7 @@ const doc = [
   }`,
   'Each scenario starts Leash as deployed (compiled `dist/`, `npm start`\'s node flags) as one `all` process (web + worker, NODE_ENV=production, LOG_LEVEL=warn) in a throwaway',
   'database; its baseline runs in the same run, on the same machine. Throughput varies ±20 % between runs on this 2-core',
-  'machine, and latency tails and memory far more (2026-11-23, as deployed now, one scenario at a time: decision → long-poll p99 19–35 ms, fan-out 908–1,434 deliveries/s, 10,000 idle connections 222–322 MB, by when V8 hands back heap).',
+  'machine, and latency tails and memory far more (2026-11-23, as deployed now, one scenario at a time: decision → long-poll p99 19–35 ms, fan-out 908–1,434 deliveries/s, 10,000 idle connections 190–227 MB).',
   '',
   '## Against the targets',
   '',
