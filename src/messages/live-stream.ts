@@ -205,7 +205,11 @@ export class LiveStream {
         ) o on true
         where a.id = ${this.agentId}
         order by o.id`.execute(this.deps.db);
-      for (const [id, at] of this.sentEvents) if (at < now - 3 * EVENT_LOOKBACK_MS) this.sentEvents.delete(id);
+      // Oldest first (insertion order), so pruning stops at the first one still kept.
+      for (const [id, at] of this.sentEvents) {
+        if (at >= now - 3 * EVENT_LOOKBACK_MS) break;
+        this.sentEvents.delete(id);
+      }
       for (const row of rows) {
         if (!row.id || this.sentEvents.has(row.id)) continue;
         this.sentEvents.set(row.id, now);

@@ -14,7 +14,3 @@ export const WEBHOOK_EVENTS = [
 ] as const;
 
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
-
-export function isWebhookEvent(type: string): type is WebhookEvent {
-  return (WEBHOOK_EVENTS as readonly string[]).includes(type);
-}
