@@ -12,7 +12,9 @@ import type { Deps } from '../src/deps.js';
 import { WEBHOOK_EVENTS } from '../src/webhooks/events.js';
 import type { DueDelivery } from './arm.js';
 
-const BATCH = 200;
+/** Events per transaction. A batch that comes back shorter is the last one for now: anything
+ *  committed after its read NOTIFYs (or is found by the poll), so the worker does not read again. */
+export const BATCH = 200;
 const AGENT_EVENT = /^(agent|session|pause_request)\./;
 
 export interface Fanout {

@@ -18,7 +18,7 @@ import { DRAIN_RESET_PREFIX, INBOX_PREFIX } from '../src/wakeups.js';
 import { armChannel, armDeliveries, armDrains, armDueDeliveries, armTimers, armTimersDue, rearmEverything, TIMER_LEAD_MS } from './arm.js';
 import { showOutcome, sendOnChannel, type Pacer } from './channel-jobs.js';
 import { attemptDelivery } from './deliver.js';
-import { dispatchBatch, outboxPending, type Fanout } from './dispatch-outbox.js';
+import { BATCH, dispatchBatch, outboxPending, type Fanout } from './dispatch-outbox.js';
 import { drainInbox } from './drain-inbox.js';
 import { expireJob } from './expire-approval.js';
 
@@ -114,6 +114,9 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
         if (fan.events === 0) return;
         lastEventAt = Date.now();
         await arm(fan);
+        // A short batch emptied the outbox (but for rows another worker holds): reading again would
+        // cost an empty transaction per wake-up, three round trips per decision at 100 a second.
+        if (fan.events < BATCH) return;
       }
     } catch (err) {
       warn(err as Error, 'outbox fan-out failed; the sweep retries');
