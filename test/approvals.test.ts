@@ -244,6 +244,39 @@ describe('deciding', () => {
     expect(events).toHaveLength(1);
   });
 
+  it('an answer and a cancel write the approval, its timeline row and its event (the approval exactly as the API shows it) together', async () => {
+    const { ws, agent, approver } = await setup();
+    const metadata = { z: 1, a: { y: [2, 'x'] }, 'ünï': null };
+    const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ allow_text_response: true, metadata }) });
+    const { body: b } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask() });
+    const answered = await t.call('POST', `/v1/pause/${a.pause_id}/respond`, { key: approver.key, body: { choice: 'Approve', text: 'ok, once' } });
+    const cancelled = await t.call('POST', `/v1/pause/${b.pause_id}/cancel`, { key: agent.key });
+    const { sql } = await import('kysely');
+    for (const [res, type, details] of [
+      [answered, 'pause_request.responded', { pause_id: a.pause_id, choice: 'Approve', text: 'ok, once' }],
+      [cancelled, 'pause_request.cancelled', { pause_id: b.pause_id, choice: null }],
+    ] as const) {
+      expect(res.status).toBe(200);
+      const got = await t.call('GET', `/v1/pause/${res.body.pause_id}`, { key: agent.key });
+      expect(got.body).toEqual(res.body);
+      // The stored text: webhooks are signed over it, so the view's keys keep their order, and
+      // metadata its own (json, not jsonb).
+      const { rows } = await sql<{ payload: string; agent_id: string }>`select payload::text as payload, agent_id from outbox where type = ${type} and workspace_id = ${ws.id}`.execute(t.deps.db);
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.agent_id).toBe(agent.id);
+      const event = JSON.parse(rows[0]!.payload);
+      expect(event.type).toBe(type);
+      expect(Math.abs(Date.parse(event.timestamp) - Date.parse(res.body.response_at))).toBeLessThan(1_000);
+      expect(event.data).toEqual(got.body);
+      expect(Object.keys(event.data)).toEqual(Object.keys(got.body));
+      expect(JSON.stringify(event.data.metadata)).toBe(JSON.stringify(res === answered ? metadata : null));
+      const timeline = await t.deps.db.selectFrom('activity').selectAll().where('action', '=', `approval.${res.body.status}`).where('workspace_id', '=', ws.id).execute();
+      expect(timeline).toHaveLength(1);
+      expect(timeline[0]).toMatchObject({ agent_id: agent.id, details });
+    }
+    expect((await t.deps.db.selectFrom('activity').select('actor').where('action', '=', 'approval.responded').where('workspace_id', '=', ws.id).executeTakeFirstOrThrow()).actor).toMatchObject({ type: 'member', id: approver.id });
+  });
+
   it('refuses a choice outside the options, a text when none is allowed, viewers and agent keys; nothing changes', async () => {
     const { ws, agent } = await setup();
     const viewer = await ws.member('viewer');

@@ -303,6 +303,20 @@ describe('control events and stop', () => {
     expect(typeof paused.id).toBe('string');
   });
 
+  it('carries the outcome of its approvals: an answer and a cancel arrive as the API shows the approval', async () => {
+    const { ws, bob } = await pair();
+    const c = await connect(bob.key);
+    const ask = { recipient: 'alice@example.com', channel: 'web', message: 'Wire $340?', options: ['Approve', 'Reject'] };
+    const first = await t.call('POST', '/v1/pause', { key: bob.key, body: ask });
+    const second = await t.call('POST', '/v1/pause', { key: bob.key, body: ask });
+    const answered = await t.call('POST', `/v1/pause/${first.body.pause_id}/respond`, { key: ws.ownerKey, body: { choice: 'Reject' } });
+    const cancelled = await t.call('POST', `/v1/pause/${second.body.pause_id}/cancel`, { key: bob.key });
+    await c.until((x) => x.controls().length >= 2);
+    expect(c.controls()).toEqual(['pause_request_responded', 'pause_request_cancelled']);
+    expect(c.frames.find((f) => f.event === 'pause_request_responded')!.data).toEqual(answered.body);
+    expect(c.frames.find((f) => f.event === 'pause_request_cancelled')!.data).toEqual(cancelled.body);
+  });
+
   /** An outbox event for bob committed now with an id `ageMs` old, as a transaction that took its id
    *  that long before committing would; woken with its id, or with none (as after a reconnect). */
   async function lateEvent(ws: { id: string }, agentId: string, ageMs: number, type: string, data: unknown, wake: 'id' | 'none' | 'skip') {

@@ -1,5 +1,5 @@
 // Approvals (PausePoint's pause_request): asking, reading, listing. Deciding is in decide.ts.
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import { activityRow } from '../activity/timeline.js';
 import { actingAgent, requireRole, type Ctx, type Scope } from '../context.js';
 import { batchedPerDb, isUuid, iso, json, newId, type Db } from '../db/index.js';
@@ -56,6 +56,25 @@ export function approvalView(row: ApprovalRow, settings: Pick<ApprovalSettings, 
 }
 
 export type ApprovalView = ReturnType<typeof approvalView>;
+
+/** A time as `iso` writes it (milliseconds, truncated like the driver's Date), in SQL. */
+const isoSql = (ref: RawBuilder<unknown>) => sql`to_char(${ref} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/**
+ * `approvalView` of the row `table` names, built in SQL as json (keys in the same order), for a
+ * statement that writes an approval's event with its change in one round trip (decide.ts). The
+ * url is the caller's: a keyed MAC is not computed in SQL. test/approvals.test.ts holds the two equal.
+ */
+export function approvalViewSql(table: string, url: string): RawBuilder<unknown> {
+  const c = (column: keyof ApprovalRow) => sql.ref(`${table}.${column}`);
+  return sql`json_build_object(
+    'pause_id', ${c('id')}, 'status', ${c('status')}, 'response_choice', ${c('response_choice')},
+    'response_text', ${c('response_text')}, 'response_at', ${isoSql(c('response_at'))}, 'expires_at', ${isoSql(c('expires_at'))},
+    'metadata', ${c('metadata')}, 'channel', ${c('channel')}, 'recipient', ${c('recipient')}, 'message', ${c('message')},
+    'options', ${c('options')}, 'allow_text_response', ${c('allow_text_response')}, 'timeout_default', ${c('timeout_default')},
+    'created_at', ${isoSql(c('created_at'))}, 'agent_id', ${c('agent_id')}, 'responder', ${c('responder')},
+    'via_timeout', ${c('via_timeout')}, 'url', ${url}::text)`;
+}
 
 interface Asked extends ApprovalRow {
   agent_run_state: string | null;

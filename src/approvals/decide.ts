@@ -2,36 +2,93 @@
 // response page, Slack, Telegram, SMS) calls these. Each is a conditional UPDATE … WHERE status =
 // 'pending', so the first answer wins by construction; the timeline row, the webhook event and the
 // long-poll wake-up commit with it.
-import { recordChanges, type Change } from '../activity/timeline.js';
+import { activityRow, recordChanges, type Change } from '../activity/timeline.js';
 import { requireRole, scopeOf, type Ctx, type Scope } from '../context.js';
-import { inTransaction, isUuid, json, type Db, type Tx } from '../db/index.js';
-import { sql, type Expression, type SqlBool, type Updateable } from 'kysely';
+import { inTransaction, isUuid, json, newId, type Db, type Tx } from '../db/index.js';
+import { NOTIFY_CHANNEL, withDetail } from '../db/notifier.js';
+import { OUTBOX_KEY } from '../outbox/outbox.js';
+import { agentKey } from '../wakeups.js';
+import { sql, type Expression, type RawBuilder, type SqlBool, type Updateable } from 'kysely';
 import type { ApprovalRow, ApprovalsTable, Responder } from '../db/schema.js';
 import { fail, invalid, LeashError } from '../errors.js';
-import { approvalKey, approvalView, findApproval, type ApprovalSettings, type ApprovalView } from './approvals.js';
+import { approvalKey, approvalView, approvalViewSql, findApproval, type ApprovalSettings, type ApprovalView } from './approvals.js';
+import { linkUrl } from './links.js';
 
 type Links = Pick<ApprovalSettings, 'publicUrl' | 'secret'>;
 
 const EVENT = { responded: 'pause_request.responded', timed_out: 'pause_request.timed_out', cancelled: 'pause_request.cancelled' } as const;
 
-function settlement(ctx: Ctx, row: ApprovalRow, links: Links): { view: ApprovalView; change: Change } {
-  const status = row.status as keyof typeof EVENT;
-  const view = approvalView(row, links);
-  const details = {
+/** What the timeline says of a settled approval. */
+function settledDetails(row: Pick<ApprovalRow, 'id' | 'response_choice' | 'response_text' | 'via_timeout'>) {
+  return {
     pause_id: row.id,
     choice: row.response_choice,
     ...(row.response_text ? { text: row.response_text } : {}),
     ...(row.via_timeout ? { via_timeout: true } : {}),
   };
+}
+
+function settlement(ctx: Ctx, row: ApprovalRow, links: Links): { view: ApprovalView; change: Change } {
+  const status = row.status as keyof typeof EVENT;
+  const view = approvalView(row, links);
   return {
     view,
     change: {
       ctx,
-      entry: { action: `approval.${status}`, agentId: row.agent_id, details },
+      entry: { action: `approval.${status}`, agentId: row.agent_id, details: settledDetails(row) },
       event: { workspaceId: row.workspace_id, agentId: row.agent_id, type: EVENT[status], data: view },
       wake: [approvalKey(row.id)],
     },
   };
+}
+
+/** An answer or a cancel, as the columns it sets. */
+interface Settling {
+  status: 'responded' | 'cancelled';
+  response_choice: string | null;
+  response_text: string | null;
+  responder: Responder | null;
+}
+
+/**
+ * The common case of settleBeforeDeadline in one round trip, outside any transaction: one statement
+ * moves the approval (the conditional UPDATE: scope, state, deadline and `valid`) and, only if it
+ * matched, writes its timeline row and its event (the view built in SQL) and queues the wake-ups
+ * recordChanges would (outbox, the agent's streams with the event's id, the approval's long-polls).
+ * BEGIN, UPDATE, recordChanges and COMMIT were four round trips, the whole of a decision's latency
+ * under load. Undefined when it matched nothing, to be explained by the slow path.
+ */
+async function settleInOneStatement(db: Db, ctx: Ctx, scope: Scope, id: string, links: Links, to: Settling, valid?: Expression<SqlBool>) {
+  const now = new Date();
+  let update = db
+    .updateTable('approvals')
+    .set({ ...to, responder: to.responder && json(to.responder), response_at: now, updated_at: now })
+    .where('id', '=', id)
+    .where('workspace_id', '=', scope.workspaceId)
+    .where('status', '=', 'pending')
+    .where('expires_at', '>', now);
+  if (scope.agentId) update = update.where('agent_id', '=', scope.agentId);
+  if (valid) update = update.where(valid);
+  const act = activityRow(ctx, { action: `approval.${to.status}`, details: settledDetails({ id, ...to, via_timeout: false }) });
+  const eventId = newId();
+  const type = EVENT[to.status];
+  const notify = (key: RawBuilder<unknown>) => sql`pg_notify(${NOTIFY_CHANNEL}, ${key})`;
+  const { rows } = await sql<ApprovalRow>`
+    with u as (${update.returningAll()}),
+    act as (
+      insert into activity (id, workspace_id, agent_id, action, actor, channel, details)
+      select ${act.id}, u.workspace_id, u.agent_id, ${act.action}, ${act.actor}::jsonb, ${act.channel}, ${act.details}::jsonb from u
+    ), ob as (
+      insert into outbox (id, workspace_id, agent_id, type, payload)
+      select ${eventId}, u.workspace_id, u.agent_id, ${type},
+        json_build_object('type', ${type}::text, 'timestamp', ${now.toISOString()}::text, 'data', ${approvalViewSql('u', linkUrl(links.publicUrl, links.secret, { approvalId: id }))})
+      from u
+    )
+    select u.*, ${notify(sql`${OUTBOX_KEY}::text`)} as n_outbox, ${notify(sql`${approvalKey(id)}::text`)} as n_approval,
+      -- withDetail(agentKey(u.agent_id), the event's id), assembled around the column
+      case when u.agent_id is not null then ${notify(sql`${agentKey('')}::text || u.agent_id || ${withDetail('', eventId)}::text`)} end as n_agent
+    from u`.execute(db);
+  return rows[0] && approvalView(rows[0], links);
 }
 
 async function settle(tx: Tx, ctx: Ctx, row: ApprovalRow, links: Links): Promise<ApprovalView> {
@@ -65,27 +122,17 @@ async function settleBeforeDeadline(
   id: string,
   links: Links,
   changes: (current: ApprovalRow, now: Date) => Updateable<ApprovalsTable>,
-  fast?: { set: Updateable<ApprovalsTable>; valid?: Expression<SqlBool> },
+  fast?: { to: Settling; valid?: Expression<SqlBool> },
 ): Promise<ApprovalView> {
+  if (fast && isUuid(id)) {
+    const view = await settleInOneStatement(db, ctx, scope, id, links, fast.to, fast.valid);
+    if (view) return view;
+  }
+  // Only when the common case matched nothing: read the row, to say why (or apply `changes`,
+  // which refuse a bad answer with a clear error).
   let expired = false;
   try {
     return await inTransaction(db, async (tx) => {
-      // The common case in one round trip less: the UPDATE itself checks scope, state, deadline and
-      // the answer; only when it matches nothing is the row read, to say why.
-      if (fast && isUuid(id)) {
-        const now = new Date();
-        let q = tx
-          .updateTable('approvals')
-          .set({ ...fast.set, response_at: now, updated_at: now })
-          .where('id', '=', id)
-          .where('workspace_id', '=', scope.workspaceId)
-          .where('status', '=', 'pending')
-          .where('expires_at', '>', now);
-        if (scope.agentId) q = q.where('agent_id', '=', scope.agentId);
-        if (fast.valid) q = q.where(fast.valid);
-        const row = await q.returningAll().executeTakeFirst();
-        if (row) return settle(tx, ctx, row, links);
-      }
       const current = await findApproval(tx, scope, id);
       const now = new Date();
       const row = await tx
@@ -126,7 +173,7 @@ export async function decideApproval(
     if (answer.text && !current.allow_text_response) invalid([{ field: 'text', message: 'this approval does not take a text response' }]);
     return { status: 'responded', response_choice: answer.choice, response_text: answer.text || null, responder: json(responder) };
   }, {
-    set: { status: 'responded', response_choice: answer.choice, response_text: answer.text || null, responder: json(responder) },
+    to: { status: 'responded', response_choice: answer.choice, response_text: answer.text || null, responder },
     valid: sql<SqlBool>`options @> ${json([answer.choice])}::jsonb ${answer.text ? sql`and allow_text_response` : sql``}`,
   });
 }
@@ -136,7 +183,9 @@ export async function decideApproval(
 export async function cancelApproval(db: Db, ctx: Ctx, id: string, links: Links): Promise<ApprovalView> {
   const scope = scopeOf(ctx);
   if (!scope.agentId) requireRole(ctx, 'approver');
-  return settleBeforeDeadline(db, ctx, scope, id, links, () => ({ status: 'cancelled' }), { set: { status: 'cancelled' } });
+  return settleBeforeDeadline(db, ctx, scope, id, links, () => ({ status: 'cancelled' }), {
+    to: { status: 'cancelled', response_choice: null, response_text: null, responder: null },
+  });
 }
 
 /** Reads an approval, first settling its timeout if it is past due (the timer may not have fired
