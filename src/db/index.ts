@@ -18,7 +18,12 @@ export function pgConfig(databaseUrl: string): pg.ClientConfig {
 }
 
 export function createDb(databaseUrl: string, options: { max?: number } = {}): Db {
-  const pool = new pg.Pool({ ...pgConfig(databaseUrl), max: options.max ?? 10 });
+  const max = options.max ?? 10;
+  // A connection, once opened, stays open (min = max): a new Postgres backend's first queries are
+  // slow (its caches are cold), and the default of closing connections idle for 10 s made every
+  // burst after a lull pay for that again (bench/decide.ts: clusters of 20-50 ms decisions at each
+  // reconnect). A dropped connection is still discarded, and the next query opens a fresh one.
+  const pool = new pg.Pool({ ...pgConfig(databaseUrl), max, min: max });
   // A client whose connection drops (a Postgres restart) must not crash the process. An idle one
   // reports to the pool; a checked-out one between queries has no listener of the pool's, so each
   // client gets its own. The query in flight still fails (503 `unavailable`); the pool discards
