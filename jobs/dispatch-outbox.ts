@@ -1,4 +1,4 @@
-// Fans outbox events out, a batch per transaction: a delivery row per subscribed webhook endpoint,
+// Fans outbox events out, a batch per statement: a delivery row per subscribed webhook endpoint,
 // one for the agent's delivery_url (its own agent.*, session.* and pause_request.* events), and the
 // approval work (arm its timeout, send it on its channel, show the outcome once settled). Rows and
 // the dispatched marks commit together; a crash re-runs the batch and the unique (target, event)
@@ -6,8 +6,8 @@
 // Jobs are armed after the commit; if that fails, the sweep re-arms from Postgres.
 import { sql } from 'kysely';
 import { APPROVAL_REQUESTED } from '../src/approvals/approvals.js';
-import { newId } from '../src/db/index.js';
-import type { ApprovalChannel, OutboxRow } from '../src/db/schema.js';
+import { uuidv7Sql } from '../src/db/index.js';
+import type { ApprovalChannel } from '../src/db/schema.js';
 import type { Deps } from '../src/deps.js';
 import { WEBHOOK_EVENTS } from '../src/webhooks/events.js';
 import type { DueDelivery } from './arm.js';
@@ -27,82 +27,65 @@ export interface Fanout {
   settled: { id: string; channel: ApprovalChannel }[];
 }
 
-const approvalIdOf = (e: Pick<OutboxRow, 'payload'>) => (e.payload.data as { pause_id?: string } | undefined)?.pause_id;
-
 /** Whether any event waits (one cheap read on the partial index: the poll runs often). */
 export async function outboxPending(deps: Pick<Deps, 'db'>): Promise<boolean> {
   const row = await deps.db.selectFrom('outbox').select('id').where('dispatched_at', 'is', null).limit(1).executeTakeFirst();
   return row !== undefined;
 }
 
-interface PendingEvent {
-  id: string;
-  workspace_id: string;
-  agent_id: string | null;
-  type: string;
-  payload: OutboxRow['payload'];
-  /** The workspace's live webhook endpoints subscribed to this event. */
-  endpoint_ids: string[] | null;
-  /** Whether the event goes to the agent's delivery_url too. */
-  to_agent: boolean;
-}
+type Json<T> = Omit<T, 'expires_at' | 'next_attempt_at'> & { expires_at?: string; next_attempt_at?: string };
 
 /**
- * Fans out up to one batch of undispatched events; returns what to arm. Four round trips whatever
- * the batch holds (at 100 decisions a second a batch is often one event): BEGIN; one read that
- * locks the events and finds, per event, the endpoints and the delivery_url it goes to; one write
- * of the delivery rows and the dispatched marks that also reads the new approvals' deadlines; COMMIT.
+ * Fans out up to one batch of undispatched events; returns what to arm. One statement, one round
+ * trip, whatever the batch holds (at 100 decisions a second a batch is often one event; BEGIN, a
+ * read, a write and COMMIT cost the worker more than the decision itself): it locks the events,
+ * inserts a delivery per subscribed endpoint and per delivery_url, marks the events dispatched,
+ * and reads the new approvals' deadlines and the settled ones' channels. Delivery ids are UUIDv7
+ * made in SQL, as the rows are (`uuidv7Sql`).
  */
 export async function dispatchBatch(deps: Pick<Deps, 'db'>): Promise<Fanout> {
-  return deps.db.transaction().execute(async (tx) => {
-    const { rows: events } = await sql<PendingEvent>`
-      select o.id, o.workspace_id, o.agent_id, o.type, o.payload,
-        case when o.type = any(${[...WEBHOOK_EVENTS]}::text[]) then array(
-          select w.id from webhook_endpoints w
-          where w.workspace_id = o.workspace_id and w.deleted_at is null and w.disabled_at is null
-            and (w.events is null or o.type = any(w.events))
-        ) end as endpoint_ids,
-        o.agent_id is not null and o.type ~ ${AGENT_EVENT.source} and exists (
-          select 1 from agents a where a.id = o.agent_id and a.delivery_url is not null
-        ) as to_agent,
-        -- This bookkeeping may commit asynchronously (see the top of the file).
-        set_config('synchronous_commit', 'off', true) as async_commit
+  const { rows } = await sql<{ events: number; deliveries: Json<DueDelivery>[]; requested: Json<Fanout['requested'][number]>[]; settled: Fanout['settled'] }>`
+    with ev as (
+      select o.id, o.workspace_id, o.agent_id, o.type, o.payload
       from outbox o
       where o.dispatched_at is null
       order by o.id
       limit ${BATCH}
-      for update of o skip locked`.execute(tx);
-    const out: Fanout = { events: events.length, deliveries: [], requested: [], settled: [] };
-    if (events.length === 0) return out;
-
-    const rows: { id: string; workspace_id: string; event_id: string; event_type: string; endpoint_id: string | null; agent_id: string | null }[] = [];
-    for (const e of events) {
-      const base = { workspace_id: e.workspace_id, event_id: e.id, event_type: e.type };
-      for (const endpointId of e.endpoint_ids ?? []) rows.push({ ...base, id: newId(), endpoint_id: endpointId, agent_id: null });
-      if (e.to_agent) rows.push({ ...base, id: newId(), endpoint_id: null, agent_id: e.agent_id });
-      const approvalId = approvalIdOf(e);
-      // A pause_request.* event carries the approval's view, channel included.
-      if (approvalId && e.type.startsWith('pause_request.')) out.settled.push({ id: approvalId, channel: (e.payload.data as { channel: ApprovalChannel }).channel });
-    }
-    const requested = events.filter((e) => e.type === APPROVAL_REQUESTED).map(approvalIdOf).filter((id): id is string => !!id);
-    const ids = events.map((e) => e.id);
-    const { rows: written } = await sql<{ deliveries: (Omit<DueDelivery, 'next_attempt_at'> & { next_attempt_at: string })[]; requested: (Omit<Fanout['requested'][number], 'expires_at'> & { expires_at: string })[] }>`
-      with marked as (update outbox set dispatched_at = now() where id = any(${ids}::uuid[])),
-      created as (
-        insert into deliveries (id, workspace_id, event_id, event_type, endpoint_id, agent_id)
-        select id, workspace_id, event_id, event_type, endpoint_id, agent_id
-        from json_to_recordset(${JSON.stringify(rows)}::json)
-          as r(id uuid, workspace_id uuid, event_id uuid, event_type text, endpoint_id uuid, agent_id uuid)
-        on conflict do nothing
-        returning id, attempts, next_attempt_at, endpoint_id, agent_id
-      )
-      select
-        (select coalesce(json_agg(created), '[]') from created) as deliveries,
-        (select coalesce(json_agg(json_build_object('id', a.id, 'expires_at', a.expires_at, 'channel', a.channel)), '[]')
-          from approvals a where a.id = any(${requested}::uuid[]) and a.status = 'pending') as requested`.execute(tx);
-    const w = written[0]!;
-    out.deliveries = w.deliveries.map((d) => ({ ...d, next_attempt_at: new Date(d.next_attempt_at) }));
-    out.requested = w.requested.map((a) => ({ ...a, expires_at: new Date(a.expires_at) }));
-    return out;
-  });
+      for update of o skip locked
+    ), targets as (
+      select ev.id as event_id, ev.workspace_id, ev.type as event_type, w.id as endpoint_id, null::uuid as agent_id
+      from ev join webhook_endpoints w on w.workspace_id = ev.workspace_id
+      where ev.type = any(${[...WEBHOOK_EVENTS]}::text[]) and w.deleted_at is null and w.disabled_at is null
+        and (w.events is null or ev.type = any(w.events))
+      union all
+      select ev.id, ev.workspace_id, ev.type, null, ev.agent_id
+      from ev join agents a on a.id = ev.agent_id
+      where ev.type ~ ${AGENT_EVENT.source} and a.delivery_url is not null
+    ), created as (
+      insert into deliveries (id, workspace_id, event_id, event_type, endpoint_id, agent_id)
+      select ${uuidv7Sql}, workspace_id, event_id, event_type, endpoint_id, agent_id from targets
+      order by event_id
+      on conflict do nothing
+      returning id, attempts, next_attempt_at, endpoint_id, agent_id
+    ), marked as (
+      update outbox set dispatched_at = now() where id in (select id from ev)
+    )
+    select
+      (select count(*)::int from ev) as events,
+      (select coalesce(json_agg(created), '[]') from created) as deliveries,
+      (select coalesce(json_agg(json_build_object('id', a.id, 'expires_at', a.expires_at, 'channel', a.channel)), '[]')
+        from ev join approvals a on a.id = (ev.payload->'data'->>'pause_id')::uuid
+        where ev.type = ${APPROVAL_REQUESTED} and a.status = 'pending') as requested,
+      -- A pause_request.* event carries the approval's view, channel included.
+      (select coalesce(json_agg(json_build_object('id', ev.payload->'data'->>'pause_id', 'channel', ev.payload->'data'->>'channel')), '[]')
+        from ev where ev.type like 'pause\_request.%' and ev.payload->'data'->>'pause_id' is not null) as settled,
+      -- This bookkeeping may commit asynchronously (see the top of the file).
+      set_config('synchronous_commit', 'off', true) as async_commit`.execute(deps.db);
+  const r = rows[0]!;
+  return {
+    events: r.events,
+    deliveries: r.deliveries.map((d) => ({ ...d, next_attempt_at: new Date(d.next_attempt_at!) })),
+    requested: r.requested.map((a) => ({ ...a, expires_at: new Date(a.expires_at!) })),
+    settled: r.settled,
+  };
 }

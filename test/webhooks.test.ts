@@ -304,6 +304,11 @@ describe('the deliveries list', () => {
     expect(all.data.map((d: { status: string }) => d.status)).toEqual(['failed', 'succeeded', 'failed', 'succeeded']);
     const created = all.data.map((d: { created_at: string }) => Date.parse(d.created_at));
     expect([...created].sort((x, y) => y - x)).toEqual(created);
+    // Ids are UUIDv7 (made by Postgres in the fan-out): the cursor's order is creation order.
+    for (const d of all.data as { id: string; created_at: string }[]) {
+      expect(d.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(Math.abs(parseInt(d.id.replace(/-/g, '').slice(0, 12), 16) - Date.parse(d.created_at))).toBeLessThan(1_000);
+    }
     expect(all.next_cursor).toBeNull();
 
     const failed = await deliveries(ws, hook.id, '?status=failed');
