@@ -1,5 +1,4 @@
-// LISTEN/NOTIFY wake-ups: across connections, only at commit, and surviving a dropped connection; and the
-// connection pool they share the database with.
+// LISTEN/NOTIFY wake-ups: across connections, only at commit, and surviving a dropped connection.
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -12,22 +11,6 @@ const t = useTestApp();
 function notifier() {
   return new Notifier(t.config.databaseUrl, pino({ level: 'silent' }));
 }
-
-describe('the connection pool', () => {
-  it('keeps its connections open through a lull (reconnecting costs a cold backend)', async () => {
-    const db = createDb(t.config.databaseUrl, { max: 3 });
-    try {
-      const pids = async () =>
-        (await Promise.all([1, 2, 3].map(() => sql<{ pid: number }>`select pg_backend_pid() as pid, pg_sleep(0.05)`.execute(db)))).map((r) => r.rows[0]!.pid).sort();
-      const before = await pids();
-      expect(new Set(before).size).toBe(3);
-      await new Promise((r) => setTimeout(r, 10_500)); // node-postgres closes idle connections after 10 s by default
-      expect(await pids()).toEqual(before);
-    } finally {
-      await db.destroy();
-    }
-  }, 20_000);
-});
 
 describe('Notifier', () => {
   it('wakes a waiter when another connection commits, not before', async () => {

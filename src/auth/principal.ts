@@ -13,6 +13,10 @@ export type Principal =
 type MemberKeyRow = Member & { key_id: string; key_hash: Buffer; prefix: string };
 type AgentKeyRow = AgentRow & { key_id: string; key_hash: Buffer; prefix: string };
 
+/** `prefix = $1` for one, so Postgres can keep a generic plan of the prepared statement (an array
+ *  parameter of unknown length has it plan every call afresh, 0.2 ms, more than the lookup). */
+const prefixIn = (prefixes: string[]) => (prefixes.length === 1 ? prefixes[0]! : sql<string>`any(${prefixes}::text[])`);
+
 /** Keys in use, with the member or agent each acts as, for a set of prefixes: one query. */
 const memberKeys = (db: Db, prefixes: string[]) =>
   db
@@ -20,7 +24,7 @@ const memberKeys = (db: Db, prefixes: string[]) =>
     .innerJoin('members as m', 'm.id', 'k.member_id')
     .selectAll('m')
     .select(['k.id as key_id', 'k.key_hash', 'k.prefix'])
-    .where('k.prefix', '=', sql<string>`any(${prefixes}::text[])`)
+    .where('k.prefix', '=', prefixIn(prefixes))
     .where('k.revoked_at', 'is', null)
     .execute() as Promise<MemberKeyRow[]>;
 
@@ -30,7 +34,7 @@ const agentKeys = (db: Db, prefixes: string[]) =>
     .innerJoin('agents as a', 'a.id', 'k.agent_id')
     .selectAll('a')
     .select(['k.id as key_id', 'k.key_hash', 'k.prefix'])
-    .where('k.prefix', '=', sql<string>`any(${prefixes}::text[])`)
+    .where('k.prefix', '=', prefixIn(prefixes))
     .where('k.revoked_at', 'is', null)
     .where('a.deleted_at', 'is', null)
     .execute() as Promise<AgentKeyRow[]>;

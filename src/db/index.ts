@@ -3,6 +3,7 @@ import { userInfo } from 'node:os';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { batched } from '../coalesced.js';
+import { PreparingClient } from './prepared.js';
 import type { DB } from './schema.js';
 
 export type Db = Kysely<DB>;
@@ -23,7 +24,7 @@ export function createDb(databaseUrl: string, options: { max?: number } = {}): D
   // slow (its caches are cold), and the default of closing connections idle for 10 s made every
   // burst after a lull pay for that again (bench/decide.ts: clusters of 20-50 ms decisions at each
   // reconnect). A dropped connection is still discarded, and the next query opens a fresh one.
-  const pool = new pg.Pool({ ...pgConfig(databaseUrl), max, min: max });
+  const pool = new pg.Pool({ ...pgConfig(databaseUrl), max, min: max, Client: PreparingClient });
   // A client whose connection drops (a Postgres restart) must not crash the process. An idle one
   // reports to the pool; a checked-out one between queries has no listener of the pool's, so each
   // client gets its own. The query in flight still fails (503 `unavailable`); the pool discards

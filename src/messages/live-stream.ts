@@ -193,14 +193,19 @@ export class LiveStream {
     try {
       const now = Date.now();
       // A full read keeps the named ones too: an event's id may be older than the lookback.
-      const named = sql`o.id = any(${ids}::uuid[])`;
+      // One id (the usual wake-up) as `= $1`: Postgres keeps a generic plan for it, not for an array.
+      const named = ids.length === 1 ? sql`o.id = ${ids[0]}::uuid` : sql`o.id = any(${ids}::uuid[])`;
       const which = full ? sql`(o.id >= ${idFloor(Math.max(this.openedAt, now - EVENT_LOOKBACK_MS))}::uuid or ${named})` : named;
+      // Named events are found by primary key. As an index condition, the agent would let a plan
+      // cached while the outbox was small (statements are prepared: src/db/prepared.ts) read every
+      // event of the agent to find one; `is true` keeps it a filter.
+      const ofAgent = full ? sql`o.agent_id = a.id` : sql`(o.agent_id = a.id) is true`;
       const { rows } = await sql<{ run_state: string; id: string | null; type: string | null; payload: { timestamp: string; data: unknown } | null }>`
         select a.run_state, o.id, o.type, o.payload
         from agents a
         left join lateral (
           select o.id, o.type, o.payload from outbox o
-          where o.agent_id = a.id and ${which} and o.type ~ ${CONTROL_EVENT}
+          where ${ofAgent} and ${which} and o.type ~ ${CONTROL_EVENT}
           order by o.id limit ${FULL_READ_LIMIT}
         ) o on true
         where a.id = ${this.agentId}
