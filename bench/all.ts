@@ -15,13 +15,18 @@ const SCENARIOS = [
   ['idle', '7. idle connections'],
 ] as const;
 
+/** The load generator's own flags (package.json's bench scripts pass the same): on two cores its
+ *  parallel GC threads took both at once in bursts, stalling the Leash process and Postgres it was
+ *  measuring (decision → long-poll p99 55-60 ms with them, 15-24 ms without, alternating runs). */
+const CLIENT_NODE_FLAGS = ['--single-threaded-gc'];
+
 const only = process.env.BENCH_ONLY?.split(',');
 const failed: string[] = [];
 const started = Date.now();
 for (const [name] of SCENARIOS) {
   if (only && !only.includes(name)) continue;
   console.log(`\n=== bench/${name}.ts`);
-  const run = spawnSync(process.execPath, ['--import', 'tsx', `bench/${name}.ts`], { stdio: 'inherit', env: process.env });
+  const run = spawnSync(process.execPath, [...CLIENT_NODE_FLAGS, '--import', 'tsx', `bench/${name}.ts`], { stdio: 'inherit', env: process.env });
   if (run.status !== 0) failed.push(name);
 }
 

@@ -2,7 +2,7 @@
 // bare baseline (a Fastify route doing one INSERT with pg, started here on the same database).
 //   npm run bench:create       BENCH_QUICK=1 for a short run
 import { client, cpuMeter, f, freePort, load, post, report, startProcess, stats, stopProcess, type Stats } from './support/lib.js';
-import { ask, QUICK, startLeash } from './support/leash.js';
+import { ask, DEPLOYED_NODE_FLAGS, QUICK, startLeash } from './support/leash.js';
 
 const N_SEQ = QUICK ? 300 : 1_000;
 const N_CONC = QUICK ? 2_000 : 8_000;
@@ -11,7 +11,7 @@ const CONNS = 50;
 async function main() {
   const leash = await startLeash('create');
   const basePort = freePort();
-  const baseline = await startProcess('bench/support/baseline-server.mjs', [], { DATABASE_URL: leash.databaseUrl, PORT: String(basePort) }, `http://127.0.0.1:${basePort}/`);
+  const baseline = await startProcess('bench/support/baseline-server.mjs', [], { DATABASE_URL: leash.databaseUrl, PORT: String(basePort) }, `http://127.0.0.1:${basePort}/`, DEPLOYED_NODE_FLAGS);
   const rows: string[] = [];
   const row = (name: string, s: Stats, extra = '') => rows.push(`| ${name} | ${s.n} | ${f(s.p50)} | ${f(s.p99)} | ${f(s.max)} | ${extra} |`);
   let headlines;

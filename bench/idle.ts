@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { ChildProcess } from 'node:child_process';
 import WebSocket from 'ws';
 import { f, freePort, post, client, report, startProcess, stopProcess } from './support/lib.js';
-import { ask, QUICK, startLeash } from './support/leash.js';
+import { ask, DEPLOYED_NODE_FLAGS, QUICK, startLeash } from './support/leash.js';
 
 const EACH = QUICK ? 1_000 : 5_000; // WebSockets, and as many long-polls
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 15_000);
@@ -63,7 +63,7 @@ async function measure(name: string, proc: ChildProcess, origin: string, wsPath:
 async function main() {
   const leash = await startLeash('idle');
   const port = freePort();
-  const bare = await startProcess('bench/support/bare-idle-server.mjs', [], { PORT: String(port) }, `http://127.0.0.1:${port}/ready`);
+  const bare = await startProcess('bench/support/bare-idle-server.mjs', [], { PORT: String(port) }, `http://127.0.0.1:${port}/ready`, DEPLOYED_NODE_FLAGS);
   const rows: string[] = [];
   let headlines;
   try {

@@ -92,7 +92,7 @@ async function main() {
 
     const env = { DATABASE_URL: database.url, NODE_ENV: 'production', LEASH_SECRET: 'bench-secret', LOG_LEVEL: 'warn', QUEUE_PREFIX: prefix, HOST: '127.0.0.1' };
     leash = await startProcess('dist/src/main.js', ['all'], { ...env, PORT: String(leashPort), BACKLOG_CAP: String(CAP), ALLOW_PRIVATE_URLS: 'true' }, `http://127.0.0.1:${leashPort}/healthz`, DEPLOYED_NODE_FLAGS);
-    baseline = await startProcess('bench/support/baseline-server.mjs', [], { DATABASE_URL: database.url, PORT: String(basePort) }, `http://127.0.0.1:${basePort}/`);
+    baseline = await startProcess('bench/support/baseline-server.mjs', [], { DATABASE_URL: database.url, PORT: String(basePort) }, `http://127.0.0.1:${basePort}/`, DEPLOYED_NODE_FLAGS);
     const L = client(`http://127.0.0.1:${leashPort}`, CONNS);
     const B = client(`http://127.0.0.1:${basePort}`, CONNS);
     const owner = ws.api_key;

@@ -32,7 +32,8 @@ export interface BenchLeash {
 export const QUICK = process.env.BENCH_QUICK === '1';
 
 /** Node's flags for Leash as `npm start` runs it (web + worker in one process, the mode every
- *  bench uses): those of package.json's start script, so a bench measures what a user runs. */
+ *  bench uses): those of package.json's start script, so a bench measures what a user runs. The
+ *  bare baseline servers get them too, so a ratio compares code, not runtime settings. */
 export const DEPLOYED_NODE_FLAGS = (
   (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }).scripts.start.match(/^node\s+(.*?)\s*dist\//)?.[1] ?? ''
 )
