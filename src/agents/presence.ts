@@ -40,10 +40,12 @@ export async function streamClosed(db: Db, streamId: string): Promise<void> {
 export async function streamsAlive(db: Db, streams: { id: string; agentId: string }[]): Promise<void> {
   if (streams.length === 0) return;
   await db
-    .with('s', (q) => q.updateTable('agent_streams').set({ seen_at: sql`now()` }).where('id', 'in', streams.map((s) => s.id)))
+    // Arrays, not IN lists: 10,000 streams are two parameters and one fixed statement, not 10,000
+    // placeholders built, sent and planned every heartbeat.
+    .with('s', (q) => q.updateTable('agent_streams').set({ seen_at: sql`now()` }).where('id', '=', sql<string>`any(${streams.map((s) => s.id)}::uuid[])`))
     .updateTable('agents')
     .set({ last_seen_at: sql`now()` })
-    .where('id', 'in', [...new Set(streams.map((s) => s.agentId))])
+    .where('id', '=', sql<string>`any(${[...new Set(streams.map((s) => s.agentId))]}::uuid[])`)
     .execute();
 }
 
