@@ -3,6 +3,8 @@
 // loopback receiver checks every request with a hand-written Standard Webhooks verifier.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { recordSuccesses } from '../jobs/deliver.js';
 import type { RunningWorker } from '../jobs/worker.js';
 import { useTestApp, type Workspace } from './support/app.js';
 import { startReceiver, verifyStandardWebhook, type Receiver } from './support/receiver.js';
@@ -325,6 +327,35 @@ describe('the deliveries list', () => {
 
     expect((await t.call('GET', `/v1/webhooks/${hook.id}/deliveries?status=lost`, { key: ws.ownerKey })).status).toBe(400);
     expect((await t.call('GET', `/v1/webhooks/${randomUUID()}/deliveries`, { key: ws.ownerKey })).status).toBe(404);
+  });
+});
+
+describe('recording successes', () => {
+  it('finds each delivery by id, however many are pending since statistics were last taken', async () => {
+    const r = await receiver();
+    const ws = await t.workspace();
+    const hook = await endpoint(ws, r);
+    const db = t.deps.db;
+    // Statistics from a quiet moment, then a burst: 3,000 pending before autovacuum looks again.
+    await sql`analyze deliveries`.execute(db);
+    const burst = await sql<{ id: string }>`
+      insert into deliveries (id, workspace_id, event_id, event_type, endpoint_id)
+      select gen_random_uuid(), ${ws.id}, gen_random_uuid(), 'agent.paused', ${hook.id} from generate_series(1, 3000)
+      returning id`.execute(db);
+    const done = burst.rows.slice(0, 9).map((row, i) => ({ id: row.id, attempts: 1, status: 200 + i }));
+    const plan = (await sql<{ 'QUERY PLAN': string }>`explain ${recordSuccesses(done)}`.execute(db)).rows.map((row) => row['QUERY PLAN']).join('\n');
+    expect(plan).toContain('deliveries_pkey');
+    expect(plan).not.toContain('deliveries_pending_idx');
+
+    // One of them settled meanwhile (failed): it stays as it is.
+    await db.updateTable('deliveries').set({ status: 'failed' }).where('id', '=', done[8]!.id).execute();
+    await recordSuccesses(done).execute(db);
+    const rows = await db.selectFrom('deliveries').select(['id', 'status', 'attempts', 'last_status']).where('id', 'in', done.map((d) => d.id)).execute();
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    expect(done.slice(0, 8).map((d) => byId.get(d.id))).toEqual(done.slice(0, 8).map((d) => ({ id: d.id, status: 'succeeded', attempts: 1, last_status: d.status })));
+    expect(byId.get(done[8]!.id)).toMatchObject({ status: 'failed', attempts: 0, last_status: null });
+    const pending = await db.selectFrom('deliveries').select((eb) => eb.fn.countAll<string>().as('n')).where('status', '=', 'pending').where('endpoint_id', '=', hook.id).executeTakeFirstOrThrow();
+    expect(Number(pending.n)).toBe(3000 - 9);
   });
 });
 
