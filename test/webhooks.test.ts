@@ -4,7 +4,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { recordSuccesses } from '../jobs/deliver.js';
+import { attemptDelivery, recordSuccesses } from '../jobs/deliver.js';
 import type { RunningWorker } from '../jobs/worker.js';
 import { useTestApp, type Workspace } from './support/app.js';
 import { startReceiver, verifyStandardWebhook, type Receiver } from './support/receiver.js';
@@ -356,6 +356,32 @@ describe('recording successes', () => {
     expect(byId.get(done[8]!.id)).toMatchObject({ status: 'failed', attempts: 0, last_status: null });
     const pending = await db.selectFrom('deliveries').select((eb) => eb.fn.countAll<string>().as('n')).where('status', '=', 'pending').where('endpoint_id', '=', hook.id).executeTakeFirstOrThrow();
     expect(Number(pending.n)).toBe(3000 - 9);
+  });
+});
+
+describe('attempts that start together', () => {
+  it('read their deliveries in one statement, each getting its own row', async () => {
+    const r = await receiver();
+    const ws = await t.workspace();
+    const hook = await endpoint(ws, r);
+    const db = t.deps.db;
+    const event = await sql<{ id: string }>`
+      insert into outbox (id, workspace_id, type, payload, dispatched_at)
+      values (gen_random_uuid(), ${ws.id}, 'agent.paused', ${JSON.stringify({ type: 'agent.paused', timestamp: new Date().toISOString(), data: { n: 1 } })}::jsonb, now())
+      returning id`.execute(db);
+    const eventId = event.rows[0]!.id;
+    const [due, settled] = [randomUUID(), randomUUID()];
+    await db
+      .insertInto('deliveries')
+      .values([
+        { id: due, workspace_id: ws.id, event_id: eventId, event_type: 'agent.paused', endpoint_id: hook.id },
+        { id: settled, workspace_id: ws.id, event_id: randomUUID(), event_type: 'agent.paused', endpoint_id: hook.id, status: 'succeeded' },
+      ])
+      .execute();
+    const outcomes = await Promise.all([due, settled, randomUUID()].map((id) => attemptDelivery(t.deps, id)));
+    expect(outcomes.map((o) => o.outcome)).toEqual(['succeeded', 'skipped', 'skipped']);
+    expect(r.requests.map((x) => x.json)).toEqual([{ type: 'agent.paused', timestamp: expect.any(String), data: { n: 1 } }]);
+    await expect.poll(async () => (await db.selectFrom('deliveries').select('status').where('id', '=', due).executeTakeFirstOrThrow()).status).toBe('succeeded');
   });
 });
 
