@@ -56,7 +56,7 @@ const doc = [
   }`,
   'Each scenario starts Leash as deployed (compiled `dist/`, `npm start`\'s node flags) as one `all` process (web + worker, NODE_ENV=production, LOG_LEVEL=warn) in a throwaway',
   'database; its baseline runs in the same run, on the same machine. Throughput varies ±20 % between runs on this 2-core',
-  'machine, and latency tails and memory far more (2026-11-23, as deployed now, one scenario at a time: decision → long-poll p99 19–35 ms, fan-out 908–1,434 deliveries/s, 10,000 idle connections 190–227 MB).',
+  'machine, and latency tails far more (2026-11-23, on a 2 × AMD EPYC machine, as deployed now, one scenario at a time: decision → long-poll p99 16.4, 18.8, 25.5, 25.5, 58.9 ms; create p99 at 50 connections 36.0–55.3 ms; delivery_url drain of 10,000 7.9–16.2 s; fan-out 1,025–1,461 deliveries/s; 10,000 idle connections 227–235 MB).',
   '',
   '## Against the targets',
   '',
