@@ -10,7 +10,7 @@ const CONNS = 50;
 
 async function main() {
   const leash = await startLeash('create');
-  const basePort = freePort();
+  const basePort = await freePort();
   const baseline = await startProcess('bench/support/baseline-server.mjs', [], { DATABASE_URL: leash.databaseUrl, PORT: String(basePort) }, `http://127.0.0.1:${basePort}/`, DEPLOYED_NODE_FLAGS);
   const rows: string[] = [];
   const row = (name: string, s: Stats, extra = '') => rows.push(`| ${name} | ${s.n} | ${f(s.p50)} | ${f(s.p99)} | ${f(s.max)} | ${extra} |`);

@@ -71,7 +71,7 @@ async function until(cond: () => boolean, ms: number): Promise<boolean> {
 async function main() {
   const database = await freshDatabase('fanout');
   const db = createDb(database.url, { max: 4 });
-  const port = freePort();
+  const port = await freePort();
   const prefix = `leash-bench-${randomBytes(3).toString('hex')}`;
   const rows: string[] = [];
   const headlines: Headline[] = [];

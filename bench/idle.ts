@@ -62,7 +62,7 @@ async function measure(name: string, proc: ChildProcess, origin: string, wsPath:
 
 async function main() {
   const leash = await startLeash('idle');
-  const port = freePort();
+  const port = await freePort();
   const bare = await startProcess('bench/support/bare-idle-server.mjs', [], { PORT: String(port) }, `http://127.0.0.1:${port}/ready`, DEPLOYED_NODE_FLAGS);
   const rows: string[] = [];
   let headlines;

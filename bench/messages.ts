@@ -54,8 +54,8 @@ async function hold(db: Db, workspaceId: string, recipientId: string, senderId: 
 async function main() {
   const database = await freshDatabase('messages');
   const db = createDb(database.url, { max: 4 });
-  const leashPort = freePort();
-  const basePort = freePort();
+  const leashPort = await freePort();
+  const basePort = await freePort();
   const prefix = `leash-bench-${randomBytes(3).toString('hex')}`;
   let leash, baseline;
   const received: number[] = [];

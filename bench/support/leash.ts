@@ -54,7 +54,7 @@ export async function startLeash(tag: string, env: Record<string, string> = {}):
       return { id: a.agent.id, key: a.api_key };
     };
     const agent = await newAgent('bench-agent');
-    const port = freePort();
+    const port = await freePort();
     child = await startProcess(
       'dist/src/main.js',
       [process.env.BENCH_MODE ?? 'all'],

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { openSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import { Pool } from 'undici';
 import { onServer, withDatabase } from '../../src/db/migrate.js';
@@ -20,8 +21,15 @@ export async function freshDatabase(tag: string): Promise<{ url: string; drop: (
   return { url: dbUrl(name), drop: () => admin(`drop database if exists ${name} with (force)`) };
 }
 
-export function freePort(): number {
-  return 20_000 + Math.floor(Math.random() * 20_000);
+/** A port nothing listens on or connects from now: the kernel's pick, released for the caller (a
+ *  random one could be a client socket's, and then a server failed to start or a bench talked to
+ *  another process). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 /** Starts an entry point in a child process and waits until `ready` answers: compiled JavaScript
