@@ -360,7 +360,7 @@ describe('recording successes', () => {
 });
 
 describe('attempts that start together', () => {
-  it('read their deliveries in one statement, each getting its own row', async () => {
+  it('each get their own delivery from the read they share; a settled one and an unknown id are skipped', async () => {
     const r = await receiver();
     const ws = await t.workspace();
     const hook = await endpoint(ws, r);
