@@ -37,6 +37,17 @@ describe('Notifier', () => {
     }
   });
 
+  it('a close while the waiter is checking ends the wait with 503 at once, not at the timeout', async () => {
+    const n = notifier();
+    const started = Date.now();
+    const waiting = n.waitFor('thing:2', 10_000, async () => {
+      await n.close(); // the shutdown's wake-up comes while the state is read
+      return undefined;
+    });
+    await expect(waiting).rejects.toMatchObject({ code: 'unavailable' });
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
   it('returns undefined after the timeout when nothing changes', async () => {
     const n = notifier();
     try {

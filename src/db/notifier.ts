@@ -82,7 +82,12 @@ export class Notifier {
       wake();
     });
     const deadline = Date.now() + timeoutMs;
-    const waker = () => wake();
+    // Marks woken too: a close() that comes while check() runs finds no wait to end, and the loop
+    // must not start one (it would sit out the whole timeout, holding the shutdown up).
+    const waker = () => {
+      woken = true;
+      wake();
+    };
     this.wakers.add(waker);
     try {
       for (;;) {
