@@ -2,25 +2,21 @@
 // workers for deliveries, timers and channels, and the sweeps. Postgres is the record: on start,
 // on every sweep, and whenever Redis comes back (or is found emptied), it re-arms from Postgres
 // whatever Redis may have lost.
-import { DelayedError, Worker, type Job, type WorkerOptions } from 'bullmq';
+import { Worker } from 'bullmq';
 import { sql } from 'kysely';
 import { ARM_AHEAD_MS } from '../src/approvals/approvals.js';
 import { expireApprovals } from '../src/approvals/decide.js';
-import { RetryLater } from '../src/channels/adapter.js';
 import { adapters } from '../src/channels/registry.js';
 import { pruneInbound } from '../src/chat/dedupe.js';
 import { coalesced } from '../src/coalesced.js';
 import type { Deps } from '../src/deps.js';
 import { OUTBOX_KEY } from '../src/outbox/outbox.js';
-import { createQueues, producerConnection, workerConnection, type QueueName } from '../src/queue.js';
+import { createQueues, producerConnection, workerConnection } from '../src/queue.js';
 import { DELIVERIES_KEY } from '../src/webhooks/endpoints.js';
 import { DRAIN_RESET_PREFIX, INBOX_PREFIX } from '../src/wakeups.js';
-import { armChannel, armDeliveries, armDrains, armDueDeliveries, armTimers, armTimersDue, rearmEverything, TIMER_LEAD_MS } from './arm.js';
-import { showOutcome, sendOnChannel, type Pacer } from './channel-jobs.js';
-import { attemptDelivery } from './deliver.js';
+import { armChannel, armDeliveries, armDrains, armDueDeliveries, armTimers, armTimersDue, rearmEverything } from './arm.js';
 import { BATCH, dispatchBatch, outboxPending, type Fanout } from './dispatch-outbox.js';
-import { drainInbox } from './drain-inbox.js';
-import { expireJob } from './expire-approval.js';
+import { jobProcessors } from './processors.js';
 
 export interface RunningWorker {
   /** Runs one sweep now (tests use it; the timer calls it too). */
@@ -30,10 +26,6 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-/** A slow target may hold at most this many delivery slots in this process; the rest wait. */
-const PER_TARGET_IN_FLIGHT = 4;
-/** A drain's BullMQ lock: renewed while it runs; lapsed, another worker takes the drain over. */
-const DRAIN_LOCK_MS = 5_000;
 /** Redis is not connected: said once per outage (see redisError), not at every wake-up. */
 class RedisAway extends Error {
   constructor() {
@@ -80,7 +72,6 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
    *  armedAt. */
   let armedUntil = 0;
   let armedAt = 0;
-  const inFlight = new Map<string, number>();
 
   /** BullMQ waits for a connection that is not ready, without end; with Redis away, work that needs
    *  it fails fast instead and is re-armed from Postgres when Redis is back (`rearm` on 'ready'). */
@@ -124,103 +115,7 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
   });
 
   let closing = false;
-  /** Calls to one destination at most once per everyMs, across every worker process (a Redis key
-   *  that expires when the next call may go). */
-  const pace: Pacer = async (key, everyMs) => {
-    const slot = `${config.queuePrefix}:leash:pace:${key}`;
-    if (await producer.set(slot, '1', 'PX', everyMs, 'NX')) return;
-    const left = await producer.pttl(slot);
-    throw new RetryLater(Date.now() + Math.max(left, 20), `pacing ${key}`);
-  };
-  const processors: Record<QueueName, { concurrency: number; options?: Partial<WorkerOptions>; run: (job: Job, token?: string) => Promise<unknown> }> = {
-    deliveries: {
-      concurrency: 32,
-      // A delivery of a crashed worker is retried within ~10 s, not BullMQ's default ~60 s (the lock
-      // is renewed while a POST runs, so a slow receiver keeps it). Running it twice is safe: the
-      // webhook-id is the event's, and receivers dedupe on it.
-      options: { lockDuration: 5_000, stalledInterval: 5_000, maxStalledCount: 1_000 },
-      run: async (job, token) => {
-        const target: string = job.data.target ?? 'unknown';
-        const busy = inFlight.get(target) ?? 0;
-        if (busy >= PER_TARGET_IN_FLIGHT) {
-          await job.moveToDelayed(Date.now() + 50 + Math.floor(Math.random() * 100), token);
-          throw new DelayedError();
-        }
-        inFlight.set(target, busy + 1);
-        try {
-          const result = await attemptDelivery(deps, job.data.deliveryId);
-          const columns = ['id', 'attempts', 'next_attempt_at', 'endpoint_id', 'agent_id'] as const;
-          if (result.outcome === 'retry') {
-            const row = await db.selectFrom('deliveries').select(columns).where('id', '=', job.data.deliveryId).executeTakeFirst();
-            if (row) await armDeliveries(queues, [row]);
-          }
-          if ('agentId' in result && result.agentId) {
-            const next = await db.selectFrom('deliveries').select(columns).where('agent_id', '=', result.agentId).where('status', '=', 'pending').orderBy('event_id').limit(1).executeTakeFirst();
-            if (next) await armDeliveries(queues, [next]);
-          }
-          return result;
-        } finally {
-          const left = (inFlight.get(target) ?? 1) - 1;
-          if (left > 0) inFlight.set(target, left);
-          else inFlight.delete(target);
-        }
-      },
-    },
-    timers: {
-      // Each job sleeps up to TIMER_LEAD_MS before its deadline, so the slots must cover the due
-      // rate times the lead: 1,000 slots keep 2,000 timeouts a second on time. A sleeping job costs
-      // a timer and a share of one lock-renewal call.
-      concurrency: 1_000,
-      run: async (job) => {
-        const result = await expireJob(deps, job.data.approvalId);
-        if (typeof result === 'object') {
-          await queues.timers.add('expire', job.data, { jobId: `expire.${job.data.approvalId}.${Date.now()}`, delay: Math.max(0, result.rearmAt.getTime() - Date.now() - TIMER_LEAD_MS) });
-        }
-        return result;
-      },
-    },
-    channels: {
-      concurrency: 8,
-      run: async (job, token) => {
-        try {
-          return await (job.name === 'send' ? sendOnChannel(deps, job.data.approvalId, pace) : showOutcome(deps, job.data.approvalId, pace));
-        } catch (err) {
-          // A vendor's 429 or our own pacing: the same job runs again then, its attempts untouched.
-          if (!(err instanceof RetryLater)) throw err;
-          await job.moveToDelayed(err.at, token);
-          throw new DelayedError();
-        }
-      },
-    },
-    drains: {
-      concurrency: 16,
-      // A drain of a crashed worker is taken over within ~10 s (its lock lapses), however often
-      // that happens: the drain resumes from the last ack, so running it again is always safe.
-      // A drain that lost its lock (a long stall) sees it before its next POST and stops.
-      options: { lockDuration: DRAIN_LOCK_MS, stalledInterval: 5_000, maxStalledCount: 1_000 },
-      run: async (job, token) => {
-        let checked = Date.now();
-        const stillOwner = async () => {
-          if (Date.now() - checked < 1_000) return true;
-          checked = Date.now();
-          return (await job.extendLock(token!, DRAIN_LOCK_MS)) === 1;
-        };
-        let at: number;
-        try {
-          const result = await drainInbox(deps, job.data.agentId, { stopping: () => closing, stillOwner });
-          if (result.outcome !== 'retry') return result;
-          at = result.at.getTime();
-        } catch (err) {
-          // Postgres away, say: the same job tries again shortly rather than waiting for the sweep.
-          log.warn({ err: (err as Error).message, agent: job.data.agentId }, 'drain failed; retrying');
-          at = Date.now() + 2_000;
-        }
-        // The same job waits out the backoff, so its id keeps any second drain of this agent out.
-        await job.moveToDelayed(at, token);
-        throw new DelayedError();
-      },
-    },
-  };
+  const processors = jobProcessors({ deps, queues, producer, closing: () => closing });
   // Inboxes: a message, an unpause, a start or a new delivery_url notifies `inbox:<agent>`; those
   // agents' drains are armed in one query per burst. A finished drain re-checks its agent too: a
   // message committed while it was finishing found its job id taken.
