@@ -3,8 +3,7 @@
 // here, and the next attempt is a new delayed job named after the attempt number, so retries
 // survive a Redis that forgets (the sweep re-arms overdue rows).
 import { sql } from 'kysely';
-import { batched } from '../src/coalesced.js';
-import type { Db } from '../src/db/index.js';
+import { batchedPerDb, type Db } from '../src/db/index.js';
 import type { Deps } from '../src/deps.js';
 import { DeliveryError, signedPost } from '../src/delivery/signed-post.js';
 import { retryDelay } from '../src/queue.js';
@@ -36,17 +35,10 @@ export function recordSuccesses(rows: Success[]) {
 
 /** Successes are written in batches (one UPDATE and one commit for all the deliveries that
  *  finished meanwhile), per database: at fan-out rates the per-row commit was the bottleneck. */
-const successWriters = new WeakMap<Db, (s: Success) => Promise<void | undefined>>();
-function successWriter(db: Db): (s: Success) => Promise<void | undefined> {
-  let write = successWriters.get(db);
-  if (!write) {
-    write = batched<Success>(async (rows) => {
-      await recordSuccesses(rows).execute(db);
-    });
-    successWriters.set(db, write);
-  }
-  return write;
-}
+const writeSuccess = batchedPerDb(async (db: Db, rows: Success[]) => {
+  await recordSuccesses(rows).execute(db);
+  return [];
+});
 
 /** The delivery, its event's payload and its target, read in one round trip for every attempt
  *  that starts while another read is out (at fan-out rates about eight: one statement, not eight). */
@@ -61,24 +53,14 @@ function readDeliveries(db: Db, ids: string[]) {
     .where('d.id', '=', sql<string>`any(${ids}::uuid[])`)
     .execute();
 }
-type Delivery = Awaited<ReturnType<typeof readDeliveries>>[number];
-
-const deliveryReaders = new WeakMap<Db, (id: string) => Promise<Delivery | undefined>>();
-function deliveryReader(db: Db): (id: string) => Promise<Delivery | undefined> {
-  let read = deliveryReaders.get(db);
-  if (!read) {
-    read = batched<string, Delivery | undefined>(async (ids) => {
-      const byId = new Map((await readDeliveries(db, ids)).map((row) => [row.id, row]));
-      return ids.map((id) => byId.get(id));
-    });
-    deliveryReaders.set(db, read);
-  }
-  return read;
-}
+const readDelivery = batchedPerDb(async (db: Db, ids: string[]) => {
+  const byId = new Map((await readDeliveries(db, ids)).map((row) => [row.id, row]));
+  return ids.map((id) => byId.get(id));
+});
 
 export async function attemptDelivery(deps: Pick<Deps, 'db' | 'config'>, deliveryId: string): Promise<AttemptResult> {
   const { db, config } = deps;
-  const d = await deliveryReader(db)(deliveryId);
+  const d = await readDelivery(db, deliveryId);
   // Already settled, or not due (a stale duplicate job): nothing to do.
   if (!d || d.status !== 'pending' || d.next_attempt_at.getTime() > Date.now() + 1_000) return { outcome: 'skipped' };
   // An agent's runtime gets its events in order (a retried agent.paused must not land after
@@ -120,7 +102,7 @@ export async function attemptDelivery(deps: Pick<Deps, 'db' | 'config'>, deliver
   }
   try {
     const status = await signedPost({ url: target.url, secret: target.secret, id: d.event_id, body: JSON.stringify(event.payload), allowPrivateUrls: config.allowPrivateUrls });
-    await successWriter(db)({ id: d.id, attempts, status });
+    await writeSuccess(db, { id: d.id, attempts, status });
     return { outcome: 'succeeded', status, agentId };
   } catch (err) {
     const status = err instanceof DeliveryError ? err.status : undefined;
