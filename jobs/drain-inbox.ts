@@ -21,16 +21,21 @@ export function drainBackoff(schedule: number[], failures: number): number {
   return Math.round(base * (0.9 + Math.random() * 0.2));
 }
 
-/** The agent as the drain needs it: where to post, and whether it may post at all right now. */
-async function target(deps: Pick<Deps, 'db'>, agentId: string) {
-  const a = await deps.db
+/** The agent as the drain needs it: where to post, and whether it may post at all right now.
+ *  Read before every POST, so the query is built once per drain (compiling it each time was a
+ *  tenth of the drain's CPU per message). */
+function targetReader(db: Deps['db'], agentId: string) {
+  const query = db
     .selectFrom('agents')
     .select(['delivery_url', 'delivery_secret', 'pause_mode', 'run_state', 'deleted_at', 'acked_seq', 'drain_failures'])
     .where('id', '=', agentId)
-    .executeTakeFirst();
-  // Held under full pause (skipped, not dropped); nothing for a stopped agent.
-  if (!a?.delivery_url || !a.delivery_secret || a.deleted_at || a.pause_mode === 'full' || a.run_state === 'stopped') return undefined;
-  return { url: a.delivery_url, secret: a.delivery_secret, acked: Number(a.acked_seq), failures: a.drain_failures };
+    .compile();
+  return async () => {
+    const a = (await db.executeQuery(query)).rows[0];
+    // Held under full pause (skipped, not dropped); nothing for a stopped agent.
+    if (!a?.delivery_url || !a.delivery_secret || a.deleted_at || a.pause_mode === 'full' || a.run_state === 'stopped') return undefined;
+    return { url: a.delivery_url, secret: a.delivery_secret, acked: Number(a.acked_seq), failures: a.drain_failures };
+  };
 }
 
 /** Drains until the inbox is empty, the agent may not take messages, a POST fails, or `stop()`
@@ -57,8 +62,9 @@ export async function drainInbox(deps: Pick<Deps, 'db' | 'config'>, agentId: str
       written = last;
     }
   };
+  const target = targetReader(db, agentId);
   try {
-    let t = await target(deps, agentId);
+    let t = await target();
     if (!t) return { outcome: 'done', delivered };
     last = written = t.acked;
     for (;;) {
@@ -72,7 +78,7 @@ export async function drainInbox(deps: Pick<Deps, 'db' | 'config'>, agentId: str
         // new URL commits, nor once another worker may have taken this drain over.
         // (A new URL ends this drain; the one armed when it finishes starts on the new URL.)
         const beforeSend = async () => {
-          const now = await target(deps, agentId);
+          const now = await target();
           if (!now || now.url !== url || !(await control.stillOwner())) return false;
           t = now;
           return true;

@@ -60,13 +60,19 @@ export async function postJson(p: JsonPost): Promise<number> {
   if (problem) throw new DeliveryError(`refused target: ${problem}`);
   if (p.beforeSend && !(await p.beforeSend())) throw new NotSent('not sent');
   let status: number;
+  // A timer cleared as soon as the answer is in, not AbortSignal.timeout(): that one's timer lives
+  // its full 10 s (a drain posting 1,500 messages a second kept ~15,000 of them alive, with their
+  // weak references), and it costs twice as much to make.
+  const ms = p.timeoutMs ?? 10_000;
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(new Error(`no answer within ${ms} ms`)), ms);
   try {
     // undici's request(), not fetch(): a fraction of the overhead per call, and it follows no redirects.
     const res = await request(p.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'user-agent': 'Leash/1', ...p.headers?.(new Date()) },
       body: p.body,
-      signal: AbortSignal.timeout(p.timeoutMs ?? 10_000),
+      signal: abort.signal,
       // The connection itself is pinned to public addresses (no DNS rebinding past the check above).
       ...(p.allowPrivateUrls ? {} : { dispatcher: guardedDispatcher() }),
     });
@@ -75,6 +81,8 @@ export async function postJson(p: JsonPost): Promise<number> {
     await res.body.dump().catch(() => {});
   } catch (err) {
     throw new DeliveryError(`request failed: ${(err as Error).message}`);
+  } finally {
+    clearTimeout(timer);
   }
   if (status < 200 || status >= 300) throw new DeliveryError(`receiver answered ${status}`, status);
   return status;
