@@ -1,7 +1,8 @@
 // Messages: the accept rate to a fully paused agent (against a bare Fastify+pg INSERT baseline),
 // cap exactness under 20 concurrent senders, and the drain of 10,000 held messages on unpause over
-// the WebSocket stream, long-poll sync and delivery_url, checked for gaps and reorders. Leash runs
-// as a real `all` process (web + worker) in a throwaway database; the baseline runs beside it.
+// the WebSocket stream, long-poll sync and delivery_url, checked for gaps and reorders (delivery_url
+// against a bare drain: bench/support/bare-drain.mjs). Leash runs as a real `all` process (web +
+// worker) in a throwaway database; the baselines run beside it.
 //   npm run bench:messages       BENCH_QUICK=1 for a short run
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -13,7 +14,7 @@ import { operatorCtx } from '../src/context.js';
 import { createDb, type Db } from '../src/db/index.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { createWorkspace } from '../src/workspaces/workspaces.js';
-import { client, f, freePort, freshDatabase, get, load, report, post, startProcess, stats, stopProcess, type Headline } from './support/lib.js';
+import { client, cpuMeter, f, freePort, freshDatabase, get, load, report, post, startProcess, stats, stopProcess, type Headline } from './support/lib.js';
 import { DEPLOYED_NODE_FLAGS } from './support/leash.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -44,6 +45,12 @@ function audit(seqs: number[], n: number) {
   return { gaps, reorders, repeats };
 }
 
+/** CPU per message of the drain's process, Postgres and the receiver (this process): one drain
+ *  posts one message at a time, so its own CPU per message bounds its rate. */
+function cpuPerMessage(c: { server: number; postgres: number; client: number }): string {
+  return `CPU per message: drain ${f(c.server, 2)}, Postgres ${f(c.postgres, 2)}, receiver ${f(c.client, 2)} ms`;
+}
+
 async function hold(db: Db, workspaceId: string, recipientId: string, senderId: string, n: number) {
   await sql`insert into messages (id, workspace_id, recipient_id, sender_id, seq, body)
             select gen_random_uuid(), ${workspaceId}, ${recipientId}, ${senderId}, s, json_build_object('n', s, 'pad', repeat('x', 200))
@@ -57,23 +64,27 @@ async function main() {
   const leashPort = await freePort();
   const basePort = await freePort();
   const prefix = `leash-bench-${randomBytes(3).toString('hex')}`;
-  let leash, baseline;
-  const received: number[] = [];
-  let lastUrlAt = 0;
+  const barePort = await freePort();
+  let leash, baseline, bareDrain;
+  // One receiver for Leash's drain (/inbox) and the bare ones (/bare-…): seqs in arrival order.
+  const arrivals = new Map<string, { seqs: number[]; lastAt: number }>();
+  const arrived = (path: string) => arrivals.get(path) ?? arrivals.set(path, { seqs: [], lastAt: 0 }).get(path)!;
   const receiver = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
       const j = JSON.parse(body);
       if (j.type === 'message') {
-        received.push(j.data.seq);
-        lastUrlAt = performance.now();
+        const a = arrived(req.url!);
+        a.seqs.push(j.data.seq);
+        a.lastAt = performance.now();
       }
       res.writeHead(204).end();
     });
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/inbox`;
+  const receiverOrigin = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  const received = arrived('/inbox').seqs;
   try {
     await migrateToLatest(db);
     const ws = await createWorkspace(db, { name: 'Bench', ownerEmail: 'owner@example.com' });
@@ -83,7 +94,8 @@ async function main() {
     const capped = await createAgent(db, ctx, { name: 'capped' }, opts);
     const viaWs = await createAgent(db, ctx, { name: 'via-ws' }, opts);
     const viaSync = await createAgent(db, ctx, { name: 'via-sync' }, opts);
-    const viaUrl = await createAgent(db, ctx, { name: 'via-url', delivery_url: receiverUrl }, opts);
+    const viaUrl = await createAgent(db, ctx, { name: 'via-url', delivery_url: `${receiverOrigin}/inbox` }, opts);
+    const bareAgents = await Promise.all(['bare-plain', 'bare-check'].map((name) => createAgent(db, ctx, { name }, opts)));
     const senders = await Promise.all(Array.from({ length: 20 }, (_, i) => createAgent(db, ctx, { name: `sender-${i}` }, opts)));
     const spread = await Promise.all(Array.from({ length: 20 }, (_, i) => createAgent(db, ctx, { name: `paused-${i}` }, opts)));
     const full = { pause_mode: 'full' as const, paused_at: new Date() };
@@ -93,6 +105,7 @@ async function main() {
     const env = { DATABASE_URL: database.url, NODE_ENV: 'production', LEASH_SECRET: 'bench-secret', LOG_LEVEL: 'warn', QUEUE_PREFIX: prefix, HOST: '127.0.0.1' };
     leash = await startProcess('dist/src/main.js', ['all'], { ...env, PORT: String(leashPort), BACKLOG_CAP: String(CAP), ALLOW_PRIVATE_URLS: 'true' }, `http://127.0.0.1:${leashPort}/healthz`, DEPLOYED_NODE_FLAGS);
     baseline = await startProcess('bench/support/baseline-server.mjs', [], { DATABASE_URL: database.url, PORT: String(basePort) }, `http://127.0.0.1:${basePort}/`, DEPLOYED_NODE_FLAGS);
+    bareDrain = await startProcess('bench/support/bare-drain.mjs', [], { DATABASE_URL: database.url, PORT: String(barePort) }, `http://127.0.0.1:${barePort}/`, DEPLOYED_NODE_FLAGS);
     const L = client(`http://127.0.0.1:${leashPort}`, CONNS);
     const B = client(`http://127.0.0.1:${basePort}`, CONNS);
     const owner = ws.api_key;
@@ -151,7 +164,7 @@ async function main() {
     row([`cap exactness: ${CAP - 10} held, 100 sends from 20 senders at once`, 100, `${count(202)} × 202, ${count(429)} × 429`, `${stored} stored (cap ${CAP})`, stored === CAP && count(202) === 10 ? 'exact' : 'NOT EXACT']);
 
     // 3. Drains of HELD messages on unpause: stream, sync, delivery_url.
-    for (const a of [viaWs, viaSync, viaUrl]) await hold(db, ws.workspace_id, a.agent.id, senders[1]!.agent.id, HELD);
+    for (const a of [viaWs, viaSync, viaUrl, ...bareAgents]) await hold(db, ws.workspace_id, a.agent.id, senders[1]!.agent.id, HELD);
 
     // 3a. WebSocket: connected (and held) first, then unpaused; the client acks as it goes.
     const wsSeqs: number[] = [];
@@ -196,22 +209,46 @@ async function main() {
     headlines.push({ metric: `drain of ${HELD} held on unpause, sync`, value: `${f(syncMs, 0)} ms, gaps ${syncAudit.gaps}, reorders ${syncAudit.reorders}`, target: '≤ 2 s, 0 gaps', pass: syncMs <= 2000 && syncAudit.gaps === 0 && syncAudit.reorders === 0 });
     row([`drain ${HELD} held on unpause: sync (pages of 1,000)`, HELD, `${f(syncMs, 0)} ms`, `${f((HELD / syncMs) * 1000, 0)} msg/s`, `gaps ${syncAudit.gaps}, reorders ${syncAudit.reorders}, repeats ${syncAudit.repeats}`]);
 
-    // 3c. delivery_url: one signed POST at a time to a local receiver.
+    // 3c. delivery_url: one signed POST at a time to a local receiver; first the bare drains (see
+    // bench/support/bare-drain.mjs), without and with a read of the agent before each POST.
+    const D = client(`http://127.0.0.1:${barePort}`, 1);
+    const bare: Record<string, number> = {};
+    for (const [i, check] of [false, true].entries()) {
+      const path = check ? '/bare-check' : '/bare-plain';
+      const meter = cpuMeter(bareDrain.pid!);
+      const start = performance.now();
+      const r = await post(D, '/drain', { agent: bareAgents[i]!.agent.id, url: `${receiverOrigin}${path}`, secret: `whsec_${randomBytes(24).toString('base64')}`, check });
+      if (r.status !== 200 || r.json.delivered !== HELD) throw new Error(`bare drain: ${r.status} ${JSON.stringify(r.json)}`);
+      bare[path] = arrived(path).lastAt - start;
+      const a = audit(arrived(path).seqs, HELD);
+      row([`baseline: bare drain of ${HELD}, ${check ? 'reading the agent before each POST' : 'POSTs only'}`, HELD, `${f(bare[path]!, 0)} ms`, `${f((HELD / bare[path]!) * 1000, 0)} msg/s`, `gaps ${a.gaps}, reorders ${a.reorders}; ${cpuPerMessage(meter(HELD))}`]);
+    }
+    await D.close();
     await new Promise((r) => setTimeout(r, 300));
     const heldOnUrl = received.length;
+    const urlMeter = cpuMeter(leash.pid!);
     const urlStart = performance.now();
     await post(L, `/v1/agents/${viaUrl.agent.id}/unpause`, {}, owner);
     const deadline = Date.now() + 120_000;
     while (!received.includes(HELD) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    const urlMs = lastUrlAt - urlStart;
+    const urlMs = arrived('/inbox').lastAt - urlStart;
     const urlAudit = audit(received, HELD);
-    headlines.push({ metric: `drain of ${HELD} held on unpause, delivery_url`, value: `${f(urlMs, 0)} ms, gaps ${urlAudit.gaps}, reorders ${urlAudit.reorders}`, target: '≤ 10 s, 0 gaps', pass: urlMs <= 10000 && urlAudit.gaps === 0 && urlAudit.reorders === 0 });
-    row([`drain ${HELD} held on unpause: delivery_url`, HELD, `${f(urlMs, 0)} ms`, `${f((HELD / urlMs) * 1000, 0)} msg/s`, `gaps ${urlAudit.gaps}, reorders ${urlAudit.reorders}, repeats ${urlAudit.repeats}; ${heldOnUrl} posted while paused`]);
+    const urlCpu = cpuPerMessage(urlMeter(HELD));
+    // As throughput ratios, like the other baselines: 1 would be as fast as the bare drain.
+    const vsBare = (path: string) => f(bare[path]! / urlMs, 2);
+    headlines.push({
+      metric: `drain of ${HELD} held on unpause, delivery_url`,
+      value: `${f(urlMs, 0)} ms = ${vsBare('/bare-plain')} × bare POSTs, ${vsBare('/bare-check')} × bare POSTs with the same check; gaps ${urlAudit.gaps}, reorders ${urlAudit.reorders}`,
+      target: '≤ 10 s, 0 gaps',
+      pass: urlMs <= 10000 && urlAudit.gaps === 0 && urlAudit.reorders === 0,
+    });
+    row([`drain ${HELD} held on unpause: delivery_url`, HELD, `${f(urlMs, 0)} ms`, `${f((HELD / urlMs) * 1000, 0)} msg/s = ${vsBare('/bare-plain')} × bare, ${vsBare('/bare-check')} × bare with the check`, `gaps ${urlAudit.gaps}, reorders ${urlAudit.reorders}, repeats ${urlAudit.repeats}; ${heldOnUrl} posted while paused; ${urlCpu}`]);
 
     await Promise.all([L.close(), B.close()]);
   } finally {
     if (leash) await stopProcess(leash);
     if (baseline) await stopProcess(baseline);
+    if (bareDrain) await stopProcess(bareDrain);
     receiver.close();
     await db.destroy();
     await database.drop();
