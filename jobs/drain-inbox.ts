@@ -22,8 +22,8 @@ export function drainBackoff(schedule: number[], failures: number): number {
 }
 
 /** The agent as the drain needs it: where to post, and whether it may post at all right now.
- *  Read before every POST, so the query is built once per drain (compiling it each time was a
- *  tenth of the drain's CPU per message). */
+ *  Read before every POST, so the query is compiled once per drain (compiling it each time cost
+ *  ~16 µs of the ~0.5 ms of CPU a message takes). */
 function targetReader(db: Deps['db'], agentId: string) {
   const query = db
     .selectFrom('agents')

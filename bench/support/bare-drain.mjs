@@ -1,4 +1,4 @@
-// The bare baseline for the delivery_url drain: what the least a correct drain does, with the same
+// The bare baseline for the delivery_url drain: the least a correct drain does, with the same
 // libraries Leash uses (pg, undici, standardwebhooks) and nothing else. It reads an inbox in pages
 // of 200 in seq order, POSTs each message signed, one at a time, and writes the ack every 50.
 // With `check`, it also reads the agent's row before each POST, as Leash does so that nothing
