@@ -1,8 +1,7 @@
 // Putting work into Redis from Postgres. Every job id is derived from the row it serves, so arming
 // the same work twice is a no-op, and re-arming everything after Redis lost it is always safe.
 import { sql } from 'kysely';
-import { adapters } from '../src/channels/registry.js';
-import type { ApprovalChannel } from '../src/db/schema.js';
+import type { PromptRow } from '../src/db/schema.js';
 import type { Deps } from '../src/deps.js';
 import type { Queues } from '../src/queue.js';
 
@@ -45,8 +44,51 @@ export async function armTimers(queues: Queues, rows: { id: string; expires_at: 
   }
 }
 
-export async function armChannel(queues: Queues, name: 'send' | 'settled', approvalId: string): Promise<void> {
-  await queues.channels.add(name, { approvalId }, { jobId: `${name}.${approvalId}`, attempts: 8, backoff: { type: 'exponential', delay: 2_000 } });
+export type DueSend = Pick<PromptRow, 'id' | 'attempts' | 'next_attempt_at'>;
+export type DueOutcome = Pick<PromptRow, 'id' | 'outcome_attempts' | 'outcome_next_at'>;
+
+/** Job-level retries cover a failure to record a try (Postgres away); the sweep covers the rest. */
+const PROMPT_JOB = { attempts: 3, backoff: { type: 'exponential', delay: 1_000 } } as const;
+
+/** Sends of prompts, each at its next attempt (the job id names the attempt, so a retry is a new job). */
+export async function armSends(queues: Queues, rows: DueSend[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    await queues.channels.addBulk(
+      rows.slice(i, i + CHUNK).map((r) => ({
+        name: 'send',
+        data: { promptId: r.id },
+        opts: { ...PROMPT_JOB, jobId: `send.${r.id}.${r.attempts}`, delay: Math.max(0, r.next_attempt_at.getTime() - Date.now()) },
+      })),
+    );
+  }
+}
+
+/** Outcome updates of prompts whose approval has left pending. */
+export async function armOutcomes(queues: Queues, rows: DueOutcome[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    await queues.channels.addBulk(
+      rows.slice(i, i + CHUNK).map((r) => ({
+        name: 'outcome',
+        data: { promptId: r.id },
+        opts: { ...PROMPT_JOB, jobId: `outcome.${r.id}.${r.outcome_attempts}`, delay: Math.max(0, (r.outcome_next_at?.getTime() ?? 0) - Date.now()) },
+      })),
+    );
+  }
+}
+
+/** Prompts whose send or outcome update was due `overdueMs` ago or more (Redis lost its job, or
+ *  arming it failed): arm them; `all`: every one, each at its time (the re-arm). */
+export async function armDuePrompts(deps: Pick<Deps, 'db'>, queues: Queues, overdueMs: number | 'all'): Promise<number> {
+  const before = overdueMs === 'all' ? undefined : new Date(Date.now() - overdueMs);
+  let sends = deps.db.selectFrom('prompts').select(['id', 'attempts', 'next_attempt_at']).where('status', '=', 'queued');
+  if (before) sends = sends.where('next_attempt_at', '<=', before);
+  const dueSends = await sends.orderBy('next_attempt_at').limit(10_000).execute();
+  await armSends(queues, dueSends);
+  let outcomes = deps.db.selectFrom('prompts').select(['id', 'outcome_attempts', 'outcome_next_at']).where('outcome_at', 'is', null).where('outcome_next_at', 'is not', null);
+  if (before) outcomes = outcomes.where('outcome_next_at', '<=', before);
+  const dueOutcomes = await outcomes.orderBy('outcome_next_at').limit(10_000).execute();
+  await armOutcomes(queues, dueOutcomes);
+  return dueSends.length + dueOutcomes.length;
 }
 
 /** Deliveries whose attempt is due (by `overdueMs` or more): arm them. */
@@ -60,26 +102,6 @@ export async function armDueDeliveries(deps: Pick<Deps, 'db'>, queues: Queues, o
     .limit(10_000)
     .execute();
   await armDeliveries(queues, rows);
-  return rows.length;
-}
-
-/** Channel work Redis may have lost: questions not yet sent, outcomes not yet shown. */
-async function rearmChannels(deps: Pick<Deps, 'db'>, queues: Queues): Promise<number> {
-  const channels = Object.keys(adapters) as ApprovalChannel[];
-  if (channels.length === 0) return 0;
-  const rows = await deps.db
-    .selectFrom('approvals')
-    .select(['id', 'status'])
-    .where('channel', 'in', channels)
-    .where((eb) =>
-      eb.or([
-        eb.and([eb('status', '=', 'pending'), eb('channel_ref', 'is', null)]),
-        eb.and([eb('status', '!=', 'pending'), eb('channel_ref', 'is not', null), eb('channel_settled_at', 'is', null)]),
-      ]),
-    )
-    .where('updated_at', '>', new Date(Date.now() - 7 * 86_400_000))
-    .execute();
-  for (const r of rows) await armChannel(queues, r.status === 'pending' ? 'send' : 'settled', r.id);
   return rows.length;
 }
 
@@ -133,9 +155,9 @@ export async function armTimersDue(deps: Pick<Deps, 'db'>, queues: Queues, from:
   }
 }
 
-/** After Redis lost its data: every timer due before `until`, every pending delivery and channel
- *  job, from Postgres. */
-export async function rearmEverything(deps: Pick<Deps, 'db'>, queues: Queues, until: Date): Promise<{ timers: number; deliveries: number; channels: number; drains: number }> {
+/** After Redis lost its data: every timer due before `until`, every pending delivery, every
+ *  prompt's send or outcome update, from Postgres. */
+export async function rearmEverything(deps: Pick<Deps, 'db'>, queues: Queues, until: Date): Promise<{ timers: number; deliveries: number; prompts: number; drains: number }> {
   const timers = await armTimersDue(deps, queues, new Date(0), until);
   const deliveries = await deps.db
     .selectFrom('deliveries')
@@ -143,5 +165,5 @@ export async function rearmEverything(deps: Pick<Deps, 'db'>, queues: Queues, un
     .where('status', '=', 'pending')
     .execute();
   await armDeliveries(queues, deliveries);
-  return { timers, deliveries: deliveries.length, channels: await rearmChannels(deps, queues), drains: await armDrains(deps, queues) };
+  return { timers, deliveries: deliveries.length, prompts: await armDuePrompts(deps, queues, 'all'), drains: await armDrains(deps, queues) };
 }

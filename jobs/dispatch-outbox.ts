@@ -10,7 +10,7 @@ import { uuidv7Sql } from '../src/db/index.js';
 import type { ApprovalChannel } from '../src/db/schema.js';
 import type { Deps } from '../src/deps.js';
 import { WEBHOOK_EVENTS } from '../src/webhooks/events.js';
-import type { DueDelivery } from './arm.js';
+import type { DueDelivery, DueOutcome, DueSend } from './arm.js';
 
 /** Events per transaction. A batch that comes back shorter is the last one for now: anything
  *  committed after its read NOTIFYs (or is found by the poll), so the worker does not read again. */
@@ -21,10 +21,12 @@ export interface Fanout {
   events: number;
   /** Deliveries created now, to attempt at once. */
   deliveries: DueDelivery[];
-  /** New approvals: arm their timers (and send them on their channel). */
+  /** New approvals: arm their timers. */
   requested: { id: string; expires_at: Date; channel: ApprovalChannel }[];
-  /** Approvals that left pending: let their channel show the outcome. */
-  settled: { id: string; channel: ApprovalChannel }[];
+  /** The prompts of new approvals: send their questions. */
+  sends: DueSend[];
+  /** The prompts of approvals that left pending: show the outcome (or conclude an unsent one). */
+  outcomes: DueOutcome[];
 }
 
 /** Whether any event waits (one cheap read on the partial index: the poll runs often). */
@@ -33,18 +35,21 @@ export async function outboxPending(deps: Pick<Deps, 'db'>): Promise<boolean> {
   return row !== undefined;
 }
 
-type Json<T> = Omit<T, 'expires_at' | 'next_attempt_at'> & { expires_at?: string; next_attempt_at?: string };
+type Json<T> = Omit<T, 'expires_at' | 'next_attempt_at' | 'outcome_next_at'> & { expires_at?: string; next_attempt_at?: string; outcome_next_at?: string };
+
+/** The events that take an approval out of pending (its prompts' outcomes are due). */
+const SETTLED = ['pause_request.responded', 'pause_request.timed_out', 'pause_request.cancelled'];
 
 /**
  * Fans out up to one batch of undispatched events; returns what to arm. One statement, one round
  * trip, whatever the batch holds (at 100 decisions a second a batch is often one event; BEGIN, a
  * read, a write and COMMIT cost the worker more than the decision itself): it locks the events,
  * inserts a delivery per subscribed endpoint and per delivery_url, marks the events dispatched,
- * and reads the new approvals' deadlines and the settled ones' channels. Delivery ids are UUIDv7
- * made in SQL, as the rows are (`uuidv7Sql`).
+ * reads the new approvals' deadlines and prompts, and marks the settled ones' prompts' outcomes
+ * due. Delivery ids are UUIDv7 made in SQL, as the rows are (`uuidv7Sql`).
  */
 export async function dispatchBatch(deps: Pick<Deps, 'db'>): Promise<Fanout> {
-  const { rows } = await sql<{ events: number; deliveries: Json<DueDelivery>[]; requested: Json<Fanout['requested'][number]>[]; settled: Fanout['settled'] }>`
+  const { rows } = await sql<{ events: number; deliveries: Json<DueDelivery>[]; requested: Json<Fanout['requested'][number]>[]; sends: Json<DueSend>[]; outcomes: Json<DueOutcome>[] }>`
     with ev as (
       select o.id, o.workspace_id, o.agent_id, o.type, o.payload
       from outbox o
@@ -69,6 +74,10 @@ export async function dispatchBatch(deps: Pick<Deps, 'db'>): Promise<Fanout> {
       returning id, attempts, next_attempt_at, endpoint_id, agent_id
     ), marked as (
       update outbox set dispatched_at = now() where id in (select id from ev)
+    ), outcomes as (
+      update prompts p set outcome_next_at = now()
+      from ev where ev.type = any(${SETTLED}::text[]) and p.approval_id = (ev.payload->'data'->>'pause_id')::uuid and p.outcome_at is null
+      returning p.id, p.outcome_attempts, p.outcome_next_at
     )
     select
       (select count(*)::int from ev) as events,
@@ -76,9 +85,10 @@ export async function dispatchBatch(deps: Pick<Deps, 'db'>): Promise<Fanout> {
       (select coalesce(json_agg(json_build_object('id', a.id, 'expires_at', a.expires_at, 'channel', a.channel)), '[]')
         from ev join approvals a on a.id = (ev.payload->'data'->>'pause_id')::uuid
         where ev.type = ${APPROVAL_REQUESTED} and a.status = 'pending') as requested,
-      -- A pause_request.* event carries the approval's view, channel included.
-      (select coalesce(json_agg(json_build_object('id', ev.payload->'data'->>'pause_id', 'channel', ev.payload->'data'->>'channel')), '[]')
-        from ev where ev.type like 'pause\_request.%' and ev.payload->'data'->>'pause_id' is not null) as settled,
+      (select coalesce(json_agg(json_build_object('id', p.id, 'attempts', p.attempts, 'next_attempt_at', p.next_attempt_at)), '[]')
+        from ev join prompts p on p.approval_id = (ev.payload->'data'->>'pause_id')::uuid
+        where ev.type = ${APPROVAL_REQUESTED} and p.status = 'queued') as sends,
+      (select coalesce(json_agg(outcomes), '[]') from outcomes) as outcomes,
       -- This bookkeeping may commit asynchronously (see the top of the file).
       set_config('synchronous_commit', 'off', true) as async_commit`.execute(deps.db);
   const r = rows[0]!;
@@ -86,6 +96,7 @@ export async function dispatchBatch(deps: Pick<Deps, 'db'>): Promise<Fanout> {
     events: r.events,
     deliveries: r.deliveries.map((d) => ({ ...d, next_attempt_at: new Date(d.next_attempt_at!) })),
     requested: r.requested.map((a) => ({ ...a, expires_at: new Date(a.expires_at!) })),
-    settled: r.settled,
+    sends: r.sends.map((p) => ({ ...p, next_attempt_at: new Date(p.next_attempt_at!) })),
+    outcomes: r.outcomes.map((p) => ({ ...p, outcome_next_at: new Date(p.outcome_next_at!) })),
   };
 }

@@ -6,11 +6,11 @@ import type { Redis } from 'ioredis';
 import { RetryLater } from '../src/channels/adapter.js';
 import type { Deps } from '../src/deps.js';
 import type { QueueName, Queues } from '../src/queue.js';
-import { armDeliveries, TIMER_LEAD_MS } from './arm.js';
-import { showOutcome, sendOnChannel, type Pacer } from './channel-jobs.js';
+import { armDeliveries, armOutcomes, armSends, TIMER_LEAD_MS } from './arm.js';
 import { attemptDelivery } from './deliver.js';
 import { drainInbox } from './drain-inbox.js';
 import { expireJob } from './expire-approval.js';
+import { sendPrompt, showOutcome, type Pacer, type Pacing, type StepResult } from './prompts.js';
 
 /** A slow target may hold at most this many delivery slots in this process; the rest wait. */
 const PER_TARGET_IN_FLIGHT = 4;
@@ -33,6 +33,22 @@ export function jobProcessors({ deps, queues, producer, closing }: { deps: Deps;
     if (await producer.set(slot, '1', 'PX', everyMs, 'NX')) return;
     const left = await producer.pttl(slot);
     throw new RetryLater(Date.now() + Math.max(left, 20), `pacing ${key}`);
+  };
+  /** A per-minute budget across every worker process: a counter per key and minute. Over it, the
+   *  call waits for the next minute (spread over a second, so the waiting sends do not stampede). */
+  const budget: Pacing['budget'] = async (key, perMinute) => {
+    const minute = Math.floor(Date.now() / 60_000);
+    const slot = `${config.queuePrefix}:leash:budget:${key}:${minute}`;
+    const [[, used]] = (await producer.multi().incr(slot).pexpire(slot, 61_000).exec()) as [[Error | null, number]];
+    if (used <= perMinute) return;
+    throw new RetryLater((minute + 1) * 60_000 + Math.floor(Math.random() * 1_000), `send budget of ${perMinute} a minute used up for ${key}`);
+  };
+  const pacing: Pacing = { pace, budget };
+  /** What a prompt step leaves to arm: its retry, or an outcome a late send made due. */
+  const armAfter = async (r: StepResult) => {
+    if (r.retry) await armSends(queues, [r.retry]);
+    if (r.outcomeRetry) await armOutcomes(queues, [r.outcomeRetry]);
+    if (r.outcomeDue) await armOutcomes(queues, [r.outcomeDue]);
   };
   return {
     deliveries: {
@@ -84,8 +100,12 @@ export function jobProcessors({ deps, queues, producer, closing }: { deps: Deps;
     channels: {
       concurrency: 8,
       run: async (job, token) => {
+        // A job armed before prompts existed names an approval: its prompt was re-armed at start.
+        if (typeof job.data.promptId !== 'string') return 'stale';
         try {
-          return await (job.name === 'send' ? sendOnChannel(deps, job.data.approvalId, pace) : showOutcome(deps, job.data.approvalId, pace));
+          const result = await (job.name === 'send' ? sendPrompt(deps, job.data.promptId, pacing) : showOutcome(deps, job.data.promptId, pacing));
+          await armAfter(result);
+          return result.done;
         } catch (err) {
           // A vendor's 429 or our own pacing: the same job runs again then, its attempts untouched.
           if (!(err instanceof RetryLater)) throw err;

@@ -6,7 +6,6 @@ import { Worker } from 'bullmq';
 import { sql } from 'kysely';
 import { ARM_AHEAD_MS } from '../src/approvals/approvals.js';
 import { expireApprovals } from '../src/approvals/decide.js';
-import { adapters } from '../src/channels/registry.js';
 import { pruneInbound } from '../src/chat/dedupe.js';
 import { coalesced } from '../src/coalesced.js';
 import type { Deps } from '../src/deps.js';
@@ -14,7 +13,7 @@ import { OUTBOX_KEY } from '../src/outbox/outbox.js';
 import { createQueues, producerConnection, workerConnection } from '../src/queue.js';
 import { DELIVERIES_KEY } from '../src/webhooks/endpoints.js';
 import { DRAIN_RESET_PREFIX, INBOX_PREFIX } from '../src/wakeups.js';
-import { armChannel, armDeliveries, armDrains, armDueDeliveries, armTimers, armTimersDue, rearmEverything } from './arm.js';
+import { armDeliveries, armDrains, armDueDeliveries, armDuePrompts, armOutcomes, armSends, armTimers, armTimersDue, rearmEverything } from './arm.js';
 import { BATCH, dispatchBatch, outboxPending, type Fanout } from './dispatch-outbox.js';
 import { jobProcessors } from './processors.js';
 
@@ -91,9 +90,8 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
     await armDeliveries(queues, fan.deliveries);
     // Far-off deadlines are left to the sweep (see ARM_AHEAD_MS), as for approvals with no event.
     await armTimers(queues, fan.requested.filter((a) => a.expires_at.getTime() < Date.now() + horizonMs));
-    for (const a of fan.requested) if (adapters[a.channel]) await armChannel(queues, 'send', a.id);
-    // Only a channel with an adapter has a message to update (web approvals have none).
-    for (const a of fan.settled) if (adapters[a.channel]) await armChannel(queues, 'settled', a.id);
+    await armSends(queues, fan.sends);
+    await armOutcomes(queues, fan.outcomes);
   };
   /** When the outbox last had events: the poll slows down after a quiet spell. */
   let lastEventAt = Date.now();
@@ -178,6 +176,8 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
   const sweep = coalesced(async () => {
     await dispatch();
     const deliveries = await step('arming deliveries', () => whenRedis(() => armDueDeliveries(deps, queues, 30_000)));
+    // A question or an outcome update whose job Redis lost (or never got) is retried from its row.
+    const prompts = await step('arming prompts', () => whenRedis(() => armDuePrompts(deps, queues, 30_000)));
     await step('arming timers', () =>
       whenRedis(async () => {
         // From where the last arming stopped, or ARM_AHEAD_MS after it ran if that is sooner (a
@@ -196,7 +196,7 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
       await expireApprovals(db, overdue.map((a) => a.id), deps.approvals);
       return overdue.length;
     });
-    if (deliveries || expired) log.info({ deliveries, expired }, 'sweep re-armed work');
+    if (deliveries || prompts || expired) log.info({ deliveries, prompts, expired }, 'sweep re-armed work');
     await step('clean-up', async () => {
       await sql`delete from idempotency_keys where created_at < now() - interval '24 hours'`.execute(db);
       await pruneInbound(db);

@@ -6,6 +6,7 @@ import * as m0003 from './0003_messages.js';
 import * as m0004 from './0004_live_delivery.js';
 import * as m0005 from './0005_chat_surfaces.js';
 import * as m0006 from './0006_dashboard.js';
+import * as m0007 from './0007_prompts.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0004_live_delivery': m0004,
   '0005_chat_surfaces': m0005,
   '0006_dashboard': m0006,
+  '0007_prompts': m0007,
 };

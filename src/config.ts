@@ -51,6 +51,21 @@ const envSchema = z.object({
     .regex(/^\d+(,\d+)*$/, 'must be a comma-separated list of milliseconds')
     .default('5000,300000,1800000,7200000,18000000,36000000,36000000')
     .transform((v) => v.split(',').map(Number)),
+  // Delays between tries to send a question (or show its outcome) on a channel; the last one
+  // repeats until it is sent or the approval leaves pending. Tests shorten them.
+  CHANNEL_RETRY_SCHEDULE_MS: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, 'must be a comma-separated list of milliseconds')
+    .default('2000,10000,30000,60000,120000,300000')
+    .transform((v) => v.split(',').map(Number)),
+  // Pending approvals one channel recipient may have in a workspace (contract §3.8).
+  MAX_PENDING_PER_RECIPIENT: z.coerce.number().int().min(1).default(20),
+  // Questions a workspace may send per minute on each channel; more wait for the next minute.
+  SEND_BUDGET_PER_MINUTE: z
+    .string()
+    .regex(/^(sms|email|slack|telegram)=\d+(,(sms|email|slack|telegram)=\d+)*$/, 'must be like sms=20,email=60 (per channel: sms, email, slack, telegram)')
+    .default('sms=20,email=60,slack=120,telegram=120')
+    .transform((v) => Object.fromEntries(v.split(',').map((kv) => kv.split('=')).map(([k, n]) => [k, Number(n)]))),
 });
 
 export interface Config {
@@ -72,6 +87,10 @@ export interface Config {
   allowPrivateUrls: boolean;
   sweepIntervalMs: number;
   retryScheduleMs: number[];
+  channelRetryScheduleMs: number[];
+  maxPendingPerRecipient: number;
+  /** Sends per workspace per minute, by channel (missing: unlimited). */
+  sendBudgetPerMinute: Partial<Record<'sms' | 'email' | 'slack' | 'telegram', number>>;
 }
 
 // Used only when NODE_ENV is development or test, so a fresh clone runs without any setup.
@@ -116,5 +135,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allowPrivateUrls: e.ALLOW_PRIVATE_URLS ?? e.NODE_ENV !== 'production',
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
     retryScheduleMs: e.RETRY_SCHEDULE_MS,
+    channelRetryScheduleMs: e.CHANNEL_RETRY_SCHEDULE_MS,
+    maxPendingPerRecipient: e.MAX_PENDING_PER_RECIPIENT,
+    sendBudgetPerMinute: e.SEND_BUDGET_PER_MINUTE,
   };
 }

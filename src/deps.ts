@@ -25,7 +25,7 @@ export function createDeps(config: Config, overrides: { log?: Logger; logStream?
   const log = overrides.log ?? (overrides.logStream ? pino(options, overrides.logStream) : pino(options));
   return {
     config,
-    approvals: { publicUrl: config.publicUrl, secret: config.secret, channels: availableChannels(config) },
+    approvals: { publicUrl: config.publicUrl, secret: config.secret, channels: availableChannels(config), maxPendingPerRecipient: config.maxPendingPerRecipient },
     log,
     db: createDb(config.databaseUrl),
     notifier: new Notifier(config.databaseUrl, log),

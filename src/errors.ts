@@ -25,6 +25,7 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   RECIPIENT_BACKLOGGED: 429,
+  recipient_busy: 429,
   rate_limited: 429,
   internal_error: 500,
   unavailable: 503,

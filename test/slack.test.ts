@@ -221,7 +221,7 @@ describe('approvals on Slack', () => {
       ['Reject', `${a.body.pause_id}|1`],
     ]);
     expect(JSON.stringify(sent.args.blocks)).toContain('invoice: *INV-7*');
-    const refOf = async () => (await t.deps.db.selectFrom('approvals').select('channel_ref').where('id', '=', a.body.pause_id).executeTakeFirstOrThrow()).channel_ref as any;
+    const refOf = async () => (await t.deps.db.selectFrom('prompts').select('ref').where('approval_id', '=', a.body.pause_id).executeTakeFirstOrThrow()).ref as any;
     await expect.poll(refOf).not.toBeNull();
     const ts = (await refOf()).ts;
     expect((await refOf()).channel).toBe('C0APPROVE');
@@ -250,8 +250,8 @@ describe('approvals on Slack', () => {
     const { ws, bob } = await setup();
     await worker();
     const refOf = async (id: string) => {
-      await expect.poll(async () => (await t.deps.db.selectFrom('approvals').select('channel_ref').where('id', '=', id).executeTakeFirstOrThrow()).channel_ref).not.toBeNull();
-      return ((await t.deps.db.selectFrom('approvals').select('channel_ref').where('id', '=', id).executeTakeFirstOrThrow()).channel_ref as any).ts as string;
+      await expect.poll(async () => (await t.deps.db.selectFrom('prompts').select('ref').where('approval_id', '=', id).executeTakeFirstOrThrow()).ref).not.toBeNull();
+      return ((await t.deps.db.selectFrom('prompts').select('ref').where('approval_id', '=', id).executeTakeFirstOrThrow()).ref as any).ts as string;
     };
     const viaApi = await ask(bob.key);
     const viaApiTs = await refOf(viaApi.body.pause_id);
@@ -319,7 +319,7 @@ describe('approvals on Slack', () => {
     await expect.poll(() => hook.requests.length).toBe(1);
     expect(hook.requests[0]!.path).toBe('/services/T0/B0/x');
     expect(JSON.stringify(hook.requests[0]!.json.blocks)).toContain(`${a.body.pause_id}|0`);
-    await expect.poll(async () => (await t.deps.db.selectFrom('approvals').select('channel_ref').where('id', '=', a.body.pause_id).executeTakeFirstOrThrow()).channel_ref).toEqual({ webhook: true });
+    await expect.poll(async () => (await t.deps.db.selectFrom('prompts').select('ref').where('approval_id', '=', a.body.pause_id).executeTakeFirstOrThrow()).ref).toEqual({ webhook: true });
   });
 
   it('someone linked in two workspaces answers in the approval’s own workspace', async () => {

@@ -132,8 +132,8 @@ describe('approvals on Telegram', () => {
   const sentFor = (id: string) => tg.calls.filter((c) => c.method === 'sendMessage' && JSON.stringify(c.args.reply_markup ?? {}).includes(id));
   const editsOf = (messageId: number) => tg.calls.filter((c) => c.method === 'editMessageText' && c.args.message_id === messageId);
   const refOf = async (id: string) => {
-    await expect.poll(async () => (await t.deps.db.selectFrom('approvals').select('channel_ref').where('id', '=', id).executeTakeFirstOrThrow()).channel_ref).not.toBeNull();
-    return (await t.deps.db.selectFrom('approvals').select('channel_ref').where('id', '=', id).executeTakeFirstOrThrow()).channel_ref as any;
+    await expect.poll(async () => (await t.deps.db.selectFrom('prompts').select('ref').where('approval_id', '=', id).executeTakeFirstOrThrow()).ref).not.toBeNull();
+    return (await t.deps.db.selectFrom('prompts').select('ref').where('approval_id', '=', id).executeTakeFirstOrThrow()).ref as any;
   };
 
   it('the full loop: an inline keyboard, a press answered and decided, the message edited to the outcome; a late press says who decided', async () => {
@@ -180,7 +180,7 @@ describe('approvals on Telegram', () => {
     const r2 = await refOf(timing.body.pause_id);
     tg.notModifiedNext();
     await expect.poll(() => editsOf(r2.message_id).length, { timeout: 10_000 }).toBe(1);
-    await expect.poll(async () => (await t.deps.db.selectFrom('approvals').select('channel_settled_at').where('id', '=', timing.body.pause_id).executeTakeFirstOrThrow()).channel_settled_at).not.toBeNull();
+    await expect.poll(async () => (await t.deps.db.selectFrom('prompts').select('outcome_at').where('approval_id', '=', timing.body.pause_id).executeTakeFirstOrThrow()).outcome_at).not.toBeNull();
     expect(editsOf(r2.message_id)).toHaveLength(1);
     expect(editsOf(r2.message_id)[0]!.args.text).toContain('Timed out');
   });
@@ -242,13 +242,20 @@ describe('approvals on Telegram', () => {
     expect(answers(from)[0]!.args.text).toMatch(/^Already decided by owner-.*: Approve$/);
   });
 
-  it('a chat that refuses the bot for good (403) is recorded, not retried', async () => {
-    const { bob } = await setup();
+  it('a chat that refuses the bot for good (403) is recorded as failed, on the timeline, and not retried', async () => {
+    const { ws, bob } = await setup();
     await worker();
     tg.failNext('sendMessage', 403, 'Forbidden: bot was blocked by the user', 1, '888001');
     const a = await ask(bob.key, { recipient: '888001' });
-    const ref = await refOf(a.body.pause_id);
-    expect(ref).toEqual({ failed: 'telegram: Forbidden: bot was blocked by the user' });
+    const delivery = async () => (await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: ws.ownerKey })).body.delivery;
+    await expect.poll(delivery).toEqual([{ channel: 'telegram', recipient: '888001', status: 'failed', sent_at: null, error: 'telegram: Forbidden: bot was blocked by the user' }]);
+    const failed = await t.deps.db.selectFrom('activity').selectAll().where('action', '=', 'approval.send_failed').where('agent_id', '=', bob.id).execute();
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!.details).toMatchObject({ pause_id: a.body.pause_id, channel: 'telegram', recipient: '888001', error: 'telegram: Forbidden: bot was blocked by the user' });
+    expect(failed[0]!.channel).toBe('telegram');
+    // Still pending and answerable elsewhere; never tried again.
+    expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: ws.ownerKey })).body.status).toBe('pending');
+    await new Promise((r) => setTimeout(r, 300));
     expect(tg.calls.filter((c) => c.method === 'sendMessage' && c.args.chat_id === '888001')).toHaveLength(1);
   });
 

@@ -4,7 +4,7 @@ import { activityRow } from '../activity/timeline.js';
 import { actingAgent, requireRole, type Ctx, type Scope } from '../context.js';
 import { batchedPerDb, isUuid, iso, json, newId, type Db } from '../db/index.js';
 import { outboxRow } from '../outbox/outbox.js';
-import type { AgentRow, ApprovalChannel, ApprovalRow, ApprovalStatus } from '../db/schema.js';
+import type { AgentRow, ApprovalChannel, ApprovalRow, ApprovalStatus, PromptStatus } from '../db/schema.js';
 import { fail, notFound } from '../errors.js';
 import { toPage, type Page, type PageParams } from '../pagination.js';
 import { linkUrl } from './links.js';
@@ -15,6 +15,8 @@ export interface ApprovalSettings {
   secret: string;
   /** Channels with credentials and an adapter; the rest are refused with channel_unavailable. */
   channels: ReadonlySet<ApprovalChannel>;
+  /** MAX_PENDING_PER_RECIPIENT: beyond it a new approval for that recipient is 429 recipient_busy. */
+  maxPendingPerRecipient: number;
 }
 
 /** The wake-up key for a change to one approval (long-polls wait on it). */
@@ -31,8 +33,40 @@ export const APPROVAL_REQUESTED = 'approval.requested';
  */
 export const ARM_AHEAD_MS = 10 * 60_000;
 
-/** `withUrl: false` for readers who may not answer (viewers): the url is the power to answer. */
-export function approvalView(row: ApprovalRow, settings: Pick<ApprovalSettings, 'publicUrl' | 'secret'>, withUrl = true) {
+/** One recipient's state of an approval's question (contract §3.1 `delivery`): queued (not sent
+ *  yet; `error` says why the last try failed), sent, failed (for good: `error`), or skipped (the
+ *  approval was settled before it went out). */
+export interface DeliveryState {
+  channel: string;
+  recipient: string;
+  status: PromptStatus;
+  sent_at: string | null;
+  error: string | null;
+}
+
+/** An approval as its view needs it: the row and its prompts' states. */
+export type ApprovalRecord = ApprovalRow & { delivery: DeliveryState[] };
+
+/**
+ * Who reads an approval, for its `url` (the response page, the power to answer web and email
+ * questions): an `answerer` (a member who may decide) gets it for every channel; the asking
+ * `agent` only for `web`, where it must pass the link on (anywhere else it could answer its own
+ * question); a `reader` (a viewer) never. Events go to agents' runtimes, so they carry what an
+ * agent may see.
+ */
+export type Audience = 'answerer' | 'agent' | 'reader';
+
+export function audienceOf(ctx: Ctx): Audience {
+  if (ctx.actor.type === 'agent') return 'agent';
+  return ctx.actor.type === 'member' && ctx.role === 'viewer' ? 'reader' : 'answerer';
+}
+
+function urlFor(row: Pick<ApprovalRow, 'id' | 'channel'>, settings: Pick<ApprovalSettings, 'publicUrl' | 'secret'>, audience: Audience): string | null {
+  if (audience === 'reader' || (audience === 'agent' && row.channel !== 'web')) return null;
+  return linkUrl(settings.publicUrl, settings.secret, { approvalId: row.id });
+}
+
+export function approvalView(row: ApprovalRecord, settings: Pick<ApprovalSettings, 'publicUrl' | 'secret'>, audience: Audience) {
   return {
     pause_id: row.id,
     status: row.status,
@@ -51,7 +85,8 @@ export function approvalView(row: ApprovalRow, settings: Pick<ApprovalSettings, 
     agent_id: row.agent_id,
     responder: row.responder,
     via_timeout: row.via_timeout,
-    url: withUrl ? linkUrl(settings.publicUrl, settings.secret, { approvalId: row.id }) : null,
+    url: urlFor(row, settings, audience),
+    delivery: row.delivery,
   };
 }
 
@@ -60,10 +95,29 @@ export type ApprovalView = ReturnType<typeof approvalView>;
 /** A time as `iso` writes it (milliseconds, truncated like the driver's Date), in SQL. */
 const isoSql = (ref: RawBuilder<unknown>) => sql`to_char(${ref} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
+/** The `delivery` of the approval whose id `approvalId` refers to, as json, in SQL: one probe of
+ *  the prompts' approval index (none for most web approvals). */
+export function deliverySql(approvalId: RawBuilder<unknown>): RawBuilder<DeliveryState[]> {
+  return sql<DeliveryState[]>`coalesce((select json_agg(json_build_object('channel', p.channel, 'recipient', p.recipient, 'status', p.status,
+      'sent_at', ${isoSql(sql.ref('p.sent_at'))}, 'error', case when p.status in ('queued', 'failed') then p.last_error end) order by p.id)
+    from prompts p where p.approval_id = ${approvalId}), '[]'::json)`;
+}
+
+/** Rows read without their delivery states get them here, in one query for all of them. */
+export async function withDelivery(db: Db, rows: ApprovalRow[]): Promise<ApprovalRecord[]> {
+  const ids = rows.map((r) => r.id);
+  const found = ids.length
+    ? await db.selectFrom('approvals as a').select(['a.id', deliverySql(sql.ref('a.id')).as('delivery')]).where('a.id', '=', sql<string>`any(${ids}::uuid[])`).execute()
+    : [];
+  const byId = new Map(found.map((r) => [r.id, r.delivery]));
+  return rows.map((r) => ({ ...r, delivery: byId.get(r.id) ?? [] }));
+}
+
 /**
- * `approvalView` of the row `table` names, built in SQL as json (keys in the same order), for a
- * statement that writes an approval's event with its change in one round trip (decide.ts). The
- * url is the caller's: a keyed MAC is not computed in SQL. test/approvals.test.ts holds the two equal.
+ * `approvalView` of the row `table` names, for the agent audience (events), built in SQL as json
+ * (keys in the same order), for a statement that writes an approval's event with its change in
+ * one round trip (decide.ts). The url is the caller's: a keyed MAC is not computed in SQL.
+ * test/approvals.test.ts holds the two equal.
  */
 export function approvalViewSql(table: string, url: string): RawBuilder<unknown> {
   const c = (column: keyof ApprovalRow) => sql.ref(`${table}.${column}`);
@@ -73,12 +127,15 @@ export function approvalViewSql(table: string, url: string): RawBuilder<unknown>
     'metadata', ${c('metadata')}, 'channel', ${c('channel')}, 'recipient', ${c('recipient')}, 'message', ${c('message')},
     'options', ${c('options')}, 'allow_text_response', ${c('allow_text_response')}, 'timeout_default', ${c('timeout_default')},
     'created_at', ${isoSql(c('created_at'))}, 'agent_id', ${c('agent_id')}, 'responder', ${c('responder')},
-    'via_timeout', ${c('via_timeout')}, 'url', ${url}::text)`;
+    'via_timeout', ${c('via_timeout')}, 'url', case when ${c('channel')} = 'web' then ${url}::text end,
+    'delivery', ${deliverySql(c('id'))})`;
 }
 
 interface Asked extends ApprovalRow {
   agent_run_state: string | null;
   agent_pause_mode: string | null;
+  /** The recipient already had MAX_PENDING_PER_RECIPIENT pending approvals: nothing was written. */
+  recipient_busy: boolean;
 }
 
 /** One approval to insert, with its timeline row and outbox event: JSON columns as values, except
@@ -103,6 +160,10 @@ interface NewApproval {
   /** null: no approval.requested event (see ARM_AHEAD_MS). */
   ob_id: string | null;
   ob_payload: string;
+  /** The prompt that sends the question (null on web: nobody is notified). */
+  pr_id: string | null;
+  /** MAX_PENDING_PER_RECIPIENT (web approvals are not counted). */
+  max_pending: number;
 }
 
 /**
@@ -110,7 +171,10 @@ interface NewApproval {
  * stopped one. Each asking agent's row is read FOR KEY SHARE (in id order), so a pause or stop
  * (FOR UPDATE) committing at the same moment is either seen here or waits for the approval (and a
  * stop then cancels it), while message senders (FOR NO KEY UPDATE) never wait; an approval, its
- * timeline row and its outbox event are written only if its agent may ask (a member's always).
+ * timeline row, its outbox event and its prompt are written only if its agent may ask (a member's
+ * always) and its recipient is not busy: a recipient's pending approvals are counted, those of
+ * this batch included, so one process never admits more than the limit; processes creating for
+ * one recipient at the same instant may each admit one over it.
  * The rows go in as one JSON array, so any number of approvals is one statement of fixed text.
  */
 async function insertApprovals(db: Db, items: NewApproval[]): Promise<Asked[]> {
@@ -119,15 +183,24 @@ async function insertApprovals(db: Db, items: NewApproval[]): Promise<Asked[]> {
       select * from json_to_recordset(${json(items)}::json) as x(
         id uuid, workspace_id uuid, agent_id uuid, requested_by jsonb, channel text, recipient text, message text,
         options jsonb, allow_text_response boolean, timeout_default text, metadata json, expires_at timestamptz,
-        act_id uuid, act_actor text, act_channel text, act_details text, ob_id uuid, ob_payload text)
+        act_id uuid, act_actor text, act_channel text, act_details text, ob_id uuid, ob_payload text, pr_id uuid, max_pending int)
     ), a as (
       select id, run_state, pause_mode from agents where id in (select agent_id from input) order by id for key share
+    ), busy as (
+      select i.id, i.channel <> 'web' and (
+          (select count(*) from approvals p where p.workspace_id = i.workspace_id and p.channel = i.channel and p.recipient = i.recipient
+             and p.status = 'pending' and p.channel <> 'web')
+          + row_number() over (partition by i.workspace_id, i.channel, i.recipient order by i.id)) > i.max_pending as busy
+      from input i
     ), ins as (
       insert into approvals (id, workspace_id, agent_id, requested_by, channel, recipient, message, options, allow_text_response, timeout_default, metadata, expires_at)
       select i.id, i.workspace_id, i.agent_id, i.requested_by, i.channel, i.recipient, i.message, i.options, i.allow_text_response, i.timeout_default, i.metadata, i.expires_at
-      from input i left join a on a.id = i.agent_id
-      where i.agent_id is null or (a.run_state = 'running' and a.pause_mode is null)
+      from input i left join a on a.id = i.agent_id join busy b on b.id = i.id
+      where (i.agent_id is null or (a.run_state = 'running' and a.pause_mode is null)) and not b.busy
       returning *
+    ), pr as (
+      insert into prompts (id, approval_id, workspace_id, channel, recipient)
+      select i.pr_id, ins.id, ins.workspace_id, ins.channel, ins.recipient from input i join ins on ins.id = i.id where i.pr_id is not null
     ), act as (
       insert into activity (id, workspace_id, agent_id, action, actor, channel, details)
       select i.act_id, i.workspace_id, i.agent_id, 'approval.requested', i.act_actor::jsonb, i.act_channel, i.act_details::jsonb from input i join ins on ins.id = i.id
@@ -135,8 +208,8 @@ async function insertApprovals(db: Db, items: NewApproval[]): Promise<Asked[]> {
       insert into outbox (id, workspace_id, agent_id, type, payload)
       select i.ob_id, i.workspace_id, i.agent_id, ${APPROVAL_REQUESTED}, i.ob_payload::json from input i join ins on ins.id = i.id where i.ob_id is not null
     )
-    select i.id as input_id, ins.*, a.run_state as agent_run_state, a.pause_mode as agent_pause_mode
-    from input i left join a on a.id = i.agent_id left join ins on ins.id = i.id`.execute(db);
+    select i.id as input_id, ins.*, a.run_state as agent_run_state, a.pause_mode as agent_pause_mode, b.busy as recipient_busy
+    from input i left join a on a.id = i.agent_id left join ins on ins.id = i.id join busy b on b.id = i.id`.execute(db);
   const byId = new Map(rows.map((r) => [r.input_id, r]));
   return items.map((item) => byId.get(item.id)!);
 }
@@ -193,17 +266,27 @@ export async function createApproval(
     act_details: entry.details,
     ob_id: req.channel !== 'web' || timeout <= ARM_AHEAD_MS ? event.id : null,
     ob_payload: event.payload,
+    pr_id: req.channel === 'web' ? null : newId(),
+    max_pending: settings.maxPendingPerRecipient,
   });
   if (!row || (agentId && row.agent_run_state === null)) fail('AGENT_INACTIVE', `${agent!.name} no longer exists`);
   if (agentId && row.agent_run_state !== 'running') fail('AGENT_INACTIVE', `${agent!.name} is ${row.agent_run_state === 'stopped' ? 'stopped' : 'stopping'}`);
   if (row.agent_pause_mode) fail('AGENT_PAUSED_BY_OWNER', `${agent!.name} is paused by its owner (${row.agent_pause_mode})`);
-  return approvalView(row, settings);
+  if (row.recipient_busy) {
+    fail('recipient_busy', `${req.recipient} already has ${settings.maxPendingPerRecipient} pending approvals on ${req.channel} in this workspace; wait until some are answered (MAX_PENDING_PER_RECIPIENT)`);
+  }
+  // The prompt was written with the approval, queued: nothing has gone out yet.
+  const delivery: DeliveryState[] = req.channel === 'web' ? [] : [{ channel: req.channel, recipient: req.recipient, status: 'queued', sent_at: null, error: null }];
+  return approvalView({ ...row, delivery }, settings, audienceOf(ctx));
 }
 
-export async function findApproval(db: Db, scope: Scope, id: string): Promise<ApprovalRow> {
+/** The approvals with their delivery states (one statement). */
+const approvalRecords = (db: Db) => db.selectFrom('approvals').selectAll().select(deliverySql(sql.ref('approvals.id')).as('delivery'));
+
+export async function findApproval(db: Db, scope: Scope, id: string): Promise<ApprovalRecord> {
   // Not a UUID: no such approval (every surface, not only the API's validated routes).
   if (!isUuid(id)) notFound(`Approval ${id}`);
-  let q = db.selectFrom('approvals').selectAll().where('id', '=', id).where('workspace_id', '=', scope.workspaceId);
+  let q = approvalRecords(db).where('id', '=', id).where('workspace_id', '=', scope.workspaceId);
   if (scope.agentId) q = q.where('agent_id', '=', scope.agentId);
   const row = await q.executeTakeFirst();
   if (!row) notFound(`Approval ${id}`);
@@ -217,13 +300,13 @@ export async function listApprovals(
   filter: { status?: ApprovalStatus; agentId?: string },
   page: PageParams,
   settings: ApprovalSettings,
-  withUrl = true,
+  audience: Audience,
 ): Promise<Page<ApprovalView>> {
-  let q = db.selectFrom('approvals').selectAll().where('workspace_id', '=', scope.workspaceId);
+  let q = approvalRecords(db).where('workspace_id', '=', scope.workspaceId);
   if (scope.agentId) q = q.where('agent_id', '=', scope.agentId);
   if (filter.agentId) q = q.where('agent_id', '=', filter.agentId);
   if (filter.status) q = q.where('status', '=', filter.status);
   if (page.cursor) q = q.where('id', '<', page.cursor);
   const rows = await q.orderBy('id', 'desc').limit(page.limit + 1).execute();
-  return toPage(rows, page.limit, (r) => approvalView(r, settings, withUrl));
+  return toPage(rows, page.limit, (r) => approvalView(r, settings, audience));
 }

@@ -11,7 +11,7 @@ import { agentKey } from '../wakeups.js';
 import { sql, type Expression, type RawBuilder, type SqlBool, type Updateable } from 'kysely';
 import type { ApprovalRow, ApprovalsTable, Responder } from '../db/schema.js';
 import { fail, invalid, LeashError } from '../errors.js';
-import { approvalKey, approvalView, approvalViewSql, findApproval, type ApprovalSettings, type ApprovalView } from './approvals.js';
+import { approvalKey, approvalView, approvalViewSql, audienceOf, deliverySql, findApproval, withDelivery, type ApprovalRecord, type ApprovalSettings, type ApprovalView } from './approvals.js';
 import { linkUrl } from './links.js';
 
 type Links = Pick<ApprovalSettings, 'publicUrl' | 'secret'>;
@@ -28,15 +28,15 @@ function settledDetails(row: Pick<ApprovalRow, 'id' | 'response_choice' | 'respo
   };
 }
 
-function settlement(ctx: Ctx, row: ApprovalRow, links: Links): { view: ApprovalView; change: Change } {
+/** The view for whoever settled it, and the change to record (its event carries the agent's view). */
+function settlement(ctx: Ctx, row: ApprovalRecord, links: Links): { view: ApprovalView; change: Change } {
   const status = row.status as keyof typeof EVENT;
-  const view = approvalView(row, links);
   return {
-    view,
+    view: approvalView(row, links, audienceOf(ctx)),
     change: {
       ctx,
       entry: { action: `approval.${status}`, agentId: row.agent_id, details: settledDetails(row) },
-      event: { workspaceId: row.workspace_id, agentId: row.agent_id, type: EVENT[status], data: view },
+      event: { workspaceId: row.workspace_id, agentId: row.agent_id, type: EVENT[status], data: approvalView(row, links, 'agent') },
       wake: [approvalKey(row.id)],
     },
   };
@@ -73,7 +73,7 @@ async function settleInOneStatement(db: Db, ctx: Ctx, scope: Scope, id: string, 
   const eventId = newId();
   const type = EVENT[to.status];
   const notify = (key: RawBuilder<unknown>) => sql`pg_notify(${NOTIFY_CHANNEL}, ${key})`;
-  const { rows } = await sql<ApprovalRow>`
+  const { rows } = await sql<ApprovalRecord>`
     with u as (${update.returningAll()}),
     act as (
       insert into activity (id, workspace_id, agent_id, action, actor, channel, details)
@@ -84,15 +84,16 @@ async function settleInOneStatement(db: Db, ctx: Ctx, scope: Scope, id: string, 
         json_build_object('type', ${type}::text, 'timestamp', ${now.toISOString()}::text, 'data', ${approvalViewSql('u', linkUrl(links.publicUrl, links.secret, { approvalId: id }))})
       from u
     )
-    select u.*, ${notify(sql`${OUTBOX_KEY}::text`)} as n_outbox, ${notify(sql`${approvalKey(id)}::text`)} as n_approval,
+    select u.*, ${deliverySql(sql.ref('u.id'))} as delivery, ${notify(sql`${OUTBOX_KEY}::text`)} as n_outbox, ${notify(sql`${approvalKey(id)}::text`)} as n_approval,
       -- withDetail(agentKey(u.agent_id), the event's id), assembled around the column
       case when u.agent_id is not null then ${notify(sql`${agentKey('')}::text || u.agent_id || ${withDetail('', eventId)}::text`)} end as n_agent
     from u`.execute(db);
-  return rows[0] && approvalView(rows[0], links);
+  return rows[0] && approvalView(rows[0], links, audienceOf(ctx));
 }
 
 async function settle(tx: Tx, ctx: Ctx, row: ApprovalRow, links: Links): Promise<ApprovalView> {
-  const { view, change } = settlement(ctx, row, links);
+  const [record] = await withDelivery(tx, [row]);
+  const { view, change } = settlement(ctx, record!, links);
   await recordChanges(tx, [change]);
   return view;
 }
@@ -155,8 +156,14 @@ async function settleBeforeDeadline(
   }
 }
 
+/** The channels whose questions the response page may decide: web (the link is the channel) and
+ *  email (Leash sent the link to the recipient). A question sent by SMS, Slack or Telegram is
+ *  answered there, so a link that reached someone else (the asking agent, say) cannot decide it. */
+export const LINK_DECIDES: ReadonlySet<string> = new Set(['web', 'email']);
+
 /** Who may answer: a member with role approver or above (API, chat), or the holder of the signed
- *  link (the response page, actor `link`). Agents never answer approvals. */
+ *  link (the response page, actor `link`, for web and email questions), or the recipient phone
+ *  (SMS, actor `link`). Agents never answer approvals. */
 export async function decideApproval(
   db: Db,
   ctx: Ctx,
@@ -166,7 +173,9 @@ export async function decideApproval(
   links: Links,
 ): Promise<ApprovalView> {
   if (ctx.actor.type !== 'link') requireRole(ctx, 'approver');
+  const byLink = ctx.actor.type === 'link' && ctx.channel === 'web';
   return settleBeforeDeadline(db, ctx, { workspaceId: ctx.workspaceId }, id, links, (current) => {
+    if (byLink && !LINK_DECIDES.has(current.channel)) fail('forbidden', `This question was sent by ${current.channel}: answer it there`);
     if (!current.options.includes(answer.choice)) {
       invalid([{ field: 'choice', message: `must be one of ${current.options.map((o) => JSON.stringify(o)).join(', ')}` }]);
     }
@@ -174,7 +183,7 @@ export async function decideApproval(
     return { status: 'responded', response_choice: answer.choice, response_text: answer.text || null, responder: json(responder) };
   }, {
     to: { status: 'responded', response_choice: answer.choice, response_text: answer.text || null, responder },
-    valid: sql<SqlBool>`options @> ${json([answer.choice])}::jsonb ${answer.text ? sql`and allow_text_response` : sql``}`,
+    valid: sql<SqlBool>`options @> ${json([answer.choice])}::jsonb ${answer.text ? sql`and allow_text_response` : sql``} ${byLink ? sql`and channel = any(${[...LINK_DECIDES]}::text[])` : sql``}`,
   });
 }
 
@@ -190,7 +199,7 @@ export async function cancelApproval(db: Db, ctx: Ctx, id: string, links: Links)
 
 /** Reads an approval, first settling its timeout if it is past due (the timer may not have fired
  *  yet, or no worker runs): nobody is ever shown `pending` after `expires_at`. */
-export async function readApproval(db: Db, scope: Scope, id: string, links: Links): Promise<ApprovalRow> {
+export async function readApproval(db: Db, scope: Scope, id: string, links: Links): Promise<ApprovalRecord> {
   const row = await findApproval(db, scope, id);
   if (row.status !== 'pending' || row.expires_at.getTime() > Date.now()) return row;
   await expireApproval(db, row.id, links);
@@ -222,7 +231,7 @@ export async function expireApprovals(db: Db, ids: string[], links: Links): Prom
       .where('expires_at', '<=', now)
       .returningAll()
       .execute();
-    const settled = rows.map((row) => settlement(TIMEOUT_CTX(row.workspace_id), row, links));
+    const settled = (await withDelivery(tx, rows)).map((row) => settlement(TIMEOUT_CTX(row.workspace_id), row, links));
     await recordChanges(
       tx,
       settled.map((s) => s.change),
@@ -243,7 +252,11 @@ export async function cancelPendingApprovals(tx: Tx, ctx: Ctx, agentId: string, 
     .where('expires_at', '>', now)
     .returningAll()
     .execute();
-  for (const row of rows) await settle(tx, ctx, row, links);
+  const records = await withDelivery(tx, rows);
+  await recordChanges(
+    tx,
+    records.map((row) => settlement(ctx, row, links).change),
+  );
   return rows.length;
 }
 

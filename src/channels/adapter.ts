@@ -1,22 +1,24 @@
 // What a channel adapter provides: how an approval reaches a human, and how its message shows the
 // outcome afterwards. Adapters run in the worker, one job per step, so vendor limits and outages
-// delay the job, never a request.
+// delay the job, never a request. Each step works on one prompt (the question as sent to one
+// recipient): its recipient, not the approval's, is where it goes.
 import type { Config } from '../config.js';
 import type { Deps } from '../deps.js';
-import type { ApprovalRow } from '../db/schema.js';
+import type { ApprovalRow, PromptRow } from '../db/schema.js';
 
 export interface ChannelAdapter {
   /** Whether this Leash has the credentials the channel needs. */
   configured(config: Config): boolean;
-  /** Sends the question; returns where it went (stored as channel_ref, for later edits). */
-  send(deps: Deps, approval: ApprovalRow): Promise<Record<string, unknown> | null>;
-  /** The approval left pending (answered anywhere, timed out, cancelled): show the outcome. */
-  settled?(deps: Deps, approval: ApprovalRow): Promise<void>;
+  /** Sends the question; returns where it went (stored as the prompt's ref, for later edits). */
+  send(deps: Deps, approval: ApprovalRow, prompt: PromptRow): Promise<Record<string, unknown> | null>;
+  /** The approval left pending (answered anywhere, timed out, cancelled): show the outcome on the
+   *  message the prompt sent. */
+  settled?(deps: Deps, approval: ApprovalRow, prompt: PromptRow): Promise<void>;
   /** Why an error is final (the vendor refused for good: no such chat, bot blocked, number opted
    *  out…), or undefined when trying again may help. Final errors are recorded, not retried. */
   permanent?(err: unknown): string | undefined;
   /** Calls sharing a key are spaced at least `everyMs` apart (a vendor's per-chat or overall limit). */
-  pace?(approval: ApprovalRow): { key: string; everyMs: number }[];
+  pace?(approval: ApprovalRow, prompt: PromptRow): { key: string; everyMs: number }[];
 }
 
 /** The vendor asked us to wait (a 429 with Retry-After): the job runs again at `at`, without

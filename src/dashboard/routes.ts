@@ -7,6 +7,7 @@ import nodemailer from 'nodemailer';
 import { pauseAgent, startAgent, stopAgent, unpauseAgent } from '../agents/control.js';
 import { agentNames, findAgent } from '../agents/registry.js';
 import { agentView } from '../agents/view.js';
+import { withDelivery } from '../approvals/approvals.js';
 import { decideApproval } from '../approvals/decide.js';
 import { requireRole } from '../context.js';
 import { isUuid } from '../db/index.js';
@@ -141,7 +142,7 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
   });
   view('/approvals', async (member, req, reply) => {
     const rows = await db.selectFrom('approvals').selectAll().where('workspace_id', '=', member.workspace_id).where('status', '=', 'pending').orderBy('expires_at').limit(100).execute();
-    return approvalsPage(frame(reply, member, req), rows, await agentNames(db, rows.map((r) => r.agent_id)));
+    return approvalsPage(frame(reply, member, req), await withDelivery(db, rows), await agentNames(db, rows.map((r) => r.agent_id)));
   });
   view('/members', async (member, req, reply) => {
     const rows = await db.selectFrom('members').selectAll().where('workspace_id', '=', member.workspace_id).orderBy('email').limit(500).execute();

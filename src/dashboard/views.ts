@@ -2,7 +2,8 @@
 // without JavaScript. Buttons show only what the member's role allows; the core checks again.
 import type { AgentView } from '../agents/view.js';
 import { hasRole } from '../context.js';
-import type { ActivityRow, ApprovalRow, Member, SessionRow } from '../db/schema.js';
+import type { ApprovalRecord } from '../approvals/approvals.js';
+import type { ActivityRow, Member, SessionRow } from '../db/schema.js';
 import { html, page, type Html } from '../http/pages/layout.js';
 
 export interface Frame {
@@ -99,11 +100,20 @@ export function agentPage(f: Frame, a: AgentView, sessions: SessionRow[], activi
   );
 }
 
-export function approvalsPage(f: Frame, rows: ApprovalRow[], names: Map<string, string>): Html {
+/** A question that has not reached its recipient says so, with the vendor's last word. */
+function deliveryTrouble(a: ApprovalRecord): Html {
+  const lines = a.delivery
+    .filter((d) => d.status === 'failed' || (d.status === 'queued' && d.error))
+    .map((d) => html`<p class="err" data-delivery="${d.status}">${d.status === 'failed' ? 'Could not be sent' : 'Not sent yet, retrying'} to ${d.recipient} on ${d.channel}: ${d.error ?? ''}</p>`);
+  return html`${lines}`;
+}
+
+export function approvalsPage(f: Frame, rows: ApprovalRecord[], names: Map<string, string>): Html {
   const canAnswer = hasRole(f.member, 'approver');
   const cards = rows.map(
     (a) => html`<div class="card" data-approval="${a.id}"><p class="question">${a.message}</p>
 <p class="muted">${a.agent_id ? names.get(a.agent_id) ?? 'an agent' : 'a member'} · via ${a.channel} to ${a.recipient} · expires ${when(a.expires_at)}</p>
+${deliveryTrouble(a)}
 ${canAnswer ? html`${a.options.map((o) => post(f, `/approvals/${a.id}/respond`, o, { choice: o }))}` : ''}</div>`,
   );
   return layout('Approvals', f, html`<h1>Pending approvals</h1>${rows.length ? cards : html`<p class="muted">Nothing is waiting for an answer.</p>`}`);

@@ -158,8 +158,30 @@ export interface ApprovalsTable {
   responder: Json<Responder | null> | null;
   via_timeout: ColumnType<boolean, boolean | undefined, boolean>;
   expires_at: Time;
-  channel_ref: Json<Record<string, unknown> | null> | null;
-  channel_settled_at: Time | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export type PromptStatus = 'queued' | 'sent' | 'failed' | 'skipped';
+
+/** An approval's question as sent to one recipient on one channel, and its outcome update. */
+export interface PromptsTable {
+  id: string;
+  approval_id: string;
+  workspace_id: string;
+  channel: ApprovalChannel;
+  recipient: string;
+  status: ColumnType<PromptStatus, PromptStatus | undefined, PromptStatus>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  claimed_at: Time | null;
+  last_error: string | null;
+  sent_at: Time | null;
+  ref: Json<Record<string, unknown> | null> | null;
+  outcome_attempts: ColumnType<number, number | undefined, number>;
+  outcome_next_at: Time | null;
+  outcome_at: Time | null;
+  outcome_error: string | null;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }
@@ -250,6 +272,7 @@ export interface DB {
   outbox: OutboxTable;
   idempotency_keys: IdempotencyKeysTable;
   approvals: ApprovalsTable;
+  prompts: PromptsTable;
   webhook_endpoints: WebhookEndpointsTable;
   deliveries: DeliveriesTable;
   messages: MessagesTable;
@@ -269,5 +292,6 @@ export type ActivityRow = Selectable<ActivityTable>;
 export type OutboxRow = Selectable<OutboxTable>;
 export type MemberUpdate = Updateable<MembersTable>;
 export type ApprovalRow = Selectable<ApprovalsTable>;
+export type PromptRow = Selectable<PromptsTable>;
 export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;
 export type DeliveryRow = Selectable<DeliveriesTable>;

@@ -122,6 +122,20 @@ export const approvalObject = z
     agent_id: uuid.nullable(),
     responder: z.object({ channel: z.string(), member_id: z.string().optional(), display: z.string() }).nullable(),
     via_timeout: z.boolean(),
-    url: z.string().nullable().describe('the response page: whoever holds this link can answer (null for viewers)'),
+    url: z
+      .string()
+      .nullable()
+      .describe('the response page (it decides web and email questions; on sms, slack and telegram it only shows the state). Null for viewers, and for agent keys on every channel but web'),
+    delivery: z
+      .array(
+        z.object({
+          channel: z.string(),
+          recipient: z.string(),
+          status: z.enum(['queued', 'sent', 'failed', 'skipped']).describe('queued: not sent yet (retried with backoff; error says why the last try failed); failed: refused for good; skipped: settled before it went out'),
+          sent_at: isoTime.nullable(),
+          error: z.string().nullable(),
+        }),
+      )
+      .describe('the question as sent to each recipient (empty for web: nobody is notified)'),
   })
   .meta({ id: 'Approval' });

@@ -3,6 +3,7 @@ export const WEBHOOK_EVENTS = [
   'pause_request.responded',
   'pause_request.timed_out',
   'pause_request.cancelled',
+  'pause_request.send_failed',
   'agent.paused',
   'agent.unpaused',
   'agent.stop_requested',

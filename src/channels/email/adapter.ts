@@ -64,9 +64,12 @@ export const emailAdapter: ChannelAdapter = {
     return e.responseCode && e.responseCode >= 500 ? `smtp ${e.responseCode}: ${e.response ?? ''}`.trim() : undefined;
   },
 
-  async send(deps, row) {
+  // One email a second to one address: a runaway agent cannot fill an inbox in seconds.
+  pace: (_row, prompt) => [{ key: `email:${prompt.recipient.toLowerCase()}`, everyMs: 1_000 }],
+
+  async send(deps, row, prompt) {
     const mail = approvalEmail(row, await askerName(deps.db, row), deps.approvals);
-    const info = await transport(deps.config).sendMail({ from: deps.config.email.from, to: row.recipient, ...mail });
+    const info = await transport(deps.config).sendMail({ from: deps.config.email.from, to: prompt.recipient, ...mail });
     return { message_id: info.messageId };
   },
 };

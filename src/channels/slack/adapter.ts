@@ -2,7 +2,7 @@
 // or an incoming-webhook URL), and once it is settled anywhere, chat.update it to the outcome
 // without buttons. Calls to one channel are spaced 1 s apart (Slack's per-channel posting limit).
 import type { Config } from '../../config.js';
-import { postJson } from '../../delivery/signed-post.js';
+import { DeliveryError, postJson } from '../../delivery/signed-post.js';
 import type { ChannelAdapter } from '../adapter.js';
 import { askerName } from '../text.js';
 import { approvalMessage, outcomeMessage } from './blocks.js';
@@ -35,28 +35,34 @@ export const slackAdapter: ChannelAdapter = {
   configured: (config: Config) => Boolean(config.slack.botToken && (config.slack.signingSecret || config.slack.appToken)),
 
   permanent(err) {
+    // An incoming webhook refused for good (a revoked or unknown URL: 403, 404, 410; a bad
+    // payload: 400), or a URL the SSRF guard refuses; a 429 or 5xx may pass.
+    if (err instanceof DeliveryError) {
+      if (err.status === undefined) return err.message.startsWith('refused target') ? `slack webhook: ${err.message}` : undefined;
+      return err.status >= 400 && err.status < 500 && err.status !== 429 ? `slack webhook: ${err.message}` : undefined;
+    }
     const code = slackError(err);
     return code && !['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'ratelimited'].includes(code) ? `slack: ${code}` : undefined;
   },
 
-  pace(row) {
-    const ref = row.channel_ref as SlackRef | null;
-    const channel = ref?.channel ?? row.recipient;
+  pace(_row, prompt) {
+    const ref = prompt.ref as SlackRef | null;
+    const channel = ref?.channel ?? prompt.recipient;
     return isWebhook(channel) ? [] : [{ key: `slack:${channel}`, everyMs: 1_000 }];
   },
 
-  async send(deps, row) {
+  async send(deps, row, prompt) {
     const message = approvalMessage(row, await askerName(deps.db, row));
-    if (isWebhook(row.recipient)) {
-      await postJson({ url: row.recipient, body: JSON.stringify(message), allowPrivateUrls: deps.config.allowPrivateUrls });
+    if (isWebhook(prompt.recipient)) {
+      await postJson({ url: prompt.recipient, body: JSON.stringify(message), allowPrivateUrls: deps.config.allowPrivateUrls });
       return { webhook: true } satisfies SlackRef;
     }
-    const res = await withoutBlocksIfRefused(message, (m) => callSlack('chat.postMessage', () => slackClient(deps.config).chat.postMessage({ channel: row.recipient, ...m } as never)));
+    const res = await withoutBlocksIfRefused(message, (m) => callSlack('chat.postMessage', () => slackClient(deps.config).chat.postMessage({ channel: prompt.recipient, ...m } as never)));
     return { channel: res.channel, ts: res.ts } satisfies SlackRef;
   },
 
-  async settled(deps, row) {
-    const ref = row.channel_ref as SlackRef | null;
+  async settled(deps, row, prompt) {
+    const ref = prompt.ref as SlackRef | null;
     if (!ref?.channel || !ref.ts) return;
     const message = outcomeMessage(row, await askerName(deps.db, row));
     try {

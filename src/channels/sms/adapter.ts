@@ -1,6 +1,6 @@
 // Approvals by SMS, worker side: the prompt to the recipient's phone. A phone with other pending
-// approvals gets a reply code in the prompt; the code is kept with the approval (channel_ref) for
-// every prompt, so replies can always name it. Nothing is edited afterwards: SMS cannot be.
+// approvals gets a reply code in the prompt; the code is kept with every prompt (its ref), so
+// replies can always name it. Nothing is edited afterwards: SMS cannot be.
 import { sql } from 'kysely';
 import type { Config } from '../../config.js';
 import type { ChannelAdapter } from '../adapter.js';
@@ -21,23 +21,24 @@ export const smsAdapter: ChannelAdapter = {
   },
 
   // One prompt per phone per second: codes are chosen one send at a time, and carriers frown on bursts.
-  pace: (row) => [{ key: `sms:${row.recipient}`, everyMs: 1_000 }],
+  pace: (_row, prompt) => [{ key: `sms:${prompt.recipient}`, everyMs: 1_000 }],
 
-  async send(deps, row) {
+  async send(deps, row, prompt) {
     // Codes used on this phone within a week stay taken: a late "K7 2" meant for a settled
     // approval must not answer a new one (it is told how the old one ended).
     const recent = await deps.db
-      .selectFrom('approvals')
-      .select(['status', sql<string | null>`channel_ref->>'code'`.as('code')])
-      .where('channel', '=', 'sms')
-      .where('recipient', '=', row.recipient)
-      .where('id', '!=', row.id)
-      .where((eb) => eb.or([eb('status', '=', 'pending'), eb('updated_at', '>', new Date(Date.now() - 7 * 86_400_000))]))
+      .selectFrom('prompts as p')
+      .innerJoin('approvals as a', 'a.id', 'p.approval_id')
+      .select(['a.status', sql<string | null>`p.ref->>'code'`.as('code')])
+      .where('p.channel', '=', 'sms')
+      .where('p.recipient', '=', prompt.recipient)
+      .where('p.id', '!=', prompt.id)
+      .where((eb) => eb.or([eb('a.status', '=', 'pending'), eb('a.updated_at', '>', new Date(Date.now() - 7 * 86_400_000))]))
       .execute();
     const code = freeCode(new Set(recent.map((o) => o.code).filter((c): c is string => !!c)));
     // The code is shown only when it is needed to tell this prompt from another.
     const body = promptText(row, recent.some((o) => o.status === 'pending') ? code : undefined);
-    const sid = await sendSms(deps.config, row.recipient, body);
+    const sid = await sendSms(deps.config, prompt.recipient, body);
     return { code, sid } satisfies SmsRef;
   },
 };

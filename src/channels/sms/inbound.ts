@@ -3,6 +3,7 @@
 // acted on; a MessageSid is handled once; every message gets a TwiML reply saying what happened.
 // The carriers' opt-out words (STOP, START, …) are theirs: they never reach an agent command.
 import formbody from '@fastify/formbody';
+import { sql } from 'kysely';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import twilio from 'twilio';
 import { decideApproval, settledMessage } from '../../approvals/decide.js';
@@ -60,17 +61,23 @@ export async function registerSms(root: FastifyInstance, deps: Deps): Promise<vo
   });
 }
 
+/** An approval asked of this phone, with the reply code of its prompt there. */
+type Asked = ApprovalRow & { code: string | null };
+
+/** The approvals whose question went (or is going) to this phone by SMS. */
+const askedOf = (deps: Deps, from: string) =>
+  deps.db
+    .selectFrom('prompts as p')
+    .innerJoin('approvals as a', 'a.id', 'p.approval_id')
+    .selectAll('a')
+    .select(sql<string | null>`p.ref->>'code'`.as('code'))
+    .where('p.channel', '=', 'sms')
+    .where('p.recipient', '=', from);
+
 async function answer(deps: Deps, commandDeps: CommandDeps, from: string, text: string): Promise<string> {
   const { code, rest } = splitCode(text);
-  const pending = await deps.db
-    .selectFrom('approvals')
-    .selectAll()
-    .where('channel', '=', 'sms')
-    .where('recipient', '=', from)
-    .where('status', '=', 'pending')
-    .orderBy('created_at')
-    .execute();
-  const codeOf = (a: ApprovalRow) => (a.channel_ref as { code?: string } | null)?.code;
+  const pending: Asked[] = await askedOf(deps, from).where('a.status', '=', 'pending').orderBy('a.created_at').execute();
+  const codeOf = (a: Asked) => a.code ?? undefined;
 
   if (code) {
     const target = pending.find((a) => codeOf(a) === code);
@@ -90,16 +97,16 @@ async function answer(deps: Deps, commandDeps: CommandDeps, from: string, text: 
   }
   return `Sorry, I did not understand that. ${HELP}`;
 
-  function list(rows: ApprovalRow[]) {
+  function list(rows: Asked[]) {
     return rows.map((a) => `${codeOf(a) ?? '?'}: ${a.message.slice(0, 40)} (${a.options.map((o, i) => `${i + 1} ${o}`).join(', ')})`).join('; ');
   }
 }
 
 /** The latest approval sent to this number (with this code), to say how it ended. */
 async function lastTo(deps: Deps, from: string, code?: string): Promise<ApprovalRow | undefined> {
-  let q = deps.db.selectFrom('approvals').selectAll().where('channel', '=', 'sms').where('recipient', '=', from).where('status', '!=', 'pending');
-  if (code) q = q.where((eb) => eb(eb.ref('channel_ref', '->>').key('code' as never), '=', code));
-  return q.where('updated_at', '>', new Date(Date.now() - 7 * 86_400_000)).orderBy('updated_at', 'desc').limit(1).executeTakeFirst();
+  let q = askedOf(deps, from).where('a.status', '!=', 'pending');
+  if (code) q = q.where(sql<string>`p.ref->>'code'`, '=', code);
+  return q.where('a.updated_at', '>', new Date(Date.now() - 7 * 86_400_000)).orderBy('a.updated_at', 'desc').limit(1).executeTakeFirst();
 }
 
 /** Only the recipient phone answers (contract §3.1): it acts like the holder of a signed link. */

@@ -20,19 +20,19 @@ export const telegramAdapter: ChannelAdapter = {
 
   permanent: (err) => (err instanceof GrammyError && err.error_code >= 400 && err.error_code < 500 && err.error_code !== 429 ? `telegram: ${err.description}` : undefined),
 
-  pace: (row) => [
-    { key: `telegram:${row.recipient}`, everyMs: 1_000 },
+  pace: (_row, prompt) => [
+    { key: `telegram:${prompt.recipient}`, everyMs: 1_000 },
     { key: 'telegram:*', everyMs: 34 },
   ],
 
-  async send(deps, row) {
+  async send(deps, row, prompt) {
     const text = approvalText(row, await askerName(deps.db, row));
-    const sent = await callTelegram('sendMessage', () => telegramApi(deps.config).sendMessage(row.recipient, text, { parse_mode: 'HTML', reply_markup: keyboard(row) }));
+    const sent = await callTelegram('sendMessage', () => telegramApi(deps.config).sendMessage(prompt.recipient, text, { parse_mode: 'HTML', reply_markup: keyboard(row) }));
     return { chat_id: sent.chat.id, message_id: sent.message_id } satisfies TelegramRef;
   },
 
-  async settled(deps, row) {
-    const ref = row.channel_ref as TelegramRef | null;
+  async settled(deps, row, prompt) {
+    const ref = prompt.ref as TelegramRef | null;
     if (!ref?.chat_id || !ref.message_id) return;
     const text = outcomeText(row, await askerName(deps.db, row));
     try {

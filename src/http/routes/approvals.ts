@@ -1,9 +1,9 @@
 // /v1/pause: PausePoint-compatible approvals. Agents (or approvers) ask; approvers answer.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { findAgent } from '../../agents/registry.js';
-import { approvalKey, approvalView, createApproval, listApprovals } from '../../approvals/approvals.js';
+import { approvalKey, approvalView, audienceOf, createApproval, listApprovals } from '../../approvals/approvals.js';
 import { scopeOf } from '../../context.js';
 import { cancelApproval, decideApproval, readApproval } from '../../approvals/decide.js';
 import { pauseRequestSchema } from '../../approvals/rules.js';
@@ -15,12 +15,6 @@ import { sendCreated } from '../idempotency.js';
 import { agentRef, approvalObject, errors, page, uuid } from '../schemas.js';
 
 const params = z.object({ pause_id: uuid });
-
-/** Viewers read approvals but may not answer them, so they do not get the answering link. */
-function mayAnswer(req: FastifyRequest): boolean {
-  const p = principalOf(req);
-  return p.kind === 'agent' || p.member.role !== 'viewer';
-}
 
 export function registerApprovalRoutes(root: FastifyInstance, deps: Deps) {
   const app = root.withTypeProvider<ZodTypeProvider>();
@@ -52,16 +46,17 @@ export function registerApprovalRoutes(root: FastifyInstance, deps: Deps) {
       response: { 200: approvalObject, ...errors(400, 401, 404) },
     },
     handler: async (req) => {
-      const scope = scopeOf(ctxFor(principalOf(req), 'api'));
-      const withUrl = mayAnswer(req);
+      const ctx = ctxFor(principalOf(req), 'api');
+      const scope = scopeOf(ctx);
+      const audience = audienceOf(ctx);
       const id = req.params.pause_id;
       const load = () => readApproval(db, scope, id, settings);
-      if (req.query.wait === 0) return approvalView(await load(), settings, withUrl);
+      if (req.query.wait === 0) return approvalView(await load(), settings, audience);
       const settled = await deps.notifier.waitFor(approvalKey(id), req.query.wait * 1000, async () => {
         const row = await load();
         return row.status === 'pending' ? undefined : row;
       });
-      return approvalView(settled ?? (await load()), settings, withUrl);
+      return approvalView(settled ?? (await load()), settings, audience);
     },
   });
 
@@ -78,9 +73,10 @@ export function registerApprovalRoutes(root: FastifyInstance, deps: Deps) {
       response: { 200: page(approvalObject), ...errors(400, 401, 404) },
     },
     handler: async (req) => {
-      const scope = scopeOf(ctxFor(principalOf(req), 'api'));
+      const ctx = ctxFor(principalOf(req), 'api');
+      const scope = scopeOf(ctx);
       const agentId = req.query.agent_id ? (await findAgent(db, scope.workspaceId, req.query.agent_id)).id : undefined;
-      return listApprovals(db, scope, { status: req.query.status, agentId }, req.query, settings, mayAnswer(req));
+      return listApprovals(db, scope, { status: req.query.status, agentId }, req.query, settings, audienceOf(ctx));
     },
   });
 
