@@ -11,7 +11,11 @@ export interface ResponsePageInput {
   /** An option pre-selected by a one-click email link: the page asks to confirm it. */
   preselected?: string;
   notice?: string;
+  /** False for questions sent by SMS, Slack or Telegram: the page shows them, the channel answers. */
+  decides: boolean;
 }
+
+const CHANNEL_NAME: Record<string, string> = { sms: 'text message (SMS)', slack: 'Slack', telegram: 'Telegram' };
 
 function metadataSummary(metadata: Record<string, unknown> | null): Html | string {
   const entries = Object.entries(metadata ?? {}).slice(0, 12);
@@ -54,6 +58,6 @@ export function responsePage(p: ResponsePageInput): Html {
     ${p.notice ? html`<div class="card notice" role="alert">${p.notice}</div>` : ''}
     <div class="card"><p class="question">${a.message}</p></div>
     ${metadataSummary(a.metadata)}
-    ${pending ? form : outcome(a)}`,
+    ${pending ? (p.decides ? form : html`<div class="card notice" role="status">This question was sent by ${CHANNEL_NAME[a.channel] ?? a.channel}: answer it there.</div>`) : outcome(a)}`,
   );
 }

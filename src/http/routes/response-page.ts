@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { decideApproval, expireApproval, isNotPending } from '../../approvals/decide.js';
+import { decideApproval, expireApproval, isNotPending, LINK_DECIDES } from '../../approvals/decide.js';
 import { verifyLink, type LinkTarget } from '../../approvals/links.js';
 import type { Ctx } from '../../context.js';
 import type { Db } from '../../db/index.js';
@@ -43,7 +43,7 @@ export function registerResponsePage(root: FastifyInstance, deps: Deps) {
       a = (await load(db, target))!;
     }
     const preselected = target.choice !== undefined ? a.options[target.choice] : undefined;
-    const content = responsePage({ approval: a, askedBy: await askedBy(db, a), csrf: reply.generateCsrf(), action: `/r/${token}`, preselected, notice });
+    const content = responsePage({ approval: a, askedBy: await askedBy(db, a), csrf: reply.generateCsrf(), action: `/r/${token}`, preselected, notice, decides: LINK_DECIDES.has(a.channel) });
     return sendPage(reply, status, content);
   }
 
@@ -74,6 +74,7 @@ export function registerResponsePage(root: FastifyInstance, deps: Deps) {
         await decideApproval(db, ctx, a.id, { choice: req.body.choice ?? '', text: req.body.text || null }, responder, links);
       } catch (err) {
         if (isNotPending(err)) return render(reply, req.params.token, target, 409, err.message);
+        if (err instanceof LeashError && err.code === 'forbidden') return render(reply, req.params.token, target, 403, err.message);
         if (err instanceof LeashError && err.code === 'invalid_request') return render(reply, req.params.token, target, 400, 'Choose one of the options below.');
         throw err;
       }
