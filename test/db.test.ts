@@ -1,7 +1,7 @@
 // The database layer: a pool that keeps its connections, and statements prepared on them.
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { createDb } from '../src/db/index.js';
+import { batchedPerDb, createDb, type Db } from '../src/db/index.js';
 import { useTestApp } from './support/app.js';
 
 const t = useTestApp();
@@ -51,5 +51,26 @@ describe('prepared statements', () => {
       await db.destroy();
       await other.destroy();
     }
+  });
+});
+
+describe('group commit (batchedPerDb)', () => {
+  it('one bad item in a batch fails alone: its neighbours are written and answered', async () => {
+    await sql`create table batch_probe (n int not null check (n >= 0))`.execute(t.deps.db);
+    let flushes = 0;
+    const insert = batchedPerDb(async (db: Db, items: number[]) => {
+      flushes++;
+      const { rows } = await sql<{ n: number }>`insert into batch_probe (n) select unnest(${items}::int[]) returning n`.execute(db);
+      return rows.map((r) => r.n);
+    }, 100);
+    // The first goes alone; the rest queue behind it and go as one batch, which the -1 fails.
+    const results = await Promise.allSettled([0, 1, 2, -1, 3].map((n) => insert(t.deps.db, n)));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect(results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<number>).value)).toEqual([0, 1, 2, 3]);
+    expect(((results[3] as PromiseRejectedResult).reason as { code?: string }).code).toBe('23514');
+    const { rows } = await sql<{ n: number }>`select n from batch_probe order by n`.execute(t.deps.db);
+    expect(rows.map((r) => r.n)).toEqual([0, 1, 2, 3]);
+    // One alone, one batch that failed, then each of its four again.
+    expect(flushes).toBe(6);
   });
 });

@@ -56,13 +56,14 @@ export async function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Prom
 }
 
 /** batched() for each database handle: concurrent calls on one Db share a flush (one query, one
- *  commit); a call inside a transaction runs alone, in that transaction. */
+ *  commit); a call inside a transaction runs alone, in that transaction. A failed flush is retried
+ *  item by item, unless the database is away (then every item fails as it would alone). */
 export function batchedPerDb<T, R>(flush: (db: Db, items: T[]) => Promise<R[]>, maxItems?: number): (db: Db, item: T) => Promise<R | undefined> {
   const perDb = new WeakMap<Db, (item: T) => Promise<R | undefined>>();
   return (db, item) => {
     if (db.isTransaction) return flush(db, [item]).then((results) => results[0]);
     let run = perDb.get(db);
-    if (!run) perDb.set(db, (run = batched((items: T[]) => flush(db, items), maxItems)));
+    if (!run) perDb.set(db, (run = batched((items: T[]) => flush(db, items), maxItems, (err) => !isDatabaseUnavailable(err))));
     return run(item);
   };
 }
