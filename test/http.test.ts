@@ -13,7 +13,34 @@ describe('the HTTP surface', () => {
   it('unknown routes are 404 in the error shape', async () => {
     const res = await t.call('GET', '/v1/nope?x=1');
     expect(res.status).toBe(404);
-    expect(res.body).toEqual({ error: { code: 'not_found', message: 'No route GET /v1/nope' } });
+    expect(res.body).toEqual({ error: { code: 'not_found', message: 'No route GET /v1/nope', request_id: res.headers['x-request-id'] } });
+  });
+
+  it('every error body carries the request id its log lines carry, and every answer names it', async () => {
+    const { Writable } = await import('node:stream');
+    const { buildServer } = await import('../src/http/server.js');
+    const { createDeps, closeDeps } = await import('../src/deps.js');
+    let logged = '';
+    const logStream = new Writable({ write: (chunk, _enc, cb) => ((logged += chunk), cb()) });
+    const deps = createDeps({ ...t.config, logLevel: 'info' }, { logStream });
+    const app = await buildServer(deps);
+    try {
+      const bad = await app.inject({ method: 'POST', url: '/v1/agents', headers: { authorization: 'Bearer lsh_m_nope', 'content-type': 'application/json' }, payload: '{}' });
+      expect(bad.statusCode).toBe(401);
+      const id = bad.json().error.request_id;
+      expect(id).toMatch(/^req_[0-9a-f]{20}$/);
+      expect(bad.headers['x-request-id']).toBe(id);
+      const lines = logged.trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines.filter((l) => l.reqId === id).length).toBeGreaterThan(0);
+      expect(lines.find((l) => l.reqId === id && l.res)?.res.statusCode).toBe(401);
+      // Ids are unique, and an answer that is not an error names its request too.
+      const ok = await app.inject({ method: 'GET', url: '/healthz' });
+      expect(ok.headers['x-request-id']).toMatch(/^req_[0-9a-f]{20}$/);
+      expect(ok.headers['x-request-id']).not.toBe(id);
+    } finally {
+      await app.close();
+      await closeDeps(deps);
+    }
   });
 
   it('a POST with no body, or an empty JSON body, reads as {}', async () => {

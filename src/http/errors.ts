@@ -1,5 +1,5 @@
-// The one error handler: every failure leaves as `{error: {code, message}}` with the status from
-// ERROR_STATUS. Validation failures name each bad field.
+// The one error handler: every failure leaves as `{error: {code, message, request_id}}` with the
+// status from ERROR_STATUS. Validation failures name each bad field.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { isDatabaseUnavailable } from '../db/index.js';
@@ -20,8 +20,9 @@ function htmlError(err: FastifyError, req: FastifyRequest, reply: FastifyReply) 
   return sendPage(reply, 500, messagePage('Something went wrong', 'Something went wrong on our side; it has been logged. Please try again.'));
 }
 
+/** The error shape; `request_id` is the id on this request's log lines, so a user can quote it. */
 export function sendError(reply: FastifyReply, code: ErrorCode, message: string, fields?: FieldError[]) {
-  return reply.code(ERROR_STATUS[code]).send({ error: { code, message, ...(fields ? { fields } : {}) } });
+  return reply.code(ERROR_STATUS[code]).send({ error: { code, message, ...(fields ? { fields } : {}), request_id: reply.request.id } });
 }
 
 

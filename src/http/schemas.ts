@@ -18,6 +18,7 @@ export const errorBody = z
       code: z.string(),
       message: z.string(),
       fields: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+      request_id: z.string().describe('the id of this request on the server’s log lines (also the x-request-id header)'),
     }),
   })
   .meta({ id: 'Error' });

@@ -6,6 +6,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { randomBytes } from 'node:crypto';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { sql } from 'kysely';
 import { registerSlackEvents } from '../channels/slack/events.js';
@@ -31,6 +32,9 @@ import { registerWebhookRoutes } from './routes/webhooks.js';
 export async function buildServer(deps: Deps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger,
+    // Unique across processes (Fastify's default counts per process), so a request id quoted from
+    // an error body finds one log line.
+    genReqId: () => `req_${randomBytes(10).toString('hex')}`,
     bodyLimit: 1024 * 1024,
     // Long enough for a graceful stop's wait (≤ 5 min) and long-polls.
     requestTimeout: 0,
@@ -44,6 +48,8 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => sendError(reply, 'not_found', `No route ${req.method} ${req.url.split('?')[0]}`));
+  // Every answer names its request, errors or not: the id to quote when something looks wrong.
+  app.addHook('onRequest', async (req, reply) => void reply.header('x-request-id', req.id));
 
   registerJsonBody(app);
 
@@ -53,7 +59,7 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
       info: {
         title: 'Leash API',
         version: '1',
-        description: 'The owner’s control hub for AI agents. Errors are `{"error": {"code", "message"}}`.',
+        description: 'The owner’s control hub for AI agents. Errors are `{"error": {"code", "message", "request_id"}}`.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A member or agent API key' } } },
       security: [{ bearer: [] }],

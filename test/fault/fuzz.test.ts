@@ -5,7 +5,7 @@
 // path parameters (invalid UUIDs, bad percent-escapes, over-long ids) and odd query strings, all
 // sent with a key of the kind the route takes (sometimes another kind, or none).
 //
-// The properties: never a 5xx; every 4xx is exactly {error: {code, message, fields?}} with the
+// The properties: never a 5xx; every 4xx is exactly {error: {code, message, fields?, request_id}} with the
 // status of its code; a 400 invalid_request names each bad field (non-empty names, rooted at a body
 // field, or at query./path./header.).
 //
@@ -817,8 +817,9 @@ function problems(route: Route, req: Req, status: number, raw: string): string[]
   const e = body?.error;
   if (!body || typeof body !== 'object' || Array.isArray(body) || Object.keys(body).join() !== 'error') out.push('the body is not {error}');
   if (!e || typeof e !== 'object') return [...out, 'no error object'];
-  const extra = Object.keys(e).filter((k) => !['code', 'message', 'fields'].includes(k));
+  const extra = Object.keys(e).filter((k) => !['code', 'message', 'fields', 'request_id'].includes(k));
   if (extra.length) out.push(`unexpected error keys: ${extra.join(', ')}`);
+  if (typeof e.request_id !== 'string' || !/^req_[0-9a-f]{20}$/.test(e.request_id)) out.push(`no request_id (${JSON.stringify(e.request_id)})`);
   if (typeof e.code !== 'string' || !(e.code in ERROR_STATUS)) out.push(`unknown code ${JSON.stringify(e.code)}`);
   else if (ERROR_STATUS[e.code as keyof typeof ERROR_STATUS] !== status) out.push(`code ${e.code} with status ${status}`);
   if (typeof e.message !== 'string' || e.message.trim() === '') out.push('empty message');
