@@ -97,7 +97,7 @@ async function main() {
     rows.push(`| bare POSTs to ${FAST} receivers, ${CONCURRENCY} in flight | ${total} | ${f(base.wallMs, 0)} ms | ${f(baseRate, 0)} POST/s | baseline |`);
     for (const s of fast) s.count = 0;
 
-    const env = { DATABASE_URL: database.url, NODE_ENV: 'production', LEASH_SECRET: 'bench-secret', LOG_LEVEL: 'warn', QUEUE_PREFIX: prefix, HOST: '127.0.0.1', ALLOW_PRIVATE_URLS: 'true' };
+    const env = { DATABASE_URL: database.url, NODE_ENV: 'production', LEASH_SECRET: 'bench-secret-of-at-least-32-bytes!', LOG_LEVEL: 'warn', QUEUE_PREFIX: prefix, HOST: '127.0.0.1', ALLOW_PRIVATE_URLS: 'true' };
     leash = await startProcess('dist/src/main.js', ['all'], { ...env, PORT: String(port) }, `http://127.0.0.1:${port}/healthz`, DEPLOYED_NODE_FLAGS);
 
     const fanOut = async (label: string, withSlow: boolean) => {

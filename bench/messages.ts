@@ -102,7 +102,7 @@ async function main() {
     const held = [paused, viaWs, viaSync, viaUrl, ...spread].map((a) => a.agent.id);
     await db.updateTable('agents').set(full).where('id', 'in', held).execute();
 
-    const env = { DATABASE_URL: database.url, NODE_ENV: 'production', LEASH_SECRET: 'bench-secret', LOG_LEVEL: 'warn', QUEUE_PREFIX: prefix, HOST: '127.0.0.1' };
+    const env = { DATABASE_URL: database.url, NODE_ENV: 'production', LEASH_SECRET: 'bench-secret-of-at-least-32-bytes!', LOG_LEVEL: 'warn', QUEUE_PREFIX: prefix, HOST: '127.0.0.1' };
     leash = await startProcess('dist/src/main.js', ['all'], { ...env, PORT: String(leashPort), BACKLOG_CAP: String(CAP), ALLOW_PRIVATE_URLS: 'true' }, `http://127.0.0.1:${leashPort}/healthz`, DEPLOYED_NODE_FLAGS);
     baseline = await startProcess('bench/support/baseline-server.mjs', [], { DATABASE_URL: database.url, PORT: String(basePort) }, `http://127.0.0.1:${basePort}/`, DEPLOYED_NODE_FLAGS);
     bareDrain = await startProcess('bench/support/bare-drain.mjs', [], { DATABASE_URL: database.url, PORT: String(barePort) }, `http://127.0.0.1:${barePort}/`, DEPLOYED_NODE_FLAGS);

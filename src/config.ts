@@ -75,7 +75,8 @@ export interface Config {
   databaseUrl: string;
   redisUrl: string;
   publicUrl: string;
-  secret: string;
+  /** LEASH_SECRET; unset outside production means the installation's own (src/secret.ts). */
+  secret: string | undefined;
   logLevel: string;
   queuePrefix: string;
   slack: { signingSecret?: string; botToken?: string; appToken?: string; apiUrl: string };
@@ -92,9 +93,6 @@ export interface Config {
   /** Sends per workspace per minute, by channel (missing: unlimited). */
   sendBudgetPerMinute: Partial<Record<'sms' | 'email' | 'slack' | 'telegram', number>>;
 }
-
-// Used only when NODE_ENV is development or test, so a fresh clone runs without any setup.
-const DEVELOPMENT_SECRET = 'leash-development-secret-do-not-use-in-production';
 
 export class ConfigError extends Error {}
 
@@ -116,6 +114,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.NODE_ENV === 'production' && !e.LEASH_SECRET) {
     throw new ConfigError('Invalid configuration:\n  LEASH_SECRET: required when NODE_ENV=production');
   }
+  // 32 bytes: as strong as the HMAC-SHA256 it keys (`openssl rand -base64 32` makes one).
+  if (e.NODE_ENV === 'production' && Buffer.byteLength(e.LEASH_SECRET!) < 32) {
+    throw new ConfigError('Invalid configuration:\n  LEASH_SECRET: must be at least 32 bytes when NODE_ENV=production (try `openssl rand -base64 32`)');
+  }
   return {
     env: e.NODE_ENV,
     port: e.PORT,
@@ -123,7 +125,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
-    secret: e.LEASH_SECRET ?? DEVELOPMENT_SECRET,
+    secret: e.LEASH_SECRET,
     logLevel: e.LOG_LEVEL,
     queuePrefix: e.QUEUE_PREFIX,
     slack: { signingSecret: e.SLACK_SIGNING_SECRET, botToken: e.SLACK_BOT_TOKEN, appToken: e.SLACK_APP_TOKEN, apiUrl: e.SLACK_API_URL },

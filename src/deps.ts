@@ -2,7 +2,7 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { ApprovalSettings } from './approvals/approvals.js';
 import { availableChannels } from './channels/registry.js';
-import type { Config } from './config.js';
+import type { ReadyConfig } from './secret.js';
 import { createDb, type Db } from './db/index.js';
 import { Notifier } from './db/notifier.js';
 
@@ -12,7 +12,7 @@ export function requestForLog(req: { method?: string; url?: string; ip?: string 
 }
 
 export interface Deps {
-  config: Config;
+  config: ReadyConfig;
   /** Response-page links and the channels approvals may use. */
   approvals: ApprovalSettings;
   db: Db;
@@ -20,7 +20,7 @@ export interface Deps {
   notifier: Notifier;
 }
 
-export function createDeps(config: Config, overrides: { log?: Logger; logStream?: DestinationStream } = {}): Deps {
+export function createDeps(config: ReadyConfig, overrides: { log?: Logger; logStream?: DestinationStream } = {}): Deps {
   const options = { level: config.logLevel, base: undefined, serializers: { req: requestForLog } };
   const log = overrides.log ?? (overrides.logStream ? pino(options, overrides.logStream) : pino(options));
   return {

@@ -1,20 +1,35 @@
 // Process entry: `web`, `worker`, or `all` (both in one process, for a single machine; it also
 // applies migrations first so `npm start` works on a fresh clone).
 import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
 import { startWorker, type RunningWorker } from '../jobs/worker.js';
 import { ConfigError, loadConfig, loadDotEnv } from './config.js';
+import { createDb } from './db/index.js';
 import { ensureDatabase, migrateToLatest } from './db/migrate.js';
 import { closeDeps, createDeps } from './deps.js';
 import { buildServer } from './http/server.js';
+import { withSecret } from './secret.js';
+
+/** `npm start` on a fresh machine: the database is created and migrated before anything reads it. */
+async function prepareDatabase(databaseUrl: string) {
+  await ensureDatabase(databaseUrl);
+  const db = createDb(databaseUrl, { max: 1 });
+  try {
+    await migrateToLatest(db);
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** Logs before the process's own logger exists (it needs the secret's config). */
+const startupLog = (config: { logLevel: string }) => pino({ level: config.logLevel, base: undefined });
 
 async function main(mode: string) {
   if (!['web', 'worker', 'all'].includes(mode)) throw new ConfigError(`usage: main.js web|worker|all (got ${mode})`);
-  const config = loadConfig();
+  const loaded = loadConfig();
+  if (mode === 'all') await prepareDatabase(loaded.databaseUrl);
+  const config = await withSecret(loaded, startupLog(loaded));
   const deps = createDeps(config);
-  if (mode === 'all') {
-    await ensureDatabase(config.databaseUrl);
-    await migrateToLatest(deps.db);
-  }
   let app: FastifyInstance | undefined;
   let worker: RunningWorker | undefined;
   if (mode === 'web' || mode === 'all') {

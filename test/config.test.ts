@@ -25,11 +25,22 @@ describe('configuration', () => {
     expect(loadConfig({ PUBLIC_URL: 'https://leash.example.com/' }).publicUrl).toBe('https://leash.example.com');
   });
 
-  it('production requires LEASH_SECRET and turns the SSRF guard on', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/LEASH_SECRET/);
-    const c = loadConfig({ NODE_ENV: 'production', LEASH_SECRET: 's3cret' });
+  it('production requires a LEASH_SECRET of at least 32 bytes and turns the SSRF guard on', () => {
+    const strong = 'x'.repeat(32);
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/LEASH_SECRET: required/);
+    expect(() => loadConfig({ NODE_ENV: 'production', LEASH_SECRET: 's3cret' })).toThrow(/LEASH_SECRET: must be at least 32 bytes/);
+    expect(() => loadConfig({ NODE_ENV: 'production', LEASH_SECRET: 'x'.repeat(31) })).toThrow(ConfigError);
+    const c = loadConfig({ NODE_ENV: 'production', LEASH_SECRET: strong });
+    expect(c.secret).toBe(strong);
     expect(c.allowPrivateUrls).toBe(false);
-    expect(loadConfig({ NODE_ENV: 'production', LEASH_SECRET: 's', ALLOW_PRIVATE_URLS: 'true' }).allowPrivateUrls).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', LEASH_SECRET: strong, ALLOW_PRIVATE_URLS: 'true' }).allowPrivateUrls).toBe(true);
+    // Outside production a short secret is the developer's business.
+    expect(loadConfig({ LEASH_SECRET: 's' }).secret).toBe('s');
+  });
+
+  it('without LEASH_SECRET there is no built-in secret: the installation makes its own (src/secret.ts)', () => {
+    expect(loadConfig({}).secret).toBeUndefined();
+    expect(loadConfig({ NODE_ENV: 'test' }).secret).toBeUndefined();
   });
 
   it('an empty value is treated as absent (a copied .env.example starts as is)', () => {

@@ -61,7 +61,7 @@ export async function startLeash(tag: string, env: Record<string, string> = {}):
       {
         DATABASE_URL: database.url,
         NODE_ENV: 'production',
-        LEASH_SECRET: 'bench-secret',
+        LEASH_SECRET: 'bench-secret-of-at-least-32-bytes!',
         LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
         QUEUE_PREFIX: `leash-bench-${randomBytes(3).toString('hex')}`,
         HOST: '127.0.0.1',

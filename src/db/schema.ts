@@ -262,6 +262,12 @@ export interface LoginLinksTable {
   used_at: Time | null;
 }
 
+export interface InstallationTable {
+  id: ColumnType<boolean, boolean | undefined, never>;
+  secret: string;
+  created_at: CreatedAt;
+}
+
 export interface DB {
   workspaces: WorkspacesTable;
   members: MembersTable;
@@ -282,6 +288,7 @@ export interface DB {
   link_codes: LinkCodesTable;
   dashboard_sessions: DashboardSessionsTable;
   login_links: LoginLinksTable;
+  installation: InstallationTable;
 }
 
 export type Workspace = Selectable<WorkspacesTable>;

@@ -5,7 +5,8 @@ import { closeDeps, createDeps } from '../deps.js';
 import { buildServer } from './server.js';
 
 export async function openapiDocument(): Promise<unknown> {
-  const deps = createDeps(loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent' }));
+  // A placeholder secret: nothing is signed while the document is built.
+  const deps = createDeps({ ...loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent' }), secret: 'openapi-dump' });
   const app = await buildServer(deps);
   await app.ready();
   const doc = app.swagger();

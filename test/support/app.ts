@@ -3,9 +3,10 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll } from 'vitest';
-import { loadConfig, type Config } from '../../src/config.js';
+import { loadConfig } from '../../src/config.js';
 import { closeDeps, createDeps, type Deps } from '../../src/deps.js';
 import { buildServer } from '../../src/http/server.js';
+import { withSecret, type ReadyConfig } from '../../src/secret.js';
 import { createWorkspace } from '../../src/workspaces/workspaces.js';
 import { createTestDatabase } from './db.js';
 
@@ -23,7 +24,7 @@ export interface CallOptions {
 
 export interface TestApp {
   deps: Deps;
-  config: Config;
+  config: ReadyConfig;
   app: FastifyInstance;
   call<T = any>(method: string, url: string, opts?: CallOptions): Promise<Response<T>>;
   /** A new workspace with its owner, plus helpers bound to the owner's key. */
@@ -55,7 +56,7 @@ export function useTestApp(env: Record<string, string> = {}): TestApp {
   beforeAll(async () => {
     const database = await createTestDatabase();
     drop = database.drop;
-    t.config = loadConfig(testEnv(database.url, env));
+    t.config = await withSecret(loadConfig(testEnv(database.url, env)));
     t.deps = createDeps(t.config);
     t.app = await buildServer(t.deps);
     await t.app.ready();
