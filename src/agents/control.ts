@@ -14,6 +14,7 @@ import { cancelOpenSessions } from '../sessions/sessions.js';
 import { hasLiveConnection } from './presence.js';
 import { findAgent } from './registry.js';
 import { agentView, type AgentView } from './view.js';
+import { requireStorable } from '../storable-text.js';
 
 type Links = Pick<ApprovalSettings, 'publicUrl' | 'secret'>;
 
@@ -31,6 +32,7 @@ export interface PauseInput {
 
 export async function pauseAgent(db: Db, ctx: Ctx, ref: string, input: PauseInput): Promise<AgentView> {
   requireRole(ctx, 'owner');
+  requireStorable('reason', input.reason);
   return inTransaction(db, async (tx) => {
     const agent = await findAgent(tx, ctx.workspaceId, ref, { forUpdate: true });
     const row = await tx

@@ -5,6 +5,7 @@ import { record } from '../activity/timeline.js';
 import { generateKey } from '../auth/keys.js';
 import { requireRole, type Ctx } from '../context.js';
 import { inTransaction, isUuid, newId, type Db } from '../db/index.js';
+import { isStorable } from '../storable-text.js';
 import { notify } from '../db/notifier.js';
 import type { Updateable } from 'kysely';
 import type { AgentRow, AgentsTable } from '../db/schema.js';
@@ -103,6 +104,8 @@ export async function findAgent(
   ref: string,
   opts: { forUpdate?: boolean; forNoKeyUpdate?: boolean } = {},
 ): Promise<AgentRow> {
+  // A name no agent could have (NUL, a broken character) names no agent, on every surface.
+  if (!isStorable(ref)) notFound(`Agent ${JSON.stringify(ref).slice(1, -1)}`);
   let q = db.selectFrom('agents').selectAll().where('workspace_id', '=', workspaceId).where('deleted_at', 'is', null);
   q = isUuid(ref) ? q.where('id', '=', ref) : q.where('name', '=', ref);
   if (opts.forUpdate) q = q.forUpdate();

@@ -11,6 +11,7 @@ import { agentKey } from '../wakeups.js';
 import { sql, type Expression, type RawBuilder, type SqlBool, type Updateable } from 'kysely';
 import type { ApprovalRow, ApprovalsTable, Responder } from '../db/schema.js';
 import { fail, invalid, LeashError } from '../errors.js';
+import { requireStorable } from '../storable-text.js';
 import { approvalKey, approvalView, approvalViewSql, audienceOf, deliverySql, findApproval, withDelivery, type ApprovalRecord, type ApprovalSettings, type ApprovalView } from './approvals.js';
 import { linkUrl } from './links.js';
 
@@ -173,6 +174,8 @@ export async function decideApproval(
   links: Links,
 ): Promise<ApprovalView> {
   if (ctx.actor.type !== 'link') requireRole(ctx, 'approver');
+  requireStorable('choice', answer.choice);
+  requireStorable('text', answer.text);
   const byLink = ctx.actor.type === 'link' && ctx.channel === 'web';
   return settleBeforeDeadline(db, ctx, { workspaceId: ctx.workspaceId }, id, links, (current) => {
     if (byLink && !LINK_DECIDES.has(current.channel)) fail('forbidden', `This question was sent by ${current.channel}: answer it there`);

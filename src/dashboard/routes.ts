@@ -162,7 +162,7 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
 
   // Actions: the same core calls as the API, as this member, on channel "dashboard".
   /** Back to the agent's page when the form was there (a fixed path, never a URL from the form). */
-  const agentTo = (req: FastifyRequest) => ((req.body as Body | undefined)?.back === 'agent' ? `/agents/${(req.params as { id: string }).id}` : '/');
+  const agentTo = (req: FastifyRequest) => ((req.body as Body | undefined)?.back === 'agent' ? `/agents/${encodeURIComponent((req.params as { id: string }).id)}` : '/');
   const id = (req: FastifyRequest) => (req.params as { id: string }).id;
   act('/agents/:id/pause', agentTo, async (m, req, b) => {
     if (b.mode !== 'send' && b.mode !== 'full') throw new LeashError('invalid_request', 'mode: must be send or full');

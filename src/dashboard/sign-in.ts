@@ -5,6 +5,7 @@ import { authenticate } from '../auth/principal.js';
 import type { Ctx } from '../context.js';
 import type { Db } from '../db/index.js';
 import type { Member } from '../db/schema.js';
+import { isStorable } from '../storable-text.js';
 
 export const SESSION_COOKIE = 'leash_session';
 export const SESSION_MS = 12 * 3_600_000;
@@ -27,6 +28,8 @@ export async function signInWithKey(db: Db, key: string): Promise<string | undef
 
 /** One link per member with this email (an address may be a member of several workspaces). */
 export async function createLoginLinks(db: Db, email: string): Promise<{ member: Member; token: string }[]> {
+  // No member's address holds a NUL: nobody to send to.
+  if (!isStorable(email)) return [];
   const members = await db.selectFrom('members').selectAll().where((eb) => eb(eb.fn('lower', ['email']), '=', email.trim().toLowerCase())).execute();
   const out: { member: Member; token: string }[] = [];
   for (const member of members) {

@@ -7,14 +7,25 @@ import { ERROR_STATUS, LeashError, type ErrorCode, type FieldError } from '../er
 import { messagePage, sendPage } from './pages/layout.js';
 
 
+/** A value Postgres cannot store or read as its type: the request's fault, whatever slipped past
+ *  validation (a malformed number or uuid, NUL, an invalid escape). */
+function isUnstorableValue(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === '22P02' || code === '22P05' || code === '22021';
+}
+
 /** The same decisions, rendered for a person in a browser. */
 function htmlError(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
   if (err.code === 'FST_CSRF_INVALID_TOKEN' || err.code === 'FST_CSRF_MISSING_SECRET') {
     return sendPage(reply, 403, messagePage('Please try again', 'This form has expired. Go back, reload the page, and answer again.'));
   }
   if (err instanceof LeashError) return sendPage(reply, err.status, messagePage('Something is not right', err.message));
-  if (hasZodFastifySchemaValidationErrors(err) || err.statusCode === 400) {
+  if (hasZodFastifySchemaValidationErrors(err) || err.statusCode === 400 || isUnstorableValue(err)) {
     return sendPage(reply, 400, messagePage('Something is not right', 'That request was not understood. Go back and try again.'));
+  }
+  if (isDatabaseUnavailable(err)) {
+    req.log.warn({ err }, 'database unavailable');
+    return sendPage(reply, 503, messagePage('Please try again shortly', 'Leash cannot reach its database right now; nothing was changed.'));
   }
   req.log.error({ err }, 'unhandled error');
   return sendPage(reply, 500, messagePage('Something went wrong', 'Something went wrong on our side; it has been logged. Please try again.'));
@@ -70,9 +81,7 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
   if (err instanceof SyntaxError || err.statusCode === 400) {
     return sendError(reply, 'invalid_request', `body: ${err.message}`, [{ field: 'body', message: err.message }]);
   }
-  const pgCode = (err as { code?: string }).code;
-  // A value Postgres cannot store or read as its type: the request's fault, whatever slipped past validation.
-  if (pgCode === '22P02' || pgCode === '22P05' || pgCode === '22021') {
+  if (isUnstorableValue(err)) {
     return sendError(reply, 'invalid_request', 'A value in the request cannot be stored (malformed text or number)');
   }
   if (isDatabaseUnavailable(err)) {

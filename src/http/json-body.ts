@@ -5,10 +5,10 @@
 import type { FastifyInstance } from 'fastify';
 import sjson from 'secure-json-parse';
 import { LeashError } from '../errors.js';
+import { UNSTORABLE, UNSTORABLE_MESSAGE } from '../storable-text.js';
 
-// eslint-disable-next-line no-control-regex -- matching NUL is the point
-const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const MESSAGE = 'must not contain NUL characters (\\u0000) or unpaired surrogates';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Deeper JSON is refused: every recursive walk of a body (JSON.stringify in size checks, the
  *  idempotency hash, the pg driver) would otherwise exhaust the stack and answer 500. */
@@ -55,8 +55,14 @@ function badPath(value: unknown, path: string): string | undefined {
 
 export function registerJsonBody(app: FastifyInstance) {
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = String(body);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      // Refused, not read with U+FFFD in place of the bad bytes (and stored that way).
+      return done(new LeashError('invalid_request', 'body: is not valid UTF-8', [{ field: 'body', message: 'is not valid UTF-8' }]), undefined);
+    }
     if (text.trim() === '') return done(null, {});
     let value: unknown;
     try {
@@ -79,7 +85,7 @@ export function registerJsonBody(app: FastifyInstance) {
     // Only walk the value when the text could hold such a string at all (both arrive as escapes).
     // Inside a top-level array (never a valid body) the path starts at "body".
     const field = /\\u(0000|d[89a-f])/i.test(text) || text.includes('\u0000') ? badPath(value, Array.isArray(value) ? 'body' : '') : undefined;
-    if (field) return done(new LeashError('invalid_request', `${field}: ${MESSAGE}`, [{ field, message: MESSAGE }]), undefined);
+    if (field) return done(new LeashError('invalid_request', `${field}: ${UNSTORABLE_MESSAGE}`, [{ field, message: UNSTORABLE_MESSAGE }]), undefined);
     done(null, value);
   });
   app.addHook('preValidation', async (req) => {

@@ -1,7 +1,6 @@
 // The HTTP server: JSON in and out, one error shape, key auth per route, OpenAPI at /docs.
 import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
-import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
@@ -16,6 +15,7 @@ import { registerTelegram } from '../channels/telegram/webhook.js';
 import type { Deps } from '../deps.js';
 import { registerAuth } from './auth.js';
 import { errorHandler, sendError } from './errors.js';
+import { registerFormBody } from './form-body.js';
 import { registerJsonBody } from './json-body.js';
 import { messagePage, sendPage } from './pages/layout.js';
 import './messages.js';
@@ -113,7 +113,7 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
   await registerSms(app, deps);
   // HTML forms post urlencoded bodies; only the pages accept them (the API stays JSON-only).
   await app.register(async (pages) => {
-    await pages.register(formbody);
+    registerFormBody(pages);
     registerResponsePage(pages, deps);
     registerDashboard(pages, deps);
   });

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { record } from '../activity/timeline.js';
 import { generateKey } from '../auth/keys.js';
 import { requireRole, type Ctx } from '../context.js';
-import { inTransaction, newId, type Db } from '../db/index.js';
+import { inTransaction, isUuid, newId, type Db } from '../db/index.js';
 import type { Member, MemberUpdate, Role } from '../db/schema.js';
 import { fail, notFound } from '../errors.js';
 import { toPage, type Page, type PageParams } from '../pagination.js';
@@ -124,6 +124,7 @@ export async function addMember(
 }
 
 export async function getMember(db: Db, workspaceId: string, id: string): Promise<Member> {
+  if (!isUuid(id)) notFound(`Member ${id}`);
   const row = await db.selectFrom('members').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
   if (!row) notFound(`Member ${id}`);
   return row;

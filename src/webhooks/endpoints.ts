@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { record } from '../activity/timeline.js';
 import { requireRole, type Ctx } from '../context.js';
-import { inTransaction, iso, newId, type Db } from '../db/index.js';
+import { inTransaction, isUuid, iso, newId, type Db } from '../db/index.js';
 import { notify } from '../db/notifier.js';
 import type { DeliveryRow, WebhookEndpointRow } from '../db/schema.js';
 import { invalid, notFound } from '../errors.js';
@@ -62,6 +62,7 @@ export async function createEndpoint(
 }
 
 export async function findEndpoint(db: Db, workspaceId: string, id: string): Promise<WebhookEndpointRow> {
+  if (!isUuid(id)) notFound(`Webhook endpoint ${id}`);
   const row = await db
     .selectFrom('webhook_endpoints')
     .selectAll()
@@ -111,6 +112,7 @@ export async function redeliver(db: Db, ctx: Ctx, endpointId: string, deliveryId
   requireRole(ctx, 'owner');
   return inTransaction(db, async (tx) => {
     const endpoint = await findEndpoint(tx, ctx.workspaceId, endpointId);
+    if (!isUuid(deliveryId)) notFound(`Delivery ${deliveryId}`);
     const row = await tx
       .updateTable('deliveries')
       .set({ status: 'pending', attempts: 0, next_attempt_at: new Date(), last_error: null, updated_at: new Date() })

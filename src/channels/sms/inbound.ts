@@ -2,7 +2,6 @@
 // X-Twilio-Signature (over PUBLIC_URL + path and every parameter) is checked before anything is
 // acted on; a MessageSid is handled once; every message gets a TwiML reply saying what happened.
 // The carriers' opt-out words (STOP, START, …) are theirs: they never reach an agent command.
-import formbody from '@fastify/formbody';
 import { sql } from 'kysely';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import twilio from 'twilio';
@@ -14,6 +13,8 @@ import type { Ctx } from '../../context.js';
 import type { ApprovalRow } from '../../db/schema.js';
 import type { Deps } from '../../deps.js';
 import { sendError } from '../../http/errors.js';
+import { registerFormBody } from '../../http/form-body.js';
+import { isStorable } from '../../storable-text.js';
 import { parseChoice, splitCode } from './prompt.js';
 
 /** Opt-out words: the carrier (and Twilio) stop messages to the phone; never a command or an answer. */
@@ -35,7 +36,7 @@ export async function registerSms(root: FastifyInstance, deps: Deps): Promise<vo
   const commandDeps: CommandDeps = { db: deps.db, notifier: deps.notifier, approvals: deps.approvals };
 
   await root.register(async (app) => {
-    await app.register(formbody);
+    registerFormBody(app);
     app.post('/sms/twilio', { schema: { hide: true }, config: { access: 'public' } }, async (req, reply) => {
       const params = (req.body ?? {}) as Record<string, string>;
       const signature = req.headers['x-twilio-signature'];
@@ -51,6 +52,7 @@ export async function registerSms(root: FastifyInstance, deps: Deps): Promise<vo
       const text = (params.Body ?? '').trim();
       if (!params.MessageSid || !(await firstTime(deps.db, 'twilio', params.MessageSid))) return twiml(reply);
       if (OPT_OUT.has(text.toUpperCase())) return twiml(reply);
+      if (!isStorable(text) || !isStorable(from)) return twiml(reply, 'Leash could not read that message (it holds a character it cannot store); nothing was changed. Please send it again as plain text.');
       try {
         return twiml(reply, await answer(deps, commandDeps, from, text));
       } catch (err) {
