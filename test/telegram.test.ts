@@ -5,6 +5,7 @@ import { randomInt } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { testEnv, timelineCount, useTestApp } from './support/app.js';
 import { BOT_ID, BOT_TOKEN, startFakeTelegram, tgMessage, tgPress } from './support/fake-telegram.js';
+import { dropNextQueryOn } from './support/dropped-query.js';
 import { useWorkers } from './support/worker.js';
 
 const SECRET = 'telegram-webhook-secret-for-tests';
@@ -48,6 +49,8 @@ async function setup() {
   return { ws, owner, bob };
 }
 
+const seen = (updateId: number) => t.deps.db.selectFrom('inbound_requests').select('key').where('source', '=', 'telegram').where('key', '=', `${BOT_ID}:${updateId}`).execute();
+
 const agent = (id: string) => t.deps.db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
 const worker = useWorkers(t);
@@ -72,6 +75,88 @@ describe('the webhook', () => {
     expect((await deliver(update)).status).toBe(200);
     expect((await agent(bob.id)).pause_mode).toBeNull();
     expect(await timelineCount(t, bob.id)).toBe(before);
+  });
+
+  it('a button or note tag names an approval only by a real UUID: 36 characters of [0-9a-f-] are not enough', async () => {
+    const { DECIDE, NOTE_TAG, namedOption } = await import('../src/channels/telegram/messages.js');
+    const id = '0190f5a2-7c1e-7a3b-9c4d-5e6f7a8b9c0d';
+    expect(namedOption(DECIDE, `d:${id}:1`)).toEqual({ approvalId: id, option: 1 });
+    expect(namedOption(NOTE_TAG, `Your answer: Approve\n#leash-note d:${id}:0`)).toEqual({ approvalId: id, option: 0 });
+    for (const bad of ['-'.repeat(36), 'a'.repeat(36), `${id.slice(0, 35)}-`, id.replace(/-/g, 'a')]) {
+      expect(namedOption(DECIDE, `d:${bad}:0`), bad).toBeUndefined();
+      expect(namedOption(NOTE_TAG, `Your answer: Approve\n#leash-note d:${bad}:0`), bad).toBeUndefined();
+    }
+  });
+
+  it('a body with the right secret that is not an update is answered 200 (Telegram would re-send anything else) and changes nothing', async () => {
+    const from = tg.calls.length;
+    for (const body of [{}, { update_id: 'x', message: {} }, []]) expect(await deliver(body as Record<string, unknown>)).toEqual({ status: 200, body: { ok: true } });
+    const raw = await t.app.inject({ method: 'POST', url: '/telegram/webhook', payload: '{"update_id": 1, "message": ', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': SECRET } });
+    expect(raw.statusCode).toBe(200);
+    expect(tg.calls.length).toBe(from);
+  });
+
+  it('a message the API would refuse to store (a NUL in its text) is still read: answered 200, and the command answered', async () => {
+    const { owner, bob } = await setup();
+    const from = tg.calls.length;
+    expect(await deliver(tgMessage(owner, '/status bob\u0000'))).toEqual({ status: 200, body: { ok: true } });
+    expect(saidTo(owner, from)).toHaveLength(1);
+    expect((await agent(bob.id)).pause_mode).toBeNull();
+  });
+
+  it('a button whose callback_data names no approval (d: and 36 dashes) is answered politely with 200, once; a re-send is a no-op', async () => {
+    const { owner } = await setup();
+    const update = tgPress(owner, `d:${'-'.repeat(36)}:0`);
+    const from = tg.calls.length;
+    expect(await deliver(update)).toEqual({ status: 200, body: { ok: true } });
+    expect(answers(from).map((c) => c.args)).toEqual([{ callback_query_id: update.callback_query.id, text: 'This button is not valid (any more).' }]);
+    expect(await seen(update.update_id)).toHaveLength(1);
+    expect(await deliver(update)).toEqual({ status: 200, body: { ok: true } });
+    expect(answers(from)).toHaveLength(1);
+  });
+
+  it('a press without data, or from a user id that is not a number, is answered and kept; nothing reaches a query with it', async () => {
+    const { owner, bob } = await setup();
+    const a = await t.call('POST', '/v1/pause', { key: bob.key, body: { recipient: '555003', channel: 'telegram', message: 'Ship it?', options: ['Yes', 'No'], timeout_seconds: 600 } });
+    const game = tgPress(owner, '');
+    const { data: _, ...withoutData } = game.callback_query;
+    const odd = tgPress(owner, `d:${a.body.pause_id}:0`);
+    const from = tg.calls.length;
+    expect(await deliver({ ...game, callback_query: { ...withoutData, game_short_name: 'snake' } })).toEqual({ status: 200, body: { ok: true } });
+    expect(await deliver({ ...odd, callback_query: { ...odd.callback_query, from: { id: 'x\u0000', is_bot: false, first_name: 'Ann' } } })).toEqual({ status: 200, body: { ok: true } });
+    expect(answers(from).map((c) => c.args.text)).toEqual(['This button is not valid (any more).', 'Send commands from a user account.']);
+    expect(await seen(odd.update_id)).toHaveLength(1);
+    expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.status).toBe('pending');
+  });
+
+  it('an update that fails for its own sake (Telegram refuses the reply with a 400) is answered 200 and kept: a re-send changes nothing', async () => {
+    const { owner, bob } = await setup();
+    tg.failNext('sendMessage', 400, 'Bad Request: chat not found', 1, String(owner));
+    const update = tgMessage(owner, '/pause bob');
+    expect(await deliver(update)).toEqual({ status: 200, body: { ok: true } });
+    expect((await agent(bob.id)).pause_mode).toBe('send');
+    expect(await seen(update.update_id)).toHaveLength(1);
+    await t.deps.db.updateTable('agents').set({ pause_mode: null, paused_at: null }).where('id', '=', bob.id).execute();
+    const from = tg.calls.length;
+    expect(await deliver(update)).toEqual({ status: 200, body: { ok: true } });
+    expect((await agent(bob.id)).pause_mode).toBeNull();
+    expect(saidTo(owner, from)).toEqual([]);
+  });
+
+  it('a database failure midway is answered 503 and forgotten; Telegram’s re-send is handled', async () => {
+    const { owner, bob } = await setup();
+    const outage = await dropNextQueryOn(t.config.databaseUrl, 'members');
+    cleanups.push(outage.release);
+    const update = tgMessage(owner, '/pause bob full');
+    const first = deliver(update);
+    await outage.drop();
+    expect((await first).status).toBe(503);
+    expect(await seen(update.update_id)).toEqual([]);
+    expect((await agent(bob.id)).pause_mode).toBeNull();
+    const from = tg.calls.length;
+    expect(await deliver(update)).toEqual({ status: 200, body: { ok: true } });
+    expect((await agent(bob.id)).pause_mode).toBe('full');
+    expect(saidTo(owner, from).join('\n')).toContain('Paused bob (full)');
   });
 
   it('leash telegram-webhook points the bot at PUBLIC_URL with the secret', async () => {
@@ -227,6 +312,16 @@ describe('approvals on Telegram', () => {
     const shown = approvalText(row, 'bob').replace(/<[^>]+>/g, '');
     await deliver(tgMessage(owner, 'what is this?', { reply_to_message: { message_id: 11, date: 0, chat: { id: owner, type: 'private' }, from: { id: BOT_ID, is_bot: true, first_name: 'Leash' }, text: shown } }));
     expect((await t.call('GET', `/v1/pause/${target.body.pause_id}`, { key: bob.key })).body.status).toBe('pending');
+  });
+
+  it('a reply to a note prompt that names no approval (36 dashes) is refused politely with 200, and kept', async () => {
+    const { owner } = await setup();
+    const prompt = { message_id: 12, date: 0, chat: { id: owner, type: 'private' }, from: { id: BOT_ID, is_bot: true, first_name: 'Leash' }, text: `Your answer: Approve\n#leash-note d:${'-'.repeat(36)}:0` };
+    const update = tgMessage(owner, 'looks fine', { reply_to_message: prompt });
+    const from = tg.calls.length;
+    expect(await deliver(update)).toEqual({ status: 200, body: { ok: true } });
+    expect(saidTo(owner, from)).toEqual(['This note prompt is not valid (any more).']);
+    expect(await seen(update.update_id)).toHaveLength(1);
   });
 
   it('an update that fails midway is answered 503 and handled when Telegram sends it again', async () => {

@@ -1,6 +1,6 @@
 // The Bot API client as Leash uses it (grammY's Api): base URL from TELEGRAM_API_ROOT (fakes on
 // loopback in tests); a 429 becomes RetryLater at Telegram's retry_after.
-import { Api, GrammyError } from 'grammy';
+import { Api, GrammyError, HttpError } from 'grammy';
 import type { Config } from '../../config.js';
 import { RetryLater } from '../adapter.js';
 
@@ -18,6 +18,10 @@ export function telegramApi(config: Config): Api {
 
 /** Editing a message to what it already says: not an error (a repeated outcome job, say). */
 export const notModified = (err: unknown) => err instanceof GrammyError && err.description.includes('message is not modified');
+
+/** Telegram away for a moment: no answer at all (grammY's HttpError: refused, reset, timed out),
+ *  its 5xx, or its rate limit. Any other refusal (400 bad request, 403 blocked) is for good. */
+export const telegramUnavailable = (err: unknown) => err instanceof HttpError || (err instanceof GrammyError && (err.error_code >= 500 || err.error_code === 429));
 
 export async function callTelegram<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {

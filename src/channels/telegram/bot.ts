@@ -1,16 +1,16 @@
 // The Telegram bot, web side (grammY): the owner's commands, the linking flow, and the inline
 // keyboards of approvals. Each handler maps the Telegram user to a member through the linked
-// identity and calls the same core action as the API; every button press is answered.
+// identity and calls the same core action as the API; every button press is answered. Updates
+// reach it through ./inbound.ts (once each, failures classified), by webhook or long polling.
 import { Bot, type Context } from 'grammy';
 import { decideApproval } from '../../approvals/decide.js';
 import { agentNames } from '../../agents/registry.js';
 import { answerOf, answerWithin, pauseCommand, pendingApprovals, sayError, statusCommand, stopCommand, unpauseCommand, type CommandDeps } from '../../chat/commands.js';
-import { firstTime } from '../../chat/dedupe.js';
 import { memberByTelegram } from '../../chat/identity.js';
 import type { Deps } from '../../deps.js';
 import type { Member } from '../../db/schema.js';
 import { redeemLinkCode } from '../../members/link-codes.js';
-import { approvalText, DECIDE, esc, keyboard, NOTE_TAG } from './messages.js';
+import { approvalText, DECIDE, esc, keyboard, namedOption, NOTE_TAG, UNKNOWN_BUTTON, UNKNOWN_NOTE_PROMPT } from './messages.js';
 
 const LIST_AT_MOST = 5;
 
@@ -24,8 +24,9 @@ const HELP = [
   '/link <code> — link this Telegram account to your Leash member',
 ].join('\n');
 
-/** The dedupe key of an update: update ids are per bot (the token's numeric prefix). */
-export const updateKey = (token: string, updateId: number) => `${token.split(':')[0]}:${updateId}`;
+/** The sender's user id as stored: an integer, or nothing (a channel post, or a malformed update,
+ *  whose id must not reach a query). */
+const userId = (ctx: Context) => (ctx.from && Number.isSafeInteger(ctx.from.id) ? String(ctx.from.id) : undefined);
 
 const responder = (m: Member) => ({ channel: 'telegram', member_id: m.id, display: m.display_name ?? m.email });
 
@@ -33,13 +34,11 @@ export function createTelegramBot(deps: Deps): Bot {
   const { config, db, log } = deps;
   const bot = new Bot(config.telegram.botToken!, { client: { apiRoot: config.telegram.apiRoot, timeoutSeconds: 10 } });
   const commandDeps: CommandDeps = { db, notifier: deps.notifier, approvals: deps.approvals };
-  // Each update once, whether it came by webhook or long polling, and however often it is re-sent.
-  bot.use(async (ctx, next) => {
-    if (await firstTime(db, 'telegram', updateKey(config.telegram.botToken!, ctx.update.update_id))) await next();
-  });
 
-  const acting = async (ctx: Context, workspaceId?: string) =>
-    ctx.from ? memberByTelegram(db, String(ctx.from.id), workspaceId) : { refusal: 'Send commands from a user account.' };
+  const acting = async (ctx: Context, workspaceId?: string) => {
+    const user = userId(ctx);
+    return user ? memberByTelegram(db, user, workspaceId) : { refusal: 'Send commands from a user account.' };
+  };
   const words = (ctx: Context) => String(ctx.match ?? '').trim().split(/\s+/).filter(Boolean);
 
   bot.command(['start', 'help'], (ctx) =>
@@ -50,9 +49,10 @@ export function createTelegramBot(deps: Deps): Bot {
 
   bot.command('link', async (ctx) => {
     const [code, extra] = words(ctx);
-    if (!code || extra || !ctx.from) return void (await ctx.reply('Usage: /link <code> (get a code with POST /v1/members/me/link-codes)'));
+    const user = userId(ctx);
+    if (!code || extra || !user) return void (await ctx.reply('Usage: /link <code> (get a code with POST /v1/members/me/link-codes)'));
     try {
-      const m = await redeemLinkCode(db, code, { telegram: { user_id: String(ctx.from.id) } }, 'telegram');
+      const m = await redeemLinkCode(db, code, { telegram: { user_id: user } }, 'telegram');
       await ctx.reply(`Linked: this Telegram account now acts as ${m.display_name ?? m.email} (${m.role}).`);
     } catch (err) {
       await ctx.reply(sayError(err));
@@ -85,17 +85,17 @@ export function createTelegramBot(deps: Deps): Bot {
   });
 
   bot.on('callback_query:data', async (ctx) => {
-    const m = DECIDE.exec(ctx.callbackQuery.data);
-    if (!m) return void (await ctx.answerCallbackQuery());
+    const press = namedOption(DECIDE, ctx.callbackQuery.data);
+    if (!press) return void (await ctx.answerCallbackQuery({ text: UNKNOWN_BUTTON }));
     // The approval names its workspace; the presser must be a member there.
-    const row = await db.selectFrom('approvals').selectAll().where('id', '=', m[1]!).executeTakeFirst();
+    const row = await db.selectFrom('approvals').selectAll().where('id', '=', press.approvalId).executeTakeFirst();
     const who = await acting(ctx, row?.workspace_id);
     if ('refusal' in who) return void (await ctx.answerCallbackQuery({ text: who.refusal.slice(0, 200), show_alert: true }));
-    const choice = row?.options[Number(m[2])];
+    const choice = row?.options[press.option];
     if (!row || choice === undefined) return void (await ctx.answerCallbackQuery({ text: 'That approval is not in your workspace.', show_alert: true }));
     if (row.allow_text_response && row.status === 'pending' && ctx.chat) {
       await ctx.answerCallbackQuery({ text: `Reply with a note for “${choice}”` });
-      await ctx.api.sendMessage(ctx.chat.id, `Your answer: <b>${esc(choice.replace(/\n/g, ' '))}</b>. Reply to this message with a note, or with - for none.\n#leash-note d:${row.id}:${m[2]}`, {
+      await ctx.api.sendMessage(ctx.chat.id, `Your answer: <b>${esc(choice.replace(/\n/g, ' '))}</b>. Reply to this message with a note, or with - for none.\n#leash-note d:${row.id}:${press.option}`, {
         parse_mode: 'HTML',
         reply_markup: { force_reply: true },
       });
@@ -109,15 +109,19 @@ export function createTelegramBot(deps: Deps): Bot {
     }
   });
 
+  // A press with no data (a game's button, say) is none of ours, but is answered all the same.
+  bot.on('callback_query', (ctx) => ctx.answerCallbackQuery({ text: UNKNOWN_BUTTON }));
+
   // A note: the reply to our own note prompt.
   bot.on('message:text', async (ctx, next) => {
     const prompt = ctx.message.reply_to_message;
-    const tag = prompt?.from?.id === ctx.me.id ? NOTE_TAG.exec(prompt.text ?? '') : null;
-    if (!tag) return next();
-    const row = await db.selectFrom('approvals').selectAll().where('id', '=', tag[1]!).executeTakeFirst();
+    if (prompt?.from?.id !== ctx.me.id || !NOTE_TAG.test(prompt.text ?? '')) return next();
+    const tag = namedOption(NOTE_TAG, prompt.text ?? '');
+    if (!tag) return void (await ctx.reply(UNKNOWN_NOTE_PROMPT));
+    const row = await db.selectFrom('approvals').selectAll().where('id', '=', tag.approvalId).executeTakeFirst();
     const who = await acting(ctx, row?.workspace_id);
     if ('refusal' in who) return void (await ctx.reply(who.refusal));
-    const choice = row?.options[Number(tag[2])];
+    const choice = row?.options[tag.option];
     if (!row || choice === undefined) return void (await ctx.reply('That approval is not in your workspace.'));
     const text = ctx.message.text.trim() === '-' ? null : ctx.message.text.trim().slice(0, 2000);
     try {
@@ -128,6 +132,5 @@ export function createTelegramBot(deps: Deps): Bot {
     }
   });
 
-  bot.catch((err) => log.warn({ err: err.message }, 'telegram update failed'));
   return bot;
 }

@@ -1,6 +1,7 @@
 // What an approval looks like in Telegram (HTML parse mode): the question with an inline keyboard
 // while pending, the outcome and who decided once settled. callback_data stays under Telegram's
 // 64 bytes: `d:<approval id>:<option index>`, looked up server-side.
+import { isUuid } from '../../db/index.js';
 import type { ApprovalRow } from '../../db/schema.js';
 
 import { clip, escapeMarkup as esc, scalarMetadata } from '../text.js';
@@ -11,6 +12,18 @@ export const DECIDE = /^d:([0-9a-f-]{36}):(\d)$/;
 /** Marks a note prompt; the reply to it carries the note. Anchored at both ends of the bot's own
  *  prompt, so a tag quoted inside an approval's (agent-written) text never counts. */
 export const NOTE_TAG = /^Your answer: [^\n]*\n#leash-note d:([0-9a-f-]{36}):(\d)$/;
+
+/** The approval and option a button (DECIDE) or a note prompt (NOTE_TAG) names. Undefined when the
+ *  id is not a UUID: the patterns let any 36 of [0-9a-f-] through, and such an id must not reach a
+ *  uuid column (Postgres would refuse the query, and the update would fail for good). */
+export function namedOption(pattern: RegExp, text: string): { approvalId: string; option: number } | undefined {
+  const m = pattern.exec(text);
+  return m && isUuid(m[1]!) ? { approvalId: m[1]!, option: Number(m[2]) } : undefined;
+}
+
+/** What a press on a button Leash does not know (malformed, or from an older version) is answered. */
+export const UNKNOWN_BUTTON = 'This button is not valid (any more).';
+export const UNKNOWN_NOTE_PROMPT = 'This note prompt is not valid (any more).';
 
 const utc = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
