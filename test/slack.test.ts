@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { timelineCount, useTestApp } from './support/app.js';
 import { clickForm, commandForm, slackSignature, startFakeSlack } from './support/fake-slack.js';
+import { dropNextQueryOn } from './support/dropped-query.js';
 import { startReceiver } from './support/receiver.js';
 import { useWorkers } from './support/worker.js';
 
@@ -108,6 +109,22 @@ describe('request verification', () => {
     const again = await post(body, 'application/json', { ...slackSignature(SECRET, body), 'x-slack-retry-num': '2' });
     expect([again.status, again.text]).toEqual([200, '']);
     expect(await seen()).toHaveLength(1);
+  });
+
+  it('a database failure before the answer is a 503 and forgotten, so the same request again is handled', async () => {
+    const { owner, bob } = await setup();
+    const form = commandForm({ team: TEAM, user: owner, command: '/pause', text: 'bob full', channel: 'C0CMDS', responseUrl: `${slack.url}/respond/outage` });
+    const headers = slackSignature(SECRET, form);
+    const outage = await dropNextQueryOn(t.config.databaseUrl, 'members');
+    cleanups.push(outage.release);
+    const first = post(form, 'application/x-www-form-urlencoded', headers);
+    await outage.drop();
+    expect((await first).status).toBe(503);
+    expect((await agent(bob.id)).pause_mode).toBeNull();
+    const again = await post(form, 'application/x-www-form-urlencoded', headers);
+    expect(again.status).toBe(200);
+    expect(again.json.text).toContain('Paused bob (full)');
+    expect((await agent(bob.id)).pause_mode).toBe('full');
   });
 
   it('answers the url_verification challenge (signed)', async () => {

@@ -131,8 +131,10 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
     }
   });
 
+  // A listener's failure goes back to the receiver, which tells a passing one (retry) from a bad
+  // request (acknowledged) and logs it: handleOnce in src/chat/dedupe.ts.
   app.error(async (err) => {
-    log.warn({ err: err.message }, 'slack listener failed');
+    throw err;
   });
   return app;
 }

@@ -1,14 +1,17 @@
 // POST /slack/events: the one request URL for slash commands, interactions and events. The raw body
 // is kept for the v0 signature, which is checked before anything is parsed; a request already
 // handled (same event_id, or the same signed request replayed) is acknowledged and ignored. Then
-// it goes to the Bolt app through a receiver whose ack() answers this HTTP request.
+// it goes to the Bolt app through a receiver whose ack() answers this HTTP request. A failure
+// before the ack that may pass (the database away) is answered 503 and forgotten; a bad request
+// is answered 200 and stays handled (handleOnce, src/chat/dedupe.ts).
 import type { App, Receiver, ReceiverEvent } from '@slack/bolt';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { createHash } from 'node:crypto';
-import { firstTime } from '../../chat/dedupe.js';
+import { handleOnce } from '../../chat/dedupe.js';
 import type { Deps } from '../../deps.js';
 import { sendError } from '../../http/errors.js';
 import { createSlackApp } from './app.js';
+import { slackKey, slackUnavailable } from './inbound.js';
 import { startSocketMode } from './socket-mode.js';
 import { slackSignatureProblem } from './verify.js';
 
@@ -65,14 +68,13 @@ export async function registerSlackEvents(root: FastifyInstance, deps: Deps): Pr
       // An Events API retry carries the first copy's event_id: handled once, whichever copy comes
       // first. Commands and interactions are never retried by Slack; the same signed request again
       // is a replay.
-      const key = typeof body.event_id === 'string' ? body.event_id : `sig:${createHash('sha256').update(String(req.headers['x-slack-signature'])).digest('hex')}`;
-      if (!(await firstTime(deps.db, 'slack', key))) return reply.code(200).send('');
-      return dispatch(receiver, body, req.headers['x-slack-retry-num'], reply, deps);
+      const key = slackKey(body, `sig:${createHash('sha256').update(String(req.headers['x-slack-signature'])).digest('hex')}`);
+      return dispatch(receiver, body, key, req.headers['x-slack-retry-num'], reply, deps);
     });
   });
 }
 
-async function dispatch(receiver: FastifyReceiver, body: Record<string, unknown>, retryNum: unknown, reply: FastifyReply, deps: Deps) {
+async function dispatch(receiver: FastifyReceiver, body: Record<string, unknown>, key: string, retryNum: unknown, reply: FastifyReply, deps: Deps) {
   let answered: (value: unknown) => void = () => {};
   const acked = new Promise<unknown>((resolve) => (answered = resolve));
   const event: ReceiverEvent = {
@@ -80,11 +82,17 @@ async function dispatch(receiver: FastifyReceiver, body: Record<string, unknown>
     ack: async (response) => answered(response ?? ''),
     ...(typeof retryNum === 'string' ? { retryNum: Number(retryNum) } : {}),
   };
-  // Listeners go on after ack(): the answer is sent as soon as they ack.
-  const processing = receiver.app!.processEvent(event).catch((err: Error) => deps.log.warn({ err: err.message }, 'slack event failed'));
+  // Listeners go on after ack(): the answer is sent as soon as they ack, and what becomes of the
+  // rest is only logged.
+  const outcome = handleOnce(deps, { source: 'slack', key, what: `slack ${String(body.type ?? body.command ?? 'request')}`, vendorUnavailable: slackUnavailable }, () => receiver.app!.processEvent(event));
   const timer = setTimeout(() => answered(''), ACK_DEADLINE_MS);
-  const response = await Promise.race([acked, processing.then(() => '')]);
+  const first = await Promise.race([acked.then((response) => ({ response })), outcome.then((done) => ({ done }))]);
   clearTimeout(timer);
+  if ('done' in first) {
+    if (first.done === 'retry') return sendError(reply, 'unavailable', 'Leash could not handle this request for now; send it again');
+    return reply.code(200).send('');
+  }
+  const { response } = first;
   if (response === '' || response === undefined) return reply.code(200).send('');
   if (typeof response === 'string') return reply.code(200).type('text/plain').send(response);
   return reply.code(200).send(response);

@@ -1,12 +1,15 @@
 // Socket Mode, for development without a public URL: with SLACK_APP_TOKEN set, the web process
 // opens Slack's WebSocket (apps.connections.open under SLACK_API_URL) and the same Bolt app
 // handles what arrives. The socket is authenticated by the app token, so there is no request
-// signature; envelopes already handled (a redelivery) are acknowledged and ignored.
+// signature; envelopes already handled (a redelivery) are acknowledged and ignored. A failure before
+// the ack that may pass (the database away) leaves the envelope unacknowledged and forgotten, so
+// Slack's redelivery is handled; a bad envelope is acknowledged (handleOnce, src/chat/dedupe.ts).
 import type { App, Receiver } from '@slack/bolt';
 import { SocketModeClient } from '@slack/socket-mode';
-import { firstTime } from '../../chat/dedupe.js';
+import { handleOnce } from '../../chat/dedupe.js';
 import type { Deps } from '../../deps.js';
 import { boltLogger, createSlackApp } from './app.js';
+import { slackKey, slackUnavailable } from './inbound.js';
 
 interface Envelope {
   ack: (response?: Record<string, unknown>) => Promise<void>;
@@ -31,13 +34,17 @@ export async function startSocketMode(deps: Deps): Promise<() => Promise<void>> 
     logger: boltLogger(deps.log.child({ component: 'slack-socket' })),
   });
   client.on('slack_event', async (e: Envelope) => {
-    try {
-      const key = typeof e.body.event_id === 'string' ? e.body.event_id : `envelope:${e.envelope_id}`;
-      if (!(await firstTime(deps.db, 'slack', key))) return void (await e.ack());
-      await app!.processEvent({ body: e.body, ack: async (response) => e.ack(typeof response === 'string' ? { text: response } : response), ...(e.retry_num ? { retryNum: e.retry_num } : {}) });
-    } catch (err) {
-      deps.log.warn({ err: (err as Error).message }, 'slack socket event failed');
-    }
+    let acked = false;
+    const ack = async (response?: Record<string, unknown>) => {
+      acked = true;
+      await e.ack(response);
+    };
+    const what = `slack envelope ${String(e.body.type ?? e.body.command ?? 'request')}`;
+    const outcome = await handleOnce(deps, { source: 'slack', key: slackKey(e.body, `envelope:${e.envelope_id}`), what, vendorUnavailable: slackUnavailable }, () =>
+      app!.processEvent({ body: e.body, ack: async (response) => ack(typeof response === 'string' ? { text: response } : response), ...(e.retry_num ? { retryNum: e.retry_num } : {}) }),
+    );
+    // Unacknowledged, Slack sends the envelope again: wanted only when handling may now succeed.
+    if (outcome !== 'retry' && !acked) await ack().catch((err) => deps.log.warn({ err: err.message }, 'slack socket ack failed'));
   });
   await client.start();
   return async () => {
