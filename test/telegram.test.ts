@@ -379,3 +379,61 @@ describe('approvals on Telegram', () => {
     expect(sends[2]!.at - sends[1]!.at).toBeGreaterThanOrEqual(900);
   });
 });
+
+describe('group chats', () => {
+  const GROUP = -1_001_234_567;
+  const inGroup = (user: number, text: string, type = 'group') => tgMessage(user, text, { chat: { id: GROUP, type, title: 'Ops' } });
+  const ask = (key: string, message: string) =>
+    t.call('POST', '/v1/pause', { key, body: { recipient: '555002', channel: 'telegram', message, options: ['Approve', 'Reject'], timeout_seconds: 600 } });
+
+  it('/approvals in a group sends the approvals to the asker’s private chat; the group only hears where they went', async () => {
+    const { owner, bob } = await setup();
+    const a = await ask(bob.key, 'Wire $9,000 to Initech?');
+    const from = tg.calls.length;
+    expect((await deliver(inGroup(owner, '/approvals'))).status).toBe(200);
+    expect(saidTo(GROUP, from)).toEqual(['I sent you the answer in a private chat.']);
+    const toGroup = tg.calls.slice(from).filter((c) => Number(c.args.chat_id) === GROUP);
+    expect(toGroup.every((c) => c.args.reply_markup === undefined)).toBe(true);
+    const privately = tg.calls.slice(from).filter((c) => c.method === 'sendMessage' && Number(c.args.chat_id) === owner);
+    expect(privately.some((c) => c.args.text.includes('Wire $9,000 to Initech?') && JSON.stringify(c.args.reply_markup).includes(a.body.pause_id))).toBe(true);
+  });
+
+  it('/status in a supergroup sends the agents’ state privately; the group only hears where it went', async () => {
+    const { owner } = await setup();
+    const from = tg.calls.length;
+    expect((await deliver(inGroup(owner, '/status', 'supergroup'))).status).toBe(200);
+    expect(saidTo(GROUP, from)).toEqual(['I sent you the answer in a private chat.']);
+    expect(saidTo(owner, from)).toEqual(['bob: active · offline']);
+    const detail = tg.calls.length;
+    expect((await deliver(inGroup(owner, '/status bob', 'supergroup'))).status).toBe(200);
+    expect(saidTo(GROUP, detail)).toEqual(['I sent you the answer in a private chat.']);
+    expect(saidTo(owner, detail)[0]).toContain('pending approvals: 0');
+  });
+
+  it('when the bot may not write to the user privately (403), the group is told why and how to fix it, and sees nothing else', async () => {
+    const { owner, bob } = await setup();
+    await ask(bob.key, 'Rotate the prod keys?');
+    for (const command of ['/approvals', '/status']) {
+      tg.failNext('sendMessage', 403, "Forbidden: bot can't initiate conversation with a user", 1, String(owner));
+      const from = tg.calls.length;
+      expect((await deliver(inGroup(owner, command))).status).toBe(200);
+      const said = saidTo(GROUP, from);
+      expect(said).toHaveLength(1);
+      expect(said[0]).toContain('I cannot write to you privately');
+      expect(said[0]).toContain(`open a private chat with @LeashTestBot, press Start, and send ${command} there`);
+      expect(said[0]).not.toContain('Rotate the prod keys?');
+      expect(said[0]).not.toContain('bob');
+    }
+  });
+
+  it('/pause in a group confirms in the group, naming only the agent it paused', async () => {
+    const { ws, owner } = await setup();
+    await ws.agent('carol');
+    const from = tg.calls.length;
+    expect((await deliver(inGroup(owner, '/pause bob full'))).status).toBe(200);
+    const said = saidTo(GROUP, from);
+    expect(said).toHaveLength(1);
+    expect(said[0]).toContain('Paused bob (full)');
+    expect(said[0]).not.toContain('carol');
+  });
+});

@@ -23,6 +23,9 @@ export const notModified = (err: unknown) => err instanceof GrammyError && err.d
  *  its 5xx, or its rate limit. Any other refusal (400 bad request, 403 blocked) is for good. */
 export const telegramUnavailable = (err: unknown) => err instanceof HttpError || (err instanceof GrammyError && (err.error_code >= 500 || err.error_code === 429));
 
+/** Telegram may not start a private chat with someone who never started one with the bot, or who blocked it. */
+export const cannotWritePrivately = (err: unknown) => err instanceof GrammyError && err.error_code === 403;
+
 export async function callTelegram<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();

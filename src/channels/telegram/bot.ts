@@ -2,14 +2,16 @@
 // keyboards of approvals. Each handler maps the Telegram user to a member through the linked
 // identity and calls the same core action as the API; every button press is answered. Updates
 // reach it through ./inbound.ts (once each, failures classified), by webhook or long polling.
-import { Bot, type Context } from 'grammy';
+import { Bot, type Api, type Context } from 'grammy';
 import { decideApproval } from '../../approvals/decide.js';
 import { agentNames } from '../../agents/registry.js';
 import { answerOf, answerWithin, pauseCommand, pendingApprovals, sayError, statusCommand, stopCommand, unpauseCommand, type CommandDeps } from '../../chat/commands.js';
 import { memberByTelegram } from '../../chat/identity.js';
+import type { Ctx } from '../../context.js';
 import type { Deps } from '../../deps.js';
 import type { Member } from '../../db/schema.js';
 import { redeemLinkCode } from '../../members/link-codes.js';
+import { cannotWritePrivately } from './api.js';
 import { approvalText, DECIDE, esc, keyboard, namedOption, NOTE_TAG, UNKNOWN_BUTTON, UNKNOWN_NOTE_PROMPT } from './messages.js';
 
 const LIST_AT_MOST = 5;
@@ -59,7 +61,8 @@ export function createTelegramBot(deps: Deps): Bot {
     }
   });
 
-  const commands = { pause: pauseCommand, unpause: unpauseCommand, stop: stopCommand, status: statusCommand } as const;
+  // These confirm in the chat they came from: the reply names only the agent acted on.
+  const commands = { pause: pauseCommand, unpause: unpauseCommand, stop: stopCommand } as const;
   for (const [name, run] of Object.entries(commands)) {
     bot.command(name, async (ctx) => {
       const who = await acting(ctx);
@@ -73,16 +76,27 @@ export function createTelegramBot(deps: Deps): Bot {
     });
   }
 
+  bot.command('status', async (ctx) => {
+    const who = await acting(ctx);
+    if ('refusal' in who) return void (await ctx.reply(who.refusal));
+    const text = await answerOf(statusCommand(commandDeps, who.ctx, words(ctx)));
+    await answerPrivately(ctx, 'status', (chatId) => ctx.api.sendMessage(chatId, text));
+  });
+
   bot.command('approvals', async (ctx) => {
     const who = await acting(ctx);
     if ('refusal' in who) return void (await ctx.reply(who.refusal));
-    const { rows, more } = await pendingApprovals(commandDeps, who.ctx);
-    if (rows.length === 0) return void (await ctx.reply('No pending approvals.'));
-    const names = await agentNames(db, rows.map((r) => r.agent_id));
-    for (const r of rows.slice(0, LIST_AT_MOST)) await ctx.reply(approvalText(r, names.get(r.agent_id ?? '')), { parse_mode: 'HTML', reply_markup: keyboard(r) });
-    const left = rows.length - LIST_AT_MOST + (more ? 1 : 0);
-    if (left > 0) await ctx.reply(`…and ${more ? 'more than ' : ''}${Math.max(left, 1)} more: see GET /v1/pause?status=pending.`);
+    await answerPrivately(ctx, 'approvals', (chatId) => sendApprovals(ctx.api, chatId, who.ctx));
   });
+
+  async function sendApprovals(api: Api, chatId: number, ctx: Ctx) {
+    const { rows, more } = await pendingApprovals(commandDeps, ctx);
+    if (rows.length === 0) return void (await api.sendMessage(chatId, 'No pending approvals.'));
+    const names = await agentNames(db, rows.map((r) => r.agent_id));
+    for (const r of rows.slice(0, LIST_AT_MOST)) await api.sendMessage(chatId, approvalText(r, names.get(r.agent_id ?? '')), { parse_mode: 'HTML', reply_markup: keyboard(r) });
+    const left = rows.length - LIST_AT_MOST + (more ? 1 : 0);
+    if (left > 0) await api.sendMessage(chatId, `…and ${more ? 'more than ' : ''}${Math.max(left, 1)} more: see GET /v1/pause?status=pending.`);
+  }
 
   bot.on('callback_query:data', async (ctx) => {
     const press = namedOption(DECIDE, ctx.callbackQuery.data);
@@ -133,4 +147,21 @@ export function createTelegramBot(deps: Deps): Bot {
   });
 
   return bot;
+}
+
+/** Pending approvals and agents' state belong to the workspace, not to everyone in a group: asked
+ *  in a group (or a channel), they go to the asker's own chat, and the group hears only where they
+ *  went, or why they could not go there. */
+async function answerPrivately(ctx: Context, command: string, send: (chatId: number) => Promise<unknown>): Promise<void> {
+  if (ctx.chat?.type === 'private') return void (await send(ctx.chat.id));
+  if (!ctx.from) return void (await ctx.reply('Send commands from a user account.'));
+  try {
+    await send(ctx.from.id);
+  } catch (err) {
+    if (!cannotWritePrivately(err)) throw err;
+    return void (await ctx.reply(
+      `I cannot write to you privately, and approvals and agent status are never posted in a group. Telegram lets a bot write to you only once you have started a chat with it: open a private chat with @${ctx.me.username}, press Start, and send /${command} there (if you blocked me, unblock me first).`,
+    ));
+  }
+  await ctx.reply('I sent you the answer in a private chat.');
 }
