@@ -8,12 +8,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { useTestApp } from '../support/app.js';
 import { dashboardBrowser } from '../support/dashboard-browser.js';
 import { commandForm, slackSignature, startFakeSlack } from '../support/fake-slack.js';
+import { BOT_TOKEN, startFakeTelegram, tgMessage } from '../support/fake-telegram.js';
 import { ACCOUNT_SID, AUTH_TOKEN, FROM, startFakeTwilio, twilioSignature } from '../support/fake-twilio.js';
 
 const SLACK_SECRET = 'odd-input-slack-secret';
 const PUBLIC_URL = 'https://leash.example.test';
 const slack = await startFakeSlack();
 const twilio = await startFakeTwilio();
+const tg = await startFakeTelegram();
+const TG_SECRET = 'odd-input-telegram-secret';
 const t = useTestApp({
   SLACK_SIGNING_SECRET: SLACK_SECRET,
   SLACK_BOT_TOKEN: 'xoxb-odd-input',
@@ -23,10 +26,14 @@ const t = useTestApp({
   TWILIO_FROM: FROM,
   TWILIO_API_URL: twilio.url,
   PUBLIC_URL,
+  TELEGRAM_BOT_TOKEN: BOT_TOKEN,
+  TELEGRAM_WEBHOOK_SECRET: TG_SECRET,
+  TELEGRAM_API_ROOT: tg.url,
 });
 afterAll(async () => {
   await slack.close();
   await twilio.close();
+  await tg.close();
 });
 const { signedIn } = dashboardBrowser(t);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 60);
@@ -137,6 +144,33 @@ describe('Slack commands', () => {
       { numRuns: RUNS },
     );
     expect(bob.id).toBeTruthy();
+  });
+});
+
+describe('Telegram commands', () => {
+  it('a /pause with any text: answered 200 and in words; a NUL changes nothing', async () => {
+    const { ws, agent, unpause } = await setup();
+    const user = 60_000_000 + (randomBytes(3).readUIntBE(0, 3) % 1_000_000);
+    await t.deps.db.updateTable('members').set({ telegram_user_id: String(user) }).where('id', '=', ws.ownerId).execute();
+    const name = (await agent()).name;
+    await fc.assert(
+      fc.asyncProperty(oddText, async (reason) => {
+        await unpause();
+        const from = tg.calls.length;
+        const res = await t.app.inject({
+          method: 'POST',
+          url: '/telegram/webhook',
+          payload: JSON.stringify(tgMessage(user, `/pause ${name} send ${reason}`)),
+          headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': TG_SECRET },
+        });
+        expect(res.statusCode).toBe(200);
+        const said = tg.calls.slice(from).filter((c) => c.method === 'sendMessage').map((c) => String(c.args.text)).join('\n');
+        expect(said).not.toMatch(/went wrong/);
+        expect((await agent()).pause_mode === null).toBe(hasNul(reason));
+        if (hasNul(reason)) expect(said).toContain('must not contain NUL');
+      }),
+      { numRuns: RUNS },
+    );
   });
 });
 
