@@ -17,6 +17,11 @@ describe('SSRF guard on delivery_url', () => {
     'http://169.254.169.254/latest/meta-data',
     'http://[::1]/x',
     'http://[::ffff:127.0.0.1]/x',
+    // IPv4-compatible IPv6 (deprecated): URL parsing writes it as [::7f00:1], which reads as unicast.
+    'http://[::127.0.0.1]/x',
+    'http://[::7f00:1]/x',
+    'http://[::10.0.0.5]/x',
+    'http://[::169.254.169.254]/x',
     'http://0.0.0.0/x',
   ])('refuses %s with 400 naming delivery_url, creating nothing', async (url) => {
     const ws = await t.workspace();

@@ -10,10 +10,22 @@ import { Agent } from 'undici';
 
 const LOOKUP_TIMEOUT_MS = 3_000;
 
+/** An IPv6 address that carries an IPv4 one in its last 32 bits and reaches it: IPv4-mapped
+ *  (::ffff:a.b.c.d) and the deprecated IPv4-compatible form (::a.b.c.d, which URL parsing writes
+ *  as ::7f00:1 and ipaddr.js calls unicast). Judged by the IPv4 address inside. */
+function embeddedIPv4(ip: ipaddr.IPv6): ipaddr.IPv4 | undefined {
+  const parts = ip.parts;
+  const zeros = parts.slice(0, 5).every((p) => p === 0);
+  if (zeros && (parts[5] === 0xffff || (parts[5] === 0 && (parts[6] !== 0 || parts[7]! > 1)))) {
+    return ipaddr.IPv4.parse(`${parts[6]! >> 8}.${parts[6]! & 0xff}.${parts[7]! >> 8}.${parts[7]! & 0xff}`);
+  }
+  return undefined;
+}
+
 export function isPublicAddress(address: string): boolean {
   if (!ipaddr.isValid(address)) return false;
   let ip = ipaddr.parse(address);
-  if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress()) ip = (ip as ipaddr.IPv6).toIPv4Address();
+  if (ip.kind() === 'ipv6') ip = embeddedIPv4(ip as ipaddr.IPv6) ?? ip;
   return ip.range() === 'unicast';
 }
 
