@@ -187,10 +187,10 @@ async function insertApprovals(db: Db, items: NewApproval[]): Promise<Asked[]> {
     ), a as (
       select id, run_state, pause_mode from agents where id in (select agent_id from input) order by id for key share
     ), busy as (
-      select i.id, i.channel <> 'web' and (
+      select i.id, case when i.channel = 'web' then false else
           (select count(*) from approvals p where p.workspace_id = i.workspace_id and p.channel = i.channel and p.recipient = i.recipient
              and p.status = 'pending' and p.channel <> 'web')
-          + row_number() over (partition by i.workspace_id, i.channel, i.recipient order by i.id)) > i.max_pending as busy
+          + row_number() over (partition by i.workspace_id, i.channel, i.recipient order by i.id) > i.max_pending end as busy
       from input i
     ), ins as (
       insert into approvals (id, workspace_id, agent_id, requested_by, channel, recipient, message, options, allow_text_response, timeout_default, metadata, expires_at)
