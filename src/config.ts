@@ -66,7 +66,31 @@ const envSchema = z.object({
     .regex(/^(sms|email|slack|telegram)=\d+(,(sms|email|slack|telegram)=\d+)*$/, 'must be like sms=20,email=60 (per channel: sms, email, slack, telegram)')
     .default('sms=20,email=60,slack=120,telegram=120')
     .transform((v) => Object.fromEntries(v.split(',').map((kv) => kv.split('=')).map(([k, n]) => [k, Number(n)]))),
+  // Limits (contract §3.8; docs/api.md "Limits").
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
+  AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(30),
+  HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  WEBHOOK_BODY_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
+  MAX_WAITS_PER_KEY: z.coerce.number().int().min(1).default(20),
+  MAX_WAITS_PER_PROCESS: z.coerce.number().int().min(1).default(20_000),
+  // Which proxies may name the client address (X-Forwarded-For): `true`, a hop count, or addresses/CIDRs.
+  TRUST_PROXY: optional,
 });
+
+type TrustProxy = boolean | string[] | ((address: string, hop: number) => boolean);
+
+/** Fastify's trustProxy from TRUST_PROXY: off unless set, since a client could otherwise name any
+ *  address it likes. A number trusts that many hops. */
+function trustProxy(v: string | undefined): TrustProxy {
+  if (v === undefined || v === 'false') return false;
+  if (v === 'true') return true;
+  if (/^\d+$/.test(v)) {
+    const hops = Number(v);
+    return (_address, hop) => hop < hops;
+  }
+  return v.split(',').map((s) => s.trim()).filter(Boolean);
+}
 
 export interface Config {
   env: 'development' | 'test' | 'production';
@@ -92,6 +116,24 @@ export interface Config {
   maxPendingPerRecipient: number;
   /** Sends per workspace per minute, by channel (missing: unlimited). */
   sendBudgetPerMinute: Partial<Record<'sms' | 'email' | 'slack' | 'telegram', number>>;
+  limits: Limits;
+  /** Fastify's trustProxy: which hops may name the client address the per-address limit counts. */
+  trustProxy: TrustProxy;
+}
+
+export interface Limits {
+  /** Requests per API key per minute. */
+  perKeyPerMinute: number;
+  /** Failed authentications per client address per minute. */
+  authFailuresPerMinute: number;
+  /** Time to receive a request's headers, and the whole request (headers and body). */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** Time to receive the body of a chat webhook (unauthenticated until read). */
+  webhookBodyTimeoutMs: number;
+  /** Long-polls and streams open at once, per key and in all, in one process. */
+  waitsPerKey: number;
+  waitsPerProcess: number;
 }
 
 export class ConfigError extends Error {}
@@ -111,6 +153,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const e = parsed.data;
+  if (e.HEADERS_TIMEOUT_MS > e.REQUEST_TIMEOUT_MS) {
+    // Node refuses the server otherwise; say so in configuration terms.
+    throw new ConfigError('Invalid configuration:\n  HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS (the headers are part of the request)');
+  }
   if (e.NODE_ENV === 'production' && !e.LEASH_SECRET) {
     throw new ConfigError('Invalid configuration:\n  LEASH_SECRET: required when NODE_ENV=production');
   }
@@ -140,5 +186,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     channelRetryScheduleMs: e.CHANNEL_RETRY_SCHEDULE_MS,
     maxPendingPerRecipient: e.MAX_PENDING_PER_RECIPIENT,
     sendBudgetPerMinute: e.SEND_BUDGET_PER_MINUTE,
+    limits: {
+      perKeyPerMinute: e.RATE_LIMIT_PER_MINUTE,
+      authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
+      headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+      webhookBodyTimeoutMs: e.WEBHOOK_BODY_TIMEOUT_MS,
+      waitsPerKey: e.MAX_WAITS_PER_KEY,
+      waitsPerProcess: e.MAX_WAITS_PER_PROCESS,
+    },
+    trustProxy: trustProxy(e.TRUST_PROXY),
   };
 }

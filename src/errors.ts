@@ -10,6 +10,7 @@ export const ERROR_STATUS = {
   BLOCKED: 403,
   not_found: 404,
   graceful_timeout: 408,
+  request_timeout: 408,
   already_paused: 409,
   not_paused: 409,
   not_running: 409,
@@ -27,6 +28,8 @@ export const ERROR_STATUS = {
   RECIPIENT_BACKLOGGED: 429,
   recipient_busy: 429,
   rate_limited: 429,
+  too_many_waits: 429,
+  headers_too_large: 431,
   internal_error: 500,
   unavailable: 503,
 } as const;
