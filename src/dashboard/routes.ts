@@ -93,8 +93,13 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
     return sendPage(reply, 200, loginPage(reply.generateCsrf(), noticeOf(req)?.text, Boolean(config.email.smtpUrl && config.email.from)));
   });
   app.post('/login', { config: { html: true }, schema: { hide: true }, preHandler: csrf }, async (req, reply) => {
+    // A bad key here counts against the address as on the API, so the form is no way around that limit.
+    req.server.authFailures.refuseIfBlocked(req, reply);
     const token = await signInWithKey(db, String((req.body as Body)?.key ?? ''));
-    if (!token) return sendPage(reply, 401, loginPage(reply.generateCsrf(), 'That is not a valid member API key.'));
+    if (!token) {
+      await req.server.authFailures.record(req, reply);
+      return sendPage(reply, 401, loginPage(reply.generateCsrf(), 'That is not a valid member API key.'));
+    }
     return signedIn(req, reply, token);
   });
   app.post('/login/email', { config: { html: true }, schema: { hide: true }, preHandler: csrf }, async (req, reply) => {

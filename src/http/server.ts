@@ -28,8 +28,10 @@ import { registerSessionRoutes } from './routes/sessions.js';
 import { MAX_FRAME_BYTES, registerStreamRoute } from './routes/stream.js';
 import { registerResponsePage } from './routes/response-page.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
+import { limiterStore, registerRateLimits } from './rate-limits.js';
 
 export async function buildServer(deps: Deps): Promise<FastifyInstance> {
+  const { config } = deps;
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger,
     // Unique across processes (Fastify's default counts per process), so a request id quoted from
@@ -38,6 +40,7 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     // Long enough for a graceful stop's wait (≤ 5 min) and long-polls.
     requestTimeout: 0,
+    trustProxy: config.trustProxy,
     // Router-level failures (an over-long path parameter, a malformed URL) get our shapes too.
     frameworkErrors: (_err, req, reply) => {
       if (req.url.startsWith('/r/')) return sendPage(reply, 404, messagePage('Link not valid', 'This link is not valid. Ask for a new one, or answer from another channel.'));
@@ -89,7 +92,8 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
       done();
     },
   });
-  registerAuth(app, deps.db);
+  const limits = await registerRateLimits(app, config.limits, limiterStore(config.redisUrl, config.queuePrefix, deps.log));
+  registerAuth(app, deps.db, limits);
 
   app.get('/healthz', { schema: { hide: true } }, async (_req, reply) => {
     try {
