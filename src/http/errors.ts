@@ -1,7 +1,11 @@
 // The one error handler: every failure leaves as `{error: {code, message, request_id}}` with the
 // status from ERROR_STATUS. Validation failures name each bad field.
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { randomBytes } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Limits } from '../config.js';
 import { isDatabaseUnavailable } from '../db/index.js';
 import { ERROR_STATUS, LeashError, type ErrorCode, type FieldError } from '../errors.js';
 import { messagePage, sendPage } from './pages/layout.js';
@@ -90,4 +94,40 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
   }
   req.log.error({ err }, 'unhandled error');
   return sendError(reply, 'internal_error', 'Something went wrong on our side; it has been logged');
+}
+
+/** Unique across processes (Fastify's default counts per process), so a request id quoted from an
+ *  error body finds one log line. */
+export const newRequestId = () => `req_${randomBytes(10).toString('hex')}`;
+
+/** An answer written straight on the socket, which is then closed: for what Node or a deadline
+ *  ends before Fastify can answer. */
+export function closeWithError(socket: Socket, code: ErrorCode, message: string, requestId: string): void {
+  if (socket.writable) {
+    const status = ERROR_STATUS[code];
+    const body = JSON.stringify({ error: { code, message, request_id: requestId } });
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
+/** Errors Node raises on a connection before there is a request to answer: too slow, headers too
+ *  large, or bytes that are not HTTP. Each gets a request id of its own, logged. */
+export function clientErrorHandler(limits: Limits, log: FastifyBaseLogger) {
+  const late = `The request did not arrive in time: headers within ${limits.headersTimeoutMs / 1000} s, the whole request within ${limits.requestTimeoutMs / 1000} s`;
+  const answer = (err: Error & { code?: string }): [ErrorCode, string] => {
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return ['request_timeout', late];
+    if (err.code === 'HPE_HEADER_OVERFLOW') return ['headers_too_large', 'The request headers are too large'];
+    return ['invalid_request', 'That is not a well-formed HTTP request'];
+  };
+  return (err: Error & { code?: string }, socket: Socket) => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const [code, message] = answer(err);
+    const reqId = newRequestId();
+    log.info({ reqId, remoteAddress: socket.remoteAddress, code }, 'connection closed before its request was read');
+    closeWithError(socket, code, message, reqId);
+  };
 }

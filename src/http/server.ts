@@ -5,7 +5,6 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { randomBytes } from 'node:crypto';
 import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { sql } from 'kysely';
 import { registerSlackEvents } from '../channels/slack/events.js';
@@ -14,7 +13,7 @@ import { registerSms } from '../channels/sms/inbound.js';
 import { registerTelegram } from '../channels/telegram/webhook.js';
 import type { Deps } from '../deps.js';
 import { registerAuth } from './auth.js';
-import { errorHandler, sendError } from './errors.js';
+import { clientErrorHandler, errorHandler, newRequestId, sendError } from './errors.js';
 import { registerFormBody } from './form-body.js';
 import { registerJsonBody } from './json-body.js';
 import { messagePage, sendPage } from './pages/layout.js';
@@ -29,17 +28,17 @@ import { MAX_FRAME_BYTES, registerStreamRoute } from './routes/stream.js';
 import { registerResponsePage } from './routes/response-page.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 import { limiterStore, registerRateLimits } from './rate-limits.js';
+import { serverTimeouts } from './timeouts.js';
 
 export async function buildServer(deps: Deps): Promise<FastifyInstance> {
   const { config } = deps;
+  const log = deps.log.child({ component: 'http' }) as FastifyBaseLogger;
   const app = Fastify({
-    loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger,
-    // Unique across processes (Fastify's default counts per process), so a request id quoted from
-    // an error body finds one log line.
-    genReqId: () => `req_${randomBytes(10).toString('hex')}`,
+    loggerInstance: log,
+    genReqId: newRequestId,
     bodyLimit: 1024 * 1024,
-    // Long enough for a graceful stop's wait (≤ 5 min) and long-polls.
-    requestTimeout: 0,
+    ...serverTimeouts(config.limits),
+    clientErrorHandler: clientErrorHandler(config.limits, log),
     trustProxy: config.trustProxy,
     // Router-level failures (an over-long path parameter, a malformed URL) get our shapes too.
     frameworkErrors: (_err, req, reply) => {
