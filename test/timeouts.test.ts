@@ -1,6 +1,6 @@
-// Slow clients, over real loopback sockets (what the server does to a socket cannot be seen through
-// inject()): the headers and request timeouts cut a client that sends its request slowly, and must
-// not cut long-polls, a graceful stop's wait or streams.
+// Slow clients and held connections, over real loopback sockets (what the server does to a socket
+// cannot be seen through inject()): the headers and request timeouts, which must not cut long-polls,
+// a graceful stop's wait or streams; and the caps on long-polls and streams per key and per process.
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { useTestApp } from './support/app.js';
 import { parseReply, slowRequest } from './support/slow-client.js';
@@ -110,5 +110,56 @@ describe('slow clients', () => {
     await s.until((c) => c.frames.some((f) => f.type === 'pong'));
     expect(s.closed).toBeUndefined();
     await s.close();
+  });
+});
+
+describe('long-polls and streams held at once', () => {
+  /** Until this process holds n waits (a request in flight is admitted when its handler runs). */
+  const held = (n: number) => expect.poll(() => t.app.waits.size).toBe(n);
+
+  it(`a key holds at most ${PER_KEY} (long-polls and streams together); the next is refused 429 too_many_waits with Retry-After, a stream before its upgrade; one ending admits again`, async () => {
+    const ws = await t.workspace();
+    const agent = await ws.agent('greedy');
+    const other = await ws.agent('modest');
+    const [p1, p2, p3] = [await ask(agent.key), await ask(agent.key), await ask(agent.key)];
+    const first = longPoll(agent.key, `/v1/pause/${p1}?wait=30`);
+    const second = longPoll(agent.key, `/v1/messages?wait=30`);
+    const s = await stream(agent.key);
+    await held(3);
+
+    const refused = await longPoll(agent.key, `/v1/pause/${p3}?wait=30`);
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.code).toBe('too_many_waits');
+    expect(refused.headers.get('retry-after')).toBe('5');
+    await expect(StreamClient.open(base, agent.key)).rejects.toMatchObject({ status: 429, body: { error: { code: 'too_many_waits' } } });
+    // A read without a wait holds nothing, and another key has its own allowance.
+    expect((await longPoll(agent.key, `/v1/pause/${p2}`)).status).toBe(200);
+    const theirs = await stream(other.key);
+
+    expect((await t.call('POST', `/v1/pause/${p1}/cancel`, { key: agent.key })).status).toBe(200);
+    expect((await first).body.status).toBe('cancelled');
+    const again = await stream(agent.key);
+    await s.close();
+    await again.close();
+    await theirs.close();
+    await t.call('POST', '/v1/messages', { key: other.key, body: { to: 'greedy', body: 'done' } });
+    expect((await second).status).toBe(200);
+    await held(0);
+  });
+
+  it(`a process holds at most ${PER_PROCESS} in all: then 503 unavailable with Retry-After, whatever the key; one ending admits again`, async () => {
+    const ws = await t.workspace();
+    const keys = [await ws.agent('one'), await ws.agent('two')];
+    const open: StreamClient[] = [];
+    for (let i = 0; i < PER_PROCESS; i++) open.push(await stream(keys[i % 2]!.key));
+    await held(PER_PROCESS);
+    const full = await longPoll(keys[1]!.key, '/v1/messages?wait=30');
+    expect([full.status, full.body.error.code, full.headers.get('retry-after')]).toEqual([503, 'unavailable', '5']);
+    await expect(StreamClient.open(base, keys[1]!.key)).rejects.toMatchObject({ status: 503 });
+    await open.pop()!.close();
+    await held(PER_PROCESS - 1);
+    open.push(await stream(keys[1]!.key));
+    await Promise.all(open.map((s) => s.close()));
+    await held(0);
   });
 });

@@ -43,19 +43,21 @@ export function registerApprovalRoutes(root: FastifyInstance, deps: Deps) {
       summary: 'Poll an approval; ?wait=N long-polls up to N seconds for a decision',
       params,
       querystring: z.object({ wait: z.coerce.number().min(0).max(60).default(0).describe('seconds to wait while pending') }),
-      response: { 200: approvalObject, ...errors(400, 401, 404) },
+      response: { 200: approvalObject, ...errors(400, 401, 404, 429, 503) },
     },
-    handler: async (req) => {
+    handler: async (req, reply) => {
       const ctx = ctxFor(principalOf(req), 'api');
       const scope = scopeOf(ctx);
       const audience = audienceOf(ctx);
       const id = req.params.pause_id;
       const load = () => readApproval(db, scope, id, settings);
       if (req.query.wait === 0) return approvalView(await load(), settings, audience);
-      const settled = await deps.notifier.waitFor(approvalKey(id), req.query.wait * 1000, async () => {
-        const row = await load();
-        return row.status === 'pending' ? undefined : row;
-      });
+      const settled = await root.waits.during(req, reply, () =>
+        deps.notifier.waitFor(approvalKey(id), req.query.wait * 1000, async () => {
+          const row = await load();
+          return row.status === 'pending' ? undefined : row;
+        }),
+      );
       return approvalView(settled ?? (await load()), settings, audience);
     },
   });

@@ -52,11 +52,12 @@ export function registerMessageRoutes(root: FastifyInstance, deps: Deps) {
         limit: z.coerce.number().int().min(1).max(1000).default(100),
         wait: z.coerce.number().min(0).max(60).default(0).describe('seconds to wait for a message'),
       }),
-      response: { 200: z.object({ data: z.array(messageObject) }), ...errors(400, 401, 403) },
+      response: { 200: z.object({ data: z.array(messageObject) }), ...errors(400, 401, 403, 429, 503) },
     },
-    handler: async (req) => ({
-      data: await readInbox(db, deps.notifier, ctxFor(principalOf(req), 'api'), { after: req.query.after, limit: req.query.limit, waitMs: req.query.wait * 1000 }),
-    }),
+    handler: async (req, reply) => {
+      const read = () => readInbox(db, deps.notifier, ctxFor(principalOf(req), 'api'), { after: req.query.after, limit: req.query.limit, waitMs: req.query.wait * 1000 });
+      return { data: await (req.query.wait > 0 ? root.waits.during(req, reply, read) : read()) };
+    },
   });
 
   app.post('/v1/messages/ack', {

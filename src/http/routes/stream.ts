@@ -50,11 +50,16 @@ export function registerStreamRoute(app: FastifyInstance, deps: Deps) {
       schema: {
         tags: ['messages'],
         summary: 'WebSocket: the inbox pushed live in seq order, acks, and control events (see docs/api.md)',
-        response: errors(401, 403),
+        response: errors(401, 403, 429, 503),
       },
-      preHandler: async (req) => {
+      // Refusals come before the upgrade, as plain HTTP.
+      preHandler: async (req, reply) => {
         const agent = agentOf(req);
         if (agent.run_state === 'stopped') fail('AGENT_INACTIVE', `${agent.name} is stopped; start it before opening a stream`);
+        // The TCP socket outlives the upgrade: its close ends the wait however the stream ends.
+        const end = app.waits.admit(req, reply);
+        if (req.raw.socket.destroyed) end();
+        else req.raw.socket.once('close', end);
       },
     },
     (socket, req) => {
