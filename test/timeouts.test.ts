@@ -1,6 +1,7 @@
 // Slow clients and held connections, over real loopback sockets (what the server does to a socket
 // cannot be seen through inject()): the headers and request timeouts, which must not cut long-polls,
-// a graceful stop's wait or streams; and the caps on long-polls and streams per key and per process.
+// a graceful stop's wait or streams; the caps on long-polls and streams per key and per process; and
+// the chat webhooks' body limits and deadline.
 import { beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { useTestApp } from './support/app.js';
 import { parseReply, slowRequest } from './support/slow-client.js';
@@ -11,6 +12,8 @@ const REQUEST_MS = 3_000;
 const WEBHOOK_MS = 500;
 const PER_KEY = 3;
 const PER_PROCESS = 5;
+/** The documented per-route body limits (docs/api.md, Limits). */
+const WEBHOOK_BODY_LIMITS: Record<string, number> = { '/slack/events': 512 * 1024, '/telegram/webhook': 256 * 1024, '/sms/twilio': 64 * 1024 };
 const t = useTestApp({
   HEADERS_TIMEOUT_MS: String(HEADERS_MS),
   REQUEST_TIMEOUT_MS: String(REQUEST_MS),
@@ -161,5 +164,43 @@ describe('long-polls and streams held at once', () => {
     open.push(await stream(keys[1]!.key));
     await Promise.all(open.map((s) => s.close()));
     await held(0);
+  });
+});
+
+describe('chat webhook bodies', () => {
+  const routes = [
+    ['/slack/events', 'application/x-www-form-urlencoded', {}],
+    ['/telegram/webhook', 'application/json', { 'x-telegram-bot-api-secret-token': 'telegram-secret' }],
+    ['/sms/twilio', 'application/x-www-form-urlencoded', {}],
+  ] as const;
+  const head = (path: string, type: string, headers: Record<string, string>, length: number) =>
+    `POST ${path} HTTP/1.1\r\nHost: leash\r\nContent-Type: ${type}\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}Content-Length: ${length}\r\n\r\n`;
+
+  it('a Content-Length over the route’s limit is refused at once with 413 and the connection closed, before any of the body is read', async () => {
+    const slack = await slowRequest(port, { head: head('/slack/events', 'application/x-www-form-urlencoded', {}, 1_000_000), giveUpMs: 5_000 });
+    expect(slack.closedAfterMs).toBeDefined();
+    expect(parseReply(slack.reply)).toMatchObject({ status: 413, body: { error: { code: 'payload_too_large' } } });
+    for (const [path, type, headers] of routes) {
+      const over = await slowRequest(port, { head: head(path, type, headers, WEBHOOK_BODY_LIMITS[path]! + 1), giveUpMs: 5_000 });
+      expect([path, parseReply(over.reply).status, over.closedAfterMs !== undefined]).toEqual([path, 413, true]);
+    }
+  });
+
+  it('a body at the route’s limit is read (and then refused by its signature check)', async () => {
+    for (const [path, type, headers] of routes) {
+      const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': type, ...headers }, body: 'a'.repeat(WEBHOOK_BODY_LIMITS[path]!) });
+      // Telegram's route acknowledges a body that is not an update (Telegram would resend it for ever).
+      expect([path, res.status]).toEqual([path, path === '/telegram/webhook' ? 200 : 401]);
+    }
+  });
+
+  it('a slow body is cut off WEBHOOK_BODY_TIMEOUT_MS after its headers, well before the request timeout (also past a route’s own header check)', async () => {
+    for (const [path, type, headers] of routes) {
+      const res = await slowRequest(port, { head: head(path, type, headers, 1_000), drip: 'a'.repeat(1_000), everyMs: 100, giveUpMs: 5 * REQUEST_MS });
+      expect(res.closedAfterMs).toBeDefined();
+      expect(res.closedAfterMs!).toBeGreaterThanOrEqual(WEBHOOK_MS - 50);
+      expect(res.closedAfterMs!).toBeLessThan(REQUEST_MS);
+      expect([path, parseReply(res.reply)]).toMatchObject([path, { status: 408, body: { error: { code: 'request_timeout', message: expect.stringContaining('webhook body') } } }]);
+    }
   });
 });

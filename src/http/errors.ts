@@ -78,6 +78,9 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return sendError(reply, 'invalid_request', 'body: is not valid JSON', [{ field: 'body', message: 'is not valid JSON' }]);
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      // Closed after the answer: otherwise Node reads and discards the rest of the body, for as
+      // long as the sender takes.
+      reply.header('connection', 'close');
       return sendError(reply, 'payload_too_large', 'The request body is too large');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return sendError(reply, 'unsupported_media_type', 'Send the body as application/json');

@@ -30,6 +30,7 @@ import { registerWebhookRoutes } from './routes/webhooks.js';
 import { limiterStore, registerRateLimits } from './rate-limits.js';
 import { serverTimeouts } from './timeouts.js';
 import { registerWaits } from './waits.js';
+import { registerWebhookBodyBounds } from './webhook-bodies.js';
 
 export async function buildServer(deps: Deps): Promise<FastifyInstance> {
   const { config } = deps;
@@ -95,6 +96,7 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
   const limits = await registerRateLimits(app, config.limits, limiterStore(config.redisUrl, config.queuePrefix, deps.log));
   registerAuth(app, deps.db, limits);
   registerWaits(app, config.limits);
+  registerWebhookBodyBounds(app, config.limits);
 
   app.get('/healthz', { schema: { hide: true } }, async (_req, reply) => {
     try {
