@@ -68,6 +68,13 @@ describe('slow clients', () => {
     expect(parseReply(res.reply)).toMatchObject({ status: 408, body: { error: { code: 'request_timeout', message: expect.stringContaining('headers within 0.5 s'), request_id: expect.stringMatching(/^req_/) } } });
   });
 
+  it('a connection that sends nothing is closed after HEADERS_TIMEOUT_MS too', async () => {
+    const res = await slowRequest(port, { giveUpMs: 20 * HEADERS_MS });
+    expect(res.closedAfterMs).toBeDefined();
+    expect(res.closedAfterMs!).toBeGreaterThanOrEqual(HEADERS_MS - 50);
+    expect(parseReply(res.reply).status).toBe(408);
+  });
+
   it('a body slower than REQUEST_TIMEOUT_MS (headers and body) is cut off, on a keyed route too', async () => {
     const ws = await t.workspace();
     const agent = await ws.agent('slow-sender');
