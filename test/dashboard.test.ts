@@ -10,6 +10,15 @@ afterAll(() => smtp.close());
 const t = useTestApp({ SMTP_URL: smtp.url, EMAIL_FROM: 'leash@example.test', PUBLIC_URL: 'https://leash.example.test' });
 const { browser, signedIn } = dashboardBrowser(t);
 
+describe('transport', () => {
+  it('with an https PUBLIC_URL every answer carries HSTS (pages and the API alike)', async () => {
+    for (const url of ['/login', '/healthz', '/v1/agents']) {
+      const res = await t.app.inject({ method: 'GET', url });
+      expect([url, res.headers['strict-transport-security']]).toEqual([url, 'max-age=31536000']);
+    }
+  });
+});
+
 describe('sign-in', () => {
   it('sends strangers to /login; a member key signs in with a secure, httpOnly, SameSite=Lax cookie; sign-out ends it', async () => {
     const ws = await t.workspace();

@@ -37,6 +37,8 @@ describe('the HTTP surface', () => {
       const ok = await app.inject({ method: 'GET', url: '/healthz' });
       expect(ok.headers['x-request-id']).toMatch(/^req_[0-9a-f]{20}$/);
       expect(ok.headers['x-request-id']).not.toBe(id);
+      // Served over plain http (the default PUBLIC_URL) there is no HSTS to send.
+      expect(ok.headers['strict-transport-security']).toBeUndefined();
     } finally {
       await app.close();
       await closeDeps(deps);

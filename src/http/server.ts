@@ -53,7 +53,13 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => sendError(reply, 'not_found', `No route ${req.method} ${req.url.split('?')[0]}`));
   // Every answer names its request, errors or not: the id to quote when something looks wrong.
-  app.addHook('onRequest', async (req, reply) => void reply.header('x-request-id', req.id));
+  // Served over https, browsers are told to keep to it (no includeSubDomains: the operator's
+  // other hosts are not ours to bind).
+  const hsts = config.publicUrl.startsWith('https:');
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    if (hsts) reply.header('strict-transport-security', 'max-age=31536000');
+  });
 
   registerJsonBody(app);
 
