@@ -22,6 +22,9 @@ export const WEBHOOK_BODY_LIMITS: Readonly<Record<string, number>> = {
   '/sms/twilio': 64 * 1024,
 };
 
+/** The body deadline of a request in flight, cleared once its body is read or it is answered. */
+const deadlines = new WeakMap<object, NodeJS.Timeout>();
+
 /** Cuts the connection if the body has not fully arrived `ms` after the headers. */
 function bodyDeadline(ms: number): onRequestHookHandler {
   return (req, reply, done) => {
@@ -32,11 +35,14 @@ function bodyDeadline(ms: number): onRequestHookHandler {
       if (reply.raw.headersSent) socket.destroy();
       else closeWithError(socket, 'request_timeout', `A webhook body must arrive within ${ms / 1000} s of its headers`, req.id);
     }, ms);
-    const clear = () => clearTimeout(timer);
-    req.raw.once('end', clear).once('close', clear);
+    deadlines.set(req, timer);
+    req.raw.once('close', () => clearTimeout(timer));
     done();
   };
 }
+
+/** The body is in (Fastify validates only what it has parsed), or the request was answered. */
+const bodyIn = async (req: object) => clearTimeout(deadlines.get(req));
 
 /** Call before the chat routes are registered. */
 export function registerWebhookBodyBounds(app: FastifyInstance, limits: Limits): void {
@@ -47,5 +53,7 @@ export function registerWebhookBodyBounds(app: FastifyInstance, limits: Limits):
     route.bodyLimit = limit;
     // First, so the deadline runs even for a request the route's own hook answers early.
     route.onRequest = [deadline, ...[route.onRequest ?? []].flat()];
+    route.preValidation = [bodyIn, ...[route.preValidation ?? []].flat()];
+    route.onResponse = [bodyIn, ...[route.onResponse ?? []].flat()];
   });
 }
