@@ -35,6 +35,10 @@ export interface MembersTable {
   slack_team_id: string | null;
   slack_user_id: string | null;
   telegram_user_id: string | null;
+  /** When the holder confirmed each identity from it (a link code); null: an owner's claim, which never acts. */
+  phone_confirmed_at: Time | null;
+  slack_confirmed_at: Time | null;
+  telegram_confirmed_at: Time | null;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }
@@ -248,6 +252,14 @@ export interface LinkCodesTable {
   created_at: CreatedAt;
 }
 
+/** The workspace a person's chat commands go to when they are confirmed in several and name none. */
+export interface IdentityDefaultsTable {
+  /** 'slack:T…:U…', 'telegram:123', 'phone:+1555…' */
+  identity: string;
+  workspace_id: string;
+  updated_at: UpdatedAt;
+}
+
 export interface DashboardSessionsTable {
   token_hash: string;
   member_id: string;
@@ -286,6 +298,7 @@ export interface DB {
   agent_streams: AgentStreamsTable;
   inbound_requests: InboundRequestsTable;
   link_codes: LinkCodesTable;
+  identity_defaults: IdentityDefaultsTable;
   dashboard_sessions: DashboardSessionsTable;
   login_links: LoginLinksTable;
   installation: InstallationTable;
