@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { useTestApp, type Workspace } from './support/app.js';
+import { confirmHeld } from './support/identities.js';
 
 const t = useTestApp();
 
@@ -44,6 +45,30 @@ describe('POST /v1/members', () => {
     expect(b.body.member).toMatchObject({ role: 'viewer', telegram: { user_id: '987654' } });
     const got = await t.call('GET', `/v1/members/${a.body.member.id}`, { key: ws.ownerKey });
     expect(got.body).toEqual(a.body.member);
+  });
+
+  it('shows each identity unconfirmed until its holder confirms it: phone_confirmed, slack.confirmed, telegram.confirmed', async () => {
+    const ws = await t.workspace();
+    const slack = { team_id: 'T0VIEW', user_id: 'U0VIEW' };
+    const address = email('view');
+    const a = await add(ws, { email: address, role: 'approver', phone: '+15557654321', slack, telegram: { user_id: 42 } });
+    expect(a.body.member).toEqual({
+      id: expect.any(String),
+      email: address,
+      role: 'approver',
+      display_name: null,
+      phone: '+15557654321',
+      phone_confirmed: false,
+      slack: { ...slack, confirmed: false },
+      telegram: { user_id: '42', confirmed: false },
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
+    });
+    await confirmHeld(t, a.body.member.id);
+    const got = await t.call('GET', `/v1/members/${a.body.member.id}`, { key: ws.ownerKey });
+    expect(got.body).toMatchObject({ phone_confirmed: true, slack: { ...slack, confirmed: true }, telegram: { user_id: '42', confirmed: true } });
+    const bare = await add(ws, { email: email(), role: 'viewer' });
+    expect(bare.body.member).toMatchObject({ phone: null, phone_confirmed: false, slack: null, telegram: null });
   });
 
   it.each([

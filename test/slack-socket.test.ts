@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { useTestApp } from './support/app.js';
+import { confirmed } from './support/identities.js';
 import { dropNextQueryOn } from './support/dropped-query.js';
 import { startFakeSlack } from './support/fake-slack.js';
 
@@ -19,7 +20,7 @@ async function setup() {
   await expect.poll(() => slack.socket.connected()).toBe(true);
   const ws = await t.workspace();
   const owner = userId();
-  await t.deps.db.updateTable('members').set({ slack_team_id: TEAM, slack_user_id: owner }).where('id', '=', ws.ownerId).execute();
+  await t.deps.db.updateTable('members').set(confirmed({ slack_team_id: TEAM, slack_user_id: owner })).where('id', '=', ws.ownerId).execute();
   const bob = await ws.agent('bob');
   return { ws, owner, bob };
 }
@@ -30,7 +31,7 @@ describe('Socket Mode', () => {
     expect(slack.calls.find((c) => c.method === 'apps.connections.open')!.auth).toBe('Bearer xapp-test-token');
     const ws = await t.workspace();
     const owner = `U${randomBytes(4).toString('hex').toUpperCase()}`;
-    await t.deps.db.updateTable('members').set({ slack_team_id: TEAM, slack_user_id: owner }).where('id', '=', ws.ownerId).execute();
+    await t.deps.db.updateTable('members').set(confirmed({ slack_team_id: TEAM, slack_user_id: owner })).where('id', '=', ws.ownerId).execute();
     const bob = await ws.agent('bob');
     const envelope = {
       envelope_id: 'env-1',

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { timelineCount, useTestApp } from './support/app.js';
+import { confirmed, confirmHeld } from './support/identities.js';
 import { clickForm, commandForm, slackSignature, startFakeSlack } from './support/fake-slack.js';
 import { dropNextQueryOn } from './support/dropped-query.js';
 import { startReceiver } from './support/receiver.js';
@@ -50,7 +51,7 @@ async function click(user: string, value: string, index = 0) {
 async function setup() {
   const ws = await t.workspace();
   const owner = userId();
-  await t.deps.db.updateTable('members').set({ slack_team_id: TEAM, slack_user_id: owner }).where('id', '=', ws.ownerId).execute();
+  await t.deps.db.updateTable('members').set(confirmed({ slack_team_id: TEAM, slack_user_id: owner })).where('id', '=', ws.ownerId).execute();
   const bob = await ws.agent('bob');
   return { ws, owner, bob };
 }
@@ -162,10 +163,10 @@ describe('commands', () => {
   it('an unlinked Slack user is refused with how to link; a viewer is refused by role; nothing changes', async () => {
     const { ws, bob } = await setup();
     const stranger = await command(userId(), '/pause', 'bob full');
-    expect(stranger.reply).toContain('Your Slack account is not linked to a Leash member, so nothing was changed.');
+    expect(stranger.reply).toContain('Your Slack account is not linked to a Leash member, or not confirmed yet, so nothing was changed.');
     expect(stranger.reply).toContain('/leash link CODE');
     const viewer = userId();
-    await ws.member('viewer', { slack: { team_id: TEAM, user_id: viewer } });
+    await confirmHeld(t, (await ws.member('viewer', { slack: { team_id: TEAM, user_id: viewer } })).id);
     expect((await command(viewer, '/pause', 'bob full')).reply).toBe('This needs the owner role; you are viewer');
     expect((await command(viewer, '/status', 'bob')).reply).toContain('bob: active');
     expect((await agent(bob.id)).pause_mode).toBeNull();
@@ -202,8 +203,8 @@ describe('commands', () => {
     expect(code.status).toBe(201);
     expect(code.body.code).toMatch(/^[A-Z2-9]{8}$/);
     const user = userId();
-    expect((await command(user, '/leash', `link ${code.body.code.toLowerCase()}`)).reply).toMatch(/^Linked: this Slack account now acts as approver-.*@example.com \(approver\)\.$/);
-    expect((await t.call('GET', '/v1/members/me', { key: approver.key })).body.slack).toEqual({ team_id: TEAM, user_id: user });
+    expect((await command(user, '/leash', `link ${code.body.code.toLowerCase()}`)).reply).toMatch(/^Linked and confirmed: this Slack account now acts as approver-.*@example.com \(approver\) in Acme\.$/);
+    expect((await t.call('GET', '/v1/members/me', { key: approver.key })).body.slack).toEqual({ team_id: TEAM, user_id: user, confirmed: true });
     expect((await command(userId(), '/leash', `link ${code.body.code}`)).reply).toContain('That code is not valid');
     expect((await command(user, '/leash', 'link NOPE2345')).reply).toContain('That code is not valid');
     expect((await command(user, '/leash', '')).reply).toContain('Leash commands:');
@@ -299,7 +300,7 @@ describe('approvals on Slack', () => {
     await expect.poll(() => responsesTo(stranger.responseUrl).length).toBe(1);
     expect(responsesTo(stranger.responseUrl)[0]!.body.text).toContain('not linked');
     const viewer = userId();
-    await ws.member('viewer', { slack: { team_id: TEAM, user_id: viewer } });
+    await confirmHeld(t, (await ws.member('viewer', { slack: { team_id: TEAM, user_id: viewer } })).id);
     const v = await click(viewer, `${a.body.pause_id}|0`);
     await expect.poll(() => responsesTo(v.responseUrl).length).toBe(1);
     expect(responsesTo(v.responseUrl)[0]!.body.text).toBe('This needs the approver role; you are viewer');
@@ -339,15 +340,17 @@ describe('approvals on Slack', () => {
     await expect.poll(async () => (await t.deps.db.selectFrom('prompts').select('ref').where('approval_id', '=', a.body.pause_id).executeTakeFirstOrThrow()).ref).toEqual({ webhook: true });
   });
 
-  it('someone linked in two workspaces answers in the approval’s own workspace', async () => {
+  it('someone confirmed in two workspaces answers in the approval’s own workspace', async () => {
     const { owner, bob } = await setup();
-    const other = await t.workspace();
-    await t.deps.db.updateTable('members').set({ slack_team_id: TEAM, slack_user_id: owner }).where('id', '=', other.ownerId).execute();
+    const other = await t.workspace('Beta');
+    await t.deps.db.updateTable('members').set(confirmed({ slack_team_id: TEAM, slack_user_id: owner })).where('id', '=', other.ownerId).execute();
     const a = await ask(bob.key);
     await click(owner, `${a.body.pause_id}|0`, 0);
     await expect.poll(async () => (await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.status).toBe('responded');
-    // Commands name no workspace: they are refused rather than guessed.
-    expect((await command(owner, '/status')).reply).toContain('linked to members of 2 Leash workspaces');
+    // A command that names no workspace, with no default chosen, is refused rather than guessed.
+    expect((await command(owner, '/status')).reply).toBe(
+      'You are a confirmed member of 2 Leash workspaces (acme, beta), so nothing was changed: name one in the command (/status acme/) or choose a default (/leash use acme).',
+    );
   });
 
   it('user text is escaped and clipped to Block Kit’s limits; mentions in a pause reason stay text', async () => {

@@ -5,6 +5,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { segments } from '../src/channels/sms/segments.js';
 import { timelineCount, useTestApp } from './support/app.js';
+import { confirmHeld } from './support/identities.js';
 import { ACCOUNT_SID, AUTH_TOKEN, FROM, startFakeTwilio, twilioSignature } from './support/fake-twilio.js';
 import { useWorkers } from './support/worker.js';
 
@@ -184,6 +185,7 @@ describe('commands from a linked owner’s phone', () => {
     const { ws, bob } = await setup();
     const owner = phone();
     await t.call('PATCH', `/v1/members/${ws.ownerId}`, { key: ws.ownerKey, body: { phone: owner } });
+    await confirmHeld(t, ws.ownerId);
     expect((await inbound(owner, 'PAUSE bob full')).text).toMatch(/^Paused bob \(full\)\./);
     const activity = await t.call('GET', `/v1/agents/${bob.id}/activity`, { key: ws.ownerKey });
     expect(activity.body.data[0]).toMatchObject({ action: 'agent.paused', channel: 'sms', actor: { id: ws.ownerId }, details: { mode: 'full' } });
@@ -196,9 +198,9 @@ describe('commands from a linked owner’s phone', () => {
     expect((await t.call('GET', `/v1/agents/${bob.id}`, { key: ws.ownerKey })).body.status).toBe('inactive');
 
     const stranger = await inbound(phone(), 'PAUSE bob');
-    expect(stranger.text).toContain('This phone number is not linked to a Leash member, so nothing was changed.');
+    expect(stranger.text).toContain('This phone number is not linked to a Leash member, or not confirmed yet, so nothing was changed.');
     const viewerPhone = phone();
-    await ws.member('viewer', { phone: viewerPhone });
+    await confirmHeld(t, (await ws.member('viewer', { phone: viewerPhone })).id);
     expect((await inbound(viewerPhone, 'UNPAUSE bob')).text).toBe('This needs the owner role; you are viewer');
   });
 });

@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { testEnv, timelineCount, useTestApp } from './support/app.js';
+import { confirmed, confirmHeld } from './support/identities.js';
 import { BOT_ID, BOT_TOKEN, startFakeTelegram, tgMessage, tgPress } from './support/fake-telegram.js';
 import { dropNextQueryOn } from './support/dropped-query.js';
 import { useWorkers } from './support/worker.js';
@@ -44,7 +45,7 @@ async function say(user: number, text: string): Promise<string> {
 async function setup() {
   const ws = await t.workspace();
   const owner = newUser();
-  await t.deps.db.updateTable('members').set({ telegram_user_id: String(owner) }).where('id', '=', ws.ownerId).execute();
+  await t.deps.db.updateTable('members').set(confirmed({ telegram_user_id: String(owner) })).where('id', '=', ws.ownerId).execute();
   const bob = await ws.agent('bob');
   return { ws, owner, bob };
 }
@@ -181,12 +182,12 @@ describe('commands', () => {
   it('/link <code> links the account; unlinked users are refused and nothing changes', async () => {
     const { ws, bob } = await setup();
     const user = newUser();
-    expect(await say(user, '/pause bob full')).toContain('Your Telegram account is not linked to a Leash member, so nothing was changed.');
+    expect(await say(user, '/pause bob full')).toContain('Your Telegram account is not linked to a Leash member, or not confirmed yet, so nothing was changed.');
     expect((await agent(bob.id)).pause_mode).toBeNull();
     const approver = await ws.member('approver');
     const code = (await t.call('POST', '/v1/members/me/link-codes', { key: approver.key })).body.code;
-    expect(await say(user, `/link ${code}`)).toMatch(/^Linked: this Telegram account now acts as approver-.* \(approver\)\.$/);
-    expect((await t.call('GET', '/v1/members/me', { key: approver.key })).body.telegram).toEqual({ user_id: String(user) });
+    expect(await say(user, `/link ${code}`)).toMatch(/^Linked and confirmed: this Telegram account now acts as approver-.* \(approver\) in Acme\.$/);
+    expect((await t.call('GET', '/v1/members/me', { key: approver.key })).body.telegram).toEqual({ user_id: String(user), confirmed: true });
     expect(await say(newUser(), `/link ${code}`)).toContain('That code is not valid');
     expect(await say(user, '/link')).toBe('Usage: /link <code> (get a code with POST /v1/members/me/link-codes)');
     // An approver may read but not pause.
@@ -276,7 +277,7 @@ describe('approvals on Telegram', () => {
     const from = tg.calls.length;
     await deliver(tgPress(newUser(), `d:${a.body.pause_id}:0`));
     const viewer = newUser();
-    await ws.member('viewer', { telegram: { user_id: viewer } });
+    await confirmHeld(t, (await ws.member('viewer', { telegram: { user_id: viewer } })).id);
     await deliver(tgPress(viewer, `d:${a.body.pause_id}:0`));
     const said = answers(from).map((c) => c.args.text);
     expect(said[0]).toContain('not linked');

@@ -1,6 +1,7 @@
 // The owner's commands as every chat surface offers them (Slack, Telegram, SMS): parse the words,
-// call the same core actions as the API with the member's Ctx, and say what changed in plain text.
-// A refusal is a LeashError whose message is shown as is; bad arguments get the usage line.
+// find who runs them in which workspace (./identity.ts), call the same core actions as the API
+// with the member's Ctx, and say what changed in plain text. A refusal is a LeashError whose
+// message is shown as is; bad arguments get the usage line.
 import { stopAgent, pauseAgent, unpauseAgent } from '../agents/control.js';
 import { findAgent } from '../agents/registry.js';
 import { agentView, type AgentView } from '../agents/view.js';
@@ -10,6 +11,9 @@ import type { Db } from '../db/index.js';
 import type { Notifier } from '../db/notifier.js';
 import type { ApprovalRow } from '../db/schema.js';
 import { LeashError } from '../errors.js';
+import type { Identity } from '../members/identities.js';
+import { actingFor, type Acting } from './identity.js';
+import { spellingFor } from './surfaces.js';
 
 export interface CommandDeps {
   db: Db;
@@ -24,6 +28,58 @@ export const USAGE = {
   status: 'status [agent]',
   approvals: 'approvals',
 } as const;
+
+export type CommandName = keyof typeof USAGE;
+
+/** A command's words with the workspace it names taken out. */
+export interface Target {
+  /** The workspace named, by handle or id (`acme` of `acme/bob`). */
+  workspace?: string;
+  args: string[];
+  /** The command's words with a workspace put in, for a refusal to show. */
+  withWorkspace(label: string): string;
+}
+
+/** Where a command names its workspace: in its first word, before a `/` (`acme/bob`, or `acme/`
+ *  for /status of every agent there); /approvals, which names no agent, takes `acme` alone.
+ *  Agent names never hold a `/`, so the first one splits. */
+export function targetOf(name: CommandName, args: string[]): Target {
+  const [first, ...rest] = args;
+  const slash = first?.indexOf('/') ?? -1;
+  if (name === 'approvals') {
+    const workspace = first?.replace(/\/$/, '') || undefined;
+    return { workspace, args: rest, withWorkspace: (label) => label };
+  }
+  const agent = slash >= 0 ? first!.slice(slash + 1) : first;
+  const workspace = slash > 0 ? first!.slice(0, slash) : undefined;
+  const after = [agent, ...rest].filter((w): w is string => !!w);
+  const placeholder = name === 'status' ? '' : '<agent>';
+  return {
+    workspace,
+    args: after,
+    withWorkspace: (label) => [`${label}/${agent || placeholder}`, ...rest].join(' '),
+  };
+}
+
+export type Running = Exclude<Acting, { refusal: string }> & { args: string[] };
+
+/** Who runs this command, in which workspace, with what words. */
+export async function whoRuns(db: Db, identity: Identity, name: CommandName, args: string[]): Promise<Running | { refusal: string }> {
+  const target = targetOf(name, args);
+  const spelling = spellingFor(identity);
+  const who = await actingFor(db, identity, target.workspace, (label) => spelling.command(name, target.withWorkspace(label)));
+  return 'refusal' in who ? who : { ...who, args: target.args };
+}
+
+/** A reply says which workspace it speaks of when the person acts in several. */
+export function inWorkspace(who: Running, text: string): string {
+  return who.several ? `In ${who.workspace.label}: ${text}` : text;
+}
+
+/** Runs a command for a reply (its text, or what went wrong), naming the workspace where it matters. */
+export function answerIn(who: Running, run: Promise<string>): Promise<string> {
+  return answerOf(run).then((text) => inWorkspace(who, text));
+}
 
 /** What a chat surface says when a command or an answer fails: a refusal as the core words it. */
 export function sayError(err: unknown): string {

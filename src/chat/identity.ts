@@ -1,39 +1,101 @@
-// Who is acting on a chat surface: the member a verified vendor identity is linked to. An unlinked
-// identity gets a refusal that says how to link it; nothing else is read or changed for it.
+// Who is acting on a chat surface: the member a verified vendor identity is linked to AND
+// confirmed for (an owner's claim on an identity never acts, src/members/identities.ts). A person
+// confirmed in several workspaces acts in the one the command names (`acme/bob`), else in the
+// default they chose. Refusals name only the person's own workspaces, and none is ever caused by
+// another workspace: one that claims your identity without your confirmation is not counted.
 import type { Ctx } from '../context.js';
-import type { Db } from '../db/index.js';
+import { isUuid, type Db } from '../db/index.js';
 import type { Member } from '../db/schema.js';
+import { confirmedHolders, defaultWorkspace, surfaceOf, type Holder, type Identity } from '../members/identities.js';
+import { workspaceHandle } from '../workspaces/workspaces.js';
+import { spellingFor } from './surfaces.js';
 
-export type Acting = { member: Member; ctx: Ctx } | { refusal: string };
-
-/** `who`: "Your Slack account", "This phone number", … */
-function acting(rows: Member[], channel: Ctx['channel'], who: string): Acting {
-  if (rows.length === 0) return { refusal: `${who} is not linked to a Leash member, so nothing was changed. ${LINK_HELP[channel] ?? ''}`.trim() };
-  if (rows.length > 1) return { refusal: `${who} is linked to members of ${rows.length} Leash workspaces; unlink it from all but one.` };
-  const m = rows[0]!;
-  return { member: m, ctx: { workspaceId: m.workspace_id, channel, role: m.role, actor: { type: 'member', id: m.id, display: m.display_name ?? m.email } } };
+/** A workspace as the person names it: its handle, or its id where the handle is not enough. */
+export interface Place {
+  id: string;
+  label: string;
 }
 
-const LINK_HELP: Partial<Record<Ctx['channel'], string>> = {
-  slack: 'To link it: get a code with POST /v1/members/me/link-codes, then send /leash link CODE here (or ask an owner to add your Slack IDs to your member).',
-  telegram: 'To link it: get a code with POST /v1/members/me/link-codes, then send /link CODE here (or ask an owner to add your Telegram user ID to your member).',
-  sms: 'An owner can add this number to your member (PATCH /v1/members/{id} with phone).',
-};
+export type Acting = { member: Member; ctx: Ctx; workspace: Place; several: boolean } | { refusal: string };
 
-type IdentityColumn = 'slack_team_id' | 'slack_user_id' | 'telegram_user_id' | 'phone';
-
-/** The members linked to this identity (in `workspaceId`, the workspace of the thing acted on,
- *  such as an approval, when it is known). */
-async function linked(db: Db, identity: Partial<Record<IdentityColumn, string>>, workspaceId: string | undefined, channel: Ctx['channel'], who: string): Promise<Acting> {
-  let q = db.selectFrom('members').selectAll();
-  for (const [column, value] of Object.entries(identity)) q = q.where(column as IdentityColumn, '=', value);
-  if (workspaceId) q = q.where('workspace_id', '=', workspaceId);
-  return acting(await q.limit(2).execute(), channel, who);
+/** The refusal for an identity with no confirmed member (in `scope`): the same words whether it
+ *  is unknown or only claimed, so that it tells nothing about any workspace. Within Telegram's
+ *  200 characters for an answer to a button. */
+export function notConfirmed(identity: Identity, scope = 'a Leash member'): string {
+  const s = spellingFor(identity);
+  return `${s.yours} is not linked to ${scope}, or not confirmed yet, so nothing was changed. To link or confirm it, send ${s.link} CODE ${s.here}, with a code from POST /v1/members/me/link-codes.`;
 }
 
-export const memberBySlack = (db: Db, teamId: string, userId: string, workspaceId?: string) =>
-  linked(db, { slack_team_id: teamId, slack_user_id: userId }, workspaceId, 'slack', 'Your Slack account');
+function acting(holder: Holder, identity: Identity, workspace: Place, several: boolean): Acting {
+  const ctx: Ctx = { workspaceId: holder.workspace_id, channel: surfaceOf(identity), role: holder.role, actor: { type: 'member', id: holder.id, display: holder.display_name ?? holder.email } };
+  return { member: holder, ctx, workspace, several };
+}
 
-export const memberByTelegram = (db: Db, userId: string, workspaceId?: string) => linked(db, { telegram_user_id: userId }, workspaceId, 'telegram', 'Your Telegram account');
+/** The workspaces a person is confirmed in, oldest first, as they name them. */
+export interface Places {
+  holders: Holder[];
+  /** A workspace's label: its handle, unless two of theirs share it (or it has none), then its id. */
+  label(workspaceId: string): string;
+  /** Every label, for a refusal or an answer to list: "acme, beta". */
+  list: string;
+}
 
-export const memberByPhone = (db: Db, phone: string, workspaceId?: string) => linked(db, { phone }, workspaceId, 'sms', 'This phone number');
+function placesFrom(holders: Holder[]): Places {
+  const handles = new Map(holders.map((h) => [h.workspace_id, workspaceHandle(h.workspace_name)]));
+  const shared = (handle: string) => [...handles.values()].filter((x) => x === handle).length > 1;
+  const label = (id: string) => {
+    const handle = handles.get(id) ?? '';
+    return handle && !shared(handle) ? handle : id;
+  };
+  return { holders, label, list: holders.map((h) => label(h.workspace_id)).join(', ') };
+}
+
+export async function placesOf(db: Db, identity: Identity): Promise<Places> {
+  return placesFrom(await confirmedHolders(db, identity));
+}
+
+/** The one of the person's workspaces that `word` names, by handle or id. */
+export function named(places: Places, word: string): { holder: Holder } | { refusal: string } {
+  const { holders } = places;
+  const handle = workspaceHandle(word);
+  const found = isUuid(word)
+    ? holders.filter((h) => h.workspace_id === word.toLowerCase())
+    : holders.filter((h) => handle !== '' && workspaceHandle(h.workspace_name) === handle);
+  if (found.length === 1) return { holder: found[0]! };
+  if (found.length > 1) return { refusal: `“${word}” names ${found.length} of your workspaces, so nothing was changed: name one by its id (${found.map((h) => h.workspace_id).join(', ')}).` };
+  return { refusal: `None of your Leash workspaces is called “${word}” (yours: ${places.list}), so nothing was changed.` };
+}
+
+/** Who acts on something of `workspaceId`, such as an approval: the identity's confirmed member
+ *  there, whatever other workspaces it is confirmed in. */
+export async function actingIn(db: Db, identity: Identity, workspaceId: string): Promise<Acting> {
+  const [holder] = await confirmedHolders(db, identity, workspaceId);
+  if (!holder) return { refusal: notConfirmed(identity, 'this workspace') };
+  return acting(holder, identity, { id: holder.workspace_id, label: placesFrom([holder]).label(holder.workspace_id) }, false);
+}
+
+/**
+ * Who runs a command: the identity's confirmed member in the workspace the command names
+ * (`word`), or, naming none, in its only workspace or the default its holder chose. With several
+ * and no choice the refusal lists the person's own workspaces and both ways out; `example` spells
+ * the command with a workspace put in.
+ */
+export async function actingFor(db: Db, identity: Identity, word: string | undefined, example: (label: string) => string): Promise<Acting> {
+  const places = await placesOf(db, identity);
+  const { holders } = places;
+  if (holders.length === 0) return { refusal: notConfirmed(identity) };
+  const several = holders.length > 1;
+  const act = (h: Holder) => acting(h, identity, { id: h.workspace_id, label: places.label(h.workspace_id) }, several);
+  if (word) {
+    const choice = named(places, word);
+    return 'refusal' in choice ? choice : act(choice.holder);
+  }
+  if (!several) return act(holders[0]!);
+  const chosen = await defaultWorkspace(db, identity);
+  const holder = holders.find((h) => h.workspace_id === chosen);
+  if (holder) return act(holder);
+  const first = places.label(holders[0]!.workspace_id);
+  return {
+    refusal: `You are a confirmed member of ${holders.length} Leash workspaces (${places.list}), so nothing was changed: name one in the command (${example(first)}) or choose a default (${spellingFor(identity).use} ${first}).`,
+  };
+}

@@ -61,8 +61,11 @@ export const memberObject = z
     role: z.enum(['owner', 'approver', 'viewer']),
     display_name: z.string().nullable(),
     phone: z.string().nullable(),
-    slack: z.object({ team_id: z.string(), user_id: z.string() }).nullable(),
-    telegram: z.object({ user_id: z.string() }).nullable(),
+    phone_confirmed: z.boolean().meta({ description: 'The phone acts (commands, credited answers) only once its holder confirmed it with LINK CODE' }),
+    slack: z
+      .object({ team_id: z.string(), user_id: z.string(), confirmed: z.boolean().meta({ description: 'Acts only once confirmed with /leash link CODE' }) })
+      .nullable(),
+    telegram: z.object({ user_id: z.string(), confirmed: z.boolean().meta({ description: 'Acts only once confirmed with /link CODE' }) }).nullable(),
     created_at: isoTime,
     updated_at: isoTime,
   })

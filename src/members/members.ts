@@ -1,5 +1,6 @@
 // Members and their identities. Chat adapters find the acting member through these identities,
-// so each one belongs to at most one member per workspace (409 identity_taken).
+// so each one belongs to at most one member per workspace (409 identity_taken). What an owner sets
+// here is unconfirmed until the identity's holder confirms it (./link-codes.ts, ./identities.ts).
 import { z } from 'zod';
 import { record } from '../activity/timeline.js';
 import { generateKey } from '../auth/keys.js';
@@ -52,8 +53,10 @@ export function memberView(row: Member) {
     role: row.role,
     display_name: row.display_name,
     phone: row.phone,
-    slack: row.slack_team_id && row.slack_user_id ? { team_id: row.slack_team_id, user_id: row.slack_user_id } : null,
-    telegram: row.telegram_user_id ? { user_id: row.telegram_user_id } : null,
+    phone_confirmed: row.phone !== null && row.phone_confirmed_at !== null,
+    slack:
+      row.slack_team_id && row.slack_user_id ? { team_id: row.slack_team_id, user_id: row.slack_user_id, confirmed: row.slack_confirmed_at !== null } : null,
+    telegram: row.telegram_user_id ? { user_id: row.telegram_user_id, confirmed: row.telegram_confirmed_at !== null } : null,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };
@@ -79,24 +82,40 @@ export async function guardIdentities<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The columns of a chat identity (`null` unlinks). */
-export function identityColumns(input: Pick<MemberInput, 'slack' | 'telegram'>): MemberUpdate {
-  const c: MemberUpdate = {};
-  if (input.slack !== undefined) {
-    c.slack_team_id = input.slack?.team_id ?? null;
-    c.slack_user_id = input.slack?.user_id ?? null;
-  }
-  if (input.telegram !== undefined) c.telegram_user_id = input.telegram ? String(input.telegram.user_id) : null;
-  return c;
-}
-
-function columns(input: MemberInput) {
+/**
+ * The columns an owner's write sets. An identity it sets is a claim until its holder confirms it
+ * (link codes), so each identity that changes (or is new) is stored unconfirmed; one set to what
+ * the member already holds keeps its confirmation; `null` unlinks.
+ */
+function columns(input: MemberInput, before?: Member): MemberUpdate {
   const c: MemberUpdate = {};
   if (input.email !== undefined) c.email = input.email;
   if (input.role !== undefined) c.role = input.role;
   if (input.display_name !== undefined) c.display_name = input.display_name;
-  if (input.phone !== undefined) c.phone = input.phone;
-  return { ...c, ...identityColumns(input) };
+  if (input.phone !== undefined) {
+    c.phone = input.phone;
+    if (before?.phone !== input.phone) c.phone_confirmed_at = null;
+  }
+  if (input.slack !== undefined) {
+    c.slack_team_id = input.slack?.team_id ?? null;
+    c.slack_user_id = input.slack?.user_id ?? null;
+    if (before?.slack_team_id !== c.slack_team_id || before?.slack_user_id !== c.slack_user_id) c.slack_confirmed_at = null;
+  }
+  if (input.telegram !== undefined) {
+    c.telegram_user_id = input.telegram ? String(input.telegram.user_id) : null;
+    if (before?.telegram_user_id !== c.telegram_user_id) c.telegram_confirmed_at = null;
+  }
+  return c;
+}
+
+/** The identities a write took a confirmation from (for the timeline). */
+function unconfirmedBy(before: Member, after: Member): string[] {
+  const lost = [
+    ['phone', before.phone_confirmed_at, after.phone_confirmed_at],
+    ['slack', before.slack_confirmed_at, after.slack_confirmed_at],
+    ['telegram', before.telegram_confirmed_at, after.telegram_confirmed_at],
+  ] as const;
+  return lost.filter(([, was, is]) => was !== null && is === null).map(([kind]) => kind);
 }
 
 export async function addMember(
@@ -158,7 +177,7 @@ export async function updateMember(db: Db, ctx: Ctx, id: string, input: MemberIn
   return guardIdentities(() =>
     inTransaction(db, async (tx) => {
       const before = await getMember(tx, ctx.workspaceId, id);
-      const changes = columns(input);
+      const changes = columns(input, before);
       if (Object.keys(changes).length === 0) return memberView(before);
       if (before.role === 'owner' && input.role !== undefined && input.role !== 'owner') {
         await assertOtherOwner(tx, ctx.workspaceId, id);
@@ -169,7 +188,8 @@ export async function updateMember(db: Db, ctx: Ctx, id: string, input: MemberIn
         .where('id', '=', before.id)
         .returningAll()
         .executeTakeFirstOrThrow();
-      await record(tx, ctx, { action: 'member.updated', details: { member_id: row.id, fields: Object.keys(input) } });
+      const unconfirmed = unconfirmedBy(before, row);
+      await record(tx, ctx, { action: 'member.updated', details: { member_id: row.id, fields: Object.keys(input), ...(unconfirmed.length ? { unconfirmed } : {}) } });
       return memberView(row);
     }),
   );

@@ -28,3 +28,15 @@ export async function createWorkspace(db: Db, raw: { name: string; ownerEmail: s
     return { workspace_id: id, member_id: member.id, api_key };
   });
 }
+
+/** How a person names a workspace in a chat command (`/pause acme/bob`): its name in lowercase
+ *  ASCII, accents dropped, every run of other characters one `-`. Empty for a name with no letter
+ *  or digit (such a workspace is named by its id). */
+export function workspaceHandle(name: string): string {
+  return name
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+}

@@ -10,6 +10,7 @@ import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { useTestApp } from '../support/app.js';
+import { confirmed } from '../support/identities.js';
 import { clickForm, commandForm, slackSignature, startFakeSlack } from '../support/fake-slack.js';
 import { BOT_ID, BOT_TOKEN, startFakeTelegram, tgMessage, tgPress } from '../support/fake-telegram.js';
 import { ACCOUNT_SID, AUTH_TOKEN, FROM, startFakeTwilio, twilioSignature } from '../support/fake-twilio.js';
@@ -137,7 +138,7 @@ function slackForgeries(body: string, altered: string): [string, string, Record<
 async function slackSetup() {
   const ws = await t.workspace();
   const owner = slackUser();
-  await t.deps.db.updateTable('members').set({ slack_team_id: TEAM, slack_user_id: owner }).where('id', '=', ws.ownerId).execute();
+  await t.deps.db.updateTable('members').set(confirmed({ slack_team_id: TEAM, slack_user_id: owner })).where('id', '=', ws.ownerId).execute();
   const bob = await ws.agent('bob');
   return { ws, owner, bob };
 }
@@ -275,7 +276,7 @@ const tgSeen = (id: number) => t.deps.db.selectFrom('inbound_requests').select('
 async function tgSetup() {
   const ws = await t.workspace();
   const owner = tgUser();
-  await t.deps.db.updateTable('members').set({ telegram_user_id: String(owner) }).where('id', '=', ws.ownerId).execute();
+  await t.deps.db.updateTable('members').set(confirmed({ telegram_user_id: String(owner) })).where('id', '=', ws.ownerId).execute();
   const bob = await ws.agent('bob');
   return { ws, owner, bob };
 }
@@ -400,7 +401,7 @@ describe('Twilio: POST /sms/twilio', () => {
     const ws = await t.workspace();
     const bob = await ws.agent('bob');
     const ownerPhone = phone();
-    await t.deps.db.updateTable('members').set({ phone: ownerPhone }).where('id', '=', ws.ownerId).execute();
+    await t.deps.db.updateTable('members').set(confirmed({ phone: ownerPhone })).where('id', '=', ws.ownerId).execute();
     const to = phone();
     const a = await ask(bob.key, 'sms', to);
     expect(a.status).toBe(201);
@@ -460,7 +461,7 @@ describe('Twilio: POST /sms/twilio', () => {
     const ws = await t.workspace();
     const bob = await ws.agent('bob');
     const ownerPhone = phone();
-    await t.deps.db.updateTable('members').set({ phone: ownerPhone }).where('id', '=', ws.ownerId).execute();
+    await t.deps.db.updateTable('members').set(confirmed({ phone: ownerPhone })).where('id', '=', ws.ownerId).execute();
 
     const pause = smsParams(ownerPhone, 'PAUSE bob full');
     const pauseSig = twilioSignature(AUTH_TOKEN, SMS_URL, pause);

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { useTestApp } from '../support/app.js';
+import { confirmed } from '../support/identities.js';
 import { dashboardBrowser } from '../support/dashboard-browser.js';
 import { commandForm, slackSignature, startFakeSlack } from '../support/fake-slack.js';
 import { BOT_TOKEN, startFakeTelegram, tgMessage } from '../support/fake-telegram.js';
@@ -127,7 +128,7 @@ describe('Slack commands', () => {
   it('a /pause with any text: paused with it, or (NUL) refused in words and nothing changed', async () => {
     const { ws, bob, agent, unpause } = await setup();
     const user = `U${randomBytes(4).toString('hex').toUpperCase()}`;
-    await t.deps.db.updateTable('members').set({ slack_team_id: 'T0ODD', slack_user_id: user }).where('id', '=', ws.ownerId).execute();
+    await t.deps.db.updateTable('members').set(confirmed({ slack_team_id: 'T0ODD', slack_user_id: user })).where('id', '=', ws.ownerId).execute();
     const name = (await agent()).name;
     await fc.assert(
       fc.asyncProperty(oddText, async (reason) => {
@@ -151,7 +152,7 @@ describe('Telegram commands', () => {
   it('a /pause with any text: answered 200 and in words; a NUL changes nothing', async () => {
     const { ws, agent, unpause } = await setup();
     const user = 60_000_000 + (randomBytes(3).readUIntBE(0, 3) % 1_000_000);
-    await t.deps.db.updateTable('members').set({ telegram_user_id: String(user) }).where('id', '=', ws.ownerId).execute();
+    await t.deps.db.updateTable('members').set(confirmed({ telegram_user_id: String(user) })).where('id', '=', ws.ownerId).execute();
     const name = (await agent()).name;
     await fc.assert(
       fc.asyncProperty(oddText, async (reason) => {
@@ -178,7 +179,7 @@ describe('SMS', () => {
   it('any text from a phone gets a TwiML reply in words, never a 5xx; a NUL is refused and nothing changes', async () => {
     const { ws, bob, agent } = await setup();
     const phone = `+1555${randomBytes(3).readUIntBE(0, 3) % 9_000_000 + 1_000_000}`;
-    await t.deps.db.updateTable('members').set({ phone }).where('id', '=', ws.ownerId).execute();
+    await t.deps.db.updateTable('members').set(confirmed({ phone })).where('id', '=', ws.ownerId).execute();
     const name = (await agent()).name;
     await fc.assert(
       fc.asyncProperty(fc.oneof(oddText, oddText.map((s) => `PAUSE ${name} ${s}`)), async (body) => {

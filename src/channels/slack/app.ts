@@ -6,11 +6,25 @@ import { App, LogLevel, type Logger as BoltLogger, type Receiver } from '@slack/
 import type { Logger } from 'pino';
 import { decideApproval } from '../../approvals/decide.js';
 import { agentNames } from '../../agents/registry.js';
-import { answerOf, answerWithin, approvalLine, pauseCommand, pendingApprovals, sayError, statusCommand, stopCommand, unpauseCommand } from '../../chat/commands.js';
-import { memberBySlack } from '../../chat/identity.js';
+import {
+  answerIn,
+  answerWithin,
+  approvalLine,
+  inWorkspace,
+  pauseCommand,
+  pendingApprovals,
+  sayError,
+  statusCommand,
+  stopCommand,
+  unpauseCommand,
+  whoRuns,
+  type CommandName,
+} from '../../chat/commands.js';
+import { actingIn } from '../../chat/identity.js';
+import { linkCommand, useCommand } from '../../chat/self-service.js';
 import { isUuid } from '../../db/index.js';
 import type { Deps } from '../../deps.js';
-import { redeemLinkCode } from '../../members/link-codes.js';
+import type { Identity } from '../../members/identities.js';
 import { approvalMessage, DECIDE_ACTION, esc, noteView, NOTE_VIEW } from './blocks.js';
 
 const HELP = [
@@ -19,8 +33,9 @@ const HELP = [
   '/unpause <agent> — let it run again (held messages are delivered in order)',
   '/stop <agent> [force] — ask it to stop (it has 30 s to confirm), or stop it at once',
   '/status [agent] — state, pause, backlog and presence',
-  '/approvals — pending approvals, with buttons',
-  '/leash link <code> — link your Slack account to your Leash member (code from POST /v1/members/me/link-codes)',
+  '/approvals [workspace] — pending approvals, with buttons',
+  '/leash link <code> — link and confirm your Slack account for your Leash member (code from POST /v1/members/me/link-codes)',
+  '/leash use [workspace|none] — in several workspaces: where commands that name none go (or name one: /pause acme/bob)',
 ].join('\n');
 
 /** Slack's SDK logs through pino, warnings and errors only. */
@@ -58,17 +73,14 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
 
   app.command(/^\/(pause|unpause|stop|status|approvals|leash)$/, async ({ command, ack, respond }) => {
     const args = command.text.trim().split(/\s+/).filter(Boolean);
+    const identity: Identity = { kind: 'slack', teamId: command.team_id, userId: command.user_id };
     if (command.command === '/leash') {
-      if (args[0] !== 'link') return ack({ text: HELP });
-      if (args.length !== 2) return ack({ text: 'Usage: /leash link <code> (get a code with POST /v1/members/me/link-codes)' });
-      try {
-        const m = await redeemLinkCode(db, args[1]!, { slack: { team_id: command.team_id, user_id: command.user_id } }, 'slack');
-        return ack({ text: esc(`Linked: this Slack account now acts as ${m.display_name ?? m.email} (${m.role}).`) });
-      } catch (err) {
-        return ack({ text: esc(sayError(err)) });
-      }
+      const [sub, ...rest] = args;
+      if (sub === 'link') return ack({ text: esc(await linkCommand(db, identity, rest)) });
+      if (sub === 'use') return ack({ text: esc(await useCommand(db, identity, rest)) });
+      return ack({ text: HELP });
     }
-    const who = await memberBySlack(db, command.team_id, command.user_id);
+    const who = await whoRuns(db, identity, command.command.slice(1) as CommandName, args);
     if ('refusal' in who) return ack({ text: esc(who.refusal) });
 
     if (command.command === '/approvals') {
@@ -76,7 +88,7 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
       const pending = await pendingApprovals(commandDeps, who.ctx);
       const rows = pending.rows.slice(0, 9);
       const more = pending.more || pending.rows.length > 9;
-      if (rows.length === 0) return ack({ text: 'No pending approvals.' });
+      if (rows.length === 0) return ack({ text: esc(inWorkspace(who, 'No pending approvals.')) });
       const names = await agentNames(db, rows.map((r) => r.agent_id));
       const blocks = rows.flatMap((r) => [...approvalMessage(r, names.get(r.agent_id ?? '')).blocks, { type: 'divider' }]);
       if (more) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: 'More are pending: see GET /v1/pause?status=pending.' }] });
@@ -84,10 +96,10 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
     }
 
     // Slack wants an ack within 3 s: a slow reply (a graceful stop) follows through response_url.
-    const action = answerOf(run[command.command as keyof typeof run](commandDeps, who.ctx, args));
+    const action = answerIn(who, run[command.command as keyof typeof run](commandDeps, who.ctx, who.args));
     const quick = await answerWithin(action);
     if (quick !== undefined) return ack({ text: esc(quick) });
-    const waiting = command.command === '/stop' ? `Asked ${args[0] ?? ''} to stop; waiting up to 30 s for it to confirm.` : 'Working on it.';
+    const waiting = command.command === '/stop' ? `Asked ${who.args[0] ?? ''} to stop; waiting up to 30 s for it to confirm.` : 'Working on it.';
     await ack({ text: esc(`${waiting} The result follows here.`) });
     await respond({ response_type: 'ephemeral', text: esc(await action) }).catch((err) => log.warn({ err: err.message }, 'slack respond failed'));
   });
@@ -97,13 +109,13 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
     const b = body as { user: { id: string; team_id?: string }; team?: { id: string } | null; trigger_id?: string; response_url?: string };
     const [approvalId, index] = String((action as { value?: string }).value ?? '').split('|');
     const tell = (text: string) => respond({ response_type: 'ephemeral', replace_original: false, text: esc(text) }).catch((err) => log.warn({ err: err.message }, 'slack respond failed'));
-    // The approval names its workspace; the clicker must be a member there (someone linked in
-    // several workspaces can answer in each).
+    // The approval names its workspace; the clicker must be confirmed there (someone confirmed in
+    // several workspaces answers in each).
     const row = isUuid(approvalId ?? '') ? await db.selectFrom('approvals').selectAll().where('id', '=', approvalId!).executeTakeFirst() : undefined;
-    const who = await memberBySlack(db, b.team?.id ?? b.user.team_id ?? '', b.user.id, row?.workspace_id);
-    if ('refusal' in who) return void (await tell(who.refusal));
     const choice = row?.options[Number(index)];
-    if (!row || choice === undefined) return void (await tell('That approval is not in your workspace.'));
+    if (!row || choice === undefined) return void (await tell(NOT_HERE));
+    const who = await actingIn(db, presser(b), row.workspace_id);
+    if ('refusal' in who) return void (await tell(who.refusal));
     if (row.allow_text_response && row.status === 'pending' && b.trigger_id) {
       await client.views.open({ trigger_id: b.trigger_id, view: noteView(row, Number(index), { r: b.response_url }) as never });
       return;
@@ -119,10 +131,10 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
     const meta = JSON.parse(view.private_metadata || '{}') as { a?: string; c?: number };
     const text = (view.state.values.note?.text?.value ?? '').trim() || null;
     const row = isUuid(meta.a ?? '') ? await db.selectFrom('approvals').selectAll().where('id', '=', meta.a!).executeTakeFirst() : undefined;
-    const who = await memberBySlack(db, body.team?.id ?? body.user.team_id ?? '', body.user.id, row?.workspace_id);
-    if ('refusal' in who) return ack({ response_action: 'errors', errors: { note: who.refusal.slice(0, 150) } });
     const choice = row?.options[meta.c ?? -1];
-    if (!row || choice === undefined) return ack({ response_action: 'errors', errors: { note: 'That approval is not in your workspace.' } });
+    if (!row || choice === undefined) return ack({ response_action: 'errors', errors: { note: NOT_HERE } });
+    const who = await actingIn(db, presser(body), row.workspace_id);
+    if ('refusal' in who) return ack({ response_action: 'errors', errors: { note: who.refusal.slice(0, 150) } });
     try {
       await decideApproval(db, who.ctx, row.id, { choice, text }, responderOf(who.member), deps.approvals);
       await ack();
@@ -138,6 +150,11 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
   });
   return app;
 }
+
+const NOT_HERE = 'That approval is not in your workspace.';
+
+/** The Slack user behind a click or a modal: the team comes with the payload or with the user. */
+const presser = (b: { user: { id: string; team_id?: string }; team?: { id: string } | null }): Identity => ({ kind: 'slack', teamId: b.team?.id ?? b.user.team_id ?? '', userId: b.user.id });
 
 function responderOf(member: { id: string; display_name: string | null; email: string }) {
   return { channel: 'slack', member_id: member.id, display: member.display_name ?? member.email };

@@ -1,4 +1,5 @@
-// POST /sms/twilio: replies to prompts, and commands from a linked owner's phone. The
+// POST /sms/twilio: replies to prompts, commands from a confirmed owner's phone, and LINK CODE,
+// which confirms the sending phone for the code's member. The
 // X-Twilio-Signature (over PUBLIC_URL + path and every parameter) is checked before anything is
 // acted on; a MessageSid is handled once; every message gets a TwiML reply saying what happened.
 // The carriers' opt-out words (STOP, START, …) are theirs: they never reach an agent command.
@@ -6,10 +7,23 @@ import { sql } from 'kysely';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import twilio from 'twilio';
 import { decideApproval, settledMessage } from '../../approvals/decide.js';
-import { answerOf, answerWithin, pauseCommand, sayError, statusCommand, stopCommand, unpauseCommand, type CommandDeps } from '../../chat/commands.js';
+import {
+  answerIn,
+  answerWithin,
+  pauseCommand,
+  sayError,
+  statusCommand,
+  stopCommand,
+  unpauseCommand,
+  whoRuns,
+  type CommandDeps,
+  type CommandName,
+} from '../../chat/commands.js';
 import { firstTime } from '../../chat/dedupe.js';
-import { memberByPhone } from '../../chat/identity.js';
+import { actingIn } from '../../chat/identity.js';
+import { linkCommand, useCommand } from '../../chat/self-service.js';
 import type { Ctx } from '../../context.js';
+import type { Identity } from '../../members/identities.js';
 import type { ApprovalRow } from '../../db/schema.js';
 import type { Deps } from '../../deps.js';
 import { sendError } from '../../http/errors.js';
@@ -21,7 +35,12 @@ import { parseChoice, splitCode } from './prompt.js';
 const OPT_OUT = new Set(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'OPTOUT', 'REVOKE']);
 /** Opt-in words: the carrier's too, never a command; but "yes" may well answer a question. */
 const OPT_IN = new Set(['START', 'UNSTOP', 'YES', 'OPTIN']);
-const HELP = 'Leash: reply to a prompt with its number (or its code and number, e.g. K7 1). Owners: PAUSE <agent> [full], UNPAUSE <agent>, HALT <agent>, STATUS.';
+const HELP =
+  'Leash: reply to a prompt with its number (or its code and number, e.g. K7 1). Owners: PAUSE <agent> [full], UNPAUSE <agent>, HALT <agent>, STATUS. LINK <code> confirms this number for your member. In several workspaces: PAUSE acme/<agent>, or USE acme for a default.';
+
+/** The commands a phone may send, and the chat command each one is. */
+const COMMANDS: Record<string, CommandName> = { PAUSE: 'pause', UNPAUSE: 'unpause', HALT: 'stop', STATUS: 'status' };
+const WORDS = [...Object.keys(COMMANDS), 'HELP', 'LINK', 'USE'];
 
 
 function twiml(reply: FastifyReply, text?: string) {
@@ -88,7 +107,7 @@ async function answer(deps: Deps, commandDeps: CommandDeps, from: string, text: 
     return earlier ? settledMessage(earlier) : `No approval with code ${code} is waiting for this number. ${pending.length ? list(pending) : ''}`.trim();
   }
   const first = rest.split(/\s+/)[0]?.toUpperCase() ?? '';
-  const isCommand = ['PAUSE', 'UNPAUSE', 'HALT', 'STATUS', 'HELP'].includes(first);
+  const isCommand = WORDS.includes(first);
   if (pending.length === 1 && parseChoice(rest, pending[0]!.options)) return decide(deps, from, pending[0]!, rest);
   if (OPT_IN.has(rest.toUpperCase())) return '';
   if (pending.length > 1 && !isCommand) return `You have ${pending.length} pending approvals; start your reply with its code. ${list(pending)}`;
@@ -116,7 +135,8 @@ async function decide(deps: Deps, from: string, row: ApprovalRow, rest: string):
   const parsed = parseChoice(rest, row.options);
   if (!parsed) return `Reply with a number from 1 to ${row.options.length} (${row.options.map((o, i) => `${i + 1} ${o}`).join(', ')}).`;
   if (parsed.note && !row.allow_text_response) return `This question takes no note: reply with just the number (${row.options.map((o, i) => `${i + 1} ${o}`).join(', ')}).`;
-  const member = await memberByPhone(deps.db, from, row.workspace_id);
+  // Any number may answer what was asked of it; a member is credited only where the number is confirmed.
+  const member = await actingIn(deps.db, phoneOf(from), row.workspace_id);
   const display = 'member' in member ? (member.member.display_name ?? member.member.email) : from;
   const ctx: Ctx = { workspaceId: row.workspace_id, channel: 'sms', actor: { type: 'link', id: null, display } };
   try {
@@ -127,10 +147,15 @@ async function decide(deps: Deps, from: string, row: ApprovalRow, rest: string):
   }
 }
 
-async function command(deps: Deps, commandDeps: CommandDeps, from: string, word: string, args: string[]): Promise<string> {
+const phoneOf = (from: string): Identity => ({ kind: 'phone', phone: from });
+
+async function command(deps: Deps, commandDeps: CommandDeps, from: string, word: string, words: string[]): Promise<string> {
   if (word === 'HELP') return HELP;
-  const who = await memberByPhone(deps.db, from);
+  if (word === 'LINK') return linkCommand(deps.db, phoneOf(from), words);
+  if (word === 'USE') return useCommand(deps.db, phoneOf(from), words);
+  const who = await whoRuns(deps.db, phoneOf(from), COMMANDS[word]!, words);
   if ('refusal' in who) return who.refusal;
+  const { args } = who;
   const usage = { PAUSE: 'PAUSE <agent> [full]', UNPAUSE: 'UNPAUSE <agent>', HALT: 'HALT <agent>', STATUS: 'STATUS [agent]' }[word as 'PAUSE'];
   const [name, mode] = args;
   const fits = word === 'STATUS' ? args.length <= 1 : word === 'PAUSE' ? !!name && args.length <= 2 && (mode === undefined || /^(full|send)$/i.test(mode)) : args.length === 1;
@@ -141,7 +166,7 @@ async function command(deps: Deps, commandDeps: CommandDeps, from: string, word:
     HALT: () => stopCommand(commandDeps, who.ctx, args),
     STATUS: () => statusCommand(commandDeps, who.ctx, args),
   }[word as 'PAUSE'];
-  const action = answerOf(run());
+  const action = answerIn(who, run());
   // Only a halt waits (for its agent); the TwiML reply cannot, so it says so and the stop goes on.
   if (word !== 'HALT') return action;
   const quick = await answerWithin(action);

@@ -5,12 +5,26 @@
 import { Bot, type Api, type Context } from 'grammy';
 import { decideApproval } from '../../approvals/decide.js';
 import { agentNames } from '../../agents/registry.js';
-import { answerOf, answerWithin, pauseCommand, pendingApprovals, sayError, statusCommand, stopCommand, unpauseCommand, type CommandDeps } from '../../chat/commands.js';
-import { memberByTelegram } from '../../chat/identity.js';
-import type { Ctx } from '../../context.js';
+import {
+  answerIn,
+  answerWithin,
+  inWorkspace,
+  pauseCommand,
+  pendingApprovals,
+  sayError,
+  statusCommand,
+  stopCommand,
+  unpauseCommand,
+  whoRuns,
+  type CommandDeps,
+  type CommandName,
+  type Running,
+} from '../../chat/commands.js';
+import { actingIn } from '../../chat/identity.js';
+import { linkCommand, useCommand } from '../../chat/self-service.js';
 import type { Deps } from '../../deps.js';
 import type { Member } from '../../db/schema.js';
-import { redeemLinkCode } from '../../members/link-codes.js';
+import type { Identity } from '../../members/identities.js';
 import { cannotWritePrivately } from './api.js';
 import { approvalText, DECIDE, esc, keyboard, namedOption, NOTE_TAG, UNKNOWN_BUTTON, UNKNOWN_NOTE_PROMPT } from './messages.js';
 
@@ -22,13 +36,19 @@ const HELP = [
   '/unpause <agent> — let it run again',
   '/stop <agent> [force] — ask it to stop (30 s to confirm), or stop it at once',
   '/status [agent] — state, pause, backlog and presence',
-  '/approvals — pending approvals, with buttons',
-  '/link <code> — link this Telegram account to your Leash member',
+  '/approvals [workspace] — pending approvals, with buttons',
+  '/link <code> — link and confirm this Telegram account for your Leash member',
+  '/use [workspace|none] — in several workspaces: where commands that name none go (or name one: /pause acme/bob)',
 ].join('\n');
 
-/** The sender's user id as stored: an integer, or nothing (a channel post, or a malformed update,
- *  whose id must not reach a query). */
-const userId = (ctx: Context) => (ctx.from && Number.isSafeInteger(ctx.from.id) ? String(ctx.from.id) : undefined);
+const NO_USER = 'Send commands from a user account.';
+
+/** The sender as an identity: an integer user id, or nothing (a channel post, or a malformed
+ *  update, whose id must not reach a query). */
+const senderOf = (ctx: Context): Identity | undefined =>
+  ctx.from && Number.isSafeInteger(ctx.from.id) ? { kind: 'telegram', userId: String(ctx.from.id) } : undefined;
+
+const NOT_HERE = 'That approval is not in your workspace.';
 
 const responder = (m: Member) => ({ channel: 'telegram', member_id: m.id, display: m.display_name ?? m.email });
 
@@ -37,61 +57,62 @@ export function createTelegramBot(deps: Deps): Bot {
   const bot = new Bot(config.telegram.botToken!, { client: { apiRoot: config.telegram.apiRoot, timeoutSeconds: 10 } });
   const commandDeps: CommandDeps = { db, notifier: deps.notifier, approvals: deps.approvals };
 
-  const acting = async (ctx: Context, workspaceId?: string) => {
-    const user = userId(ctx);
-    return user ? memberByTelegram(db, user, workspaceId) : { refusal: 'Send commands from a user account.' };
-  };
   const words = (ctx: Context) => String(ctx.match ?? '').trim().split(/\s+/).filter(Boolean);
+  /** Who runs the command of this message, in which workspace. */
+  const running = async (ctx: Context, name: CommandName): Promise<Running | { refusal: string }> => {
+    const sender = senderOf(ctx);
+    return sender ? whoRuns(db, sender, name, words(ctx)) : { refusal: NO_USER };
+  };
+  /** Who answers an approval of `workspaceId`. */
+  const answering = async (ctx: Context, workspaceId: string) => {
+    const sender = senderOf(ctx);
+    return sender ? actingIn(db, sender, workspaceId) : { refusal: NO_USER };
+  };
 
   bot.command(['start', 'help'], (ctx) =>
     ctx.reply(
-      `Hi! I am Leash: I pause, stop and ask approvals for your AI agents.\n\nTo use me, link this account to your Leash member: get a code with POST /v1/members/me/link-codes and send /link CODE here. Or an owner can add your Telegram user ID (${ctx.from?.id ?? 'unknown'}) to your member.\n\n${HELP}`,
+      `Hi! I am Leash: I pause, stop and ask approvals for your AI agents.\n\nTo use me, link this account to your Leash member: get a code with POST /v1/members/me/link-codes and send /link CODE here. An owner may add your Telegram user ID (${ctx.from?.id ?? 'unknown'}) to your member, but it acts only once you confirm it here with /link CODE.\n\n${HELP}`,
     ),
   );
 
-  bot.command('link', async (ctx) => {
-    const [code, extra] = words(ctx);
-    const user = userId(ctx);
-    if (!code || extra || !user) return void (await ctx.reply('Usage: /link <code> (get a code with POST /v1/members/me/link-codes)'));
-    try {
-      const m = await redeemLinkCode(db, code, { telegram: { user_id: user } }, 'telegram');
-      await ctx.reply(`Linked: this Telegram account now acts as ${m.display_name ?? m.email} (${m.role}).`);
-    } catch (err) {
-      await ctx.reply(sayError(err));
-    }
-  });
+  for (const [name, run] of Object.entries({ link: linkCommand, use: useCommand })) {
+    bot.command(name, async (ctx) => {
+      const sender = senderOf(ctx);
+      await ctx.reply(sender ? await run(db, sender, words(ctx)) : NO_USER);
+    });
+  }
 
   // These confirm in the chat they came from: the reply names only the agent acted on.
   const commands = { pause: pauseCommand, unpause: unpauseCommand, stop: stopCommand } as const;
   for (const [name, run] of Object.entries(commands)) {
     bot.command(name, async (ctx) => {
-      const who = await acting(ctx);
+      const who = await running(ctx, name as CommandName);
       if ('refusal' in who) return void (await ctx.reply(who.refusal));
-      const action = answerOf(run(commandDeps, who.ctx, words(ctx)));
+      const action = answerIn(who, run(commandDeps, who.ctx, who.args));
       const quick = await answerWithin(action);
       if (quick !== undefined) return void (await ctx.reply(quick));
-      await ctx.reply(name === 'stop' ? `Asked ${words(ctx)[0] ?? ''} to stop; waiting up to 30 s for it to confirm.` : 'Working on it; the result follows.');
+      await ctx.reply(name === 'stop' ? `Asked ${who.args[0] ?? ''} to stop; waiting up to 30 s for it to confirm.` : 'Working on it; the result follows.');
       // The webhook is answered now; the result follows as its own message.
       void action.then((text) => ctx.reply(text)).catch((err) => log.warn({ err: err.message }, 'telegram reply failed'));
     });
   }
 
   bot.command('status', async (ctx) => {
-    const who = await acting(ctx);
+    const who = await running(ctx, 'status');
     if ('refusal' in who) return void (await ctx.reply(who.refusal));
-    const text = await answerOf(statusCommand(commandDeps, who.ctx, words(ctx)));
+    const text = await answerIn(who, statusCommand(commandDeps, who.ctx, who.args));
     await answerPrivately(ctx, 'status', (chatId) => ctx.api.sendMessage(chatId, text));
   });
 
   bot.command('approvals', async (ctx) => {
-    const who = await acting(ctx);
+    const who = await running(ctx, 'approvals');
     if ('refusal' in who) return void (await ctx.reply(who.refusal));
-    await answerPrivately(ctx, 'approvals', (chatId) => sendApprovals(ctx.api, chatId, who.ctx));
+    await answerPrivately(ctx, 'approvals', (chatId) => sendApprovals(ctx.api, chatId, who));
   });
 
-  async function sendApprovals(api: Api, chatId: number, ctx: Ctx) {
-    const { rows, more } = await pendingApprovals(commandDeps, ctx);
-    if (rows.length === 0) return void (await api.sendMessage(chatId, 'No pending approvals.'));
+  async function sendApprovals(api: Api, chatId: number, who: Running) {
+    const { rows, more } = await pendingApprovals(commandDeps, who.ctx);
+    if (rows.length === 0) return void (await api.sendMessage(chatId, inWorkspace(who, 'No pending approvals.')));
     const names = await agentNames(db, rows.map((r) => r.agent_id));
     for (const r of rows.slice(0, LIST_AT_MOST)) await api.sendMessage(chatId, approvalText(r, names.get(r.agent_id ?? '')), { parse_mode: 'HTML', reply_markup: keyboard(r) });
     const left = rows.length - LIST_AT_MOST + (more ? 1 : 0);
@@ -101,12 +122,13 @@ export function createTelegramBot(deps: Deps): Bot {
   bot.on('callback_query:data', async (ctx) => {
     const press = namedOption(DECIDE, ctx.callbackQuery.data);
     if (!press) return void (await ctx.answerCallbackQuery({ text: UNKNOWN_BUTTON }));
-    // The approval names its workspace; the presser must be a member there.
+    if (!senderOf(ctx)) return void (await ctx.answerCallbackQuery({ text: NO_USER, show_alert: true }));
+    // The approval names its workspace; the presser must be confirmed there.
     const row = await db.selectFrom('approvals').selectAll().where('id', '=', press.approvalId).executeTakeFirst();
-    const who = await acting(ctx, row?.workspace_id);
-    if ('refusal' in who) return void (await ctx.answerCallbackQuery({ text: who.refusal.slice(0, 200), show_alert: true }));
     const choice = row?.options[press.option];
-    if (!row || choice === undefined) return void (await ctx.answerCallbackQuery({ text: 'That approval is not in your workspace.', show_alert: true }));
+    if (!row || choice === undefined) return void (await ctx.answerCallbackQuery({ text: NOT_HERE, show_alert: true }));
+    const who = await answering(ctx, row.workspace_id);
+    if ('refusal' in who) return void (await ctx.answerCallbackQuery({ text: who.refusal.slice(0, 200), show_alert: true }));
     if (row.allow_text_response && row.status === 'pending' && ctx.chat) {
       await ctx.answerCallbackQuery({ text: `Reply with a note for “${choice}”` });
       await ctx.api.sendMessage(ctx.chat.id, `Your answer: <b>${esc(choice.replace(/\n/g, ' '))}</b>. Reply to this message with a note, or with - for none.\n#leash-note d:${row.id}:${press.option}`, {
@@ -133,10 +155,10 @@ export function createTelegramBot(deps: Deps): Bot {
     const tag = namedOption(NOTE_TAG, prompt.text ?? '');
     if (!tag) return void (await ctx.reply(UNKNOWN_NOTE_PROMPT));
     const row = await db.selectFrom('approvals').selectAll().where('id', '=', tag.approvalId).executeTakeFirst();
-    const who = await acting(ctx, row?.workspace_id);
-    if ('refusal' in who) return void (await ctx.reply(who.refusal));
     const choice = row?.options[tag.option];
-    if (!row || choice === undefined) return void (await ctx.reply('That approval is not in your workspace.'));
+    if (!row || choice === undefined) return void (await ctx.reply(NOT_HERE));
+    const who = await answering(ctx, row.workspace_id);
+    if ('refusal' in who) return void (await ctx.reply(who.refusal));
     const text = ctx.message.text.trim() === '-' ? null : ctx.message.text.trim().slice(0, 2000);
     try {
       await decideApproval(db, who.ctx, row.id, { choice, text }, responder(who.member), deps.approvals);

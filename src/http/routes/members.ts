@@ -1,4 +1,5 @@
-// /v1/members: people and their linked identities (email, phone, Slack, Telegram).
+// /v1/members: people and their linked identities (email, phone, Slack, Telegram), and whether
+// each identity's holder has confirmed it.
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -23,7 +24,7 @@ export function registerMemberRoutes(root: FastifyInstance, deps: Deps) {
     config: { access: 'owner' },
     schema: {
       tags,
-      summary: 'Add a member; returns their API key once',
+      summary: 'Add a member; returns their API key once (identities given here are unconfirmed until their holder confirms them)',
       body: z.object({ email, role, ...identityFields }).strict(),
       response: { 201: z.object({ member: memberObject, api_key: z.string() }), ...errors(400, 401, 403, 409) },
     },
@@ -49,12 +50,14 @@ export function registerMemberRoutes(root: FastifyInstance, deps: Deps) {
     config: { access: 'member' },
     schema: {
       tags,
-      summary: 'A one-time code to link your Slack or Telegram account (valid 10 minutes, single use)',
+      summary: 'A one-time code to link and confirm your Slack account, Telegram account or phone (valid 10 minutes, single use)',
+      description: 'Send it from the identity itself: an identity an owner set acts only once its holder confirms it this way.',
       response: { 201: z.object({ code: z.string(), expires_at: isoTime, how: z.string() }), ...errors(401, 403) },
     },
     handler: async (req, reply) => {
       const out = await createLinkCode(db, ctxFor(principalOf(req), 'api'));
-      return reply.code(201).send({ ...out, how: `In Slack: /leash link ${out.code} · in Telegram: /link ${out.code}` });
+      const to = deps.config.twilio.from ? ` to ${deps.config.twilio.from}` : '';
+      return reply.code(201).send({ ...out, how: `In Slack: /leash link ${out.code} · in Telegram: /link ${out.code} · by SMS from your phone: LINK ${out.code}${to}` });
     },
   });
 
@@ -68,7 +71,7 @@ export function registerMemberRoutes(root: FastifyInstance, deps: Deps) {
     config: { access: 'owner' },
     schema: {
       tags,
-      summary: 'Change a member’s role or identities (null unlinks an identity)',
+      summary: 'Change a member’s role or identities (null unlinks an identity; a changed identity is unconfirmed until its holder confirms it)',
       params,
       body: z.object({ email: email.optional(), role: role.optional(), ...identityFields }).strict(),
       response: { 200: memberObject, ...errors(400, 401, 403, 404, 409) },
