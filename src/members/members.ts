@@ -1,6 +1,7 @@
 // Members and their identities. Chat adapters find the acting member through these identities,
 // so each one belongs to at most one member per workspace (409 identity_taken). What an owner sets
 // here is unconfirmed until the identity's holder confirms it (./link-codes.ts, ./identities.ts).
+import { sql, type RawBuilder } from 'kysely';
 import { z } from 'zod';
 import { record } from '../activity/timeline.js';
 import { generateKey } from '../auth/keys.js';
@@ -82,29 +83,37 @@ export async function guardIdentities<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/**
- * The columns an owner's write sets. An identity it sets is a claim until its holder confirms it
- * (link codes), so each identity that changes (or is new) is stored unconfirmed; one set to what
- * the member already holds keeps its confirmation; `null` unlinks.
- */
-function columns(input: MemberInput, before?: Member): MemberUpdate {
+function columns(input: MemberInput): MemberUpdate {
   const c: MemberUpdate = {};
   if (input.email !== undefined) c.email = input.email;
   if (input.role !== undefined) c.role = input.role;
   if (input.display_name !== undefined) c.display_name = input.display_name;
-  if (input.phone !== undefined) {
-    c.phone = input.phone;
-    if (before?.phone !== input.phone) c.phone_confirmed_at = null;
-  }
+  if (input.phone !== undefined) c.phone = input.phone;
   if (input.slack !== undefined) {
     c.slack_team_id = input.slack?.team_id ?? null;
     c.slack_user_id = input.slack?.user_id ?? null;
-    if (before?.slack_team_id !== c.slack_team_id || before?.slack_user_id !== c.slack_user_id) c.slack_confirmed_at = null;
   }
-  if (input.telegram !== undefined) {
-    c.telegram_user_id = input.telegram ? String(input.telegram.user_id) : null;
-    if (before?.telegram_user_id !== c.telegram_user_id) c.telegram_confirmed_at = null;
+  if (input.telegram !== undefined) c.telegram_user_id = input.telegram ? String(input.telegram.user_id) : null;
+  return c;
+}
+
+type ConfirmedAt = 'phone_confirmed_at' | 'slack_confirmed_at' | 'telegram_confirmed_at';
+
+/**
+ * What an owner's update does to confirmations. An identity an owner sets is a claim until its
+ * holder confirms it (link codes), so one that changes loses its confirmation and one set to what
+ * the member holds keeps it. Decided in the UPDATE itself, on the row it changes, so that a link
+ * confirming another value at the same moment can never lend its confirmation to this one.
+ */
+function confirmations(changes: MemberUpdate): Partial<Record<ConfirmedAt, RawBuilder<Date | null>>> {
+  const keepIf = (same: RawBuilder<unknown>, column: ConfirmedAt) => sql<Date | null>`case when ${same} then ${sql.ref(column)} end`;
+  const c: Partial<Record<ConfirmedAt, RawBuilder<Date | null>>> = {};
+  if (changes.phone !== undefined) c.phone_confirmed_at = keepIf(sql`phone is not distinct from ${changes.phone}`, 'phone_confirmed_at');
+  if (changes.slack_user_id !== undefined) {
+    const same = sql`slack_team_id is not distinct from ${changes.slack_team_id} and slack_user_id is not distinct from ${changes.slack_user_id}`;
+    c.slack_confirmed_at = keepIf(same, 'slack_confirmed_at');
   }
+  if (changes.telegram_user_id !== undefined) c.telegram_confirmed_at = keepIf(sql`telegram_user_id is not distinct from ${changes.telegram_user_id}`, 'telegram_confirmed_at');
   return c;
 }
 
@@ -177,14 +186,14 @@ export async function updateMember(db: Db, ctx: Ctx, id: string, input: MemberIn
   return guardIdentities(() =>
     inTransaction(db, async (tx) => {
       const before = await getMember(tx, ctx.workspaceId, id);
-      const changes = columns(input, before);
+      const changes = columns(input);
       if (Object.keys(changes).length === 0) return memberView(before);
       if (before.role === 'owner' && input.role !== undefined && input.role !== 'owner') {
         await assertOtherOwner(tx, ctx.workspaceId, id);
       }
       const row = await tx
         .updateTable('members')
-        .set({ ...changes, updated_at: new Date() })
+        .set({ ...changes, ...confirmations(changes), updated_at: new Date() })
         .where('id', '=', before.id)
         .returningAll()
         .executeTakeFirstOrThrow();
