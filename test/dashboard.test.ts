@@ -79,6 +79,18 @@ describe('sign-in', () => {
   });
 });
 
+describe('members', () => {
+  it('the members page says which identities are only an owner’s claim, not confirmed by their holder', async () => {
+    const ws = await t.workspace();
+    const m = await ws.member('approver', { phone: '+15550177001', telegram: { user_id: 424242 } });
+    await t.deps.db.updateTable('members').set({ telegram_confirmed_at: new Date() }).where('id', '=', m.id).execute();
+    const page = await (await signedIn(ws.ownerKey)).get('/members');
+    const row = page.html.split('<tr>').find((r) => r.includes('+15550177001'))!;
+    expect(row).toMatch(/\+15550177001<div class="muted" data-unconfirmed>not confirmed yet<\/div>/);
+    expect(row).toMatch(/<td>424242<\/td>/);
+  });
+});
+
 describe('actions', () => {
   it('an owner pauses from the dashboard: the same core action, on the timeline as dashboard', async () => {
     const ws = await t.workspace();

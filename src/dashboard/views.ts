@@ -119,10 +119,16 @@ ${canAnswer ? html`${a.options.map((o) => post(f, `/approvals/${a.id}/respond`, 
   return layout('Approvals', f, html`<h1>Pending approvals</h1>${rows.length ? cards : html`<p class="muted">Nothing is waiting for an answer.</p>`}`);
 }
 
+/** An identity as set, and whether its holder has confirmed it (an unconfirmed one never acts). */
+function identity(value: string | null, confirmedAt: Date | null): Html | string {
+  if (!value) return '—';
+  return confirmedAt ? value : html`${value}<div class="muted" data-unconfirmed>not confirmed yet</div>`;
+}
+
 export function membersPage(f: Frame, members: Member[]): Html {
   const rows = members.map(
-    (m) => html`<tr><td>${m.display_name ?? ''}<div class="muted">${m.email}</div></td><td>${m.role}</td><td>${m.phone ?? '—'}</td>
-<td>${m.slack_user_id ? `${m.slack_team_id}/${m.slack_user_id}` : '—'}</td><td>${m.telegram_user_id ?? '—'}</td></tr>`,
+    (m) => html`<tr><td>${m.display_name ?? ''}<div class="muted">${m.email}</div></td><td>${m.role}</td><td>${identity(m.phone, m.phone_confirmed_at)}</td>
+<td>${identity(m.slack_user_id && `${m.slack_team_id}/${m.slack_user_id}`, m.slack_confirmed_at)}</td><td>${identity(m.telegram_user_id, m.telegram_confirmed_at)}</td></tr>`,
   );
   return layout('Members', f, html`<h1>Members</h1><table><thead><tr><th>Member</th><th>Role</th><th>Phone</th><th>Slack</th><th>Telegram</th></tr></thead><tbody>${rows}</tbody></table>`);
 }
