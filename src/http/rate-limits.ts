@@ -1,7 +1,8 @@
 // Requests per API key, and failed authentications per client address (contract §3.8), counted by
-// @fastify/rate-limit over fixed one-minute windows. With Redis the counts are shared by every web
-// process; Redis away, nothing is counted (fail open): limits are a safeguard, never a reason for
-// the API to refuse or stall while its scheduler is down (architecture rule 1).
+// @fastify/rate-limit over clock-aligned one-minute windows. Counted in each process as requests
+// come and shared through Redis a beat later (./shared-counts.ts), so a request never waits for
+// Redis, and with Redis away each process still limits what it sees (architecture rule 1: the API
+// never refuses or stalls because its scheduler is down).
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Redis } from 'ioredis';
@@ -9,12 +10,11 @@ import type { Logger } from 'pino';
 import type { Limits } from '../config.js';
 import { LeashError } from '../errors.js';
 import { errorBody } from './schemas.js';
+import { SharedCounts, type CountStore } from './shared-counts.js';
 
 const WINDOW_MS = 60_000;
-/** A healthy round trip is well under a millisecond; a hung Redis costs a request at most this. */
+/** A healthy round trip is well under a millisecond; a hung Redis holds a flush at most this. */
 const REDIS_COMMAND_TIMEOUT_MS = 100;
-/** In-process counters kept (least recently used go first): more keys than are active in a minute. */
-const IN_PROCESS_COUNTERS = 100_000;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,29 +23,34 @@ declare module 'fastify' {
 }
 
 export interface LimiterStore {
-  /** The plugin's store options: `redis` for the shared store, none for its in-process one. */
-  options: { redis?: Redis; nameSpace?: string; cache?: number };
+  /** The plugin's store option: a class it constructs once. */
+  options: { store: new () => CountStore };
   close(): Promise<void>;
 }
 
-/** The one place that chooses where counts live: Redis when the deployment has one (queue mode), the
- *  plugin's in-process store otherwise. The connection is the limiter's own and fails fast (no
- *  offline queue, one try, a short timeout), so a Redis outage skips counting instead of waiting.
- *  It pipelines: requests authenticated together (their key lookups are batched) send their counts
- *  in one write (bench/changes.md). */
+/** The one place that chooses where counts are shared: through Redis when the deployment has one
+ *  (queue mode), nowhere otherwise (one process: its own counts are all there is). Counting is in
+ *  the process either way (./shared-counts.ts); Redis only hears of it a beat later, on the
+ *  limiter's own connection, which fails fast (no offline queue, one try, a short timeout). */
 export function limiterStore(redisUrl: string | undefined, namespace: string, log: Logger): LimiterStore {
-  if (!redisUrl) return { options: { cache: IN_PROCESS_COUNTERS }, close: async () => {} };
-  const redis = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: REDIS_COMMAND_TIMEOUT_MS, enableAutoPipelining: true });
+  const redis = redisUrl ? new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: REDIS_COMMAND_TIMEOUT_MS }) : undefined;
+  const counts = new SharedCounts(redis, `${namespace}:ratelimit:`, WINDOW_MS);
   let down = false;
-  redis.on('error', (err) => {
-    if (!down) log.warn({ err: err.message }, 'redis unreachable: rate limits are not counted until it is back');
+  redis?.on('error', (err) => {
+    if (!down) log.warn({ err: err.message }, 'redis unreachable: each web process limits on its own counts until it is back');
     down = true;
   });
-  redis.on('ready', () => {
-    if (down) log.info('redis is back: rate limits are counted again');
+  redis?.on('ready', () => {
+    if (down) log.info('redis is back: rate limits are shared again');
     down = false;
   });
-  return { options: { redis, nameSpace: `${namespace}:ratelimit:` }, close: async () => redis.disconnect() };
+  return {
+    options: { store: class { constructor() { return counts; } } as unknown as new () => CountStore },
+    close: async () => {
+      counts.close();
+      redis?.disconnect();
+    },
+  };
 }
 
 /** The client address as counted: IPv6 by /64, the block one subscriber usually holds. */

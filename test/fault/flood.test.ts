@@ -10,6 +10,7 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEnv, useTestApp } from '../support/app.js';
 import { parseReply, slowRequest } from '../support/slow-client.js';
+import { wellInsideAMinute } from '../support/windows.js';
 import { freePort } from './support/services.js';
 
 const PER_KEY = 40;
@@ -95,6 +96,7 @@ async function pool<T>(n: number, width: number, fn: (i: number) => Promise<T>):
 
 describe('a flood', () => {
   it('one key past its limit, an address of bad keys, slow headers: each is refused, another key is served, Postgres holds exactly what was accepted', async () => {
+    await wellInsideAMinute();
     const ws = await t.workspace();
     const flooder = await ws.agent('flooder');
     const good = await ws.agent('good');
