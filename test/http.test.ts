@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { useTestApp } from './support/app.js';
+import { loggedServer, useTestApp } from './support/app.js';
 
 const t = useTestApp();
 
@@ -17,20 +17,14 @@ describe('the HTTP surface', () => {
   });
 
   it('every error body carries the request id its log lines carry, and every answer names it', async () => {
-    const { Writable } = await import('node:stream');
-    const { buildServer } = await import('../src/http/server.js');
-    const { createDeps, closeDeps } = await import('../src/deps.js');
-    let logged = '';
-    const logStream = new Writable({ write: (chunk, _enc, cb) => ((logged += chunk), cb()) });
-    const deps = createDeps({ ...t.config, logLevel: 'info' }, { logStream });
-    const app = await buildServer(deps);
+    const { app, logged, close } = await loggedServer(t);
     try {
       const bad = await app.inject({ method: 'POST', url: '/v1/agents', headers: { authorization: 'Bearer lsh_m_nope', 'content-type': 'application/json' }, payload: '{}' });
       expect(bad.statusCode).toBe(401);
       const id = bad.json().error.request_id;
       expect(id).toMatch(/^req_[0-9a-f]{20}$/);
       expect(bad.headers['x-request-id']).toBe(id);
-      const lines = logged.trim().split('\n').map((l) => JSON.parse(l));
+      const lines = logged().trim().split('\n').map((l) => JSON.parse(l));
       expect(lines.filter((l) => l.reqId === id).length).toBeGreaterThan(0);
       expect(lines.find((l) => l.reqId === id && l.res)?.res.statusCode).toBe(401);
       // Ids are unique, and an answer that is not an error names its request too.
@@ -40,8 +34,7 @@ describe('the HTTP surface', () => {
       // Served over plain http (the default PUBLIC_URL) there is no HSTS to send.
       expect(ok.headers['strict-transport-security']).toBeUndefined();
     } finally {
-      await app.close();
-      await closeDeps(deps);
+      await close();
     }
   });
 

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { useTestApp, type Workspace } from './support/app.js';
 import { clickForm, commandForm, slackSignature, startFakeSlack } from './support/fake-slack.js';
 import { startFakeTelegram, tgMessage, tgPress } from './support/fake-telegram.js';
-import { ACCOUNT_SID, AUTH_TOKEN, FROM, startFakeTwilio, twilioSignature } from './support/fake-twilio.js';
+import { ACCOUNT_SID, AUTH_TOKEN, FROM, inboundSms, startFakeTwilio } from './support/fake-twilio.js';
 import { confirmed } from './support/identities.js';
 
 const SLACK_SECRET = 'identity-slack-secret';
@@ -72,16 +72,9 @@ async function press(user: number, approvalId: string, option = 0): Promise<stri
 
 /** An inbound SMS; the TwiML reply's text. */
 async function sms(from: string, body: string): Promise<string> {
-  const params = { AccountSid: ACCOUNT_SID, MessageSid: `SM${randomBytes(16).toString('hex')}`, From: from, To: FROM, Body: body, NumMedia: '0' };
-  const res = await t.app.inject({
-    method: 'POST',
-    url: '/sms/twilio',
-    payload: new URLSearchParams(params).toString(),
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilioSignature(AUTH_TOKEN, `${PUBLIC_URL}/sms/twilio`, params) },
-  });
-  expect(res.statusCode).toBe(200);
-  const text = /<Message>([\s\S]*)<\/Message>/.exec(res.body)?.[1] ?? '';
-  return text.replace(/&apos;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  const res = await inboundSms(t.app, PUBLIC_URL, from, body);
+  expect(res.status).toBe(200);
+  return res.text;
 }
 
 /** A Slack slash command; the ephemeral reply (Slack's mrkdwn escapes undone). */

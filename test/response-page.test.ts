@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { signLink } from '../src/approvals/links.js';
-import { timelineCount, useTestApp, type Workspace } from './support/app.js';
+import { loggedServer, timelineCount, useTestApp, type Workspace } from './support/app.js';
 
 const t = useTestApp();
 const FORM = 'application/x-www-form-urlencoded';
@@ -318,22 +318,15 @@ describe('the form parser is scoped to the pages', () => {
 
 describe('logs', () => {
   it('request logs never carry a response-page token', async () => {
-    const { Writable } = await import('node:stream');
-    const { buildServer } = await import('../src/http/server.js');
-    const { createDeps, closeDeps } = await import('../src/deps.js');
-    let logged = '';
-    const logStream = new Writable({ write: (chunk, _enc, cb) => ((logged += chunk), cb()) });
-    const deps = createDeps({ ...t.config, logLevel: 'info' }, { logStream });
-    const app = await buildServer(deps);
+    const { app, logged, close } = await loggedServer(t);
     try {
       const { path } = await ask();
       const token = path.split('/r/')[1]!;
       expect((await app.inject({ method: 'GET', url: path })).statusCode).toBe(200);
-      expect(logged).toContain('/r/[redacted]');
-      expect(logged).not.toContain(token);
+      expect(logged()).toContain('/r/[redacted]');
+      expect(logged()).not.toContain(token);
     } finally {
-      await app.close();
-      await closeDeps(deps);
+      await close();
     }
   });
 });

@@ -6,7 +6,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { segments } from '../src/channels/sms/segments.js';
 import { timelineCount, useTestApp } from './support/app.js';
 import { confirmHeld } from './support/identities.js';
-import { ACCOUNT_SID, AUTH_TOKEN, FROM, startFakeTwilio, twilioSignature } from './support/fake-twilio.js';
+import { ACCOUNT_SID, AUTH_TOKEN, FROM, inboundSms, startFakeTwilio } from './support/fake-twilio.js';
 import { useWorkers } from './support/worker.js';
 
 const PUBLIC_URL = 'https://leash.example.test';
@@ -20,19 +20,8 @@ afterEach(async () => {
 
 const phone = () => `+1555${randomInt(1_000_000, 9_999_999)}`;
 
-/** An inbound SMS as Twilio posts it; returns the TwiML reply's message (or '' for none). */
-async function inbound(from: string, body: string, opts: { sid?: string; signature?: string | null } = {}) {
-  const params = { AccountSid: ACCOUNT_SID, MessageSid: opts.sid ?? `SM${randomBytes(16).toString('hex')}`, From: from, To: FROM, Body: body, NumMedia: '0' };
-  const signature = opts.signature === undefined ? twilioSignature(AUTH_TOKEN, `${PUBLIC_URL}/sms/twilio`, params) : opts.signature;
-  const res = await t.app.inject({
-    method: 'POST',
-    url: '/sms/twilio',
-    payload: new URLSearchParams(params).toString(),
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(signature === null ? {} : { 'x-twilio-signature': signature }) },
-  });
-  const text = /<Message>([\s\S]*)<\/Message>/.exec(res.body)?.[1] ?? '';
-  return { status: res.statusCode, body: res.body, text: text.replace(/&apos;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&') };
-}
+/** An inbound SMS as Twilio posts it; the TwiML reply's message is `text` ('' for none). */
+const inbound = (from: string, body: string, opts: { sid?: string; signature?: string | null } = {}) => inboundSms(t.app, PUBLIC_URL, from, body, opts);
 
 const worker = useWorkers(t);
 
@@ -84,7 +73,10 @@ describe('prompts and replies', () => {
     expect((await inbound(to, 'reject')).text).toBe('Recorded: Reject. Thank you.');
     expect((await status(bob.key, first.body.pause_id)).response_choice).toBe('Reject');
     expect((await inbound(to, `${code} 1`)).text).toBe(`Already decided by ${to}: Wait`);
-    expect((await inbound(to, 'Z9 1')).text).toBe('No approval with code Z9 is waiting for this number.');
+    // A code neither prompt drew (each draws one at random, shown or not).
+    const drawn = (await t.deps.db.selectFrom('prompts').select('ref').where('recipient', '=', to).execute()).map((p) => (p.ref as { code?: string }).code);
+    const unused = ['Z9', 'Y8', 'X7'].find((c) => !drawn.includes(c))!;
+    expect((await inbound(to, `${unused} 1`)).text).toBe(`No approval with code ${unused} is waiting for this number.`);
   });
 
   it('replies are accepted only from the recipient number', async () => {

@@ -10,7 +10,7 @@ import { confirmed } from '../support/identities.js';
 import { dashboardBrowser } from '../support/dashboard-browser.js';
 import { commandForm, slackSignature, startFakeSlack } from '../support/fake-slack.js';
 import { BOT_TOKEN, startFakeTelegram, tgMessage } from '../support/fake-telegram.js';
-import { ACCOUNT_SID, AUTH_TOKEN, FROM, startFakeTwilio, twilioSignature } from '../support/fake-twilio.js';
+import { ACCOUNT_SID, AUTH_TOKEN, FROM, inboundSms, startFakeTwilio } from '../support/fake-twilio.js';
 
 const SLACK_SECRET = 'odd-input-slack-secret';
 const PUBLIC_URL = 'https://leash.example.test';
@@ -183,14 +183,8 @@ describe('SMS', () => {
     const name = (await agent()).name;
     await fc.assert(
       fc.asyncProperty(fc.oneof(oddText, oddText.map((s) => `PAUSE ${name} ${s}`)), async (body) => {
-        const params = { AccountSid: ACCOUNT_SID, MessageSid: `SM${randomBytes(16).toString('hex')}`, From: phone, To: FROM, Body: body, NumMedia: '0' };
-        const res = await t.app.inject({
-          method: 'POST',
-          url: '/sms/twilio',
-          payload: new URLSearchParams(params).toString(),
-          headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilioSignature(AUTH_TOKEN, `${PUBLIC_URL}/sms/twilio`, params) },
-        });
-        expect(res.statusCode).toBe(200);
+        const res = await inboundSms(t.app, PUBLIC_URL, phone, body);
+        expect(res.status).toBe(200);
         expect(res.body).not.toMatch(/went wrong/);
         if (hasNul(body)) expect(res.body).toContain('could not read that message');
         await t.deps.db.updateTable('agents').set({ pause_mode: null, paused_at: null, pause_reason: null }).where('id', '=', bob.id).execute();

@@ -1,6 +1,7 @@
 // A real Leash per test file: its own database, real Postgres, Fastify driven through inject()
 // (the full request pipeline, no network hop). Nothing of ours is mocked.
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -123,4 +124,21 @@ export async function timelineCount(t: TestApp, agentId: string): Promise<number
     .where('agent_id', '=', agentId)
     .executeTakeFirstOrThrow();
   return Number(row.n);
+}
+
+/** Another server on this test app's database, logging at info into a string: what a request
+ *  leaves in the logs. */
+export async function loggedServer(t: TestApp): Promise<{ app: FastifyInstance; logged: () => string; close: () => Promise<void> }> {
+  let logged = '';
+  const logStream = new Writable({ write: (chunk, _enc, cb) => ((logged += chunk), cb()) });
+  const deps = createDeps({ ...t.config, logLevel: 'info' }, { logStream });
+  const app = await buildServer(deps);
+  return {
+    app,
+    logged: () => logged,
+    close: async () => {
+      await app.close();
+      await closeDeps(deps);
+    },
+  };
 }

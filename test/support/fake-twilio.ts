@@ -58,3 +58,24 @@ export function twilioSignature(authToken: string, url: string, params: Record<s
     .reduce((acc, k) => acc + k + params[k], url);
   return createHmac('sha1', authToken).update(Buffer.from(data, 'utf8')).digest('base64');
 }
+
+/** An inbound SMS as Twilio posts it to `app`, signed for `publicUrl` (or with `signature`, or
+ *  none for null); the answer, and its TwiML reply's text with XML's escapes undone. */
+export async function inboundSms(
+  app: { inject: (opts: any) => Promise<{ statusCode: number; body: string }> },
+  publicUrl: string,
+  from: string,
+  body: string,
+  opts: { sid?: string; signature?: string | null } = {},
+): Promise<{ status: number; body: string; text: string }> {
+  const params = { AccountSid: ACCOUNT_SID, MessageSid: opts.sid ?? `SM${randomBytes(16).toString('hex')}`, From: from, To: FROM, Body: body, NumMedia: '0' };
+  const signature = opts.signature === undefined ? twilioSignature(AUTH_TOKEN, `${publicUrl}/sms/twilio`, params) : opts.signature;
+  const res = await app.inject({
+    method: 'POST',
+    url: '/sms/twilio',
+    payload: new URLSearchParams(params).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(signature === null ? {} : { 'x-twilio-signature': signature }) },
+  });
+  const text = /<Message>([\s\S]*)<\/Message>/.exec(res.body)?.[1] ?? '';
+  return { status: res.statusCode, body: res.body, text: text.replace(/&apos;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&') };
+}
