@@ -19,9 +19,39 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
-    files: ['src/agents/**', 'src/members/**', 'src/sessions/**', 'src/activity/**', 'src/outbox/**', 'src/workspaces/**', 'src/auth/**', 'src/approvals/**', 'src/messages/**', 'src/webhooks/**'],
+    files: [
+      'src/agents/**',
+      'src/members/**',
+      'src/sessions/**',
+      'src/activity/**',
+      'src/outbox/**',
+      'src/workspaces/**',
+      'src/auth/**',
+      'src/approvals/**',
+      'src/messages/**',
+      'src/webhooks/**',
+    ],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/http/**', '**/cli/**', '**/chat/**', '**/channels/**', '**/slack/**', '**/telegram/**', '**/sms/**', '**/dashboard/**'], message: 'Domain modules never import a channel adapter.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '**/http/**',
+                '**/cli/**',
+                '**/chat/**',
+                '**/channels/**',
+                '**/slack/**',
+                '**/telegram/**',
+                '**/sms/**',
+                '**/dashboard/**',
+              ],
+              message: 'Domain modules never import a channel adapter.',
+            },
+          ],
+        },
+      ],
     },
   },
 );

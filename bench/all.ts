@@ -26,7 +26,10 @@ const started = Date.now();
 for (const [name] of SCENARIOS) {
   if (only && !only.includes(name)) continue;
   console.log(`\n=== bench/${name}.ts`);
-  const run = spawnSync(process.execPath, [...CLIENT_NODE_FLAGS, '--import', 'tsx', `bench/${name}.ts`], { stdio: 'inherit', env: process.env });
+  const run = spawnSync(process.execPath, [...CLIENT_NODE_FLAGS, '--import', 'tsx', `bench/${name}.ts`], {
+    stdio: 'inherit',
+    env: process.env,
+  });
   if (run.status !== 0) failed.push(name);
 }
 
@@ -45,16 +48,21 @@ for (const [name, title] of SCENARIOS) {
   if (!json) continue;
   const r = JSON.parse(json) as { headlines: Headline[]; quick: boolean; date: string };
   quick ||= r.quick;
-  for (const h of r.headlines) targets.push(`| ${title} | ${h.metric} | ${h.value} | ${h.target ?? '—'} | ${h.pass === undefined ? '' : h.pass ? 'met' : '**missed**'} |`);
+  for (const h of r.headlines)
+    targets.push(
+      `| ${title} | ${h.metric} | ${h.value} | ${h.target ?? '—'} | ${h.pass === undefined ? '' : h.pass ? 'met' : '**missed**'} |`,
+    );
   tables.push(read(`results/${name}.md`)!.replace(/^## /, `## ${title}: `));
 }
 const doc = [
   `# Leash benchmarks (${new Date().toISOString().slice(0, 10)})`,
   '',
   `Machine: ${machine()}. ${quick ? 'Quick run (BENCH_QUICK=1). ' : ''}${
-    only ? `This run (BENCH_ONLY=${only.join(',')}) took ${Math.round((Date.now() - started) / 60_000)} min; the other scenarios are from the last run that had them.` : `\`npm run bench\` took ${Math.round((Date.now() - started) / 60_000)} min.`
+    only
+      ? `This run (BENCH_ONLY=${only.join(',')}) took ${Math.round((Date.now() - started) / 60_000)} min; the other scenarios are from the last run that had them.`
+      : `\`npm run bench\` took ${Math.round((Date.now() - started) / 60_000)} min.`
   }`,
-  'Each scenario starts Leash as deployed (compiled `dist/`, `npm start`\'s node flags) as one `all` process (web + worker, NODE_ENV=production, LOG_LEVEL=warn) in a throwaway',
+  "Each scenario starts Leash as deployed (compiled `dist/`, `npm start`'s node flags) as one `all` process (web + worker, NODE_ENV=production, LOG_LEVEL=warn) in a throwaway",
   'database; its baseline runs in the same run, on the same machine. Throughput varies ±20 % between runs on this 2-core',
   'machine, and latency tails far more (2026-11-23, on a 2 × AMD EPYC machine, as deployed now, one scenario at a time: decision → long-poll p99 16.4, 18.8, 25.5, 25.5, 58.9 ms; create p99 at 50 connections 36.0–55.3 ms; delivery_url drain of 10,000 7.9–16.2 s; fan-out 1,025–1,461 deliveries/s; 10,000 idle connections 227–235 MB).',
   '',

@@ -23,7 +23,10 @@ const PARK_AHEAD_MS = 1_000; // each long-poll is parked this long before its an
 async function baseline(n: number): Promise<Stats> {
   const app = Fastify();
   const waiting = new Map<string, () => void>();
-  app.get('/wait/:id', (req) => new Promise((resolve) => waiting.set((req.params as { id: string }).id, () => resolve({ ok: true }))));
+  app.get(
+    '/wait/:id',
+    (req) => new Promise((resolve) => waiting.set((req.params as { id: string }).id, () => resolve({ ok: true }))),
+  );
   app.post('/answer/:id', async (req) => {
     waiting.get((req.params as { id: string }).id)?.();
     return { ok: true };
@@ -82,7 +85,8 @@ async function decideAll(leash: BenchLeash, L: Pool, waiters: Pool, ids: string[
 async function main() {
   const leash = await startLeash('decide');
   const rows: string[] = [];
-  const row = (name: string, s: Stats, extra = '') => rows.push(`| ${name} | ${s.n} | ${f(s.p50)} | ${f(s.p99)} | ${f(s.max)} | ${extra} |`);
+  const row = (name: string, s: Stats, extra = '') =>
+    rows.push(`| ${name} | ${s.n} | ${f(s.p50)} | ${f(s.p99)} | ${f(s.max)} | ${extra} |`);
   let headlines;
   try {
     const base = await baseline(N);
@@ -96,10 +100,13 @@ async function main() {
 
     // The agent's stream: each pause_request_responded frame, timed on arrival.
     const onStream = new Map<string, number>();
-    const socket = new WebSocket(`${leash.origin.replace('http', 'ws')}/v1/stream`, { headers: { authorization: `Bearer ${leash.agent.key}` } });
+    const socket = new WebSocket(`${leash.origin.replace('http', 'ws')}/v1/stream`, {
+      headers: { authorization: `Bearer ${leash.agent.key}` },
+    });
     socket.on('message', (data) => {
       const frame = JSON.parse(String(data));
-      if (frame.type === 'control' && frame.event === 'pause_request_responded') onStream.set(frame.data.pause_id, performance.now());
+      if (frame.type === 'control' && frame.event === 'pause_request_responded')
+        onStream.set(frame.data.pause_id, performance.now());
     });
     await new Promise((r) => socket.once('open', r));
 
@@ -113,22 +120,45 @@ async function main() {
     const poll = stats(pollMs);
     const stream = stats(streamMs);
     row('baseline: bare long-poll released by a bare POST (ms)', base, `after ${WARMUP} unmeasured`);
-    row(`warm-up: the first ${WARMUP} decisions after start, answer → long-poll (ms)`, stats(warm.pollMs), 'not in the target (see WARMUP)');
+    row(
+      `warm-up: the first ${WARMUP} decisions after start, answer → long-poll (ms)`,
+      stats(warm.pollMs),
+      'not in the target (see WARMUP)',
+    );
     row(`answer → respond returns, ${RATE}/s (ms)`, stats(answerMs), `${f(N / wallS, 0)} decisions/s achieved`);
     row('answer → waiting long-poll returns (ms)', poll, `${f(poll.p99 / base.p99, 1)} × baseline p99`);
     row('answer → WebSocket control frame (ms)', stream, `${streamMs.length} of ${N} frames`);
     // Less noisy than a tail: what a decision costs (its answer, its long-poll, the stream's frame,
     // the worker's fan-out); the tail grows with how busy the two cores are.
-    rows.push(`| CPU ms per decision | ${N} | | | | leash ${f(cpu.server, 2)}, postgres ${f(cpu.postgres, 2)}, redis ${f(cpu.redis, 2)}, client ${f(cpu.client, 2)} |`);
+    rows.push(
+      `| CPU ms per decision | ${N} | | | | leash ${f(cpu.server, 2)}, postgres ${f(cpu.postgres, 2)}, redis ${f(cpu.redis, 2)}, client ${f(cpu.client, 2)} |`,
+    );
     headlines = [
-      { metric: `decision → long-poll p99 at ${RATE}/s`, value: `${f(poll.p99)} ms (bare floor ${f(base.p99)} ms)`, target: '≤ 20 ms', pass: poll.p99 <= 20 },
-      { metric: `decision → WebSocket p99 at ${RATE}/s`, value: `${f(stream.p99)} ms`, target: '≤ 20 ms', pass: stream.p99 <= 20 && streamMs.length === N },
+      {
+        metric: `decision → long-poll p99 at ${RATE}/s`,
+        value: `${f(poll.p99)} ms (bare floor ${f(base.p99)} ms)`,
+        target: '≤ 20 ms',
+        pass: poll.p99 <= 20,
+      },
+      {
+        metric: `decision → WebSocket p99 at ${RATE}/s`,
+        value: `${f(stream.p99)} ms`,
+        target: '≤ 20 ms',
+        pass: stream.p99 <= 20 && streamMs.length === N,
+      },
     ];
     await Promise.all([L.close(), waiters.close()]);
   } finally {
     await leash.stop();
   }
-  await report('decide', 'Decision → agent benchmark', ['scenario', 'n', 'p50', 'p99', 'max', 'notes'], rows, QUICK, headlines);
+  await report(
+    'decide',
+    'Decision → agent benchmark',
+    ['scenario', 'n', 'p50', 'p99', 'max', 'notes'],
+    rows,
+    QUICK,
+    headlines,
+  );
 }
 
 main().catch((err) => {

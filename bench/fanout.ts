@@ -89,16 +89,37 @@ async function main() {
     const body = JSON.stringify({ type: 'agent.paused', timestamp: new Date().toISOString(), data: { n: 0 } });
     const total = EVENTS * FAST;
     const base = await load(total, CONCURRENCY, async (i) => {
-      const res = await pools[i % FAST]!.request({ method: 'POST', path: '/hook', headers: { 'content-type': 'application/json' }, body });
+      const res = await pools[i % FAST]!.request({
+        method: 'POST',
+        path: '/hook',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
       await res.body.dump();
     });
     await Promise.all(pools.map((p) => p.close()));
     const baseRate = (total / base.wallMs) * 1000;
-    rows.push(`| bare POSTs to ${FAST} receivers, ${CONCURRENCY} in flight | ${total} | ${f(base.wallMs, 0)} ms | ${f(baseRate, 0)} POST/s | baseline |`);
+    rows.push(
+      `| bare POSTs to ${FAST} receivers, ${CONCURRENCY} in flight | ${total} | ${f(base.wallMs, 0)} ms | ${f(baseRate, 0)} POST/s | baseline |`,
+    );
     for (const s of fast) s.count = 0;
 
-    const env = { DATABASE_URL: database.url, NODE_ENV: 'production', LEASH_SECRET: 'bench-secret-of-at-least-32-bytes!', LOG_LEVEL: 'warn', QUEUE_PREFIX: prefix, HOST: '127.0.0.1', ALLOW_PRIVATE_URLS: 'true' };
-    leash = await startProcess('dist/src/main.js', ['all'], { ...env, PORT: String(port) }, `http://127.0.0.1:${port}/healthz`, DEPLOYED_NODE_FLAGS);
+    const env = {
+      DATABASE_URL: database.url,
+      NODE_ENV: 'production',
+      LEASH_SECRET: 'bench-secret-of-at-least-32-bytes!',
+      LOG_LEVEL: 'warn',
+      QUEUE_PREFIX: prefix,
+      HOST: '127.0.0.1',
+      ALLOW_PRIVATE_URLS: 'true',
+    };
+    leash = await startProcess(
+      'dist/src/main.js',
+      ['all'],
+      { ...env, PORT: String(port) },
+      `http://127.0.0.1:${port}/healthz`,
+      DEPLOYED_NODE_FLAGS,
+    );
 
     const fanOut = async (label: string, withSlow: boolean) => {
       for (const s of [...fast, slow]) s.count = 0;
@@ -118,17 +139,35 @@ async function main() {
     const alone1 = await fanOut('alone-1', false);
     const slowEndpoint = await createEndpoint(db, ctx, { url: slow.url, events: null }, { allowPrivateUrls: true });
     const beside1 = await fanOut('beside-slow-1', true);
-    await db.updateTable('webhook_endpoints').set({ disabled_at: new Date(), disabled_reason: 'bench' }).where('id', '=', slowEndpoint.id).execute();
+    await db
+      .updateTable('webhook_endpoints')
+      .set({ disabled_at: new Date(), disabled_reason: 'bench' })
+      .where('id', '=', slowEndpoint.id)
+      .execute();
     await db.updateTable('deliveries').set({ status: 'failed' }).where('status', '=', 'pending').execute();
     const alone2 = await fanOut('alone-2', false);
-    await db.updateTable('webhook_endpoints').set({ disabled_at: null, disabled_reason: null }).where('id', '=', slowEndpoint.id).execute();
+    await db
+      .updateTable('webhook_endpoints')
+      .set({ disabled_at: null, disabled_reason: null })
+      .where('id', '=', slowEndpoint.id)
+      .execute();
     const beside2 = await fanOut('beside-slow-2', true);
     const alone = (alone1 + alone2) / 2;
     const beside = (beside1 + beside2) / 2;
     rows.push(`| the fast endpoints' rate beside a slow one | | | ${f(beside / alone, 2)} × their rate alone | |`);
     headlines.push(
-      { metric: 'webhook fan-out, 10 endpoints', value: `${f(alone, 0)} deliveries/s`, target: '≥ 1,000/s', pass: alone >= 1_000 },
-      { metric: 'fan-out beside one slow endpoint (2 s per answer)', value: `${f(beside, 0)} deliveries/s = ${f(beside / alone, 2)} × alone`, target: 'not slowed (≥ 0.9 ×)', pass: beside / alone >= 0.9 },
+      {
+        metric: 'webhook fan-out, 10 endpoints',
+        value: `${f(alone, 0)} deliveries/s`,
+        target: '≥ 1,000/s',
+        pass: alone >= 1_000,
+      },
+      {
+        metric: 'fan-out beside one slow endpoint (2 s per answer)',
+        value: `${f(beside, 0)} deliveries/s = ${f(beside / alone, 2)} × alone`,
+        target: 'not slowed (≥ 0.9 ×)',
+        pass: beside / alone >= 0.9,
+      },
     );
     // Let the slow endpoint's backlog finish before stopping (not timed).
     await db.updateTable('deliveries').set({ status: 'failed' }).where('status', '=', 'pending').execute();
@@ -138,7 +177,14 @@ async function main() {
     await db.destroy();
     await database.drop();
   }
-  await report('fanout', 'Webhook fan-out benchmark', ['scenario', 'n', 'time', 'throughput', 'checks'], rows, QUICK, headlines);
+  await report(
+    'fanout',
+    'Webhook fan-out benchmark',
+    ['scenario', 'n', 'time', 'throughput', 'checks'],
+    rows,
+    QUICK,
+    headlines,
+  );
 }
 
 main().catch((err) => {

@@ -12,7 +12,8 @@ import { ask, DEPLOYED_NODE_FLAGS, QUICK, startLeash } from './support/leash.js'
 const EACH = QUICK ? 1_000 : 5_000; // WebSockets, and as many long-polls
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 15_000);
 
-const rssMb = (p: ChildProcess) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))![1]) / 1024;
+const rssMb = (p: ChildProcess) =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))![1]) / 1024;
 
 /** RSS once the process has been idle a while: V8's memory reducer collects and gives back some of
  *  the heap a burst of opening grew (measured: with a 3 s wait the figure was 1.5 × higher). */
@@ -47,7 +48,14 @@ function openPolls(origin: string, path: string, key: string, n: number): http.C
   });
 }
 
-async function measure(name: string, proc: ChildProcess, origin: string, wsPath: string, pollPath: string, key: string) {
+async function measure(
+  name: string,
+  proc: ChildProcess,
+  origin: string,
+  wsPath: string,
+  pollPath: string,
+  key: string,
+) {
   const before = await settle(proc);
   const sockets = await openSockets(origin.replace('http', 'ws') + wsPath, key, EACH);
   const withWs = await settle(proc);
@@ -63,7 +71,13 @@ async function measure(name: string, proc: ChildProcess, origin: string, wsPath:
 async function main() {
   const leash = await startLeash('idle');
   const port = await freePort();
-  const bare = await startProcess('bench/support/bare-idle-server.mjs', [], { PORT: String(port) }, `http://127.0.0.1:${port}/ready`, DEPLOYED_NODE_FLAGS);
+  const bare = await startProcess(
+    'bench/support/bare-idle-server.mjs',
+    [],
+    { PORT: String(port) },
+    `http://127.0.0.1:${port}/ready`,
+    DEPLOYED_NODE_FLAGS,
+  );
   const rows: string[] = [];
   let headlines;
   try {
@@ -71,7 +85,14 @@ async function main() {
     const pending = (await post(L, '/v1/pause', ask(1), leash.agent.key)).json.pause_id;
     await L.close();
     const b = await measure('bare ws + Fastify long-poll', bare, `http://127.0.0.1:${port}`, '/ws', '/wait', 'x');
-    const l = await measure('Leash', leash.process, leash.origin, '/v1/stream', `/v1/pause/${pending}?wait=60`, leash.agent.key);
+    const l = await measure(
+      'Leash',
+      leash.process,
+      leash.origin,
+      '/v1/stream',
+      `/v1/pause/${pending}?wait=60`,
+      leash.agent.key,
+    );
     const per = (x: number) => (x / EACH) * 1000;
     for (const m of [b, l]) {
       rows.push(
@@ -80,13 +101,29 @@ async function main() {
     }
     const leashPerK = (per(l.withWs - l.before) + per(l.withBoth - l.withWs)) / 2;
     const at10k = l.before + leashPerK * 10;
-    rows.push(`| Leash, ${2 * EACH} → 10,000 (linear) | | | | ${f(at10k, 0)} MB RSS (${f(leashPerK)} MB per 1,000; bare ${f((per(b.withWs - b.before) + per(b.withBoth - b.withWs)) / 2)}) |`);
-    headlines = [{ metric: '10,000 idle connections (half WebSocket, half long-poll)', value: `${f(at10k, 0)} MB RSS for the whole process`, target: '< 300 MB', pass: at10k < 300 }];
+    rows.push(
+      `| Leash, ${2 * EACH} → 10,000 (linear) | | | | ${f(at10k, 0)} MB RSS (${f(leashPerK)} MB per 1,000; bare ${f((per(b.withWs - b.before) + per(b.withBoth - b.withWs)) / 2)}) |`,
+    );
+    headlines = [
+      {
+        metric: '10,000 idle connections (half WebSocket, half long-poll)',
+        value: `${f(at10k, 0)} MB RSS for the whole process`,
+        target: '< 300 MB',
+        pass: at10k < 300,
+      },
+    ];
   } finally {
     await stopProcess(bare);
     await leash.stop();
   }
-  await report('idle', 'Idle connections benchmark', ['server', 'idle', `+ ${EACH} WebSockets`, `+ ${EACH} long-polls`, 'total'], rows, QUICK, headlines);
+  await report(
+    'idle',
+    'Idle connections benchmark',
+    ['server', 'idle', `+ ${EACH} WebSockets`, `+ ${EACH} long-polls`, 'total'],
+    rows,
+    QUICK,
+    headlines,
+  );
 }
 
 main().catch((err) => {

@@ -14,7 +14,21 @@ import { operatorCtx } from '../src/context.js';
 import { createDb, type Db } from '../src/db/index.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { createWorkspace } from '../src/workspaces/workspaces.js';
-import { client, cpuMeter, f, freePort, freshDatabase, get, load, report, post, startProcess, stats, stopProcess, type Headline } from './support/lib.js';
+import {
+  client,
+  cpuMeter,
+  f,
+  freePort,
+  freshDatabase,
+  get,
+  load,
+  report,
+  post,
+  startProcess,
+  stats,
+  stopProcess,
+  type Headline,
+} from './support/lib.js';
 import { DEPLOYED_NODE_FLAGS } from './support/leash.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -55,7 +69,11 @@ async function hold(db: Db, workspaceId: string, recipientId: string, senderId: 
   await sql`insert into messages (id, workspace_id, recipient_id, sender_id, seq, body)
             select gen_random_uuid(), ${workspaceId}, ${recipientId}, ${senderId}, s, json_build_object('n', s, 'pad', repeat('x', 200))
             from generate_series(1, ${n}) s`.execute(db);
-  await db.updateTable('agents').set({ inbox_seq: n, backlog_since: new Date() }).where('id', '=', recipientId).execute();
+  await db
+    .updateTable('agents')
+    .set({ inbox_seq: n, backlog_since: new Date() })
+    .where('id', '=', recipientId)
+    .execute();
 }
 
 async function main() {
@@ -95,17 +113,48 @@ async function main() {
     const viaWs = await createAgent(db, ctx, { name: 'via-ws' }, opts);
     const viaSync = await createAgent(db, ctx, { name: 'via-sync' }, opts);
     const viaUrl = await createAgent(db, ctx, { name: 'via-url', delivery_url: `${receiverOrigin}/inbox` }, opts);
-    const bareAgents = await Promise.all(['bare-plain', 'bare-check'].map((name) => createAgent(db, ctx, { name }, opts)));
-    const senders = await Promise.all(Array.from({ length: 20 }, (_, i) => createAgent(db, ctx, { name: `sender-${i}` }, opts)));
-    const spread = await Promise.all(Array.from({ length: 20 }, (_, i) => createAgent(db, ctx, { name: `paused-${i}` }, opts)));
+    const bareAgents = await Promise.all(
+      ['bare-plain', 'bare-check'].map((name) => createAgent(db, ctx, { name }, opts)),
+    );
+    const senders = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => createAgent(db, ctx, { name: `sender-${i}` }, opts)),
+    );
+    const spread = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => createAgent(db, ctx, { name: `paused-${i}` }, opts)),
+    );
     const full = { pause_mode: 'full' as const, paused_at: new Date() };
     const held = [paused, viaWs, viaSync, viaUrl, ...spread].map((a) => a.agent.id);
     await db.updateTable('agents').set(full).where('id', 'in', held).execute();
 
-    const env = { DATABASE_URL: database.url, NODE_ENV: 'production', LEASH_SECRET: 'bench-secret-of-at-least-32-bytes!', LOG_LEVEL: 'warn', QUEUE_PREFIX: prefix, HOST: '127.0.0.1' };
-    leash = await startProcess('dist/src/main.js', ['all'], { ...env, PORT: String(leashPort), BACKLOG_CAP: String(CAP), ALLOW_PRIVATE_URLS: 'true' }, `http://127.0.0.1:${leashPort}/healthz`, DEPLOYED_NODE_FLAGS);
-    baseline = await startProcess('bench/support/baseline-server.mjs', [], { DATABASE_URL: database.url, PORT: String(basePort) }, `http://127.0.0.1:${basePort}/`, DEPLOYED_NODE_FLAGS);
-    bareDrain = await startProcess('bench/support/bare-drain.mjs', [], { DATABASE_URL: database.url, PORT: String(barePort) }, `http://127.0.0.1:${barePort}/`, DEPLOYED_NODE_FLAGS);
+    const env = {
+      DATABASE_URL: database.url,
+      NODE_ENV: 'production',
+      LEASH_SECRET: 'bench-secret-of-at-least-32-bytes!',
+      LOG_LEVEL: 'warn',
+      QUEUE_PREFIX: prefix,
+      HOST: '127.0.0.1',
+    };
+    leash = await startProcess(
+      'dist/src/main.js',
+      ['all'],
+      { ...env, PORT: String(leashPort), BACKLOG_CAP: String(CAP), ALLOW_PRIVATE_URLS: 'true' },
+      `http://127.0.0.1:${leashPort}/healthz`,
+      DEPLOYED_NODE_FLAGS,
+    );
+    baseline = await startProcess(
+      'bench/support/baseline-server.mjs',
+      [],
+      { DATABASE_URL: database.url, PORT: String(basePort) },
+      `http://127.0.0.1:${basePort}/`,
+      DEPLOYED_NODE_FLAGS,
+    );
+    bareDrain = await startProcess(
+      'bench/support/bare-drain.mjs',
+      [],
+      { DATABASE_URL: database.url, PORT: String(barePort) },
+      `http://127.0.0.1:${barePort}/`,
+      DEPLOYED_NODE_FLAGS,
+    );
     const L = client(`http://127.0.0.1:${leashPort}`, CONNS);
     const B = client(`http://127.0.0.1:${basePort}`, CONNS);
     const owner = ws.api_key;
@@ -127,8 +176,17 @@ async function main() {
     const tput = (r: { ms: number[]; wallMs: number }) => (r.ms.length / r.wallMs) * 1000;
     const sb = stats(base.ms);
     const sl = stats(acc.ms);
-    const storedPaused = Number((await db.selectFrom('agents').select('inbox_seq').where('id', '=', paused.agent.id).executeTakeFirstOrThrow()).inbox_seq);
-    row([`baseline INSERT, ${CONNS} connections`, N_ACCEPT, `${f(tput(base), 0)} req/s`, `p50 ${f(sb.p50)} / p99 ${f(sb.p99)} / max ${f(sb.max)} ms`, '']);
+    const storedPaused = Number(
+      (await db.selectFrom('agents').select('inbox_seq').where('id', '=', paused.agent.id).executeTakeFirstOrThrow())
+        .inbox_seq,
+    );
+    row([
+      `baseline INSERT, ${CONNS} connections`,
+      N_ACCEPT,
+      `${f(tput(base), 0)} req/s`,
+      `p50 ${f(sb.p50)} / p99 ${f(sb.p99)} / max ${f(sb.max)} ms`,
+      '',
+    ]);
     row([
       `send to a fully paused agent, 20 senders, ${CONNS} connections`,
       N_ACCEPT,
@@ -136,7 +194,10 @@ async function main() {
       `p50 ${f(sl.p50)} / p99 ${f(sl.p99)} / max ${f(sl.max)} ms`,
       `${storedPaused} stored, 0 delivered`,
     ]);
-    headlines.push({ metric: 'message accept to one fully paused agent, 20 senders', value: `${f(tput(acc), 0)} req/s = ${f(tput(acc) / tput(base), 2)} × bare INSERT (p99 ${f(sl.p99)} ms)` });
+    headlines.push({
+      metric: 'message accept to one fully paused agent, 20 senders',
+      value: `${f(tput(acc), 0)} req/s = ${f(tput(acc) / tput(base), 2)} × bare INSERT (p99 ${f(sl.p99)} ms)`,
+    });
 
     // 1b. The same load spread over 20 paused inboxes: sends to one inbox queue on its row lock
     // (gapless seq), sends to different inboxes do not.
@@ -156,19 +217,38 @@ async function main() {
     // 2. Cap exactness: 10 places left under the cap, 20 senders × 5 at once.
     await hold(db, ws.workspace_id, capped.agent.id, senders[0]!.agent.id, CAP - 10);
     const outcomes = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => post(L, '/v1/messages', { to: 'capped', body: i }, senders[i % 20]!.api_key).then((r) => r.status)),
+      Array.from({ length: 100 }, (_, i) =>
+        post(L, '/v1/messages', { to: 'capped', body: i }, senders[i % 20]!.api_key).then((r) => r.status),
+      ),
     );
-    const stored = Number((await db.selectFrom('agents').select('inbox_seq').where('id', '=', capped.agent.id).executeTakeFirstOrThrow()).inbox_seq);
+    const stored = Number(
+      (await db.selectFrom('agents').select('inbox_seq').where('id', '=', capped.agent.id).executeTakeFirstOrThrow())
+        .inbox_seq,
+    );
     const count = (s: number) => outcomes.filter((o) => o === s).length;
-    headlines.push({ metric: 'cap exactness, 20 concurrent senders', value: `${count(202)} of 100 accepted at ${CAP - 10} held, ${stored} stored`, target: 'exactly 10, never > cap', pass: stored === CAP && count(202) === 10 });
-    row([`cap exactness: ${CAP - 10} held, 100 sends from 20 senders at once`, 100, `${count(202)} × 202, ${count(429)} × 429`, `${stored} stored (cap ${CAP})`, stored === CAP && count(202) === 10 ? 'exact' : 'NOT EXACT']);
+    headlines.push({
+      metric: 'cap exactness, 20 concurrent senders',
+      value: `${count(202)} of 100 accepted at ${CAP - 10} held, ${stored} stored`,
+      target: 'exactly 10, never > cap',
+      pass: stored === CAP && count(202) === 10,
+    });
+    row([
+      `cap exactness: ${CAP - 10} held, 100 sends from 20 senders at once`,
+      100,
+      `${count(202)} × 202, ${count(429)} × 429`,
+      `${stored} stored (cap ${CAP})`,
+      stored === CAP && count(202) === 10 ? 'exact' : 'NOT EXACT',
+    ]);
 
     // 3. Drains of HELD messages on unpause: stream, sync, delivery_url.
-    for (const a of [viaWs, viaSync, viaUrl, ...bareAgents]) await hold(db, ws.workspace_id, a.agent.id, senders[1]!.agent.id, HELD);
+    for (const a of [viaWs, viaSync, viaUrl, ...bareAgents])
+      await hold(db, ws.workspace_id, a.agent.id, senders[1]!.agent.id, HELD);
 
     // 3a. WebSocket: connected (and held) first, then unpaused; the client acks as it goes.
     const wsSeqs: number[] = [];
-    const socket = new WebSocket(`ws://127.0.0.1:${leashPort}/v1/stream`, { headers: { authorization: `Bearer ${viaWs.api_key}` } });
+    const socket = new WebSocket(`ws://127.0.0.1:${leashPort}/v1/stream`, {
+      headers: { authorization: `Bearer ${viaWs.api_key}` },
+    });
     let wsDone: () => void = () => {};
     const wsFinished = new Promise<void>((r) => (wsDone = r));
     let wsLastAt = 0;
@@ -191,8 +271,19 @@ async function main() {
     const wsMs = wsLastAt - wsStart;
     socket.close();
     const wsAudit = audit(wsSeqs, HELD);
-    headlines.push({ metric: `drain of ${HELD} held on unpause, WebSocket`, value: `${f(wsMs, 0)} ms, gaps ${wsAudit.gaps}, reorders ${wsAudit.reorders}`, target: '≤ 2 s, 0 gaps', pass: wsMs <= 2000 && wsAudit.gaps === 0 && wsAudit.reorders === 0 });
-    row([`drain ${HELD} held on unpause: WebSocket`, HELD, `${f(wsMs, 0)} ms`, `${f((HELD / wsMs) * 1000, 0)} msg/s`, `gaps ${wsAudit.gaps}, reorders ${wsAudit.reorders}, repeats ${wsAudit.repeats}; ${heldOnStream} pushed while paused`]);
+    headlines.push({
+      metric: `drain of ${HELD} held on unpause, WebSocket`,
+      value: `${f(wsMs, 0)} ms, gaps ${wsAudit.gaps}, reorders ${wsAudit.reorders}`,
+      target: '≤ 2 s, 0 gaps',
+      pass: wsMs <= 2000 && wsAudit.gaps === 0 && wsAudit.reorders === 0,
+    });
+    row([
+      `drain ${HELD} held on unpause: WebSocket`,
+      HELD,
+      `${f(wsMs, 0)} ms`,
+      `${f((HELD / wsMs) * 1000, 0)} msg/s`,
+      `gaps ${wsAudit.gaps}, reorders ${wsAudit.reorders}, repeats ${wsAudit.repeats}; ${heldOnStream} pushed while paused`,
+    ]);
 
     // 3b. Sync: pages of 1,000 read and acked.
     const syncSeqs: number[] = [];
@@ -206,8 +297,19 @@ async function main() {
     }
     const syncMs = performance.now() - syncStart;
     const syncAudit = audit(syncSeqs, HELD);
-    headlines.push({ metric: `drain of ${HELD} held on unpause, sync`, value: `${f(syncMs, 0)} ms, gaps ${syncAudit.gaps}, reorders ${syncAudit.reorders}`, target: '≤ 2 s, 0 gaps', pass: syncMs <= 2000 && syncAudit.gaps === 0 && syncAudit.reorders === 0 });
-    row([`drain ${HELD} held on unpause: sync (pages of 1,000)`, HELD, `${f(syncMs, 0)} ms`, `${f((HELD / syncMs) * 1000, 0)} msg/s`, `gaps ${syncAudit.gaps}, reorders ${syncAudit.reorders}, repeats ${syncAudit.repeats}`]);
+    headlines.push({
+      metric: `drain of ${HELD} held on unpause, sync`,
+      value: `${f(syncMs, 0)} ms, gaps ${syncAudit.gaps}, reorders ${syncAudit.reorders}`,
+      target: '≤ 2 s, 0 gaps',
+      pass: syncMs <= 2000 && syncAudit.gaps === 0 && syncAudit.reorders === 0,
+    });
+    row([
+      `drain ${HELD} held on unpause: sync (pages of 1,000)`,
+      HELD,
+      `${f(syncMs, 0)} ms`,
+      `${f((HELD / syncMs) * 1000, 0)} msg/s`,
+      `gaps ${syncAudit.gaps}, reorders ${syncAudit.reorders}, repeats ${syncAudit.repeats}`,
+    ]);
 
     // 3c. delivery_url: one signed POST at a time to a local receiver; first the bare drains (see
     // bench/support/bare-drain.mjs), without and with a read of the agent before each POST.
@@ -217,11 +319,23 @@ async function main() {
       const path = check ? '/bare-check' : '/bare-plain';
       const meter = cpuMeter(bareDrain.pid!);
       const start = performance.now();
-      const r = await post(D, '/drain', { agent: bareAgents[i]!.agent.id, url: `${receiverOrigin}${path}`, secret: `whsec_${randomBytes(24).toString('base64')}`, check });
-      if (r.status !== 200 || r.json.delivered !== HELD) throw new Error(`bare drain: ${r.status} ${JSON.stringify(r.json)}`);
+      const r = await post(D, '/drain', {
+        agent: bareAgents[i]!.agent.id,
+        url: `${receiverOrigin}${path}`,
+        secret: `whsec_${randomBytes(24).toString('base64')}`,
+        check,
+      });
+      if (r.status !== 200 || r.json.delivered !== HELD)
+        throw new Error(`bare drain: ${r.status} ${JSON.stringify(r.json)}`);
       bare[path] = arrived(path).lastAt - start;
       const a = audit(arrived(path).seqs, HELD);
-      row([`baseline: bare drain of ${HELD}, ${check ? 'reading the agent before each POST' : 'POSTs only'}`, HELD, `${f(bare[path]!, 0)} ms`, `${f((HELD / bare[path]!) * 1000, 0)} msg/s`, `gaps ${a.gaps}, reorders ${a.reorders}; ${cpuPerMessage(meter(HELD))}`]);
+      row([
+        `baseline: bare drain of ${HELD}, ${check ? 'reading the agent before each POST' : 'POSTs only'}`,
+        HELD,
+        `${f(bare[path]!, 0)} ms`,
+        `${f((HELD / bare[path]!) * 1000, 0)} msg/s`,
+        `gaps ${a.gaps}, reorders ${a.reorders}; ${cpuPerMessage(meter(HELD))}`,
+      ]);
     }
     await D.close();
     await new Promise((r) => setTimeout(r, 300));
@@ -242,7 +356,13 @@ async function main() {
       target: '≤ 10 s, 0 gaps',
       pass: urlMs <= 10000 && urlAudit.gaps === 0 && urlAudit.reorders === 0,
     });
-    row([`drain ${HELD} held on unpause: delivery_url`, HELD, `${f(urlMs, 0)} ms`, `${f((HELD / urlMs) * 1000, 0)} msg/s = ${vsBare('/bare-plain')} × bare, ${vsBare('/bare-check')} × bare with the check`, `gaps ${urlAudit.gaps}, reorders ${urlAudit.reorders}, repeats ${urlAudit.repeats}; ${heldOnUrl} posted while paused; ${urlCpu}`]);
+    row([
+      `drain ${HELD} held on unpause: delivery_url`,
+      HELD,
+      `${f(urlMs, 0)} ms`,
+      `${f((HELD / urlMs) * 1000, 0)} msg/s = ${vsBare('/bare-plain')} × bare, ${vsBare('/bare-check')} × bare with the check`,
+      `gaps ${urlAudit.gaps}, reorders ${urlAudit.reorders}, repeats ${urlAudit.repeats}; ${heldOnUrl} posted while paused; ${urlCpu}`,
+    ]);
 
     await Promise.all([L.close(), B.close()]);
   } finally {
@@ -254,7 +374,14 @@ async function main() {
     await database.drop();
   }
 
-  await report('messages', 'Messages benchmark', ['scenario', 'n', 'rate / time', 'latency or throughput', 'checks'], rows, QUICK, headlines);
+  await report(
+    'messages',
+    'Messages benchmark',
+    ['scenario', 'n', 'rate / time', 'latency or throughput', 'checks'],
+    rows,
+    QUICK,
+    headlines,
+  );
 }
 
 main().catch((err) => {

@@ -12,14 +12,27 @@ const N_BURST = 1_000;
 const CONNS = 50;
 
 async function lateness(leash: BenchLeash, ids: string[]): Promise<{ s: Stats; pending: number }> {
-  const rows = await leash.db.selectFrom('approvals').select(['status', 'expires_at', 'response_at']).where('id', 'in', ids).execute();
+  const rows = await leash.db
+    .selectFrom('approvals')
+    .select(['status', 'expires_at', 'response_at'])
+    .where('id', 'in', ids)
+    .execute();
   const pending = rows.filter((r) => r.status !== 'timed_out').length;
-  return { s: stats(rows.filter((r) => r.response_at).map((r) => r.response_at!.getTime() - r.expires_at.getTime())), pending };
+  return {
+    s: stats(rows.filter((r) => r.response_at).map((r) => r.response_at!.getTime() - r.expires_at.getTime())),
+    pending,
+  };
 }
 
 async function untilSettled(leash: BenchLeash, ids: string[], deadline: number): Promise<void> {
   while (Date.now() < deadline) {
-    const left = await leash.db.selectFrom('approvals').select('id').where('id', 'in', ids).where('status', '=', 'pending').limit(1).execute();
+    const left = await leash.db
+      .selectFrom('approvals')
+      .select('id')
+      .where('id', 'in', ids)
+      .where('status', '=', 'pending')
+      .limit(1)
+      .execute();
     if (left.length === 0) return;
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -28,12 +41,18 @@ async function untilSettled(leash: BenchLeash, ids: string[], deadline: number):
 async function main() {
   const leash = await startLeash('timeouts');
   const rows: string[] = [];
-  const row = (name: string, s: Stats, extra = '') => rows.push(`| ${name} | ${s.n} | ${f(s.p50, 0)} | ${f(s.p99, 0)} | ${f(s.max, 0)} | ${extra} |`);
+  const row = (name: string, s: Stats, extra = '') =>
+    rows.push(`| ${name} | ${s.n} | ${f(s.p50, 0)} | ${f(s.p99, 0)} | ${f(s.max, 0)} | ${extra} |`);
   const headlines = [];
   try {
     const L = client(leash.origin, CONNS);
     const create = async (i: number, timeout: number, ids: string[]) => {
-      const r = await post(L, '/v1/pause', ask(i, { timeout_seconds: timeout, timeout_default: 'Reject' }), leash.agent.key);
+      const r = await post(
+        L,
+        '/v1/pause',
+        ask(i, { timeout_seconds: timeout, timeout_default: 'Reject' }),
+        leash.agent.key,
+      );
       if (r.status !== 201) throw new Error(`create: ${r.status} ${JSON.stringify(r.json)}`);
       ids.push(r.json.pause_id);
     };
@@ -59,15 +78,32 @@ async function main() {
       ['burst', b],
     ] as const) {
       headlines.push(
-        { metric: `timeout lateness p99, ${name}`, value: `${f(x.s.p99, 0)} ms`, target: '≤ 50 ms', pass: x.s.p99 <= 50 && x.pending === 0 },
-        { metric: `timeout lateness max, ${name}`, value: `${f(x.s.max, 0)} ms`, target: '≤ 250 ms', pass: x.s.max <= 250 && x.pending === 0 },
+        {
+          metric: `timeout lateness p99, ${name}`,
+          value: `${f(x.s.p99, 0)} ms`,
+          target: '≤ 50 ms',
+          pass: x.s.p99 <= 50 && x.pending === 0,
+        },
+        {
+          metric: `timeout lateness max, ${name}`,
+          value: `${f(x.s.max, 0)} ms`,
+          target: '≤ 250 ms',
+          pass: x.s.max <= 250 && x.pending === 0,
+        },
       );
     }
     await L.close();
   } finally {
     await leash.stop();
   }
-  await report('timeouts', 'Timeout lateness benchmark', ['scenario', 'n', 'p50', 'p99', 'max', 'notes'], rows, QUICK, headlines);
+  await report(
+    'timeouts',
+    'Timeout lateness benchmark',
+    ['scenario', 'n', 'p50', 'p99', 'max', 'notes'],
+    rows,
+    QUICK,
+    headlines,
+  );
 }
 
 main().catch((err) => {

@@ -22,7 +22,12 @@ export async function armDeliveries(queues: Queues, rows: DueDelivery[]): Promis
         name: 'deliver',
         // The target names the endpoint (or agent) for the per-target concurrency cap.
         data: { deliveryId: r.id, target: r.endpoint_id ?? r.agent_id },
-        opts: { jobId: `${r.id}.${r.attempts}`, delay: Math.max(0, r.next_attempt_at.getTime() - Date.now()), attempts: 5, backoff: { type: 'exponential', delay: 1_000 } },
+        opts: {
+          jobId: `${r.id}.${r.attempts}`,
+          delay: Math.max(0, r.next_attempt_at.getTime() - Date.now()),
+          attempts: 5,
+          backoff: { type: 'exponential', delay: 1_000 },
+        },
       })),
     );
   }
@@ -38,7 +43,12 @@ export async function armTimers(queues: Queues, rows: { id: string; expires_at: 
       rows.slice(i, i + CHUNK).map((r) => ({
         name: 'expire',
         data: { approvalId: r.id },
-        opts: { jobId: `expire.${r.id}`, delay: Math.max(0, r.expires_at.getTime() - Date.now() - TIMER_LEAD_MS), attempts: 5, backoff: { type: 'exponential', delay: 200 } },
+        opts: {
+          jobId: `expire.${r.id}`,
+          delay: Math.max(0, r.expires_at.getTime() - Date.now() - TIMER_LEAD_MS),
+          attempts: 5,
+          backoff: { type: 'exponential', delay: 200 },
+        },
       })),
     );
   }
@@ -57,7 +67,11 @@ export async function armSends(queues: Queues, rows: DueSend[]): Promise<void> {
       rows.slice(i, i + CHUNK).map((r) => ({
         name: 'send',
         data: { promptId: r.id },
-        opts: { ...PROMPT_JOB, jobId: `send.${r.id}.${r.attempts}`, delay: Math.max(0, r.next_attempt_at.getTime() - Date.now()) },
+        opts: {
+          ...PROMPT_JOB,
+          jobId: `send.${r.id}.${r.attempts}`,
+          delay: Math.max(0, r.next_attempt_at.getTime() - Date.now()),
+        },
       })),
     );
   }
@@ -70,7 +84,11 @@ export async function armOutcomes(queues: Queues, rows: DueOutcome[]): Promise<v
       rows.slice(i, i + CHUNK).map((r) => ({
         name: 'outcome',
         data: { promptId: r.id },
-        opts: { ...PROMPT_JOB, jobId: `outcome.${r.id}.${r.outcome_attempts}`, delay: Math.max(0, (r.outcome_next_at?.getTime() ?? 0) - Date.now()) },
+        opts: {
+          ...PROMPT_JOB,
+          jobId: `outcome.${r.id}.${r.outcome_attempts}`,
+          delay: Math.max(0, (r.outcome_next_at?.getTime() ?? 0) - Date.now()),
+        },
       })),
     );
   }
@@ -78,13 +96,24 @@ export async function armOutcomes(queues: Queues, rows: DueOutcome[]): Promise<v
 
 /** Prompts whose send or outcome update was due `overdueMs` ago or more (Redis lost its job, or
  *  arming it failed): arm them; `all`: every one, each at its time (the re-arm). */
-export async function armDuePrompts(deps: Pick<Deps, 'db'>, queues: Queues, overdueMs: number | 'all'): Promise<number> {
+export async function armDuePrompts(
+  deps: Pick<Deps, 'db'>,
+  queues: Queues,
+  overdueMs: number | 'all',
+): Promise<number> {
   const before = overdueMs === 'all' ? undefined : new Date(Date.now() - overdueMs);
-  let sends = deps.db.selectFrom('prompts').select(['id', 'attempts', 'next_attempt_at']).where('status', '=', 'queued');
+  let sends = deps.db
+    .selectFrom('prompts')
+    .select(['id', 'attempts', 'next_attempt_at'])
+    .where('status', '=', 'queued');
   if (before) sends = sends.where('next_attempt_at', '<=', before);
   const dueSends = await sends.orderBy('next_attempt_at').limit(10_000).execute();
   await armSends(queues, dueSends);
-  let outcomes = deps.db.selectFrom('prompts').select(['id', 'outcome_attempts', 'outcome_next_at']).where('outcome_at', 'is', null).where('outcome_next_at', 'is not', null);
+  let outcomes = deps.db
+    .selectFrom('prompts')
+    .select(['id', 'outcome_attempts', 'outcome_next_at'])
+    .where('outcome_at', 'is', null)
+    .where('outcome_next_at', 'is not', null);
   if (before) outcomes = outcomes.where('outcome_next_at', '<=', before);
   const dueOutcomes = await outcomes.orderBy('outcome_next_at').limit(10_000).execute();
   await armOutcomes(queues, dueOutcomes);
@@ -157,7 +186,11 @@ export async function armTimersDue(deps: Pick<Deps, 'db'>, queues: Queues, from:
 
 /** After Redis lost its data: every timer due before `until`, every pending delivery, every
  *  prompt's send or outcome update, from Postgres. */
-export async function rearmEverything(deps: Pick<Deps, 'db'>, queues: Queues, until: Date): Promise<{ timers: number; deliveries: number; prompts: number; drains: number }> {
+export async function rearmEverything(
+  deps: Pick<Deps, 'db'>,
+  queues: Queues,
+  until: Date,
+): Promise<{ timers: number; deliveries: number; prompts: number; drains: number }> {
   const timers = await armTimersDue(deps, queues, new Date(0), until);
   const deliveries = await deps.db
     .selectFrom('deliveries')
@@ -165,5 +198,10 @@ export async function rearmEverything(deps: Pick<Deps, 'db'>, queues: Queues, un
     .where('status', '=', 'pending')
     .execute();
   await armDeliveries(queues, deliveries);
-  return { timers, deliveries: deliveries.length, prompts: await armDuePrompts(deps, queues, 'all'), drains: await armDrains(deps, queues) };
+  return {
+    timers,
+    deliveries: deliveries.length,
+    prompts: await armDuePrompts(deps, queues, 'all'),
+    drains: await armDrains(deps, queues),
+  };
 }

@@ -49,7 +49,13 @@ function readDeliveries(db: Db, ids: string[]) {
     .leftJoin('webhook_endpoints as e', (j) => j.onRef('e.id', '=', 'd.endpoint_id').on('e.deleted_at', 'is', null))
     .leftJoin('agents as a', 'a.id', 'd.agent_id')
     .selectAll('d')
-    .select(['o.payload', 'e.url as endpoint_url', 'e.secret as endpoint_secret', 'a.delivery_url', 'a.delivery_secret'])
+    .select([
+      'o.payload',
+      'e.url as endpoint_url',
+      'e.secret as endpoint_secret',
+      'a.delivery_url',
+      'a.delivery_secret',
+    ])
     .where('d.id', '=', sql<string>`any(${ids}::uuid[])`)
     .execute();
 }
@@ -94,14 +100,25 @@ export async function attemptDelivery(deps: Pick<Deps, 'db' | 'config'>, deliver
     : d.delivery_url && d.delivery_secret && { url: d.delivery_url, secret: d.delivery_secret };
   const attempts = d.attempts + 1;
   const giveUp = (fields: { last_status?: number | null; last_error: string }) =>
-    db.updateTable('deliveries').set({ status: 'failed', attempts, updated_at: new Date(), ...fields }).where('id', '=', d.id).where('status', '=', 'pending').execute();
+    db
+      .updateTable('deliveries')
+      .set({ status: 'failed', attempts, updated_at: new Date(), ...fields })
+      .where('id', '=', d.id)
+      .where('status', '=', 'pending')
+      .execute();
 
   if (!event || !target) {
     await giveUp({ last_error: !event ? 'event no longer stored' : 'target removed' });
     return { outcome: 'failed', agentId };
   }
   try {
-    const status = await signedPost({ url: target.url, secret: target.secret, id: d.event_id, body: JSON.stringify(event.payload), allowPrivateUrls: config.allowPrivateUrls });
+    const status = await signedPost({
+      url: target.url,
+      secret: target.secret,
+      id: d.event_id,
+      body: JSON.stringify(event.payload),
+      allowPrivateUrls: config.allowPrivateUrls,
+    });
     await writeSuccess(db, { id: d.id, attempts, status });
     return { outcome: 'succeeded', status, agentId };
   } catch (err) {

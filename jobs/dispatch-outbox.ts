@@ -31,11 +31,20 @@ export interface Fanout {
 
 /** Whether any event waits (one cheap read on the partial index: the poll runs often). */
 export async function outboxPending(deps: Pick<Deps, 'db'>): Promise<boolean> {
-  const row = await deps.db.selectFrom('outbox').select('id').where('dispatched_at', 'is', null).limit(1).executeTakeFirst();
+  const row = await deps.db
+    .selectFrom('outbox')
+    .select('id')
+    .where('dispatched_at', 'is', null)
+    .limit(1)
+    .executeTakeFirst();
   return row !== undefined;
 }
 
-type Json<T> = Omit<T, 'expires_at' | 'next_attempt_at' | 'outcome_next_at'> & { expires_at?: string; next_attempt_at?: string; outcome_next_at?: string };
+type Json<T> = Omit<T, 'expires_at' | 'next_attempt_at' | 'outcome_next_at'> & {
+  expires_at?: string;
+  next_attempt_at?: string;
+  outcome_next_at?: string;
+};
 
 /** The events that take an approval out of pending (its prompts' outcomes are due). */
 const SETTLED = ['pause_request.responded', 'pause_request.timed_out', 'pause_request.cancelled'];
@@ -49,7 +58,13 @@ const SETTLED = ['pause_request.responded', 'pause_request.timed_out', 'pause_re
  * due. Delivery ids are UUIDv7 made in SQL, as the rows are (`uuidv7Sql`).
  */
 export async function dispatchBatch(deps: Pick<Deps, 'db'>): Promise<Fanout> {
-  const { rows } = await sql<{ events: number; deliveries: Json<DueDelivery>[]; requested: Json<Fanout['requested'][number]>[]; sends: Json<DueSend>[]; outcomes: Json<DueOutcome>[] }>`
+  const { rows } = await sql<{
+    events: number;
+    deliveries: Json<DueDelivery>[];
+    requested: Json<Fanout['requested'][number]>[];
+    sends: Json<DueSend>[];
+    outcomes: Json<DueOutcome>[];
+  }>`
     with ev as (
       select o.id, o.workspace_id, o.agent_id, o.type, o.payload
       from outbox o

@@ -33,7 +33,8 @@ function targetReader(db: Deps['db'], agentId: string) {
   return async () => {
     const a = (await db.executeQuery(query)).rows[0];
     // Held under full pause (skipped, not dropped); nothing for a stopped agent.
-    if (!a?.delivery_url || !a.delivery_secret || a.deleted_at || a.pause_mode === 'full' || a.run_state === 'stopped') return undefined;
+    if (!a?.delivery_url || !a.delivery_secret || a.deleted_at || a.pause_mode === 'full' || a.run_state === 'stopped')
+      return undefined;
     return { url: a.delivery_url, secret: a.delivery_secret, acked: Number(a.acked_seq), failures: a.drain_failures };
   };
 }
@@ -51,7 +52,11 @@ const always: DrainControl = { stopping: () => false, stillOwner: async () => tr
 
 /** Drains until the inbox is empty, the agent may not take messages, a POST fails, or the worker
  *  stops or loses the job. */
-export async function drainInbox(deps: Pick<Deps, 'db' | 'config'>, agentId: string, control: DrainControl = always): Promise<DrainResult> {
+export async function drainInbox(
+  deps: Pick<Deps, 'db' | 'config'>,
+  agentId: string,
+  control: DrainControl = always,
+): Promise<DrainResult> {
   const { db, config } = deps;
   let delivered = 0;
   let last = 0;
@@ -84,21 +89,37 @@ export async function drainInbox(deps: Pick<Deps, 'db' | 'config'>, agentId: str
           return true;
         };
         try {
-          await signedPost({ url, secret, id: message.id, body, allowPrivateUrls: config.allowPrivateUrls, beforeSend });
+          await signedPost({
+            url,
+            secret,
+            id: message.id,
+            body,
+            allowPrivateUrls: config.allowPrivateUrls,
+            beforeSend,
+          });
         } catch (err) {
           if (err instanceof NotSent) return { outcome: 'done', delivered };
           const at = new Date(Date.now() + drainBackoff(config.retryScheduleMs, t.failures + 1));
           const why = err instanceof DeliveryError ? err.message : String(err);
           await db
             .updateTable('agents')
-            .set((eb) => ({ drain_failures: eb('drain_failures', '+', 1), drain_retry_at: at, drain_error: `seq ${message.seq}: ${why}`.slice(0, 500) }))
+            .set((eb) => ({
+              drain_failures: eb('drain_failures', '+', 1),
+              drain_retry_at: at,
+              drain_error: `seq ${message.seq}: ${why}`.slice(0, 500),
+            }))
             .where('id', '=', agentId)
             .execute();
           return { outcome: 'retry', at, delivered };
         }
         last = message.seq;
         delivered++;
-        if (t.failures > 0) await db.updateTable('agents').set({ drain_failures: 0, drain_retry_at: null, drain_error: null }).where('id', '=', agentId).execute();
+        if (t.failures > 0)
+          await db
+            .updateTable('agents')
+            .set({ drain_failures: 0, drain_retry_at: null, drain_error: null })
+            .where('id', '=', agentId)
+            .execute();
         if (last - written >= ACK_EVERY) await writeAck();
       }
     }

@@ -11,14 +11,22 @@ export type ExpireResult = 'expired' | 'settled' | { rearmAt: Date };
 
 /** Links are the same for every approval of one database (config), so a batch takes its first's. */
 const expire = batchedPerDb(async (db: Db, items: { id: string; links: Deps['approvals'] }[]) => {
-  const done = await expireApprovals(db, items.map((i) => i.id), items[0]!.links);
+  const done = await expireApprovals(
+    db,
+    items.map((i) => i.id),
+    items[0]!.links,
+  );
   return items.map((i) => done.has(i.id));
 });
 
 /** Timer jobs starting together read their approvals together: a burst of 1,000 due in the same
  *  second is a few queries, not 1,000 queued on the pool (which made the last ones start late). */
 const readDue = batchedPerDb(async (db: Db, ids: string[]) => {
-  const rows = await db.selectFrom('approvals').select(['id', 'status', 'expires_at']).where('id', '=', sql<string>`any(${ids}::uuid[])`).execute();
+  const rows = await db
+    .selectFrom('approvals')
+    .select(['id', 'status', 'expires_at'])
+    .where('id', '=', sql<string>`any(${ids}::uuid[])`)
+    .execute();
   const byId = new Map(rows.map((r) => [r.id, r]));
   return ids.map((id) => byId.get(id));
 });
@@ -30,6 +38,7 @@ export async function expireJob(deps: Pick<Deps, 'db' | 'approvals'>, approvalId
   // Fired well before its time (re-armed from an old schedule): come back at the right time.
   if (wait > 2_000) return { rearmAt: row.expires_at };
   // setTimeout may fire a millisecond early; the decision requires expires_at <= now.
-  while (Date.now() < row.expires_at.getTime()) await new Promise((resolve) => setTimeout(resolve, row.expires_at.getTime() - Date.now() + 1));
+  while (Date.now() < row.expires_at.getTime())
+    await new Promise((resolve) => setTimeout(resolve, row.expires_at.getTime() - Date.now() + 1));
   return (await expire(deps.db, { id: approvalId, links: deps.approvals })) ? 'expired' : 'settled';
 }

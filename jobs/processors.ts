@@ -23,7 +23,17 @@ export interface Processor {
   run: (job: Job, token?: string) => Promise<unknown>;
 }
 
-export function jobProcessors({ deps, queues, producer, closing }: { deps: Deps; queues: Queues; producer: Redis; closing: () => boolean }): Record<QueueName, Processor> {
+export function jobProcessors({
+  deps,
+  queues,
+  producer,
+  closing,
+}: {
+  deps: Deps;
+  queues: Queues;
+  producer: Redis;
+  closing: () => boolean;
+}): Record<QueueName, Processor> {
   const { config, log, db } = deps;
   const inFlight = new Map<string, number>();
   /** Calls to one destination at most once per everyMs, across every worker process (a Redis key
@@ -41,7 +51,10 @@ export function jobProcessors({ deps, queues, producer, closing }: { deps: Deps;
     const slot = `${config.queuePrefix}:leash:budget:${key}:${minute}`;
     const [[, used]] = (await producer.multi().incr(slot).pexpire(slot, 61_000).exec()) as [[Error | null, number]];
     if (used <= perMinute) return;
-    throw new RetryLater((minute + 1) * 60_000 + Math.floor(Math.random() * 1_000), `send budget of ${perMinute} a minute used up for ${key}`);
+    throw new RetryLater(
+      (minute + 1) * 60_000 + Math.floor(Math.random() * 1_000),
+      `send budget of ${perMinute} a minute used up for ${key}`,
+    );
   };
   const pacing: Pacing = { pace, budget };
   /** What a prompt step leaves to arm: its retry, or an outcome a late send made due. */
@@ -69,11 +82,22 @@ export function jobProcessors({ deps, queues, producer, closing }: { deps: Deps;
           const result = await attemptDelivery(deps, job.data.deliveryId);
           const columns = ['id', 'attempts', 'next_attempt_at', 'endpoint_id', 'agent_id'] as const;
           if (result.outcome === 'retry') {
-            const row = await db.selectFrom('deliveries').select(columns).where('id', '=', job.data.deliveryId).executeTakeFirst();
+            const row = await db
+              .selectFrom('deliveries')
+              .select(columns)
+              .where('id', '=', job.data.deliveryId)
+              .executeTakeFirst();
             if (row) await armDeliveries(queues, [row]);
           }
           if ('agentId' in result && result.agentId) {
-            const next = await db.selectFrom('deliveries').select(columns).where('agent_id', '=', result.agentId).where('status', '=', 'pending').orderBy('event_id').limit(1).executeTakeFirst();
+            const next = await db
+              .selectFrom('deliveries')
+              .select(columns)
+              .where('agent_id', '=', result.agentId)
+              .where('status', '=', 'pending')
+              .orderBy('event_id')
+              .limit(1)
+              .executeTakeFirst();
             if (next) await armDeliveries(queues, [next]);
           }
           return result;
@@ -92,7 +116,10 @@ export function jobProcessors({ deps, queues, producer, closing }: { deps: Deps;
       run: async (job) => {
         const result = await expireJob(deps, job.data.approvalId);
         if (typeof result === 'object') {
-          await queues.timers.add('expire', job.data, { jobId: `expire.${job.data.approvalId}.${Date.now()}`, delay: Math.max(0, result.rearmAt.getTime() - Date.now() - TIMER_LEAD_MS) });
+          await queues.timers.add('expire', job.data, {
+            jobId: `expire.${job.data.approvalId}.${Date.now()}`,
+            delay: Math.max(0, result.rearmAt.getTime() - Date.now() - TIMER_LEAD_MS),
+          });
         }
         return result;
       },
@@ -103,7 +130,9 @@ export function jobProcessors({ deps, queues, producer, closing }: { deps: Deps;
         // A job armed before prompts existed names an approval: its prompt was re-armed at start.
         if (typeof job.data.promptId !== 'string') return 'stale';
         try {
-          const result = await (job.name === 'send' ? sendPrompt(deps, job.data.promptId, pacing) : showOutcome(deps, job.data.promptId, pacing));
+          const result = await (job.name === 'send'
+            ? sendPrompt(deps, job.data.promptId, pacing)
+            : showOutcome(deps, job.data.promptId, pacing));
           await armAfter(result);
           return result.done;
         } catch (err) {

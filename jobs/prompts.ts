@@ -43,7 +43,11 @@ const claimFree = () => new Date(Date.now() - CLAIM_MS);
 async function load(deps: Deps, promptId: string): Promise<{ prompt: PromptRow; approval: ApprovalRow } | undefined> {
   const prompt = await deps.db.selectFrom('prompts').selectAll().where('id', '=', promptId).executeTakeFirst();
   if (!prompt) return undefined;
-  const approval = await deps.db.selectFrom('approvals').selectAll().where('id', '=', prompt.approval_id).executeTakeFirst();
+  const approval = await deps.db
+    .selectFrom('approvals')
+    .selectAll()
+    .where('id', '=', prompt.approval_id)
+    .executeTakeFirst();
   return approval && { prompt, approval };
 }
 
@@ -54,7 +58,11 @@ async function paced(adapter: ChannelAdapter, approval: ApprovalRow, prompt: Pro
 const errorText = (err: unknown) => ((err as Error)?.message ?? String(err)).slice(0, 500);
 
 /** Leash itself, on the channel that could not take the question. */
-const senderCtx = (prompt: PromptRow): Ctx => ({ workspaceId: prompt.workspace_id, channel: prompt.channel as Ctx['channel'], actor: { type: 'system', id: null, display: 'leash' } });
+const senderCtx = (prompt: PromptRow): Ctx => ({
+  workspaceId: prompt.workspace_id,
+  channel: prompt.channel as Ctx['channel'],
+  actor: { type: 'system', id: null, display: 'leash' },
+});
 
 /** A question that will not reach its recipient: on the approval's timeline and out as
  *  pause_request.send_failed, in the transaction that marks the prompt failed. */
@@ -64,8 +72,22 @@ async function recordSendFailed(tx: Tx, deps: Deps, approvalId: string, prompt: 
   await recordChanges(tx, [
     {
       ctx: senderCtx(prompt),
-      entry: { action: 'approval.send_failed', agentId: approval.agent_id, details: { pause_id: approval.id, channel: prompt.channel, recipient: prompt.recipient, error: prompt.last_error } },
-      event: { workspaceId: approval.workspace_id, agentId: approval.agent_id, type: 'pause_request.send_failed', data: approvalView(record!, deps.approvals, 'agent') },
+      entry: {
+        action: 'approval.send_failed',
+        agentId: approval.agent_id,
+        details: {
+          pause_id: approval.id,
+          channel: prompt.channel,
+          recipient: prompt.recipient,
+          error: prompt.last_error,
+        },
+      },
+      event: {
+        workspaceId: approval.workspace_id,
+        agentId: approval.agent_id,
+        type: 'pause_request.send_failed',
+        data: approvalView(record!, deps.approvals, 'agent'),
+      },
     },
   ]);
 }
@@ -75,7 +97,14 @@ async function failForGood(deps: Deps, prompt: PromptRow, why: string, attempted
   await inTransaction(deps.db, async (tx) => {
     const row = await tx
       .updateTable('prompts')
-      .set((eb) => ({ status: 'failed', last_error: why, attempts: attempted ? eb('attempts', '+', 1) : eb.ref('attempts'), claimed_at: null, outcome_at: new Date(), updated_at: new Date() }))
+      .set((eb) => ({
+        status: 'failed',
+        last_error: why,
+        attempts: attempted ? eb('attempts', '+', 1) : eb.ref('attempts'),
+        claimed_at: null,
+        outcome_at: new Date(),
+        updated_at: new Date(),
+      }))
       .where('id', '=', prompt.id)
       .where('status', '=', 'queued')
       .returningAll()
@@ -106,7 +135,16 @@ async function concludeUnsent(deps: Deps, prompt: PromptRow): Promise<boolean> {
   await inTransaction(deps.db, async (tx) => {
     const row = await tx
       .updateTable('prompts')
-      .set({ status: 'failed', last_error: `not sent before the approval was settled; last error: ${prompt.last_error ?? 'none'}`.slice(0, 500), claimed_at: null, outcome_at: new Date(), updated_at: new Date() })
+      .set({
+        status: 'failed',
+        last_error: `not sent before the approval was settled; last error: ${prompt.last_error ?? 'none'}`.slice(
+          0,
+          500,
+        ),
+        claimed_at: null,
+        outcome_at: new Date(),
+        updated_at: new Date(),
+      })
       .where('id', '=', prompt.id)
       .where('status', '=', 'queued')
       .where((eb) => eb.or([eb('claimed_at', 'is', null), eb('claimed_at', '<', claimFree())]))
@@ -163,7 +201,15 @@ export async function sendPrompt(deps: Deps, promptId: string, pacing: Pacing): 
   // Recorded even when empty: a sent question is never sent again by a re-arm.
   await deps.db
     .updateTable('prompts')
-    .set((eb) => ({ status: 'sent', sent_at: new Date(), ref: json(ref ?? {}), last_error: null, attempts: eb('attempts', '+', 1), claimed_at: null, updated_at: new Date() }))
+    .set((eb) => ({
+      status: 'sent',
+      sent_at: new Date(),
+      ref: json(ref ?? {}),
+      last_error: null,
+      attempts: eb('attempts', '+', 1),
+      claimed_at: null,
+      updated_at: new Date(),
+    }))
     .where('id', '=', prompt.id)
     .execute();
   // Settled while it was being sent: the outcome job found it still queued and left it to us.
@@ -195,7 +241,10 @@ async function sendFailed(deps: Deps, adapter: ChannelAdapter, prompt: PromptRow
   }
   const attempts = prompt.attempts + 1;
   const next = new Date(Date.now() + retryDelay(deps.config.channelRetryScheduleMs, attempts));
-  deps.log.info({ approval: prompt.approval_id, prompt: prompt.id, attempts, err: errorText(err) }, 'sending the question failed; will retry');
+  deps.log.info(
+    { approval: prompt.approval_id, prompt: prompt.id, attempts, err: errorText(err) },
+    'sending the question failed; will retry',
+  );
   const row = await deps.db
     .updateTable('prompts')
     .set({ attempts, next_attempt_at: next, last_error: errorText(err), claimed_at: null, updated_at: new Date() })
@@ -214,12 +263,18 @@ export async function showOutcome(deps: Deps, promptId: string, pacing: Pacing):
   if (approval.status === 'pending') return { done: 'still pending' };
   if (prompt.status === 'queued') {
     // A send in progress holds the prompt: its outcome follows it. Otherwise nothing goes out now.
-    if (!(await concludeUnsent(deps, prompt))) throw new RetryLater(Date.now() + 1_000, 'waiting for the question to be sent');
+    if (!(await concludeUnsent(deps, prompt)))
+      throw new RetryLater(Date.now() + 1_000, 'waiting for the question to be sent');
     return { done: 'never sent' };
   }
   const adapter = adapters[prompt.channel];
   const done = (error: string | null) =>
-    deps.db.updateTable('prompts').set({ outcome_at: new Date(), outcome_error: error, updated_at: new Date() }).where('id', '=', prompt.id).where('outcome_at', 'is', null).execute();
+    deps.db
+      .updateTable('prompts')
+      .set({ outcome_at: new Date(), outcome_error: error, updated_at: new Date() })
+      .where('id', '=', prompt.id)
+      .where('outcome_at', 'is', null)
+      .execute();
   // Nothing to update: never sent (failed, skipped), or a channel whose messages cannot be edited.
   if (prompt.status !== 'sent' || !adapter?.settled) {
     await done(null);
@@ -233,14 +288,22 @@ export async function showOutcome(deps: Deps, promptId: string, pacing: Pacing):
     const why = adapter.permanent?.(err);
     const settledAt = (approval.response_at ?? approval.updated_at).getTime();
     if (why || Date.now() - settledAt > OUTCOME_GIVE_UP_MS) {
-      deps.log.warn({ approval: approval.id, prompt: prompt.id, why: why ?? errorText(err) }, 'the outcome could not be shown');
+      deps.log.warn(
+        { approval: approval.id, prompt: prompt.id, why: why ?? errorText(err) },
+        'the outcome could not be shown',
+      );
       await done(why ?? `gave up: ${errorText(err)}`);
       return { done: 'gave up' };
     }
     const attempts = prompt.outcome_attempts + 1;
     const row = await deps.db
       .updateTable('prompts')
-      .set({ outcome_attempts: attempts, outcome_next_at: new Date(Date.now() + retryDelay(deps.config.channelRetryScheduleMs, attempts)), outcome_error: errorText(err), updated_at: new Date() })
+      .set({
+        outcome_attempts: attempts,
+        outcome_next_at: new Date(Date.now() + retryDelay(deps.config.channelRetryScheduleMs, attempts)),
+        outcome_error: errorText(err),
+        updated_at: new Date(),
+      })
       .where('id', '=', prompt.id)
       .where('outcome_at', 'is', null)
       .returning(['id', 'outcome_attempts', 'outcome_next_at'])

@@ -13,7 +13,17 @@ import { OUTBOX_KEY } from '../src/outbox/outbox.js';
 import { createQueues, producerConnection, workerConnection } from '../src/queue.js';
 import { DELIVERIES_KEY } from '../src/webhooks/endpoints.js';
 import { DRAIN_RESET_PREFIX, INBOX_PREFIX } from '../src/wakeups.js';
-import { armDeliveries, armDrains, armDueDeliveries, armDuePrompts, armOutcomes, armSends, armTimers, armTimersDue, rearmEverything } from './arm.js';
+import {
+  armDeliveries,
+  armDrains,
+  armDueDeliveries,
+  armDuePrompts,
+  armOutcomes,
+  armSends,
+  armTimers,
+  armTimersDue,
+  rearmEverything,
+} from './arm.js';
 import { BATCH, dispatchBatch, outboxPending, type Fanout } from './dispatch-outbox.js';
 import { jobProcessors } from './processors.js';
 
@@ -56,7 +66,10 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
   const redisError = (err: Error, queue?: string) => {
     if (redisDown) return;
     redisDown = true;
-    log.warn({ err: err.message, queue }, 'redis unreachable: timers and deliveries wait, and are re-armed from Postgres when it is back');
+    log.warn(
+      { err: err.message, queue },
+      'redis unreachable: timers and deliveries wait, and are re-armed from Postgres when it is back',
+    );
   };
   for (const c of [connection, producer]) c.on('error', (err) => redisError(err));
   producer.on('ready', () => {
@@ -89,7 +102,10 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
     redisReady();
     await armDeliveries(queues, fan.deliveries);
     // Far-off deadlines are left to the sweep (see ARM_AHEAD_MS), as for approvals with no event.
-    await armTimers(queues, fan.requested.filter((a) => a.expires_at.getTime() < Date.now() + horizonMs));
+    await armTimers(
+      queues,
+      fan.requested.filter((a) => a.expires_at.getTime() < Date.now() + horizonMs),
+    );
     await armSends(queues, fan.sends);
     await armOutcomes(queues, fan.outcomes);
   };
@@ -123,7 +139,9 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
     const ids = all ? undefined : [...woken];
     all = false;
     woken.clear();
-    await whenRedis(() => armDrains(deps, queues, ids)).catch((err) => warn(err, 'arming drains failed; the sweep retries'));
+    await whenRedis(() => armDrains(deps, queues, ids)).catch((err) =>
+      warn(err, 'arming drains failed; the sweep retries'),
+    );
   });
   /** A new delivery_url: a drain delayed by the old URL's backoff runs now. */
   const resetDrain = async (agentId: string) => {
@@ -143,13 +161,21 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
     void armWoken();
   };
   const workers = Object.entries(processors).map(([name, p]) => {
-    const w = new Worker(name, (job, token) => p.run(job, token), { connection, prefix: config.queuePrefix, concurrency: p.concurrency, ...p.options });
-    w.on('error', (err) => (producer.status === 'ready' ? log.warn({ queue: name, err: err.message }, 'worker error') : redisError(err, name)));
-    w.on('failed', (job, err) => log.warn({ queue: name, job: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'));
+    const w = new Worker(name, (job, token) => p.run(job, token), {
+      connection,
+      prefix: config.queuePrefix,
+      concurrency: p.concurrency,
+      ...p.options,
+    });
+    w.on('error', (err) =>
+      producer.status === 'ready' ? log.warn({ queue: name, err: err.message }, 'worker error') : redisError(err, name),
+    );
+    w.on('failed', (job, err) =>
+      log.warn({ queue: name, job: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'),
+    );
     if (name === 'drains') w.on('completed', (job) => wakeInbox(job.data.agentId));
     return w;
   });
-
 
   const armDue = coalesced(async () => {
     await whenRedis(() => armDueDeliveries(deps, queues, 0)).catch((err) => warn(err, 'arming deliveries failed'));
@@ -159,7 +185,10 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
     await deps.notifier.subscribe(DELIVERIES_KEY, () => void armDue()),
     // An empty suffix: the listener reconnected and cannot say what it missed.
     await deps.notifier.subscribePrefix(INBOX_PREFIX, (key) => wakeInbox(key.slice(INBOX_PREFIX.length) || undefined)),
-    await deps.notifier.subscribePrefix(DRAIN_RESET_PREFIX, (key) => void resetDrain(key.slice(DRAIN_RESET_PREFIX.length))),
+    await deps.notifier.subscribePrefix(
+      DRAIN_RESET_PREFIX,
+      (key) => void resetDrain(key.slice(DRAIN_RESET_PREFIX.length)),
+    ),
   ];
 
   /** One sweep step; its failure is logged and the next step runs anyway. */
@@ -184,7 +213,12 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
         // web approval created since then without an event is due at least that late, even when
         // long sweeps make the horizon longer), less a minute for a web process's clock skew.
         const now = Date.now();
-        await armTimersDue(deps, queues, new Date(Math.min(armedUntil, armedAt + ARM_AHEAD_MS) - 60_000), new Date(now + horizonMs));
+        await armTimersDue(
+          deps,
+          queues,
+          new Date(Math.min(armedUntil, armedAt + ARM_AHEAD_MS) - 60_000),
+          new Date(now + horizonMs),
+        );
         armedUntil = now + horizonMs;
         armedAt = now;
       }),
@@ -192,8 +226,18 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
     await step('arming drains', () => whenRedis(() => armDrains(deps, queues)));
     // The safety net under the timers: nothing stays pending long past its deadline.
     const expired = await step('expiring overdue approvals', async () => {
-      const overdue = await db.selectFrom('approvals').select('id').where('status', '=', 'pending').where('expires_at', '<', new Date(Date.now() - OVERDUE_MS)).limit(1_000).execute();
-      await expireApprovals(db, overdue.map((a) => a.id), deps.approvals);
+      const overdue = await db
+        .selectFrom('approvals')
+        .select('id')
+        .where('status', '=', 'pending')
+        .where('expires_at', '<', new Date(Date.now() - OVERDUE_MS))
+        .limit(1_000)
+        .execute();
+      await expireApprovals(
+        db,
+        overdue.map((a) => a.id),
+        deps.approvals,
+      );
       return overdue.length;
     });
     if (deliveries || prompts || expired) log.info({ deliveries, prompts, expired }, 'sweep re-armed work');
@@ -203,7 +247,9 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
       await sql`delete from link_codes where expires_at < now() - interval '1 day'`.execute(db);
       await sql`delete from login_links where expires_at < now() - interval '1 day'`.execute(db);
       await sql`delete from dashboard_sessions where expires_at < now()`.execute(db);
-      await sql`delete from deliveries where status <> 'pending' and updated_at < now() - interval '30 days'`.execute(db);
+      await sql`delete from deliveries where status <> 'pending' and updated_at < now() - interval '30 days'`.execute(
+        db,
+      );
       await sql`delete from outbox o where dispatched_at < now() - interval '30 days'
                 and not exists (select 1 from deliveries d where d.event_id = o.id)`.execute(db);
     });

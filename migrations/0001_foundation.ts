@@ -31,8 +31,12 @@ export async function up(db: Kysely<any>): Promise<void> {
   // lookups by identity (chat adapters) use the same indexes through their leading columns.
   await sql`create unique index members_email_uq on members (workspace_id, lower(email))`.execute(db);
   await sql`create unique index members_phone_uq on members (phone, workspace_id) where phone is not null`.execute(db);
-  await sql`create unique index members_slack_uq on members (slack_team_id, slack_user_id, workspace_id) where slack_user_id is not null`.execute(db);
-  await sql`create unique index members_telegram_uq on members (telegram_user_id, workspace_id) where telegram_user_id is not null`.execute(db);
+  await sql`create unique index members_slack_uq on members (slack_team_id, slack_user_id, workspace_id) where slack_user_id is not null`.execute(
+    db,
+  );
+  await sql`create unique index members_telegram_uq on members (telegram_user_id, workspace_id) where telegram_user_id is not null`.execute(
+    db,
+  );
 
   await db.schema
     .createTable('agents')
@@ -41,7 +45,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('display_name', 'text')
     // The run state and the pause are independent; the API's `status` is derived from both.
-    .addColumn('run_state', 'text', (c) => c.notNull().defaultTo('running').check(sql`run_state in ('running', 'stopping', 'stopped')`))
+    .addColumn('run_state', 'text', (c) =>
+      c
+        .notNull()
+        .defaultTo('running')
+        .check(sql`run_state in ('running', 'stopping', 'stopped')`),
+    )
     .addColumn('pause_mode', 'text', (c) => c.check(sql`pause_mode in ('send', 'full')`))
     .addColumn('paused_at', ts)
     .addColumn('pause_by', 'jsonb')
@@ -78,7 +87,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('agent_id', 'uuid', (c) => c.notNull().references('agents.id').onDelete('cascade'))
     .addColumn('task', 'text')
     .addColumn('metadata', 'json')
-    .addColumn('status', 'text', (c) => c.notNull().check(sql`status in ('running', 'paused', 'cancelled', 'completed')`))
+    .addColumn('status', 'text', (c) =>
+      c.notNull().check(sql`status in ('running', 'paused', 'cancelled', 'completed')`),
+    )
     .addColumn('paused_at', ts)
     .addColumn('finished_at', ts)
     .addColumn('created_at', ts, (c) => c.notNull().defaultTo(sql`now()`))
@@ -130,7 +141,16 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const t of ['idempotency_keys', 'outbox', 'activity', 'sessions', 'api_keys', 'agents', 'members', 'workspaces']) {
+  for (const t of [
+    'idempotency_keys',
+    'outbox',
+    'activity',
+    'sessions',
+    'api_keys',
+    'agents',
+    'members',
+    'workspaces',
+  ]) {
     await db.schema.dropTable(t).ifExists().execute();
   }
 }

@@ -10,7 +10,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('workspace_id', 'uuid', (c) => c.notNull().references('workspaces.id').onDelete('cascade'))
     .addColumn('agent_id', 'uuid', (c) => c.references('agents.id').onDelete('cascade'))
     .addColumn('requested_by', 'jsonb', (c) => c.notNull())
-    .addColumn('channel', 'text', (c) => c.notNull().check(sql`channel in ('sms', 'email', 'slack', 'telegram', 'web')`))
+    .addColumn('channel', 'text', (c) =>
+      c.notNull().check(sql`channel in ('sms', 'email', 'slack', 'telegram', 'web')`),
+    )
     .addColumn('recipient', 'text', (c) => c.notNull())
     .addColumn('message', 'text', (c) => c.notNull())
     .addColumn('options', 'jsonb', (c) => c.notNull())
@@ -18,7 +20,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('timeout_default', 'text')
     // json, not jsonb: metadata is returned exactly as written (jsonb would reorder its keys).
     .addColumn('metadata', 'json')
-    .addColumn('status', 'text', (c) => c.notNull().defaultTo('pending').check(sql`status in ('pending', 'responded', 'timed_out', 'cancelled')`))
+    .addColumn('status', 'text', (c) =>
+      c
+        .notNull()
+        .defaultTo('pending')
+        .check(sql`status in ('pending', 'responded', 'timed_out', 'cancelled')`),
+    )
     .addColumn('response_choice', 'text')
     .addColumn('response_text', 'text')
     .addColumn('response_at', ts)
@@ -51,7 +58,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', ts, (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('deleted_at', ts)
     .execute();
-  await db.schema.createIndex('webhook_endpoints_workspace_idx').on('webhook_endpoints').columns(['workspace_id']).execute();
+  await db.schema
+    .createIndex('webhook_endpoints_workspace_idx')
+    .on('webhook_endpoints')
+    .columns(['workspace_id'])
+    .execute();
 
   // One row per event per target: a workspace webhook endpoint, or an agent's delivery_url. Retries
   // are scheduled from here (next_attempt_at), so a Redis that forgets loses no delivery.
@@ -63,7 +74,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('event_type', 'text', (c) => c.notNull())
     .addColumn('endpoint_id', 'uuid', (c) => c.references('webhook_endpoints.id').onDelete('cascade'))
     .addColumn('agent_id', 'uuid', (c) => c.references('agents.id').onDelete('cascade'))
-    .addColumn('status', 'text', (c) => c.notNull().defaultTo('pending').check(sql`status in ('pending', 'succeeded', 'failed')`))
+    .addColumn('status', 'text', (c) =>
+      c
+        .notNull()
+        .defaultTo('pending')
+        .check(sql`status in ('pending', 'succeeded', 'failed')`),
+    )
     .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('next_attempt_at', ts, (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('last_status', 'integer')
@@ -73,8 +89,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('delivered_at', ts)
     .addCheckConstraint('deliveries_one_target', sql`(endpoint_id is null) <> (agent_id is null)`)
     .execute();
-  await sql`create unique index deliveries_endpoint_event_uq on deliveries (endpoint_id, event_id) where endpoint_id is not null`.execute(db);
-  await sql`create unique index deliveries_agent_event_uq on deliveries (agent_id, event_id) where agent_id is not null`.execute(db);
+  await sql`create unique index deliveries_endpoint_event_uq on deliveries (endpoint_id, event_id) where endpoint_id is not null`.execute(
+    db,
+  );
+  await sql`create unique index deliveries_agent_event_uq on deliveries (agent_id, event_id) where agent_id is not null`.execute(
+    db,
+  );
   await db.schema.createIndex('deliveries_endpoint_idx').on('deliveries').columns(['endpoint_id', 'id']).execute();
   await sql`create index deliveries_pending_idx on deliveries (next_attempt_at) where status = 'pending'`.execute(db);
 }

@@ -41,5 +41,11 @@ export async function up(db: Kysely<any>): Promise<void> {
 export async function down(db: Kysely<any>): Promise<void> {
   await db.schema.dropTable('blocks').ifExists().execute();
   await db.schema.dropTable('messages').ifExists().execute();
-  await db.schema.alterTable('agents').dropColumn('inbox_seq').dropColumn('acked_seq').dropColumn('backlog_since').dropColumn('last_seen_at').execute();
+  await db.schema
+    .alterTable('agents')
+    .dropColumn('inbox_seq')
+    .dropColumn('acked_seq')
+    .dropColumn('backlog_since')
+    .dropColumn('last_seen_at')
+    .execute();
 }

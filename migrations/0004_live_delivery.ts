@@ -30,6 +30,11 @@ export async function up(db: Kysely<any>): Promise<void> {
 
 export async function down(db: Kysely<any>): Promise<void> {
   await sql`drop index if exists outbox_agent_idx`.execute(db);
-  await db.schema.alterTable('agents').dropColumn('drain_failures').dropColumn('drain_retry_at').dropColumn('drain_error').execute();
+  await db.schema
+    .alterTable('agents')
+    .dropColumn('drain_failures')
+    .dropColumn('drain_retry_at')
+    .dropColumn('drain_error')
+    .execute();
   await db.schema.dropTable('agent_streams').ifExists().execute();
 }

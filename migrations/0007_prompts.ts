@@ -16,7 +16,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('workspace_id', 'uuid', (c) => c.notNull())
     .addColumn('channel', 'text', (c) => c.notNull())
     .addColumn('recipient', 'text', (c) => c.notNull())
-    .addColumn('status', 'text', (c) => c.notNull().defaultTo('queued').check(sql`status in ('queued', 'sent', 'failed', 'skipped')`))
+    .addColumn('status', 'text', (c) =>
+      c
+        .notNull()
+        .defaultTo('queued')
+        .check(sql`status in ('queued', 'sent', 'failed', 'skipped')`),
+    )
     .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('next_attempt_at', ts, (c) => c.notNull().defaultTo(sql`now()`))
     // A send in progress: another job for the same prompt waits it out rather than sending twice.
@@ -36,13 +41,17 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema.createIndex('prompts_approval_idx').on('prompts').column('approval_id').execute();
   await sql`create index prompts_queued_idx on prompts (next_attempt_at) where status = 'queued'`.execute(db);
-  await sql`create index prompts_outcome_due_idx on prompts (outcome_next_at) where outcome_at is null and outcome_next_at is not null`.execute(db);
+  await sql`create index prompts_outcome_due_idx on prompts (outcome_next_at) where outcome_at is null and outcome_next_at is not null`.execute(
+    db,
+  );
   // SMS replies find the prompts sent to a phone (and their reply codes).
   await db.schema.createIndex('prompts_recipient_idx').on('prompts').columns(['channel', 'recipient']).execute();
 
   // MAX_PENDING_PER_RECIPIENT counts a recipient's pending approvals at every create (web
   // approvals notify nobody and are not counted).
-  await sql`create index approvals_pending_recipient_idx on approvals (workspace_id, channel, recipient) where status = 'pending' and channel <> 'web'`.execute(db);
+  await sql`create index approvals_pending_recipient_idx on approvals (workspace_id, channel, recipient) where status = 'pending' and channel <> 'web'`.execute(
+    db,
+  );
 
   // What approvals kept of their one message moves to its prompt.
   await sql`
@@ -65,8 +74,14 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable('approvals').addColumn('channel_ref', 'jsonb').addColumn('channel_settled_at', ts).execute();
-  await sql`update approvals a set channel_ref = p.ref, channel_settled_at = p.outcome_at from prompts p where p.approval_id = a.id`.execute(db);
+  await db.schema
+    .alterTable('approvals')
+    .addColumn('channel_ref', 'jsonb')
+    .addColumn('channel_settled_at', ts)
+    .execute();
+  await sql`update approvals a set channel_ref = p.ref, channel_settled_at = p.outcome_at from prompts p where p.approval_id = a.id`.execute(
+    db,
+  );
   await db.schema.dropTable('prompts').ifExists().execute();
   await sql`drop index if exists approvals_pending_recipient_idx`.execute(db);
 }

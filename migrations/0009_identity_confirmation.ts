@@ -18,7 +18,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     alter table members
       add constraint members_phone_confirmed check (phone_confirmed_at is null or phone is not null),
       add constraint members_slack_confirmed check (slack_confirmed_at is null or slack_user_id is not null),
-      add constraint members_telegram_confirmed check (telegram_confirmed_at is null or telegram_user_id is not null)`.execute(db);
+      add constraint members_telegram_confirmed check (telegram_confirmed_at is null or telegram_user_id is not null)`.execute(
+    db,
+  );
 
   // Identities linked before confirmation existed count as confirmed, except where members of
   // several workspaces hold the same one: that is the footprint of one workspace claiming
@@ -27,7 +29,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`
     update members m set phone_confirmed_at = now()
     where m.phone is not null
-      and not exists (select 1 from members o where o.phone = m.phone and o.workspace_id <> m.workspace_id)`.execute(db);
+      and not exists (select 1 from members o where o.phone = m.phone and o.workspace_id <> m.workspace_id)`.execute(
+    db,
+  );
   await sql`
     update members m set slack_confirmed_at = now()
     where m.slack_user_id is not null
@@ -38,7 +42,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`
     update members m set telegram_confirmed_at = now()
     where m.telegram_user_id is not null
-      and not exists (select 1 from members o where o.telegram_user_id = m.telegram_user_id and o.workspace_id <> m.workspace_id)`.execute(db);
+      and not exists (select 1 from members o where o.telegram_user_id = m.telegram_user_id and o.workspace_id <> m.workspace_id)`.execute(
+    db,
+  );
 
   // The workspace a person's chat commands go to when they are confirmed in several and name
   // none: chosen by that person, from that identity (`/use acme`). Keyed by the identity
@@ -55,5 +61,10 @@ export async function up(db: Kysely<any>): Promise<void> {
 export async function down(db: Kysely<any>): Promise<void> {
   await db.schema.dropTable('identity_defaults').ifExists().execute();
   // Dropping the columns drops their constraints.
-  await db.schema.alterTable('members').dropColumn('phone_confirmed_at').dropColumn('slack_confirmed_at').dropColumn('telegram_confirmed_at').execute();
+  await db.schema
+    .alterTable('members')
+    .dropColumn('phone_confirmed_at')
+    .dropColumn('slack_confirmed_at')
+    .dropColumn('telegram_confirmed_at')
+    .execute();
 }

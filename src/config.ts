@@ -30,7 +30,10 @@ const envSchema = z.object({
   SLACK_API_URL: z.string().url().default('https://slack.com/api/'),
   TELEGRAM_BOT_TOKEN: optional,
   // Telegram accepts 1–256 of A-Z a-z 0-9 _ - as a secret_token.
-  TELEGRAM_WEBHOOK_SECRET: optional.refine((v) => v === undefined || /^[A-Za-z0-9_-]{1,256}$/.test(v), 'must be 1-256 of A-Z a-z 0-9 _ -'),
+  TELEGRAM_WEBHOOK_SECRET: optional.refine(
+    (v) => v === undefined || /^[A-Za-z0-9_-]{1,256}$/.test(v),
+    'must be 1-256 of A-Z a-z 0-9 _ -',
+  ),
   TELEGRAM_API_ROOT: z.string().url().default('https://api.telegram.org'),
   /** Long polling instead of the webhook, for development without a public URL. */
   TELEGRAM_POLLING: z.enum(['true', 'false']).default('false'),
@@ -63,9 +66,19 @@ const envSchema = z.object({
   // Questions a workspace may send per minute on each channel; more wait for the next minute.
   SEND_BUDGET_PER_MINUTE: z
     .string()
-    .regex(/^(sms|email|slack|telegram)=\d+(,(sms|email|slack|telegram)=\d+)*$/, 'must be like sms=20,email=60 (per channel: sms, email, slack, telegram)')
+    .regex(
+      /^(sms|email|slack|telegram)=\d+(,(sms|email|slack|telegram)=\d+)*$/,
+      'must be like sms=20,email=60 (per channel: sms, email, slack, telegram)',
+    )
     .default('sms=20,email=60,slack=120,telegram=120')
-    .transform((v) => Object.fromEntries(v.split(',').map((kv) => kv.split('=')).map(([k, n]) => [k, Number(n)]))),
+    .transform((v) =>
+      Object.fromEntries(
+        v
+          .split(',')
+          .map((kv) => kv.split('='))
+          .map(([k, n]) => [k, Number(n)]),
+      ),
+    ),
   // Limits (contract §3.8; docs/api.md "Limits").
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
   AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(30),
@@ -89,7 +102,10 @@ function trustProxy(v: string | undefined): TrustProxy {
     const hops = Number(v);
     return (_address, hop) => hop < hops;
   }
-  return v.split(',').map((s) => s.trim()).filter(Boolean);
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 export interface Config {
@@ -155,14 +171,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   if (e.HEADERS_TIMEOUT_MS > e.REQUEST_TIMEOUT_MS) {
     // Node refuses the server otherwise; say so in configuration terms.
-    throw new ConfigError('Invalid configuration:\n  HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS (the headers are part of the request)');
+    throw new ConfigError(
+      'Invalid configuration:\n  HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS (the headers are part of the request)',
+    );
   }
   if (e.NODE_ENV === 'production' && !e.LEASH_SECRET) {
     throw new ConfigError('Invalid configuration:\n  LEASH_SECRET: required when NODE_ENV=production');
   }
   // 32 bytes: as strong as the HMAC-SHA256 it keys (`openssl rand -base64 32` makes one).
   if (e.NODE_ENV === 'production' && Buffer.byteLength(e.LEASH_SECRET!) < 32) {
-    throw new ConfigError('Invalid configuration:\n  LEASH_SECRET: must be at least 32 bytes when NODE_ENV=production (try `openssl rand -base64 32`)');
+    throw new ConfigError(
+      'Invalid configuration:\n  LEASH_SECRET: must be at least 32 bytes when NODE_ENV=production (try `openssl rand -base64 32`)',
+    );
   }
   return {
     env: e.NODE_ENV,
@@ -174,9 +194,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     secret: e.LEASH_SECRET,
     logLevel: e.LOG_LEVEL,
     queuePrefix: e.QUEUE_PREFIX,
-    slack: { signingSecret: e.SLACK_SIGNING_SECRET, botToken: e.SLACK_BOT_TOKEN, appToken: e.SLACK_APP_TOKEN, apiUrl: e.SLACK_API_URL },
-    telegram: { botToken: e.TELEGRAM_BOT_TOKEN, webhookSecret: e.TELEGRAM_WEBHOOK_SECRET, apiRoot: e.TELEGRAM_API_ROOT, polling: e.TELEGRAM_POLLING === 'true' },
-    twilio: { accountSid: e.TWILIO_ACCOUNT_SID, authToken: e.TWILIO_AUTH_TOKEN, from: e.TWILIO_FROM, apiUrl: e.TWILIO_API_URL },
+    slack: {
+      signingSecret: e.SLACK_SIGNING_SECRET,
+      botToken: e.SLACK_BOT_TOKEN,
+      appToken: e.SLACK_APP_TOKEN,
+      apiUrl: e.SLACK_API_URL,
+    },
+    telegram: {
+      botToken: e.TELEGRAM_BOT_TOKEN,
+      webhookSecret: e.TELEGRAM_WEBHOOK_SECRET,
+      apiRoot: e.TELEGRAM_API_ROOT,
+      polling: e.TELEGRAM_POLLING === 'true',
+    },
+    twilio: {
+      accountSid: e.TWILIO_ACCOUNT_SID,
+      authToken: e.TWILIO_AUTH_TOKEN,
+      from: e.TWILIO_FROM,
+      apiUrl: e.TWILIO_API_URL,
+    },
     email: { smtpUrl: e.SMTP_URL, from: e.EMAIL_FROM },
     backlogCap: e.BACKLOG_CAP,
     maxTimeoutHours: e.MAX_TIMEOUT_HOURS,

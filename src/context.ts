@@ -30,7 +30,8 @@ export function requireRole(ctx: Ctx, atLeast: Role): void {
   const { type } = ctx.actor;
   if (type === 'operator' || type === 'system') return;
   if (type !== 'member') fail('forbidden', `This needs a member with the ${atLeast} role`);
-  if (!ctx.role || !hasRole({ role: ctx.role }, atLeast)) fail('forbidden', `This needs the ${atLeast} role; you are ${ctx.role ?? 'unknown'}`);
+  if (!ctx.role || !hasRole({ role: ctx.role }, atLeast))
+    fail('forbidden', `This needs the ${atLeast} role; you are ${ctx.role ?? 'unknown'}`);
 }
 
 /** What a caller may see of agent-owned things (approvals, sessions): a member the workspace's,

@@ -25,7 +25,12 @@ export function createDeps(config: ReadyConfig, overrides: { log?: Logger; logSt
   const log = overrides.log ?? (overrides.logStream ? pino(options, overrides.logStream) : pino(options));
   return {
     config,
-    approvals: { publicUrl: config.publicUrl, secret: config.secret, channels: availableChannels(config), maxPendingPerRecipient: config.maxPendingPerRecipient },
+    approvals: {
+      publicUrl: config.publicUrl,
+      secret: config.secret,
+      channels: availableChannels(config),
+      maxPendingPerRecipient: config.maxPendingPerRecipient,
+    },
     log,
     db: createDb(config.databaseUrl),
     notifier: new Notifier(config.databaseUrl, log),

@@ -32,8 +32,11 @@ export function producerConnection(config: Config): Redis {
 
 export function createQueues(config: Config, connection: Redis): Queues {
   const make = (name: QueueName) =>
-    new Queue(name, { connection, prefix: config.queuePrefix, // Failed jobs are not kept: job ids derive from rows, and a kept failed job would block re-arming
-    // that row; failures are recorded in Postgres (the row) and the logs.
-    defaultJobOptions: { removeOnComplete: true, removeOnFail: true } });
+    new Queue(name, {
+      connection,
+      prefix: config.queuePrefix, // Failed jobs are not kept: job ids derive from rows, and a kept failed job would block re-arming
+      // that row; failures are recorded in Postgres (the row) and the logs.
+      defaultJobOptions: { removeOnComplete: true, removeOnFail: true },
+    });
   return { deliveries: make('deliveries'), timers: make('timers'), channels: make('channels'), drains: make('drains') };
 }

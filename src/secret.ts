@@ -26,7 +26,9 @@ export async function installationSecret(databaseUrl: string): Promise<{ secret:
     return { secret: row.secret, created: false };
   } catch (err) {
     if ((err as { code?: string }).code === '42P01') {
-      throw new Error('The database is not migrated (no installation table): run `npx leash migrate` first (the Procfile\'s release process does).');
+      throw new Error(
+        "The database is not migrated (no installation table): run `npx leash migrate` first (the Procfile's release process does).",
+      );
     }
     throw err;
   } finally {
@@ -42,7 +44,7 @@ export async function withSecret(config: Config, log?: Pick<Logger, 'info'>): Pr
     { created },
     created
       ? 'LEASH_SECRET is not set: generated a random secret for this installation and kept it in the database (set LEASH_SECRET to choose your own)'
-      : 'LEASH_SECRET is not set: using this installation\'s generated secret from the database',
+      : "LEASH_SECRET is not set: using this installation's generated secret from the database",
   );
   return { ...config, secret };
 }

@@ -6,7 +6,10 @@ const t = useTestApp();
 describe('POST /v1/agents', () => {
   it('registers an agent and shows its key once', async () => {
     const ws = await t.workspace();
-    const res = await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: { name: 'billing-bot', display_name: 'Billing' } });
+    const res = await t.call('POST', '/v1/agents', {
+      key: ws.ownerKey,
+      body: { name: 'billing-bot', display_name: 'Billing' },
+    });
     expect(res.status).toBe(201);
     expect(res.body.api_key).toMatch(/^lsh_a_[0-9A-Za-z]{44}$/);
     expect(res.body.delivery_secret).toBeUndefined();
@@ -21,7 +24,11 @@ describe('POST /v1/agents', () => {
       presence: 'offline',
     });
     // Only a hash is stored.
-    const stored = await t.deps.db.selectFrom('api_keys').selectAll().where('agent_id', '=', res.body.agent.id).executeTakeFirstOrThrow();
+    const stored = await t.deps.db
+      .selectFrom('api_keys')
+      .selectAll()
+      .where('agent_id', '=', res.body.agent.id)
+      .executeTakeFirstOrThrow();
     expect(stored.key_hash.toString('hex')).not.toContain(res.body.api_key);
     expect(JSON.stringify(stored)).not.toContain(res.body.api_key.slice(20));
     // And the key works.
@@ -32,7 +39,10 @@ describe('POST /v1/agents', () => {
 
   it('returns a whsec_ delivery secret once when a delivery_url is given', async () => {
     const ws = await t.workspace();
-    const res = await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: { name: 'hooked', delivery_url: 'http://127.0.0.1:9/in' } });
+    const res = await t.call('POST', '/v1/agents', {
+      key: ws.ownerKey,
+      body: { name: 'hooked', delivery_url: 'http://127.0.0.1:9/in' },
+    });
     expect(res.status).toBe(201);
     expect(res.body.delivery_secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
     expect(res.body.agent.delivery_url).toBe('http://127.0.0.1:9/in');
@@ -118,14 +128,22 @@ describe('Idempotency-Key on POST /v1/agents', () => {
   it('the stored response is encrypted: no API key or delivery secret is kept in clear', async () => {
     const ws = await t.workspace();
     const headers = { 'idempotency-key': 'secret-check' };
-    const res = await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: { name: 'sealed', delivery_url: 'http://127.0.0.1:9/x' }, headers });
+    const res = await t.call('POST', '/v1/agents', {
+      key: ws.ownerKey,
+      body: { name: 'sealed', delivery_url: 'http://127.0.0.1:9/x' },
+      headers,
+    });
     const rows = await t.deps.db.selectFrom('idempotency_keys').selectAll().where('key', '=', 'secret-check').execute();
     expect(rows).toHaveLength(1);
     const stored = JSON.stringify(rows);
     expect(stored).not.toContain(res.body.api_key.slice(6, 30));
     expect(stored).not.toContain(res.body.delivery_secret.slice(6, 30));
     expect(stored).not.toContain('sealed');
-    const replay = await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: { name: 'sealed', delivery_url: 'http://127.0.0.1:9/x' }, headers });
+    const replay = await t.call('POST', '/v1/agents', {
+      key: ws.ownerKey,
+      body: { name: 'sealed', delivery_url: 'http://127.0.0.1:9/x' },
+      headers,
+    });
     expect(replay.body.api_key).toBe(res.body.api_key);
   });
 
@@ -133,7 +151,11 @@ describe('Idempotency-Key on POST /v1/agents', () => {
     const ws = await t.workspace();
     const headers = { 'idempotency-key': 'old-key' };
     await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: { name: 'first' }, headers });
-    await t.deps.db.updateTable('idempotency_keys').set({ created_at: new Date(Date.now() - 25 * 3_600_000) }).where('key', '=', 'old-key').execute();
+    await t.deps.db
+      .updateTable('idempotency_keys')
+      .set({ created_at: new Date(Date.now() - 25 * 3_600_000) })
+      .where('key', '=', 'old-key')
+      .execute();
     const res = await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: { name: 'second' }, headers });
     expect(res.status).toBe(201);
     expect(res.body.agent.name).toBe('second');
@@ -154,7 +176,9 @@ describe('Idempotency-Key on POST /v1/agents', () => {
     const ws = await t.workspace();
     const headers = { 'idempotency-key': 'race' };
     const results = await Promise.all(
-      Array.from({ length: 10 }, () => t.call('POST', '/v1/agents', { key: ws.ownerKey, body: { name: 'racer' }, headers })),
+      Array.from({ length: 10 }, () =>
+        t.call('POST', '/v1/agents', { key: ws.ownerKey, body: { name: 'racer' }, headers }),
+      ),
     );
     expect(results.map((r) => r.status)).toEqual(Array(10).fill(201));
     expect(new Set(results.map((r) => r.body.agent.id)).size).toBe(1);
@@ -168,7 +192,11 @@ describe('Idempotency-Key on POST /v1/agents', () => {
     const headers = { 'idempotency-key': 'retry-me' };
     const failed = await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: { name: 'taken' }, headers });
     expect(failed.status).toBe(409);
-    const ok = await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: { name: 'taken' }, headers: { 'idempotency-key': 'retry-me' } });
+    const ok = await t.call('POST', '/v1/agents', {
+      key: ws.ownerKey,
+      body: { name: 'taken' },
+      headers: { 'idempotency-key': 'retry-me' },
+    });
     // Same body, same failure: errors are not stored, the request runs again.
     expect(ok.status).toBe(409);
     expect(ok.body.error.code).toBe('name_taken');
@@ -187,7 +215,11 @@ describe('Idempotency-Key on POST /v1/agents', () => {
 
   it('refuses a malformed Idempotency-Key', async () => {
     const ws = await t.workspace();
-    const res = await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: { name: 'x' }, headers: { 'idempotency-key': 'a'.repeat(300) } });
+    const res = await t.call('POST', '/v1/agents', {
+      key: ws.ownerKey,
+      body: { name: 'x' },
+      headers: { 'idempotency-key': 'a'.repeat(300) },
+    });
     expect(res.status).toBe(400);
     expect(res.body.error.message).toContain('idempotency-key');
   });
@@ -234,7 +266,9 @@ describe('GET /v1/agents and /v1/agents/{id}', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const res: any = await t.call('GET', `/v1/agents?limit=2${cursor ? `&cursor=${cursor}` : ''}`, { key: ws.ownerKey });
+      const res: any = await t.call('GET', `/v1/agents?limit=2${cursor ? `&cursor=${cursor}` : ''}`, {
+        key: ws.ownerKey,
+      });
       expect(res.status).toBe(200);
       expect(res.body.data.length).toBeLessThanOrEqual(2);
       seen.push(...res.body.data.map((a: any) => a.name));
@@ -264,18 +298,27 @@ describe('PATCH and DELETE /v1/agents/{id}', () => {
   it('renames, changes display name, and records the change on the timeline', async () => {
     const ws = await t.workspace();
     const a = await ws.agent('old-name');
-    const res = await t.call('PATCH', '/v1/agents/old-name', { key: ws.ownerKey, body: { name: 'new-name', display_name: 'New' } });
+    const res = await t.call('PATCH', '/v1/agents/old-name', {
+      key: ws.ownerKey,
+      body: { name: 'new-name', display_name: 'New' },
+    });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ id: a.id, name: 'new-name', display_name: 'New' });
     expect((await t.call('GET', '/v1/agents/old-name', { key: ws.ownerKey })).status).toBe(404);
     const timeline = await t.call('GET', `/v1/agents/${a.id}/activity`, { key: ws.ownerKey });
-    expect(timeline.body.data[0]).toMatchObject({ action: 'agent.updated', details: { fields: ['name', 'display_name'] } });
+    expect(timeline.body.data[0]).toMatchObject({
+      action: 'agent.updated',
+      details: { fields: ['name', 'display_name'] },
+    });
   });
 
   it('setting delivery_url returns a new secret once; null removes it', async () => {
     const ws = await t.workspace();
     const a = await ws.agent('patchy');
-    const set = await t.call('PATCH', `/v1/agents/${a.id}`, { key: ws.ownerKey, body: { delivery_url: 'http://127.0.0.1:9/x' } });
+    const set = await t.call('PATCH', `/v1/agents/${a.id}`, {
+      key: ws.ownerKey,
+      body: { delivery_url: 'http://127.0.0.1:9/x' },
+    });
     expect(set.body.delivery_secret).toMatch(/^whsec_/);
     const unset = await t.call('PATCH', `/v1/agents/${a.id}`, { key: ws.ownerKey, body: { delivery_url: null } });
     expect(unset.body.delivery_secret).toBeUndefined();
@@ -309,7 +352,12 @@ describe('PATCH and DELETE /v1/agents/{id}', () => {
     expect((await t.call('GET', '/v1/agents/me', { key: a.key })).status).toBe(401);
     expect((await t.call('DELETE', `/v1/agents/${a.id}`, { key: ws.ownerKey })).status).toBe(404);
     await ws.agent('doomed');
-    const actions = await t.deps.db.selectFrom('activity').select('action').where('agent_id', '=', a.id).orderBy('id').execute();
+    const actions = await t.deps.db
+      .selectFrom('activity')
+      .select('action')
+      .where('agent_id', '=', a.id)
+      .orderBy('id')
+      .execute();
     expect(actions.map((r) => r.action)).toEqual(['agent.created', 'agent.stopped', 'agent.deleted']);
   });
 });

@@ -29,7 +29,13 @@ afterAll(async () => {
 });
 const FORM = 'application/x-www-form-urlencoded';
 
-const RECIPIENT = { web: 'alice@example.com', email: 'alice@example.com', sms: '+15550142001', slack: 'C0LINKS', telegram: '4200100' } as const;
+const RECIPIENT = {
+  web: 'alice@example.com',
+  email: 'alice@example.com',
+  sms: '+15550142001',
+  slack: 'C0LINKS',
+  telegram: '4200100',
+} as const;
 type Channel = keyof typeof RECIPIENT;
 const CHANNELS = Object.keys(RECIPIENT) as Channel[];
 
@@ -38,14 +44,26 @@ async function setup() {
   const agent = await ws.agent('asker');
   const viewer = await ws.member('viewer');
   const ask = (channel: Channel, key = agent.key) =>
-    t.call('POST', '/v1/pause', { key, body: { recipient: RECIPIENT[channel], channel, message: 'Wire $340?', options: ['Approve', 'Reject'], timeout_seconds: 600 } });
+    t.call('POST', '/v1/pause', {
+      key,
+      body: {
+        recipient: RECIPIENT[channel],
+        channel,
+        message: 'Wire $340?',
+        options: ['Approve', 'Reject'],
+        timeout_seconds: 600,
+      },
+    });
   return { ws, agent, viewer, ask };
 }
 
 /** A browser's CSRF cookie and token, from the page of `formUrl` (any page with a form). */
 async function csrfFrom(formUrl: string) {
   const page = await t.app.inject({ method: 'GET', url: new URL(formUrl).pathname });
-  const cookie = [page.headers['set-cookie'] ?? []].flat().find((c) => c.startsWith('_csrf='))!.split(';')[0]!;
+  const cookie = [page.headers['set-cookie'] ?? []]
+    .flat()
+    .find((c) => c.startsWith('_csrf='))!
+    .split(';')[0]!;
   return { cookie, csrf: /name="_csrf" value="([^"]+)"/.exec(page.body)![1]! };
 }
 
@@ -55,7 +73,12 @@ async function answerOnPage(url: string, choice: string, formUrl = url) {
   const path = new URL(url).pathname;
   const page = await t.app.inject({ method: 'GET', url: path });
   const { cookie, csrf } = await csrfFrom(formUrl);
-  const res = await t.app.inject({ method: 'POST', url: path, payload: new URLSearchParams({ _csrf: csrf, choice }).toString(), headers: { 'content-type': FORM, cookie } });
+  const res = await t.app.inject({
+    method: 'POST',
+    url: path,
+    payload: new URLSearchParams({ _csrf: csrf, choice }).toString(),
+    headers: { 'content-type': FORM, cookie },
+  });
   return { page, res };
 }
 
@@ -70,7 +93,9 @@ describe('who gets the url', () => {
       expect(created.body.url === null).toBe(!agentSees);
       expect((await t.call('GET', `/v1/pause/${id}`, { key: agent.key })).body.url === null).toBe(!agentSees);
       expect((await t.call('GET', `/v1/pause/${id}?wait=0`, { key: agent.key })).body.url === null).toBe(!agentSees);
-      const listed = (await t.call('GET', '/v1/pause?status=pending', { key: agent.key })).body.data.find((a: any) => a.pause_id === id);
+      const listed = (await t.call('GET', '/v1/pause?status=pending', { key: agent.key })).body.data.find(
+        (a: any) => a.pause_id === id,
+      );
       expect(listed.url === null).toBe(!agentSees);
       expect((await t.call('GET', `/v1/pause/${id}`, { key: ws.ownerKey })).body.url).toMatch(/\/r\//);
       expect((await t.call('GET', `/v1/pause/${id}`, { key: viewer.key })).body.url).toBeNull();
@@ -108,7 +133,11 @@ describe('what the response page decides', () => {
       const { res } = await answerOnPage(url, 'Reject');
       expect(res.statusCode).toBe(303);
       const after = await t.call('GET', `/v1/pause/${body.pause_id}`, { key: ws.ownerKey });
-      expect(after.body).toMatchObject({ status: 'responded', response_choice: 'Reject', responder: { channel: 'web', display: `link sent to ${RECIPIENT[channel]}` } });
+      expect(after.body).toMatchObject({
+        status: 'responded',
+        response_choice: 'Reject',
+        responder: { channel: 'web', display: `link sent to ${RECIPIENT[channel]}` },
+      });
     }
   });
 });

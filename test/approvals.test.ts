@@ -37,7 +37,10 @@ describe('POST /v1/pause', () => {
   it('creates the full approval object, with a response-page url and a 24 h default timeout', async () => {
     const { agent } = await setup();
     const before = Date.now();
-    const res = await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ allow_text_response: true, timeout_default: 'Reject' }) });
+    const res = await t.call('POST', '/v1/pause', {
+      key: agent.key,
+      body: ask({ allow_text_response: true, timeout_default: 'Reject' }),
+    });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
       status: 'pending',
@@ -64,14 +67,28 @@ describe('POST /v1/pause', () => {
 
   it('returns metadata byte-for-byte, everywhere', async () => {
     const { ws, agent } = await setup();
-    const metadata = { amount: 340.5, currency: 'USD', nested: { list: [1, 'two', null, { deep: true }] }, 'üñï©ødé': '🚀', empty: {} };
+    const metadata = {
+      amount: 340.5,
+      currency: 'USD',
+      nested: { list: [1, 'two', null, { deep: true }] },
+      'üñï©ødé': '🚀',
+      empty: {},
+    };
     const created = await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ metadata }) });
     expect(JSON.stringify(created.body.metadata)).toBe(JSON.stringify(metadata));
     const got = await t.call('GET', `/v1/pause/${created.body.pause_id}`, { key: agent.key });
     expect(JSON.stringify(got.body.metadata)).toBe(JSON.stringify(metadata));
-    const decided = await t.call('POST', `/v1/pause/${created.body.pause_id}/respond`, { key: ws.ownerKey, body: { choice: 'Approve' } });
+    const decided = await t.call('POST', `/v1/pause/${created.body.pause_id}/respond`, {
+      key: ws.ownerKey,
+      body: { choice: 'Approve' },
+    });
     expect(JSON.stringify(decided.body.metadata)).toBe(JSON.stringify(metadata));
-    const [event] = await t.deps.db.selectFrom('outbox').select('payload').where('type', '=', 'pause_request.responded').where('workspace_id', '=', ws.id).execute();
+    const [event] = await t.deps.db
+      .selectFrom('outbox')
+      .select('payload')
+      .where('type', '=', 'pause_request.responded')
+      .where('workspace_id', '=', ws.id)
+      .execute();
     expect(JSON.stringify((event!.payload.data as any).metadata)).toBe(JSON.stringify(metadata));
   });
 
@@ -120,7 +137,10 @@ describe('POST /v1/pause', () => {
     const { ws, agent } = await setup();
     const res = await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ channel, recipient }) });
     expect(res.status).toBe(400);
-    expect(res.body.error).toMatchObject({ code: 'channel_unavailable', message: `The ${channel} channel is not configured on this Leash` });
+    expect(res.body.error).toMatchObject({
+      code: 'channel_unavailable',
+      message: `The ${channel} channel is not configured on this Leash`,
+    });
     expect(await approvalsOf(t, ws.id)).toEqual([]);
   });
 
@@ -182,9 +202,16 @@ describe('POST /v1/pause', () => {
       { name: 'forged', key: forged, status: 401, code: 'unauthorized' },
     ];
     // Even ones are due within the arming horizon (an approval.requested event each), odd ones not.
-    const calls = askers.flatMap((a) => Array.from({ length: 6 }, (_, i) => ({ ...a, message: `${a.name} asks #${i}`, soon: i % 2 === 0 })));
+    const calls = askers.flatMap((a) =>
+      Array.from({ length: 6 }, (_, i) => ({ ...a, message: `${a.name} asks #${i}`, soon: i % 2 === 0 })),
+    );
     const results = await Promise.all(
-      calls.map((c) => t.call('POST', '/v1/pause', { key: c.key, body: ask({ message: c.message, ...(c.soon ? { timeout_seconds: 60 } : {}) }) })),
+      calls.map((c) =>
+        t.call('POST', '/v1/pause', {
+          key: c.key,
+          body: ask({ message: c.message, ...(c.soon ? { timeout_seconds: 60 } : {}) }),
+        }),
+      ),
     );
     const created: string[] = [];
     const soon: string[] = [];
@@ -202,10 +229,21 @@ describe('POST /v1/pause', () => {
     });
     const rows = await approvalsOf(t, ws.id);
     expect(rows.map((r) => r.id).sort()).toEqual([...created].sort());
-    for (const r of rows) expect(r.message).toBe(results[calls.findIndex((_, i) => results[i]!.body.pause_id === r.id)]!.body.message);
-    const timeline = await t.deps.db.selectFrom('activity').select('details').where('workspace_id', '=', ws.id).where('action', '=', 'approval.requested').execute();
+    for (const r of rows)
+      expect(r.message).toBe(results[calls.findIndex((_, i) => results[i]!.body.pause_id === r.id)]!.body.message);
+    const timeline = await t.deps.db
+      .selectFrom('activity')
+      .select('details')
+      .where('workspace_id', '=', ws.id)
+      .where('action', '=', 'approval.requested')
+      .execute();
     expect(timeline.map((a) => (a.details as { pause_id: string }).pause_id).sort()).toEqual([...created].sort());
-    const events = await t.deps.db.selectFrom('outbox').select('payload').where('workspace_id', '=', ws.id).where('type', '=', 'approval.requested').execute();
+    const events = await t.deps.db
+      .selectFrom('outbox')
+      .select('payload')
+      .where('workspace_id', '=', ws.id)
+      .where('type', '=', 'approval.requested')
+      .execute();
     expect(events.map((e) => (e.payload.data as { pause_id: string }).pause_id).sort()).toEqual([...soon].sort());
   });
 });
@@ -214,16 +252,31 @@ describe('deciding', () => {
   it('an approver answers; the first answer wins and later ones get 409 not_pending naming the winner', async () => {
     const { ws, agent, approver } = await setup();
     const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ allow_text_response: true }) });
-    const res = await t.call('POST', `/v1/pause/${a.pause_id}/respond`, { key: approver.key, body: { choice: 'Approve', text: 'fine' } });
+    const res = await t.call('POST', `/v1/pause/${a.pause_id}/respond`, {
+      key: approver.key,
+      body: { choice: 'Approve', text: 'fine' },
+    });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ status: 'responded', response_choice: 'Approve', response_text: 'fine', via_timeout: false });
+    expect(res.body).toMatchObject({
+      status: 'responded',
+      response_choice: 'Approve',
+      response_text: 'fine',
+      via_timeout: false,
+    });
     expect(res.body.responder).toMatchObject({ channel: 'api', member_id: approver.id });
-    const late = await t.call('POST', `/v1/pause/${a.pause_id}/respond`, { key: ws.ownerKey, body: { choice: 'Reject' } });
+    const late = await t.call('POST', `/v1/pause/${a.pause_id}/respond`, {
+      key: ws.ownerKey,
+      body: { choice: 'Reject' },
+    });
     expect(late.status).toBe(409);
     expect(late.body.error.code).toBe('not_pending');
     expect(late.body.error.message).toMatch(/^Already decided by .+: Approve$/);
     const timeline = await t.call('GET', `/v1/agents/${agent.id}/activity`, { key: ws.ownerKey });
-    expect(timeline.body.data[0]).toMatchObject({ action: 'approval.responded', actor: { id: approver.id }, details: { pause_id: a.pause_id, choice: 'Approve' } });
+    expect(timeline.body.data[0]).toMatchObject({
+      action: 'approval.responded',
+      actor: { id: approver.id },
+      details: { pause_id: a.pause_id, choice: 'Approve' },
+    });
   });
 
   it('20 concurrent responders: exactly one wins, one timeline row, one event', async () => {
@@ -231,25 +284,46 @@ describe('deciding', () => {
     const members = await Promise.all(Array.from({ length: 20 }, () => ws.member('approver')));
     const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask() });
     const results = await Promise.all(
-      members.map((m, i) => t.call('POST', `/v1/pause/${a.pause_id}/respond`, { key: m.key, body: { choice: i % 2 ? 'Approve' : 'Reject' } })),
+      members.map((m, i) =>
+        t.call('POST', `/v1/pause/${a.pause_id}/respond`, {
+          key: m.key,
+          body: { choice: i % 2 ? 'Approve' : 'Reject' },
+        }),
+      ),
     );
     const winners = results.filter((r) => r.status === 200);
     expect(winners).toHaveLength(1);
     expect(results.filter((r) => r.status === 409)).toHaveLength(19);
     const final = await t.call('GET', `/v1/pause/${a.pause_id}`, { key: agent.key });
     expect(final.body.response_choice).toBe(winners[0]!.body.response_choice);
-    const rows = await t.deps.db.selectFrom('activity').select('id').where('action', '=', 'approval.responded').where('workspace_id', '=', ws.id).execute();
+    const rows = await t.deps.db
+      .selectFrom('activity')
+      .select('id')
+      .where('action', '=', 'approval.responded')
+      .where('workspace_id', '=', ws.id)
+      .execute();
     expect(rows).toHaveLength(1);
-    const events = await t.deps.db.selectFrom('outbox').select('id').where('type', '=', 'pause_request.responded').where('workspace_id', '=', ws.id).execute();
+    const events = await t.deps.db
+      .selectFrom('outbox')
+      .select('id')
+      .where('type', '=', 'pause_request.responded')
+      .where('workspace_id', '=', ws.id)
+      .execute();
     expect(events).toHaveLength(1);
   });
 
   it('an answer and a cancel write the approval, its timeline row and its event (the approval exactly as the API shows it) together', async () => {
     const { ws, agent, approver } = await setup();
-    const metadata = { z: 1, a: { y: [2, 'x'] }, 'ünï': null };
-    const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ allow_text_response: true, metadata }) });
+    const metadata = { z: 1, a: { y: [2, 'x'] }, ünï: null };
+    const { body: a } = await t.call('POST', '/v1/pause', {
+      key: agent.key,
+      body: ask({ allow_text_response: true, metadata }),
+    });
     const { body: b } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask() });
-    const answered = await t.call('POST', `/v1/pause/${a.pause_id}/respond`, { key: approver.key, body: { choice: 'Approve', text: 'ok, once' } });
+    const answered = await t.call('POST', `/v1/pause/${a.pause_id}/respond`, {
+      key: approver.key,
+      body: { choice: 'Approve', text: 'ok, once' },
+    });
     const cancelled = await t.call('POST', `/v1/pause/${b.pause_id}/cancel`, { key: agent.key });
     const { sql } = await import('kysely');
     for (const [res, type, details] of [
@@ -261,7 +335,12 @@ describe('deciding', () => {
       expect(got.body).toEqual(res.body);
       // The stored text: webhooks are signed over it, so the view's keys keep their order, and
       // metadata its own (json, not jsonb).
-      const { rows } = await sql<{ payload: string; agent_id: string }>`select payload::text as payload, agent_id from outbox where type = ${type} and workspace_id = ${ws.id}`.execute(t.deps.db);
+      const { rows } = await sql<{
+        payload: string;
+        agent_id: string;
+      }>`select payload::text as payload, agent_id from outbox where type = ${type} and workspace_id = ${ws.id}`.execute(
+        t.deps.db,
+      );
       expect(rows).toHaveLength(1);
       expect(rows[0]!.agent_id).toBe(agent.id);
       const event = JSON.parse(rows[0]!.payload);
@@ -270,11 +349,25 @@ describe('deciding', () => {
       expect(event.data).toEqual(got.body);
       expect(Object.keys(event.data)).toEqual(Object.keys(got.body));
       expect(JSON.stringify(event.data.metadata)).toBe(JSON.stringify(res === answered ? metadata : null));
-      const timeline = await t.deps.db.selectFrom('activity').selectAll().where('action', '=', `approval.${res.body.status}`).where('workspace_id', '=', ws.id).execute();
+      const timeline = await t.deps.db
+        .selectFrom('activity')
+        .selectAll()
+        .where('action', '=', `approval.${res.body.status}`)
+        .where('workspace_id', '=', ws.id)
+        .execute();
       expect(timeline).toHaveLength(1);
       expect(timeline[0]).toMatchObject({ agent_id: agent.id, details });
     }
-    expect((await t.deps.db.selectFrom('activity').select('actor').where('action', '=', 'approval.responded').where('workspace_id', '=', ws.id).executeTakeFirstOrThrow()).actor).toMatchObject({ type: 'member', id: approver.id });
+    expect(
+      (
+        await t.deps.db
+          .selectFrom('activity')
+          .select('actor')
+          .where('action', '=', 'approval.responded')
+          .where('workspace_id', '=', ws.id)
+          .executeTakeFirstOrThrow()
+      ).actor,
+    ).toMatchObject({ type: 'member', id: approver.id });
   });
 
   it('refuses a choice outside the options, a text when none is allowed, viewers and agent keys; nothing changes', async () => {
@@ -306,7 +399,10 @@ describe('deciding', () => {
     const again = await t.call('POST', `/v1/pause/${a.pause_id}/cancel`, { key: ws.ownerKey });
     expect(again.status).toBe(409);
     expect(again.body.error.message).toBe('Already cancelled');
-    const answer = await t.call('POST', `/v1/pause/${a.pause_id}/respond`, { key: ws.ownerKey, body: { choice: 'Approve' } });
+    const answer = await t.call('POST', `/v1/pause/${a.pause_id}/respond`, {
+      key: ws.ownerKey,
+      body: { choice: 'Approve' },
+    });
     expect(answer.status).toBe(409);
   });
 
@@ -315,7 +411,10 @@ describe('deciding', () => {
     const other = await t.workspace();
     const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask() });
     expect((await t.call('GET', `/v1/pause/${a.pause_id}`, { key: other.ownerKey })).status).toBe(404);
-    expect((await t.call('POST', `/v1/pause/${a.pause_id}/respond`, { key: other.ownerKey, body: { choice: 'Approve' } })).status).toBe(404);
+    expect(
+      (await t.call('POST', `/v1/pause/${a.pause_id}/respond`, { key: other.ownerKey, body: { choice: 'Approve' } }))
+        .status,
+    ).toBe(404);
     expect((await t.call('POST', `/v1/pause/${a.pause_id}/cancel`, { key: other.ownerKey })).status).toBe(404);
   });
 
@@ -324,7 +423,10 @@ describe('deciding', () => {
     const { body: p } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask() });
     const { body: d } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask() });
     await t.call('POST', `/v1/pause/${d.pause_id}/respond`, { key: ws.ownerKey, body: { choice: 'Reject' } });
-    const stopped = await t.call('POST', `/v1/agents/${agent.id}/stop`, { key: ws.ownerKey, body: { graceful: false } });
+    const stopped = await t.call('POST', `/v1/agents/${agent.id}/stop`, {
+      key: ws.ownerKey,
+      body: { graceful: false },
+    });
     expect(stopped.status).toBe(200);
     expect((await t.call('GET', `/v1/pause/${p.pause_id}`, { key: ws.ownerKey })).body.status).toBe('cancelled');
     expect((await t.call('GET', `/v1/pause/${d.pause_id}`, { key: ws.ownerKey })).body.status).toBe('responded');
@@ -346,7 +448,10 @@ describe('reading', () => {
 
   it('a read after expires_at settles the timeout, even with no worker running', async () => {
     const { agent } = await setup();
-    const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ timeout_seconds: 1, timeout_default: 'Reject' }) });
+    const { body: a } = await t.call('POST', '/v1/pause', {
+      key: agent.key,
+      body: ask({ timeout_seconds: 1, timeout_default: 'Reject' }),
+    });
     await new Promise((r) => setTimeout(r, 1_100));
     const res = await t.call('GET', `/v1/pause/${a.pause_id}`, { key: agent.key });
     expect(res.body).toMatchObject({ status: 'timed_out', response_choice: 'Reject', via_timeout: true });
@@ -356,7 +461,8 @@ describe('reading', () => {
     const { ws, agent } = await setup();
     const other = await ws.agent('other');
     const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push((await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ message: `q${i}` }) })).body.pause_id);
+    for (let i = 0; i < 3; i++)
+      ids.push((await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ message: `q${i}` }) })).body.pause_id);
     await t.call('POST', '/v1/pause', { key: other.key, body: ask() });
     await t.call('POST', `/v1/pause/${ids[0]}/respond`, { key: ws.ownerKey, body: { choice: 'Approve' } });
 
@@ -364,7 +470,9 @@ describe('reading', () => {
     expect(pending.body.data.map((a: any) => a.pause_id)).toEqual([ids[2], ids[1]]);
     const byName = await t.call('GET', '/v1/pause?agent_id=asker&limit=2', { key: ws.ownerKey });
     expect(byName.body.data.map((a: any) => a.pause_id)).toEqual([ids[2], ids[1]]);
-    const next = await t.call('GET', `/v1/pause?agent_id=asker&limit=2&cursor=${byName.body.next_cursor}`, { key: ws.ownerKey });
+    const next = await t.call('GET', `/v1/pause?agent_id=asker&limit=2&cursor=${byName.body.next_cursor}`, {
+      key: ws.ownerKey,
+    });
     expect(next.body.data.map((a: any) => a.pause_id)).toEqual([ids[0]]);
     expect(next.body.next_cursor).toBeNull();
     const own = await t.call('GET', '/v1/pause', { key: other.key });
@@ -421,10 +529,17 @@ describe('long-poll: GET /v1/pause/{id}?wait=N', () => {
 
 /** An approver key in the approval's workspace (for the second process). */
 async function setupApproverIn(a: { pause_id: string }): Promise<string> {
-  const row = await t.deps.db.selectFrom('approvals').select('workspace_id').where('id', '=', a.pause_id).executeTakeFirstOrThrow();
+  const row = await t.deps.db
+    .selectFrom('approvals')
+    .select('workspace_id')
+    .where('id', '=', a.pause_id)
+    .executeTakeFirstOrThrow();
   const { addMember } = await import('../src/members/members.js');
   const { operatorCtx } = await import('../src/context.js');
-  const out = await addMember(t.deps.db, operatorCtx(row.workspace_id), { email: `lp-${Date.now()}@example.com`, role: 'approver' });
+  const out = await addMember(t.deps.db, operatorCtx(row.workspace_id), {
+    email: `lp-${Date.now()}@example.com`,
+    role: 'approver',
+  });
   return out.api_key;
 }
 
@@ -432,15 +547,39 @@ describe('timeouts', () => {
   it('at expires_at a pending approval becomes timed_out with the default, via_timeout, an event and a timeline row', async () => {
     await worker();
     const { ws, agent } = await setup();
-    const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ timeout_seconds: 1, timeout_default: 'Reject' }) });
+    const { body: a } = await t.call('POST', '/v1/pause', {
+      key: agent.key,
+      body: ask({ timeout_seconds: 1, timeout_default: 'Reject' }),
+    });
     const res = await t.call('GET', `/v1/pause/${a.pause_id}?wait=10`, { key: agent.key });
-    expect(res.body).toMatchObject({ status: 'timed_out', response_choice: 'Reject', via_timeout: true, responder: null });
+    expect(res.body).toMatchObject({
+      status: 'timed_out',
+      response_choice: 'Reject',
+      via_timeout: true,
+      responder: null,
+    });
     const late = Date.parse(res.body.response_at) - Date.parse(a.expires_at);
     expect(late).toBeGreaterThanOrEqual(0);
     expect(late).toBeLessThan(1_000);
     const timeline = await t.call('GET', `/v1/agents/${agent.id}/activity`, { key: ws.ownerKey });
-    expect(timeline.body.data[0]).toMatchObject({ action: 'approval.timed_out', channel: 'system', actor: { type: 'system', display: 'timeout' } });
-    await expect.poll(async () => (await t.deps.db.selectFrom('outbox').select('type').where('workspace_id', '=', ws.id).where('type', '=', 'pause_request.timed_out').execute()).length).toBe(1);
+    expect(timeline.body.data[0]).toMatchObject({
+      action: 'approval.timed_out',
+      channel: 'system',
+      actor: { type: 'system', display: 'timeout' },
+    });
+    await expect
+      .poll(
+        async () =>
+          (
+            await t.deps.db
+              .selectFrom('outbox')
+              .select('type')
+              .where('workspace_id', '=', ws.id)
+              .where('type', '=', 'pause_request.timed_out')
+              .execute()
+          ).length,
+      )
+      .toBe(1);
   });
 
   it('a timeout with no default leaves response_choice null', async () => {
@@ -456,7 +595,19 @@ describe('timeouts', () => {
     const { agent } = await setup();
     const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ timeout_seconds: 4 }) });
     // Wait until the timer is armed, then make Redis forget everything of ours.
-    await expect.poll(async () => (await t.deps.db.selectFrom('outbox').select('dispatched_at').where('type', '=', 'approval.requested').where('agent_id', '=', agent.id).executeTakeFirst())?.dispatched_at).not.toBeNull();
+    await expect
+      .poll(
+        async () =>
+          (
+            await t.deps.db
+              .selectFrom('outbox')
+              .select('dispatched_at')
+              .where('type', '=', 'approval.requested')
+              .where('agent_id', '=', agent.id)
+              .executeTakeFirst()
+          )?.dispatched_at,
+      )
+      .not.toBeNull();
     expect(await tw.forget()).toBeGreaterThan(0);
     const res = await t.call('GET', `/v1/pause/${a.pause_id}?wait=15`, { key: agent.key });
     expect(res.body.status).toBe('timed_out');
@@ -468,14 +619,25 @@ describe('timeouts', () => {
     const tw = await worker();
     const { agent } = await setup();
     const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ timeout_seconds: 3600 }) });
-    expect(await t.deps.db.selectFrom('outbox').select('id').where('agent_id', '=', agent.id).where('type', '=', 'approval.requested').execute()).toEqual([]);
+    expect(
+      await t.deps.db
+        .selectFrom('outbox')
+        .select('id')
+        .where('agent_id', '=', agent.id)
+        .where('type', '=', 'approval.requested')
+        .execute(),
+    ).toEqual([]);
     const timers = new Queue('timers', { connection: { url: t.config.redisUrl }, prefix: tw.prefix });
     stops.push(() => timers.close());
     await tw.w.sweep();
     expect(await timers.getJob(`expire.${a.pause_id}`)).toBeFalsy();
     // Time passes (moved by hand): the deadline is now 9 minutes away, within the 10-minute horizon.
     const due = Date.now() + ARM_AHEAD_MS - 60_000;
-    await t.deps.db.updateTable('approvals').set({ expires_at: new Date(due) }).where('id', '=', a.pause_id).execute();
+    await t.deps.db
+      .updateTable('approvals')
+      .set({ expires_at: new Date(due) })
+      .where('id', '=', a.pause_id)
+      .execute();
     await tw.w.sweep();
     const job = await timers.getJob(`expire.${a.pause_id}`);
     expect(job).toBeTruthy();
@@ -501,15 +663,29 @@ describe('timeouts', () => {
     const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask() });
     expect(a.delivery).toEqual([]);
     await t.call('POST', `/v1/pause/${a.pause_id}/respond`, { key: ws.ownerKey, body: { choice: 'Approve' } });
-    const dispatched = async () => (await t.deps.db.selectFrom('outbox').select('dispatched_at').where('type', '=', 'pause_request.responded').where('agent_id', '=', agent.id).executeTakeFirst())?.dispatched_at;
+    const dispatched = async () =>
+      (
+        await t.deps.db
+          .selectFrom('outbox')
+          .select('dispatched_at')
+          .where('type', '=', 'pause_request.responded')
+          .where('agent_id', '=', agent.id)
+          .executeTakeFirst()
+      )?.dispatched_at;
     await expect.poll(dispatched).not.toBeNull();
-    expect(await t.deps.db.selectFrom('prompts').select('id').where('approval_id', '=', a.pause_id).execute()).toEqual([]);
+    expect(await t.deps.db.selectFrom('prompts').select('id').where('approval_id', '=', a.pause_id).execute()).toEqual(
+      [],
+    );
   });
 
   it('approvals that expired while no worker ran are timed out when a worker starts', async () => {
     const { agent } = await setup();
     const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ timeout_seconds: 1 }) });
-    await t.deps.db.updateTable('approvals').set({ expires_at: new Date(Date.now() - 60_000) }).where('id', '=', a.pause_id).execute();
+    await t.deps.db
+      .updateTable('approvals')
+      .set({ expires_at: new Date(Date.now() - 60_000) })
+      .where('id', '=', a.pause_id)
+      .execute();
     await worker();
     const res = await t.call('GET', `/v1/pause/${a.pause_id}?wait=10`, { key: agent.key });
     expect(res.body).toMatchObject({ status: 'timed_out', via_timeout: true });
@@ -521,7 +697,11 @@ describe('timeouts', () => {
     await new Promise((r) => setTimeout(r, 1_100));
     const res = await t.call('POST', `/v1/pause/${a.pause_id}/cancel`, { key: agent.key });
     expect(res.status).toBe(409);
-    const [row] = await t.deps.db.selectFrom('approvals').select(['status', 'via_timeout']).where('id', '=', a.pause_id).execute();
+    const [row] = await t.deps.db
+      .selectFrom('approvals')
+      .select(['status', 'via_timeout'])
+      .where('id', '=', a.pause_id)
+      .execute();
     expect(row).toEqual({ status: 'timed_out', via_timeout: true });
   });
 
@@ -531,17 +711,31 @@ describe('timeouts', () => {
     const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ timeout_seconds: 3600 }) });
     await tw.w.sweep();
     // An hour out, its timer is not armed yet; the record says it is long overdue.
-    await t.deps.db.updateTable('approvals').set({ expires_at: new Date(Date.now() - 60_000) }).where('id', '=', a.pause_id).execute();
+    await t.deps.db
+      .updateTable('approvals')
+      .set({ expires_at: new Date(Date.now() - 60_000) })
+      .where('id', '=', a.pause_id)
+      .execute();
     await tw.w.sweep();
-    const [row] = await t.deps.db.selectFrom('approvals').select(['status', 'via_timeout']).where('id', '=', a.pause_id).execute();
+    const [row] = await t.deps.db
+      .selectFrom('approvals')
+      .select(['status', 'via_timeout'])
+      .where('id', '=', a.pause_id)
+      .execute();
     expect(row).toEqual({ status: 'timed_out', via_timeout: true });
   });
 
   it('an answer after expires_at but before the timer fires is refused, and the timeout is recorded', async () => {
     const { ws, agent } = await setup();
-    const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask({ timeout_seconds: 1, timeout_default: 'Reject' }) });
+    const { body: a } = await t.call('POST', '/v1/pause', {
+      key: agent.key,
+      body: ask({ timeout_seconds: 1, timeout_default: 'Reject' }),
+    });
     await new Promise((r) => setTimeout(r, 1_100));
-    const res = await t.call('POST', `/v1/pause/${a.pause_id}/respond`, { key: ws.ownerKey, body: { choice: 'Approve' } });
+    const res = await t.call('POST', `/v1/pause/${a.pause_id}/respond`, {
+      key: ws.ownerKey,
+      body: { choice: 'Approve' },
+    });
     expect(res.status).toBe(409);
     expect(res.body.error.message).toMatch(/^Timed out at/);
     const now = await t.call('GET', `/v1/pause/${a.pause_id}`, { key: agent.key });

@@ -18,7 +18,11 @@ const member = (workspaceId: string, role: 'owner' | 'approver' | 'viewer'): Ctx
   role,
   actor: { type: 'member', id: '00000000-0000-4000-8000-000000000001', display: role },
 });
-const agentCtx = (workspaceId: string, id: string): Ctx => ({ workspaceId, channel: 'api', actor: { type: 'agent', id, display: 'agent' } });
+const agentCtx = (workspaceId: string, id: string): Ctx => ({
+  workspaceId,
+  channel: 'api',
+  actor: { type: 'agent', id, display: 'agent' },
+});
 
 async function expectForbidden(p: Promise<unknown>) {
   await expect(p).rejects.toMatchObject({ code: 'forbidden', status: 403 });
@@ -63,14 +67,42 @@ describe('authorization in the core', () => {
     const a = await ws.agent('asker');
     const { db, approvals: settings } = t.deps;
     const agentRow = await db.selectFrom('agents').selectAll().where('id', '=', a.id).executeTakeFirstOrThrow();
-    const ask = { recipient: 'a@example.com', channel: 'web' as const, message: 'ok?', options: ['yes', 'no'], allow_text_response: false, timeout_default: null, metadata: null, timeout_seconds: 60 };
+    const ask = {
+      recipient: 'a@example.com',
+      channel: 'web' as const,
+      message: 'ok?',
+      options: ['yes', 'no'],
+      allow_text_response: false,
+      timeout_default: null,
+      metadata: null,
+      timeout_seconds: 60,
+    };
     await expectForbidden(createApproval(db, member(ws.id, 'viewer'), undefined, ask, settings));
     const approval = await createApproval(db, agentCtx(ws.id, a.id), agentRow, ask, settings);
     const responder = { channel: 'slack', display: 'x' };
-    await expectForbidden(decideApproval(db, agentCtx(ws.id, a.id), approval.pause_id, { choice: 'yes' }, responder, settings));
-    await expectForbidden(decideApproval(db, member(ws.id, 'viewer'), approval.pause_id, { choice: 'yes' }, responder, settings));
+    await expectForbidden(
+      decideApproval(db, agentCtx(ws.id, a.id), approval.pause_id, { choice: 'yes' }, responder, settings),
+    );
+    await expectForbidden(
+      decideApproval(db, member(ws.id, 'viewer'), approval.pause_id, { choice: 'yes' }, responder, settings),
+    );
     await expectForbidden(cancelApproval(db, member(ws.id, 'viewer'), approval.pause_id, settings));
-    const link: Ctx = { workspaceId: ws.id, channel: 'web', actor: { type: 'link', id: null, display: 'a@example.com' } };
-    expect((await decideApproval(db, link, approval.pause_id, { choice: 'yes' }, { channel: 'web', display: 'a@example.com' }, settings)).status).toBe('responded');
+    const link: Ctx = {
+      workspaceId: ws.id,
+      channel: 'web',
+      actor: { type: 'link', id: null, display: 'a@example.com' },
+    };
+    expect(
+      (
+        await decideApproval(
+          db,
+          link,
+          approval.pause_id,
+          { choice: 'yes' },
+          { channel: 'web', display: 'a@example.com' },
+          settings,
+        )
+      ).status,
+    ).toBe('responded');
   });
 });

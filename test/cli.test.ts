@@ -58,14 +58,20 @@ describe('leash CLI', () => {
     const out = JSON.parse(created.stdout);
     expect(out.agent).toMatchObject({ name: 'cli-bot', status: 'active' });
     expect((await t.call('GET', '/v1/agents/me', { key: out.api_key })).body.name).toBe('cli-bot');
-    await t.call('POST', '/v1/agents/cli-bot/pause', { key: ws.ownerKey, body: { mode: 'full', reason: 'maintenance' } });
+    await t.call('POST', '/v1/agents/cli-bot/pause', {
+      key: ws.ownerKey,
+      body: { mode: 'full', reason: 'maintenance' },
+    });
     await t.call('POST', '/v1/sessions', { key: out.api_key, body: { task: 't' } });
     await t.call('POST', '/v1/agents/cli-bot/unpause', { key: ws.ownerKey });
     for (let i = 0; i < 2; i++) {
       const ask = { recipient: 'a@example.com', channel: 'web', message: 'ok?', options: ['yes', 'no'] };
       expect((await t.call('POST', '/v1/pause', { key: out.api_key, body: ask })).status).toBe(201);
     }
-    await t.call('POST', '/v1/agents/cli-bot/pause', { key: ws.ownerKey, body: { mode: 'full', reason: 'maintenance' } });
+    await t.call('POST', '/v1/agents/cli-bot/pause', {
+      key: ws.ownerKey,
+      body: { mode: 'full', reason: 'maintenance' },
+    });
 
     const status = await leash('status', '--workspace', ws.id);
     expect(status.code).toBe(0);
@@ -75,7 +81,11 @@ describe('leash CLI', () => {
 
     // The timeline records the CLI as the actor and channel.
     const timeline = await t.call('GET', `/v1/agents/${out.agent.id}/activity`, { key: ws.ownerKey });
-    expect(timeline.body.data.at(-1)).toMatchObject({ action: 'agent.created', channel: 'cli', actor: { type: 'operator' } });
+    expect(timeline.body.data.at(-1)).toMatchObject({
+      action: 'agent.created',
+      channel: 'cli',
+      actor: { type: 'operator' },
+    });
   });
 
   it('agent create refuses a bad name or unknown workspace, creating nothing', async () => {
@@ -83,7 +93,14 @@ describe('leash CLI', () => {
     const bad = await leash('agent', 'create', '--workspace', ws.id, '--name', 'Bad Name');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('name: must be 1-64 characters');
-    const unknown = await leash('agent', 'create', '--workspace', '00000000-0000-4000-8000-000000000000', '--name', 'x');
+    const unknown = await leash(
+      'agent',
+      'create',
+      '--workspace',
+      '00000000-0000-4000-8000-000000000000',
+      '--name',
+      'x',
+    );
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('not found');
     expect((await t.call('GET', '/v1/agents', { key: ws.ownerKey })).body.data).toEqual([]);
@@ -104,7 +121,11 @@ describe('the Leash process', () => {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const p = { child, out: '', exited: new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code))) };
+    const p = {
+      child,
+      out: '',
+      exited: new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code))),
+    };
     child.stdout.on('data', (d) => (p.out += d));
     child.stderr.on('data', (d) => (p.out += d));
     return p;
@@ -133,7 +154,9 @@ describe('the Leash process', () => {
       headers: { authorization: `Bearer ${ws.ownerKey}`, 'content-type': 'application/json' },
       body: JSON.stringify({ timeout: 120_000 }),
     });
-    await expect.poll(async () => (await t.call('GET', `/v1/agents/${a.id}`, { key: ws.ownerKey })).body.status).toBe('stopping');
+    await expect
+      .poll(async () => (await t.call('GET', `/v1/agents/${a.id}`, { key: ws.ownerKey })).body.status)
+      .toBe('stopping');
     const signalled = Date.now();
     p.child.kill('SIGTERM');
     const res = await stop;

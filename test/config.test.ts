@@ -28,12 +28,16 @@ describe('configuration', () => {
   it('production requires a LEASH_SECRET of at least 32 bytes and turns the SSRF guard on', () => {
     const strong = 'x'.repeat(32);
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/LEASH_SECRET: required/);
-    expect(() => loadConfig({ NODE_ENV: 'production', LEASH_SECRET: 's3cret' })).toThrow(/LEASH_SECRET: must be at least 32 bytes/);
+    expect(() => loadConfig({ NODE_ENV: 'production', LEASH_SECRET: 's3cret' })).toThrow(
+      /LEASH_SECRET: must be at least 32 bytes/,
+    );
     expect(() => loadConfig({ NODE_ENV: 'production', LEASH_SECRET: 'x'.repeat(31) })).toThrow(ConfigError);
     const c = loadConfig({ NODE_ENV: 'production', LEASH_SECRET: strong });
     expect(c.secret).toBe(strong);
     expect(c.allowPrivateUrls).toBe(false);
-    expect(loadConfig({ NODE_ENV: 'production', LEASH_SECRET: strong, ALLOW_PRIVATE_URLS: 'true' }).allowPrivateUrls).toBe(true);
+    expect(
+      loadConfig({ NODE_ENV: 'production', LEASH_SECRET: strong, ALLOW_PRIVATE_URLS: 'true' }).allowPrivateUrls,
+    ).toBe(true);
     // Outside production a short secret is the developer's business.
     expect(loadConfig({ LEASH_SECRET: 's' }).secret).toBe('s');
   });

@@ -4,7 +4,12 @@ import { timelineCount, useTestApp, type TestApp } from './support/app.js';
 const t = useTestApp();
 
 async function outboxTypes(t: TestApp, agentId: string): Promise<string[]> {
-  const rows = await t.deps.db.selectFrom('outbox').select('type').where('agent_id', '=', agentId).orderBy('id').execute();
+  const rows = await t.deps.db
+    .selectFrom('outbox')
+    .select('type')
+    .where('agent_id', '=', agentId)
+    .orderBy('id')
+    .execute();
   return rows.map((r) => r.type);
 }
 
@@ -12,10 +17,17 @@ describe('pause and unpause', () => {
   it('pauses with a mode and reason, visible to the agent itself, and unpauses', async () => {
     const ws = await t.workspace();
     const a = await ws.agent('worker-1');
-    const paused = await t.call('POST', '/v1/agents/worker-1/pause', { key: ws.ownerKey, body: { mode: 'full', reason: 'audit' } });
+    const paused = await t.call('POST', '/v1/agents/worker-1/pause', {
+      key: ws.ownerKey,
+      body: { mode: 'full', reason: 'audit' },
+    });
     expect(paused.status).toBe(200);
     expect(paused.body.status).toBe('paused');
-    expect(paused.body.pause).toMatchObject({ mode: 'full', reason: 'audit', by: { type: 'member', id: ws.ownerId, channel: 'api' } });
+    expect(paused.body.pause).toMatchObject({
+      mode: 'full',
+      reason: 'audit',
+      by: { type: 'member', id: ws.ownerId, channel: 'api' },
+    });
     expect(paused.body.paused_at).toBe(paused.body.pause.since);
 
     const me = await t.call('GET', '/v1/agents/me', { key: a.key });
@@ -35,11 +47,17 @@ describe('pause and unpause', () => {
     const again = await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } });
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('already_paused');
-    const switched = await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'full', reason: 'escalate' } });
+    const switched = await t.call('POST', `/v1/agents/${a.id}/pause`, {
+      key: ws.ownerKey,
+      body: { mode: 'full', reason: 'escalate' },
+    });
     expect(switched.status).toBe(200);
     expect(switched.body.pause).toMatchObject({ mode: 'full', reason: 'escalate', since: first.body.pause.since });
     const timeline = await t.call('GET', `/v1/agents/${a.id}/activity`, { key: ws.ownerKey });
-    expect(timeline.body.data[0]).toMatchObject({ action: 'agent.paused', details: { mode: 'full', previous_mode: 'send', reason: 'escalate' } });
+    expect(timeline.body.data[0]).toMatchObject({
+      action: 'agent.paused',
+      details: { mode: 'full', previous_mode: 'send', reason: 'escalate' },
+    });
   });
 
   it('unpausing an unpaused agent is 409 not_paused and writes nothing', async () => {
@@ -64,7 +82,9 @@ describe('pause and unpause', () => {
     const before = await timelineCount(t, a.id);
     const res = await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body });
     expect(res.status).toBe(400);
-    expect(res.body.error.message).toBe(`${field}: ${message}`.replace(/at most 500$/, 'must be at most 500 characters'));
+    expect(res.body.error.message).toBe(
+      `${field}: ${message}`.replace(/at most 500$/, 'must be at most 500 characters'),
+    );
     expect((await t.call('GET', `/v1/agents/${a.id}`, { key: ws.ownerKey })).body.pause).toBeNull();
     expect(await timelineCount(t, a.id)).toBe(before);
   });
@@ -76,7 +96,10 @@ describe('pause and unpause', () => {
     const viewer = await ws.member('viewer');
     for (const key of [approver.key, viewer.key, a.key]) {
       for (const verb of ['pause', 'unpause', 'stop', 'start']) {
-        const res = await t.call('POST', `/v1/agents/${a.id}/${verb}`, { key, body: verb === 'pause' ? { mode: 'send' } : {} });
+        const res = await t.call('POST', `/v1/agents/${a.id}/${verb}`, {
+          key,
+          body: verb === 'pause' ? { mode: 'send' } : {},
+        });
         expect(res.status, verb).toBe(403);
       }
     }
@@ -88,12 +111,19 @@ describe('pause and unpause', () => {
     const ws = await t.workspace();
     const a = await ws.agent('contended');
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'full', reason: `r${i}` } })),
+      Array.from({ length: 20 }, (_, i) =>
+        t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'full', reason: `r${i}` } }),
+      ),
     );
     const codes = results.map((r) => r.status).sort();
     expect(codes.filter((c) => c === 200)).toHaveLength(1);
     expect(codes.filter((c) => c === 409)).toHaveLength(19);
-    const rows = await t.deps.db.selectFrom('activity').select('action').where('agent_id', '=', a.id).where('action', '=', 'agent.paused').execute();
+    const rows = await t.deps.db
+      .selectFrom('activity')
+      .select('action')
+      .where('agent_id', '=', a.id)
+      .where('action', '=', 'agent.paused')
+      .execute();
     expect(rows).toHaveLength(1);
     expect(await outboxTypes(t, a.id)).toEqual(['agent.paused']);
   });
@@ -123,13 +153,19 @@ describe('stop and start', () => {
     expect(res.body.status).toBe('inactive');
     expect(Date.now() - started).toBeLessThan(5_000);
     const timeline = await t.call('GET', `/v1/agents/${a.id}/activity`, { key: ws.ownerKey });
-    expect(timeline.body.data[0]).toMatchObject({ action: 'agent.stopped', details: { graceful: true, confirmed: false } });
+    expect(timeline.body.data[0]).toMatchObject({
+      action: 'agent.stopped',
+      details: { graceful: true, confirmed: false },
+    });
   });
 
   it('graceful stop with a live connection waits for the agent’s confirmation', async () => {
     const ws = await t.workspace();
     const a = await ws.agent('polite', { delivery_url: 'http://127.0.0.1:9/events' });
-    const stopping = t.call('POST', `/v1/agents/${a.id}/stop`, { key: ws.ownerKey, body: { graceful: true, timeout: 10_000 } });
+    const stopping = t.call('POST', `/v1/agents/${a.id}/stop`, {
+      key: ws.ownerKey,
+      body: { graceful: true, timeout: 10_000 },
+    });
     // The agent sees `stopping` and the event is in the outbox for its runtime.
     await expect.poll(async () => (await t.call('GET', '/v1/agents/me', { key: a.key })).body.status).toBe('stopping');
     expect(await outboxTypes(t, a.id)).toEqual(['agent.stop_requested']);
@@ -140,7 +176,9 @@ describe('stop and start', () => {
     expect(res.status).toBe(200);
     expect(res.body.status).toBe('inactive');
     expect(res.body.stopped_at).toBe(confirmed.body.stopped_at);
-    const actions = (await t.call('GET', `/v1/agents/${a.id}/activity`, { key: ws.ownerKey })).body.data.map((r: any) => r.action);
+    const actions = (await t.call('GET', `/v1/agents/${a.id}/activity`, { key: ws.ownerKey })).body.data.map(
+      (r: any) => r.action,
+    );
     expect(actions.slice(0, 2)).toEqual(['agent.stopped', 'agent.stop_requested']);
   });
 
@@ -219,7 +257,9 @@ describe('delete', () => {
     const a = await ws.agent('mid-stop', { delivery_url: 'http://127.0.0.1:9/events' });
     const started = Date.now();
     const stopping = t.call('POST', `/v1/agents/${a.id}/stop`, { key: ws.ownerKey, body: { timeout: 20_000 } });
-    await expect.poll(async () => (await t.call('GET', `/v1/agents/${a.id}`, { key: ws.ownerKey })).body.status).toBe('stopping');
+    await expect
+      .poll(async () => (await t.call('GET', `/v1/agents/${a.id}`, { key: ws.ownerKey })).body.status)
+      .toBe('stopping');
     expect((await t.call('DELETE', `/v1/agents/${a.id}`, { key: ws.ownerKey })).status).toBe(204);
     const res = await stopping;
     expect(Date.now() - started).toBeLessThan(5_000);
@@ -242,7 +282,12 @@ describe('delete', () => {
       const row = await t.deps.db.selectFrom('agents').selectAll().where('id', '=', a.id).executeTakeFirstOrThrow();
       expect(row.deleted_at).not.toBeNull();
       expect(row.run_state).toBe('stopped');
-      const actions = await t.deps.db.selectFrom('activity').select('action').where('agent_id', '=', a.id).orderBy('id').execute();
+      const actions = await t.deps.db
+        .selectFrom('activity')
+        .select('action')
+        .where('agent_id', '=', a.id)
+        .orderBy('id')
+        .execute();
       expect(actions.at(-1)!.action).toBe('agent.deleted');
     }
   });
@@ -263,7 +308,13 @@ describe('delete', () => {
       t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'full' } }),
     ]);
     expect([s.status, f.status]).toEqual([200, 200]);
-    const rows = await t.deps.db.selectFrom('activity').select('details').where('agent_id', '=', a.id).where('action', '=', 'agent.paused').orderBy('id').execute();
+    const rows = await t.deps.db
+      .selectFrom('activity')
+      .select('details')
+      .where('agent_id', '=', a.id)
+      .where('action', '=', 'agent.paused')
+      .orderBy('id')
+      .execute();
     expect(rows).toHaveLength(2);
     // The second one records the first as its previous mode: the read is under the row lock.
     expect((rows[1]!.details as any).previous_mode).toBe((rows[0]!.details as any).mode);
@@ -277,13 +328,18 @@ describe('activity timeline', () => {
     const ws = await t.workspace();
     const a = await ws.agent('chronicle');
     for (let i = 0; i < 3; i++) {
-      await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'send', reason: `round ${i}` } });
+      await t.call('POST', `/v1/agents/${a.id}/pause`, {
+        key: ws.ownerKey,
+        body: { mode: 'send', reason: `round ${i}` },
+      });
       await t.call('POST', `/v1/agents/${a.id}/unpause`, { key: ws.ownerKey });
     }
     const all: any[] = [];
     let cursor: string | null = null;
     do {
-      const res: any = await t.call('GET', `/v1/agents/${a.id}/activity?limit=3${cursor ? `&cursor=${cursor}` : ''}`, { key: ws.ownerKey });
+      const res: any = await t.call('GET', `/v1/agents/${a.id}/activity?limit=3${cursor ? `&cursor=${cursor}` : ''}`, {
+        key: ws.ownerKey,
+      });
       all.push(...res.body.data);
       cursor = res.body.next_cursor;
     } while (cursor);
@@ -296,7 +352,11 @@ describe('activity timeline', () => {
       'agent.paused',
       'agent.created',
     ]);
-    expect(all[1]).toMatchObject({ channel: 'api', actor: { type: 'member', id: ws.ownerId }, details: { mode: 'send', reason: 'round 2' } });
+    expect(all[1]).toMatchObject({
+      channel: 'api',
+      actor: { type: 'member', id: ws.ownerId },
+      details: { mode: 'send', reason: 'round 2' },
+    });
     const times = all.map((r) => Date.parse(r.created_at));
     expect([...times].sort((x, y) => y - x)).toEqual(times);
   });

@@ -19,7 +19,11 @@ let hooks: Receiver;
 
 beforeAll(async () => {
   base = await t.app.listen({ host: '127.0.0.1', port: 0 });
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
   worker = await startTestWorker(t, { retryScheduleMs: [50] });
   hooks = await startReceiver();
   mkdirSync(SHOTS, { recursive: true });
@@ -54,7 +58,10 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in Chromium', () => {
     await page.waitForURL(/\/\?notice=/);
     expect(await statusOf(page, 'bob')).toBe('paused');
     expect(await page.locator('[role=status]').textContent()).toContain('Paused bob (full).');
-    expect((await t.call('GET', `/v1/agents/${bob.id}`, { key: ws.ownerKey })).body.pause).toMatchObject({ mode: 'full', by: { channel: 'dashboard' } });
+    expect((await t.call('GET', `/v1/agents/${bob.id}`, { key: ws.ownerKey })).body.pause).toMatchObject({
+      mode: 'full',
+      by: { channel: 'dashboard' },
+    });
     await page.screenshot({ path: `${SHOTS}/agents-paused.png`, fullPage: true });
 
     await page.click('tr[data-agent="bob"] button:has-text("Unpause")');
@@ -63,20 +70,34 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in Chromium', () => {
 
     await page.click('a:has-text("bob")');
     await page.waitForURL(`${base}/agents/${bob.id}`);
-    const actions = await page.locator('table.timeline tr[data-action]').evaluateAll((rows) => rows.map((r) => `${r.getAttribute('data-action')} ${r.children[3]?.textContent}`));
+    const actions = await page
+      .locator('table.timeline tr[data-action]')
+      .evaluateAll((rows) => rows.map((r) => `${r.getAttribute('data-action')} ${r.children[3]?.textContent}`));
     expect(actions.slice(0, 2)).toEqual(['agent.unpaused dashboard', 'agent.paused dashboard']);
     await page.screenshot({ path: `${SHOTS}/agent-timeline.png`, fullPage: true });
 
     // A change made elsewhere shows up without a reload.
     await page.goto(`${base}/`);
-    await t.call('POST', `/v1/agents/${bob.id}/pause`, { key: ws.ownerKey, body: { mode: 'send', reason: 'from the API' } });
+    await t.call('POST', `/v1/agents/${bob.id}/pause`, {
+      key: ws.ownerKey,
+      body: { mode: 'send', reason: 'from the API' },
+    });
     await expect.poll(() => statusOf(page, 'bob'), { timeout: 8_000 }).toBe('paused');
   });
 
   it('answers a pending approval', async () => {
     const ws = await t.workspace();
     const bob = await ws.agent('bob');
-    const a = await t.call('POST', '/v1/pause', { key: bob.key, body: { recipient: 'owner@example.com', channel: 'web', message: 'Deploy to prod?', options: ['Ship it', 'Hold'], timeout_seconds: 600 } });
+    const a = await t.call('POST', '/v1/pause', {
+      key: bob.key,
+      body: {
+        recipient: 'owner@example.com',
+        channel: 'web',
+        message: 'Deploy to prod?',
+        options: ['Ship it', 'Hold'],
+        timeout_seconds: 600,
+      },
+    });
     const page = await signIn(ws.ownerKey);
     await page.click('a:has-text("Approvals")');
     await page.waitForURL(`${base}/approvals`);
@@ -84,11 +105,15 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in Chromium', () => {
     // Approvers answer from their phones: the same page at a phone's width.
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: `${SHOTS}/approvals-phone.png`, fullPage: true });
-    expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     await page.click(`[data-approval="${a.body.pause_id}"] button:has-text("Ship it")`);
     await page.waitForURL(/\/approvals\?notice=/);
     expect(await page.locator('[role=status]').textContent()).toContain('Answered: Ship it.');
-    expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body).toMatchObject({ status: 'responded', response_choice: 'Ship it', responder: { channel: 'dashboard' } });
+    expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body).toMatchObject({
+      status: 'responded',
+      response_choice: 'Ship it',
+      responder: { channel: 'dashboard' },
+    });
   });
 
   it('shows a failed webhook delivery and redelivers it', async () => {
@@ -96,10 +121,23 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in Chromium', () => {
     const bob = await ws.agent('bob');
     let healthy = false;
     hooks.respond = () => (healthy ? 200 : 500);
-    const endpoint = await t.call('POST', '/v1/webhooks', { key: ws.ownerKey, body: { url: `${hooks.url}/hook`, events: ['agent.paused'] } });
+    const endpoint = await t.call('POST', '/v1/webhooks', {
+      key: ws.ownerKey,
+      body: { url: `${hooks.url}/hook`, events: ['agent.paused'] },
+    });
     await t.call('POST', `/v1/agents/${bob.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } });
     await expect
-      .poll(async () => (await t.deps.db.selectFrom('deliveries').select('status').where('endpoint_id', '=', endpoint.body.id).executeTakeFirst())?.status, { timeout: 10_000 })
+      .poll(
+        async () =>
+          (
+            await t.deps.db
+              .selectFrom('deliveries')
+              .select('status')
+              .where('endpoint_id', '=', endpoint.body.id)
+              .executeTakeFirst()
+          )?.status,
+        { timeout: 10_000 },
+      )
       .toBe('failed');
     const page = await signIn(ws.ownerKey);
     await page.goto(`${base}/webhooks`);
@@ -110,7 +148,17 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in Chromium', () => {
     await page.waitForURL(/\/webhooks\?notice=Redelivery/);
     await expect.poll(() => hooks.requests.length, { timeout: 10_000 }).toBeGreaterThan(before);
     await expect
-      .poll(async () => (await t.deps.db.selectFrom('deliveries').select('status').where('endpoint_id', '=', endpoint.body.id).executeTakeFirst())?.status, { timeout: 10_000 })
+      .poll(
+        async () =>
+          (
+            await t.deps.db
+              .selectFrom('deliveries')
+              .select('status')
+              .where('endpoint_id', '=', endpoint.body.id)
+              .executeTakeFirst()
+          )?.status,
+        { timeout: 10_000 },
+      )
       .toBe('succeeded');
   });
 });

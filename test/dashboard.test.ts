@@ -7,7 +7,11 @@ import { startSmtp } from './support/smtp.js';
 
 const smtp = await startSmtp();
 afterAll(() => smtp.close());
-const t = useTestApp({ SMTP_URL: smtp.url, EMAIL_FROM: 'leash@example.test', PUBLIC_URL: 'https://leash.example.test' });
+const t = useTestApp({
+  SMTP_URL: smtp.url,
+  EMAIL_FROM: 'leash@example.test',
+  PUBLIC_URL: 'https://leash.example.test',
+});
 const { browser, signedIn } = dashboardBrowser(t);
 
 describe('transport', () => {
@@ -51,7 +55,11 @@ describe('sign-in', () => {
 
   it('an emailed link signs in once, after a confirming click; an unknown address gets the same answer and no email', async () => {
     const ws = await t.workspace();
-    const owner = await t.deps.db.selectFrom('members').select('email').where('id', '=', ws.ownerId).executeTakeFirstOrThrow();
+    const owner = await t.deps.db
+      .selectFrom('members')
+      .select('email')
+      .where('id', '=', ws.ownerId)
+      .executeTakeFirstOrThrow();
     const b = browser();
     const login = await b.get('/login');
     expect(login.html).toContain('Email me a link');
@@ -100,7 +108,11 @@ describe('actions', () => {
     const res = await b.post(`/agents/${bob.id}/pause`, { _csrf: home.csrf!, mode: 'full', reason: 'audit' });
     expect(target(res.location)).toBe('/?notice=Paused bob (full).');
     const activity = await t.call('GET', `/v1/agents/${bob.id}/activity`, { key: ws.ownerKey });
-    expect(activity.body.data[0]).toMatchObject({ action: 'agent.paused', channel: 'dashboard', details: { mode: 'full', reason: 'audit' } });
+    expect(activity.body.data[0]).toMatchObject({
+      action: 'agent.paused',
+      channel: 'dashboard',
+      details: { mode: 'full', reason: 'audit' },
+    });
     // A refusal comes back as an error notice on the page.
     const again = await b.post(`/agents/${bob.id}/pause`, { _csrf: home.csrf!, mode: 'full' });
     expect(target(again.location)).toBe('/?error=bob is already paused (full)');
@@ -112,8 +124,12 @@ describe('actions', () => {
     expect(target(bad.location)).toBe('/?error=mode: must be send or full');
     expect((await t.call('GET', `/v1/agents/${bob.id}`, { key: ws.ownerKey })).body.pause).toBeNull();
     // Words without our signature are not shown (no one can put text on our pages with a link).
-    expect((await b.get('/?notice=Email%20your%20key%20to%20evil%40example.com')).html).not.toContain('evil@example.com');
-    expect((await b.get('/login?notice=Email%20your%20key%20to%20evil%40example.com')).html).not.toContain('evil@example.com');
+    expect((await b.get('/?notice=Email%20your%20key%20to%20evil%40example.com')).html).not.toContain(
+      'evil@example.com',
+    );
+    expect((await b.get('/login?notice=Email%20your%20key%20to%20evil%40example.com')).html).not.toContain(
+      'evil@example.com',
+    );
   });
 
   it('a viewer sees no buttons, and a forged action is refused by the core; nothing changes', async () => {
@@ -140,7 +156,10 @@ describe('actions', () => {
     const page = await owner.get(`/agents/${bob.id}`);
     const fromPage = await owner.post(`/agents/${bob.id}/unpause`, { _csrf: page.csrf!, back: 'agent' });
     expect(target(fromPage.location)).toBe(`/agents/${bob.id}?error=bob is not paused`);
-    expect((await t.deps.db.selectFrom('agents').select('pause_mode').where('id', '=', other.id).executeTakeFirstOrThrow()).pause_mode).toBeNull();
+    expect(
+      (await t.deps.db.selectFrom('agents').select('pause_mode').where('id', '=', other.id).executeTakeFirstOrThrow())
+        .pause_mode,
+    ).toBeNull();
   });
 
   it('sessions are paused, resumed and cancelled from the agent page, which the action returns to', async () => {
@@ -152,13 +171,25 @@ describe('actions', () => {
     expect(page.html).toContain('reconcile');
     const paused = await b.post(`/sessions/${session.body.id}/pause`, { _csrf: page.csrf! });
     expect(target(paused.location)).toBe(`/agents/${bob.id}?notice=Session paused.`);
-    expect(target((await b.post(`/sessions/${session.body.id}/pause`, { _csrf: page.csrf! })).location)).toMatch(new RegExp(`^/agents/${bob.id}\\?error=`));
-    expect(target((await b.post(`/sessions/${session.body.id}/resume`, { _csrf: page.csrf! })).location)).toBe(`/agents/${bob.id}?notice=Session resumed.`);
-    expect(target((await b.post(`/sessions/${session.body.id}/cancel`, { _csrf: page.csrf! })).location)).toBe(`/agents/${bob.id}?notice=Session cancelled.`);
-    expect((await t.call('GET', `/v1/sessions/${session.body.id}`, { key: ws.ownerKey })).body.status).toBe('cancelled');
+    expect(target((await b.post(`/sessions/${session.body.id}/pause`, { _csrf: page.csrf! })).location)).toMatch(
+      new RegExp(`^/agents/${bob.id}\\?error=`),
+    );
+    expect(target((await b.post(`/sessions/${session.body.id}/resume`, { _csrf: page.csrf! })).location)).toBe(
+      `/agents/${bob.id}?notice=Session resumed.`,
+    );
+    expect(target((await b.post(`/sessions/${session.body.id}/cancel`, { _csrf: page.csrf! })).location)).toBe(
+      `/agents/${bob.id}?notice=Session cancelled.`,
+    );
+    expect((await t.call('GET', `/v1/sessions/${session.body.id}`, { key: ws.ownerKey })).body.status).toBe(
+      'cancelled',
+    );
     // An id that is not a session of this workspace goes back to the agents page, refused.
-    expect(target((await b.post('/sessions/not-a-uuid/pause', { _csrf: page.csrf! })).location)).toBe('/?error=Session not-a-uuid not found');
-    expect(target((await b.post('/approvals/not-a-uuid/respond', { _csrf: page.csrf!, choice: 'x' })).location)).toBe('/approvals?error=Approval not-a-uuid not found');
+    expect(target((await b.post('/sessions/not-a-uuid/pause', { _csrf: page.csrf! })).location)).toBe(
+      '/?error=Session not-a-uuid not found',
+    );
+    expect(target((await b.post('/approvals/not-a-uuid/respond', { _csrf: page.csrf!, choice: 'x' })).location)).toBe(
+      '/approvals?error=Approval not-a-uuid not found',
+    );
   });
 
   it('without a session an action goes to /login and changes nothing', async () => {

@@ -41,12 +41,19 @@ const send = (key: string, body: unknown) => t.call('POST', '/v1/messages', { ke
 /** n messages straight into bob's inbox (the send path is tested elsewhere), then a wake-up. */
 async function fill(ids: { ws: { id: string }; alice: { id: string }; bob: { id: string } }, n: number): Promise<void> {
   await sql`insert into messages (id, workspace_id, recipient_id, sender_id, seq, body)
-            select gen_random_uuid(), ${ids.ws.id}, ${ids.bob.id}, ${ids.alice.id}, s, to_json(s) from generate_series(1, ${n}) s`.execute(t.deps.db);
-  await t.deps.db.updateTable('agents').set({ inbox_seq: n, backlog_since: new Date() }).where('id', '=', ids.bob.id).execute();
+            select gen_random_uuid(), ${ids.ws.id}, ${ids.bob.id}, ${ids.alice.id}, s, to_json(s) from generate_series(1, ${n}) s`.execute(
+    t.deps.db,
+  );
+  await t.deps.db
+    .updateTable('agents')
+    .set({ inbox_seq: n, backlog_since: new Date() })
+    .where('id', '=', ids.bob.id)
+    .execute();
   await sql`select pg_notify('leash', ${`inbox:${ids.bob.id}`})`.execute(t.deps.db);
 }
 
-const agentRow = (id: string) => t.deps.db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+const agentRow = (id: string) =>
+  t.deps.db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
 describe('delivery_url drain', () => {
   it('POSTs each message in seq order, one at a time, signed with the delivery secret; a 2xx acks it', async () => {
@@ -71,7 +78,10 @@ describe('delivery_url drain', () => {
     expect(first.headers['webhook-id']).toBe(first.json.data.id);
     expect(first.json.data).toMatchObject({ seq: 1, from: 'alice', from_id: alice.id, body: { n: 1 } });
     await expect.poll(async () => Number((await agentRow(bob.id)).acked_seq)).toBe(30);
-    expect((await t.call('GET', '/v1/agents/me', { key: bob.key })).body.backlog).toEqual({ undelivered: 0, oldest_at: null });
+    expect((await t.call('GET', '/v1/agents/me', { key: bob.key })).body.backlog).toEqual({
+      undelivered: 0,
+      oldest_at: null,
+    });
   });
 
   it('a failing receiver is retried with backoff (kept on the agent) and the drain goes on in order', async () => {
@@ -97,7 +107,9 @@ describe('delivery_url drain', () => {
     const { alice, bob } = await setup(r.url);
     await worker();
     await send(alice.key, 'x');
-    await expect.poll(async () => (await agentRow(bob.id)).drain_failures, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    await expect
+      .poll(async () => (await agentRow(bob.id)).drain_failures, { timeout: 10_000 })
+      .toBeGreaterThanOrEqual(2);
     const row = await agentRow(bob.id);
     expect(row.drain_error).toBe('seq 1: receiver answered 500');
     expect(row.drain_retry_at).toBeInstanceOf(Date);
@@ -132,7 +144,9 @@ describe('delivery_url drain', () => {
     await expect.poll(() => seqsOf(r)).toEqual([1]);
 
     await t.call('POST', `/v1/agents/${bob.id}/stop`, { key: ws.ownerKey, body: { graceful: false } });
-    await sql`insert into messages (id, workspace_id, recipient_id, sender_id, seq, body) values (gen_random_uuid(), ${ws.id}, ${bob.id}, ${alice.id}, 2, '2')`.execute(t.deps.db);
+    await sql`insert into messages (id, workspace_id, recipient_id, sender_id, seq, body) values (gen_random_uuid(), ${ws.id}, ${bob.id}, ${alice.id}, 2, '2')`.execute(
+      t.deps.db,
+    );
     await t.deps.db.updateTable('agents').set({ inbox_seq: 2 }).where('id', '=', bob.id).execute();
     await sql`select pg_notify('leash', ${`inbox:${bob.id}`})`.execute(t.deps.db);
     await new Promise((res) => setTimeout(res, 300));
@@ -150,7 +164,10 @@ describe('delivery_url drain', () => {
     await send(alice.key, 'a');
     await expect.poll(() => seqsOf(old).length).toBeGreaterThan(0);
     const fresh = await receiver();
-    const patched = await t.call('PATCH', `/v1/agents/${bob.id}`, { key: ws.ownerKey, body: { delivery_url: `${fresh.url}/new` } });
+    const patched = await t.call('PATCH', `/v1/agents/${bob.id}`, {
+      key: ws.ownerKey,
+      body: { delivery_url: `${fresh.url}/new` },
+    });
     expect(patched.status).toBe(200);
     await expect.poll(async () => (await agentRow(bob.id)).drain_failures).toBe(0);
     await expect.poll(() => seqsOf(fresh), { timeout: 5_000 }).toEqual([1]);
@@ -197,7 +214,9 @@ describe('delivery_url drain', () => {
     expect(cut).toBeLessThan(800);
 
     spawnWorker();
-    await expect.poll(async () => Number((await agentRow(ids.bob.id)).acked_seq), { timeout: 30_000, interval: 200 }).toBe(800);
+    await expect
+      .poll(async () => Number((await agentRow(ids.bob.id)).acked_seq), { timeout: 30_000, interval: 200 })
+      .toBe(800);
     const seqs = seqsOf(r);
     expect(firstSeen(seqs)).toEqual(range(1, 800));
     // Each arrival is the next new seq or a repeat from the last ack: never a jump ahead.

@@ -19,7 +19,10 @@ const worker = useWorkers(t);
 
 async function openPage(path: string) {
   const res = await t.app.inject({ method: 'GET', url: path });
-  const cookie = [res.headers['set-cookie'] ?? []].flat().find((c) => c.startsWith('_csrf='))?.split(';')[0];
+  const cookie = [res.headers['set-cookie'] ?? []]
+    .flat()
+    .find((c) => c.startsWith('_csrf='))
+    ?.split(';')[0];
   return { status: res.statusCode, html: res.body, csrf: /name="_csrf" value="([^"]+)"/.exec(res.body)?.[1], cookie };
 }
 
@@ -44,7 +47,14 @@ describe('approvals by email', () => {
     await worker();
     const a = await t.call('POST', '/v1/pause', {
       key: bob.key,
-      body: { recipient: 'alice@example.com', channel: 'email', message: 'Send a $340 wire to <Acme>?', options: ['Approve', 'Reject'], timeout_seconds: 600, metadata: { invoice: 'INV-7' } },
+      body: {
+        recipient: 'alice@example.com',
+        channel: 'email',
+        message: 'Send a $340 wire to <Acme>?',
+        options: ['Approve', 'Reject'],
+        timeout_seconds: 600,
+        metadata: { invoice: 'INV-7' },
+      },
     });
     expect(a.status).toBe(201);
     await expect.poll(() => smtp.mails.filter((m) => m.to.includes('alice@example.com')).length).toBe(1);
@@ -56,7 +66,8 @@ describe('approvals by email', () => {
     expect(mail.html).toContain('Send a $340 wire to &lt;Acme&gt;?');
     const links = [...mail.text.matchAll(/^ {2}(Approve|Reject): (\S+)$/gm)].map((m) => [m[1], m[2]!]);
     expect(links.map((l) => l[0])).toEqual(['Approve', 'Reject']);
-    for (const [, url] of links) expect(url).toMatch(/^https:\/\/leash\.example\.test\/r\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    for (const [, url] of links)
+      expect(url).toMatch(/^https:\/\/leash\.example\.test\/r\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
     for (const [, url] of links) expect(mail.html).toContain(`href="${url}"`);
     expect(mail.text).toMatch(/Or open the question: https:\/\/leash\.example\.test\/r\//);
 

@@ -13,18 +13,28 @@ describe('the HTTP surface', () => {
   it('unknown routes are 404 in the error shape', async () => {
     const res = await t.call('GET', '/v1/nope?x=1');
     expect(res.status).toBe(404);
-    expect(res.body).toEqual({ error: { code: 'not_found', message: 'No route GET /v1/nope', request_id: res.headers['x-request-id'] } });
+    expect(res.body).toEqual({
+      error: { code: 'not_found', message: 'No route GET /v1/nope', request_id: res.headers['x-request-id'] },
+    });
   });
 
   it('every error body carries the request id its log lines carry, and every answer names it', async () => {
     const { app, logged, close } = await loggedServer(t);
     try {
-      const bad = await app.inject({ method: 'POST', url: '/v1/agents', headers: { authorization: 'Bearer lsh_m_nope', 'content-type': 'application/json' }, payload: '{}' });
+      const bad = await app.inject({
+        method: 'POST',
+        url: '/v1/agents',
+        headers: { authorization: 'Bearer lsh_m_nope', 'content-type': 'application/json' },
+        payload: '{}',
+      });
       expect(bad.statusCode).toBe(401);
       const id = bad.json().error.request_id;
       expect(id).toMatch(/^req_[0-9a-f]{20}$/);
       expect(bad.headers['x-request-id']).toBe(id);
-      const lines = logged().trim().split('\n').map((l) => JSON.parse(l));
+      const lines = logged()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(lines.filter((l) => l.reqId === id).length).toBeGreaterThan(0);
       expect(lines.find((l) => l.reqId === id && l.res)?.res.statusCode).toBe(401);
       // Ids are unique, and an answer that is not an error names its request too.
@@ -42,7 +52,10 @@ describe('the HTTP surface', () => {
     const ws = await t.workspace();
     const a = await ws.agent('empty-body');
     await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } });
-    const res = await t.call('POST', `/v1/agents/${a.id}/unpause`, { key: ws.ownerKey, headers: { 'content-type': 'application/json' } });
+    const res = await t.call('POST', `/v1/agents/${a.id}/unpause`, {
+      key: ws.ownerKey,
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(200);
     await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } });
     expect((await t.call('POST', `/v1/agents/${a.id}/unpause`, { key: ws.ownerKey })).status).toBe(200);
@@ -50,7 +63,11 @@ describe('the HTTP surface', () => {
 
   it('a non-JSON content type is 415 unsupported_media_type', async () => {
     const ws = await t.workspace();
-    const res = await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const res = await t.call('POST', '/v1/agents', {
+      key: ws.ownerKey,
+      body: 'name=x',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(res.status).toBe(415);
     expect(res.body.error.code).toBe('unsupported_media_type');
   });
@@ -65,10 +82,18 @@ describe('the HTTP surface', () => {
   it('a NUL character anywhere in a body is 400 naming its field, and nothing changes', async () => {
     const ws = await t.workspace();
     const a = await ws.agent('nul-target');
-    const res = await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'send', reason: 'x\u0000y' } });
+    const res = await t.call('POST', `/v1/agents/${a.id}/pause`, {
+      key: ws.ownerKey,
+      body: { mode: 'send', reason: 'x\u0000y' },
+    });
     expect(res.status).toBe(400);
-    expect(res.body.error.fields).toEqual([{ field: 'reason', message: 'must not contain NUL characters (\\u0000) or unpaired surrogates' }]);
-    const key = await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: '{"name":"n","display_name":{"a\\u0000":1}}' });
+    expect(res.body.error.fields).toEqual([
+      { field: 'reason', message: 'must not contain NUL characters (\\u0000) or unpaired surrogates' },
+    ]);
+    const key = await t.call('POST', '/v1/agents', {
+      key: ws.ownerKey,
+      body: '{"name":"n","display_name":{"a\\u0000":1}}',
+    });
     expect(key.body.error.fields[0].field).toBe('display_name');
     expect((await t.call('GET', `/v1/agents/${a.id}`, { key: ws.ownerKey })).body.pause).toBeNull();
   });
@@ -76,22 +101,34 @@ describe('the HTTP surface', () => {
   it('an unpaired surrogate anywhere is 400 naming its field; a proper pair (emoji) is fine', async () => {
     const ws = await t.workspace();
     const a = await ws.agent('surrogates');
-    const lone = await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: '{"mode":"send","reason":"x\\ud800"}' });
+    const lone = await t.call('POST', `/v1/agents/${a.id}/pause`, {
+      key: ws.ownerKey,
+      body: '{"mode":"send","reason":"x\\ud800"}',
+    });
     expect(lone.status).toBe(400);
     expect(lone.body.error.fields[0].field).toBe('reason');
     const session = await t.call('POST', '/v1/sessions', { key: a.key, body: '{"metadata":{"a":{"b":"\\udfff"}}}' });
     expect(session.body.error.fields[0].field).toBe('metadata.a.b');
-    const emoji = await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: '{"mode":"send","reason":"ok \\ud83d\\ude80"}' });
+    const emoji = await t.call('POST', `/v1/agents/${a.id}/pause`, {
+      key: ws.ownerKey,
+      body: '{"mode":"send","reason":"ok \\ud83d\\ude80"}',
+    });
     expect(emoji.status).toBe(200);
     expect(emoji.body.pause.reason).toBe('ok 🚀');
   });
 
   it('a __proto__ key is refused with 400 (not silently dropped from metadata, not applied)', async () => {
     const ws = await t.workspace();
-    const res = await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: '{"name":"safe","__proto__":{"display_name":"injected"}}' });
+    const res = await t.call('POST', '/v1/agents', {
+      key: ws.ownerKey,
+      body: '{"name":"safe","__proto__":{"display_name":"injected"}}',
+    });
     expect(res.status).toBe(400);
     expect(res.body.error.message).toContain('__proto__');
-    const nested = await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: '{"name":"safe","x":{"constructor":{"prototype":{}}}}' });
+    const nested = await t.call('POST', '/v1/agents', {
+      key: ws.ownerKey,
+      body: '{"name":"safe","x":{"constructor":{"prototype":{}}}}',
+    });
     expect(nested.status).toBe(400);
     expect((await t.call('GET', '/v1/agents', { key: ws.ownerKey })).body.data).toEqual([]);
   });
@@ -132,7 +169,12 @@ describe('the HTTP surface', () => {
     ]) {
       expect(paths, p).toContain(p);
     }
-    expect(spec.body.components.schemas.Agent.properties.status.enum).toEqual(['active', 'paused', 'stopping', 'inactive']);
+    expect(spec.body.components.schemas.Agent.properties.status.enum).toEqual([
+      'active',
+      'paused',
+      'stopping',
+      'inactive',
+    ]);
     const ui = await t.call('GET', '/docs/');
     expect(ui.status).toBe(200);
     expect(String(ui.body)).toContain('swagger');
@@ -144,7 +186,10 @@ describe('GET /v1/directory/{name}', () => {
     const ws = await t.workspace();
     const asker = await ws.agent('asker');
     const target = await ws.agent('target', { display_name: 'Target' });
-    await t.call('POST', `/v1/agents/${target.id}/pause`, { key: ws.ownerKey, body: { mode: 'full', reason: 'secret reason' } });
+    await t.call('POST', `/v1/agents/${target.id}/pause`, {
+      key: ws.ownerKey,
+      body: { mode: 'full', reason: 'secret reason' },
+    });
     const res = await t.call('GET', '/v1/directory/target', { key: asker.key });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ name: 'target', display_name: 'Target', presence: 'offline' });

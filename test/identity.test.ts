@@ -79,8 +79,20 @@ async function sms(from: string, body: string): Promise<string> {
 
 /** A Slack slash command; the ephemeral reply (Slack's mrkdwn escapes undone). */
 async function slashCommand(user: string, cmd: string, text = ''): Promise<string> {
-  const form = commandForm({ team: TEAM, user, command: cmd, text, channel: 'C0IDENT', responseUrl: `${slack.url}/respond/${randomBytes(4).toString('hex')}` });
-  const res = await t.app.inject({ method: 'POST', url: '/slack/events', payload: form, headers: { 'content-type': 'application/x-www-form-urlencoded', ...slackSignature(SLACK_SECRET, form) } });
+  const form = commandForm({
+    team: TEAM,
+    user,
+    command: cmd,
+    text,
+    channel: 'C0IDENT',
+    responseUrl: `${slack.url}/respond/${randomBytes(4).toString('hex')}`,
+  });
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/slack/events',
+    payload: form,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...slackSignature(SLACK_SECRET, form) },
+  });
   expect(res.statusCode).toBe(200);
   return String(res.json().text).replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 }
@@ -89,18 +101,29 @@ async function slashCommand(user: string, cmd: string, text = ''): Promise<strin
 async function refusedClick(user: string, approvalId: string): Promise<string> {
   const responseUrl = `${slack.url}/respond/click-${randomBytes(4).toString('hex')}`;
   const form = clickForm({ team: TEAM, user, value: `${approvalId}|0`, index: 0, channel: 'C0IDENT', responseUrl });
-  await t.app.inject({ method: 'POST', url: '/slack/events', payload: form, headers: { 'content-type': 'application/x-www-form-urlencoded', ...slackSignature(SLACK_SECRET, form) } });
+  await t.app.inject({
+    method: 'POST',
+    url: '/slack/events',
+    payload: form,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...slackSignature(SLACK_SECRET, form) },
+  });
   const told = () => slack.responses.find((r) => responseUrl.endsWith(r.path))?.body.text as string | undefined;
   await expect.poll(told).toBeDefined();
   return told()!;
 }
 
-const agentRow = (id: string) => t.deps.db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+const agentRow = (id: string) =>
+  t.deps.db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 const approval = async (key: string, id: string) => (await t.call('GET', `/v1/pause/${id}`, { key })).body;
 const ask = (key: string, channel: string, recipient: string) =>
-  t.call('POST', '/v1/pause', { key, body: { recipient, channel, message: 'Ship it?', options: ['Yes', 'No'], timeout_seconds: 600 } });
-const codeFor = async (key: string): Promise<string> => (await t.call('POST', '/v1/members/me/link-codes', { key })).body.code;
-const memberOf = async (ws: Workspace, id: string) => (await t.call('GET', `/v1/members/${id}`, { key: ws.ownerKey })).body;
+  t.call('POST', '/v1/pause', {
+    key,
+    body: { recipient, channel, message: 'Ship it?', options: ['Yes', 'No'], timeout_seconds: 600 },
+  });
+const codeFor = async (key: string): Promise<string> =>
+  (await t.call('POST', '/v1/members/me/link-codes', { key })).body.code;
+const memberOf = async (ws: Workspace, id: string) =>
+  (await t.call('GET', `/v1/members/${id}`, { key: ws.ownerKey })).body;
 
 /** What a workspace is, read from the tables: its members, agents and timeline. */
 async function snapshotOf(workspaceId: string) {
@@ -108,7 +131,12 @@ async function snapshotOf(workspaceId: string) {
   return {
     members: await db.selectFrom('members').selectAll().where('workspace_id', '=', workspaceId).orderBy('id').execute(),
     agents: await db.selectFrom('agents').selectAll().where('workspace_id', '=', workspaceId).orderBy('id').execute(),
-    activity: await db.selectFrom('activity').selectAll().where('workspace_id', '=', workspaceId).orderBy('id').execute(),
+    activity: await db
+      .selectFrom('activity')
+      .selectAll()
+      .where('workspace_id', '=', workspaceId)
+      .orderBy('id')
+      .execute(),
   };
 }
 
@@ -118,7 +146,14 @@ async function confirmedOwner(name = 'Acme') {
   const ids = { user: tgUser(), phone: phone(), slack: slackUser() };
   await t.deps.db
     .updateTable('members')
-    .set(confirmed({ telegram_user_id: String(ids.user), phone: ids.phone, slack_team_id: TEAM, slack_user_id: ids.slack }))
+    .set(
+      confirmed({
+        telegram_user_id: String(ids.user),
+        phone: ids.phone,
+        slack_team_id: TEAM,
+        slack_user_id: ids.slack,
+      }),
+    )
     .where('id', '=', ws.ownerId)
     .execute();
   return { ws, ...ids };
@@ -135,10 +170,20 @@ describe('another workspace cannot take over or block an identity', () => {
     // The claim is B's own business: allowed, stored unconfirmed.
     const claim = await t.call('POST', '/v1/members', {
       key: b.ownerKey,
-      body: { email: `mallory-${randomBytes(3).toString('hex')}@evil.example`, role: 'owner', telegram: { user_id: a.user }, phone: a.phone, slack: { team_id: TEAM, user_id: a.slack } },
+      body: {
+        email: `mallory-${randomBytes(3).toString('hex')}@evil.example`,
+        role: 'owner',
+        telegram: { user_id: a.user },
+        phone: a.phone,
+        slack: { team_id: TEAM, user_id: a.slack },
+      },
     });
     expect(claim.status).toBe(201);
-    expect(claim.body.member).toMatchObject({ phone_confirmed: false, telegram: { confirmed: false }, slack: { confirmed: false } });
+    expect(claim.body.member).toMatchObject({
+      phone_confirmed: false,
+      telegram: { confirmed: false },
+      slack: { confirmed: false },
+    });
     expect(await snapshotOf(a.ws.id)).toEqual(before);
 
     // A's owner's emergency stop works exactly as before, in A, with no workspace named.
@@ -157,7 +202,9 @@ describe('another workspace cannot take over or block an identity', () => {
     );
     expect((await approval(b.ownerKey, onTelegram.body.pause_id)).status).toBe('pending');
     const onSlack = await ask(bBob.key, 'slack', 'C0IDENT');
-    expect(await refusedClick(a.slack, onSlack.body.pause_id)).toContain('Your Slack account is not linked to this workspace, or not confirmed yet, so nothing was changed.');
+    expect(await refusedClick(a.slack, onSlack.body.pause_id)).toContain(
+      'Your Slack account is not linked to this workspace, or not confirmed yet, so nothing was changed.',
+    );
     expect((await approval(b.ownerKey, onSlack.body.pause_id)).status).toBe('pending');
     // SMS answers come from the recipient number (unchanged), but are not credited to B's member.
     const bySms = await ask(bBob.key, 'sms', a.phone);
@@ -167,7 +214,9 @@ describe('another workspace cannot take over or block an identity', () => {
     // A's members are as they were; its timeline has only A's owner's own actions.
     const after = await snapshotOf(a.ws.id);
     expect(after.members).toEqual(before.members);
-    expect(after.activity.slice(before.activity.length).every((r) => (r.actor as { id: string }).id === a.ws.ownerId)).toBe(true);
+    expect(
+      after.activity.slice(before.activity.length).every((r) => (r.actor as { id: string }).id === a.ws.ownerId),
+    ).toBe(true);
   });
 
   it('a claimed identity that is confirmed nowhere gets the refusal with how to confirm, which names no workspace', async () => {
@@ -177,7 +226,12 @@ describe('another workspace cannot take over or block an identity', () => {
     const number = phone();
     const slackId = slackUser();
     await b.member('owner', { telegram: { user_id: user }, phone: number, slack: { team_id: TEAM, user_id: slackId } });
-    const replies = [await telegram(user, '/pause bob'), await sms(number, 'PAUSE bob'), await slashCommand(slackId, '/pause', 'bob'), await telegram(user, '/use evil-corp')];
+    const replies = [
+      await telegram(user, '/pause bob'),
+      await sms(number, 'PAUSE bob'),
+      await slashCommand(slackId, '/pause', 'bob'),
+      await telegram(user, '/use evil-corp'),
+    ];
     expect(replies[0]).toBe(
       'Your Telegram account is not linked to a Leash member, or not confirmed yet, so nothing was changed. To link or confirm it, send /link CODE here, with a code from POST /v1/members/me/link-codes.',
     );
@@ -197,8 +251,16 @@ describe('an unconfirmed identity never acts', () => {
     const ws = await t.workspace();
     const bob = await ws.agent('bob');
     const ids = { user: tgUser(), phone: phone(), slack: slackUser() };
-    const res = await t.call('PATCH', `/v1/members/${ws.ownerId}`, { key: ws.ownerKey, body: { telegram: { user_id: ids.user }, phone: ids.phone, slack: { team_id: TEAM, user_id: ids.slack } } });
-    expect(res.body).toMatchObject({ phone: ids.phone, phone_confirmed: false, telegram: { user_id: String(ids.user), confirmed: false }, slack: { confirmed: false } });
+    const res = await t.call('PATCH', `/v1/members/${ws.ownerId}`, {
+      key: ws.ownerKey,
+      body: { telegram: { user_id: ids.user }, phone: ids.phone, slack: { team_id: TEAM, user_id: ids.slack } },
+    });
+    expect(res.body).toMatchObject({
+      phone: ids.phone,
+      phone_confirmed: false,
+      telegram: { user_id: String(ids.user), confirmed: false },
+      slack: { confirmed: false },
+    });
 
     expect(await telegram(ids.user, '/pause bob')).toContain('/link CODE');
     expect(await telegram(ids.user, '/status')).toContain('not confirmed yet');
@@ -212,31 +274,59 @@ describe('an unconfirmed identity never acts', () => {
     expect(await press(ids.user, onTelegram.body.pause_id)).toContain('or not confirmed yet');
     const onSlack = await ask(approver.key, 'slack', 'C0IDENT');
     expect(await refusedClick(ids.slack, onSlack.body.pause_id)).toContain('or not confirmed yet');
-    for (const a of [onTelegram, onSlack]) expect((await approval(ws.ownerKey, a.body.pause_id)).status).toBe('pending');
+    for (const a of [onTelegram, onSlack])
+      expect((await approval(ws.ownerKey, a.body.pause_id)).status).toBe('pending');
     // By SMS the recipient number answers, credited to the number, not to the member.
     const bySms = await ask(approver.key, 'sms', ids.phone);
     expect(await sms(ids.phone, '2')).toBe('Recorded: No. Thank you.');
-    expect((await approval(ws.ownerKey, bySms.body.pause_id)).responder).toEqual({ channel: 'sms', display: ids.phone });
+    expect((await approval(ws.ownerKey, bySms.body.pause_id)).responder).toEqual({
+      channel: 'sms',
+      display: ids.phone,
+    });
   });
 
   it('a changed identity loses its confirmation; one set to the same value keeps it; null unlinks', async () => {
     const a = await confirmedOwner();
     await a.ws.agent('bob');
-    const same = await t.call('PATCH', `/v1/members/${a.ws.ownerId}`, { key: a.ws.ownerKey, body: { phone: a.phone, telegram: { user_id: String(a.user) } } });
+    const same = await t.call('PATCH', `/v1/members/${a.ws.ownerId}`, {
+      key: a.ws.ownerKey,
+      body: { phone: a.phone, telegram: { user_id: String(a.user) } },
+    });
     expect(same.body).toMatchObject({ phone_confirmed: true, telegram: { confirmed: true } });
     expect(await sms(a.phone, 'STATUS')).toMatch(/^bob: active/);
 
     const moved = phone();
-    const changed = await t.call('PATCH', `/v1/members/${a.ws.ownerId}`, { key: a.ws.ownerKey, body: { phone: moved, telegram: { user_id: tgUser() } } });
-    expect(changed.body).toMatchObject({ phone: moved, phone_confirmed: false, telegram: { confirmed: false }, slack: { confirmed: true } });
+    const changed = await t.call('PATCH', `/v1/members/${a.ws.ownerId}`, {
+      key: a.ws.ownerKey,
+      body: { phone: moved, telegram: { user_id: tgUser() } },
+    });
+    expect(changed.body).toMatchObject({
+      phone: moved,
+      phone_confirmed: false,
+      telegram: { confirmed: false },
+      slack: { confirmed: true },
+    });
     expect(await sms(moved, 'STATUS')).toContain('not confirmed yet');
     expect(await sms(a.phone, 'STATUS')).toContain('not confirmed yet');
-    const updated = await t.deps.db.selectFrom('activity').selectAll().where('workspace_id', '=', a.ws.id).where('action', '=', 'member.updated').orderBy('id', 'desc').executeTakeFirstOrThrow();
+    const updated = await t.deps.db
+      .selectFrom('activity')
+      .selectAll()
+      .where('workspace_id', '=', a.ws.id)
+      .where('action', '=', 'member.updated')
+      .orderBy('id', 'desc')
+      .executeTakeFirstOrThrow();
     expect(updated.details).toMatchObject({ member_id: a.ws.ownerId, unconfirmed: ['phone', 'telegram'] });
 
-    const unlinked = await t.call('PATCH', `/v1/members/${a.ws.ownerId}`, { key: a.ws.ownerKey, body: { slack: null } });
+    const unlinked = await t.call('PATCH', `/v1/members/${a.ws.ownerId}`, {
+      key: a.ws.ownerKey,
+      body: { slack: null },
+    });
     expect(unlinked.body).toMatchObject({ slack: null });
-    const row = await t.deps.db.selectFrom('members').selectAll().where('id', '=', a.ws.ownerId).executeTakeFirstOrThrow();
+    const row = await t.deps.db
+      .selectFrom('members')
+      .selectAll()
+      .where('id', '=', a.ws.ownerId)
+      .executeTakeFirstOrThrow();
     expect(row.slack_confirmed_at).toBeNull();
   });
 });
@@ -246,20 +336,35 @@ describe('confirming with a link code, from the identity itself', () => {
     const ws = await t.workspace('Acme');
     const bob = await ws.agent('bob');
     const ids = { user: tgUser(), phone: phone(), slack: slackUser() };
-    await t.call('PATCH', `/v1/members/${ws.ownerId}`, { key: ws.ownerKey, body: { telegram: { user_id: ids.user }, phone: ids.phone, slack: { team_id: TEAM, user_id: ids.slack } } });
+    await t.call('PATCH', `/v1/members/${ws.ownerId}`, {
+      key: ws.ownerKey,
+      body: { telegram: { user_id: ids.user }, phone: ids.phone, slack: { team_id: TEAM, user_id: ids.slack } },
+    });
 
     const code = await t.call('POST', '/v1/members/me/link-codes', { key: ws.ownerKey });
     expect(code.body.how).toContain(`by SMS from your phone: LINK ${code.body.code} to ${FROM}`);
-    expect(await sms(ids.phone, `link ${code.body.code.toLowerCase()}`)).toMatch(/^Linked and confirmed: this phone number now acts as owner-.*@example\.com \(owner\) in Acme\.$/);
-    expect(await telegram(ids.user, `/link ${await codeFor(ws.ownerKey)}`)).toMatch(/^Linked and confirmed: this Telegram account now acts as owner-.* \(owner\) in Acme\.$/);
-    expect(await slashCommand(ids.slack, '/leash', `link ${await codeFor(ws.ownerKey)}`)).toMatch(/^Linked and confirmed: this Slack account now acts as owner-.* \(owner\) in Acme\.$/);
+    expect(await sms(ids.phone, `link ${code.body.code.toLowerCase()}`)).toMatch(
+      /^Linked and confirmed: this phone number now acts as owner-.*@example\.com \(owner\) in Acme\.$/,
+    );
+    expect(await telegram(ids.user, `/link ${await codeFor(ws.ownerKey)}`)).toMatch(
+      /^Linked and confirmed: this Telegram account now acts as owner-.* \(owner\) in Acme\.$/,
+    );
+    expect(await slashCommand(ids.slack, '/leash', `link ${await codeFor(ws.ownerKey)}`)).toMatch(
+      /^Linked and confirmed: this Slack account now acts as owner-.* \(owner\) in Acme\.$/,
+    );
     expect(await memberOf(ws, ws.ownerId)).toMatchObject({
       phone: ids.phone,
       phone_confirmed: true,
       telegram: { user_id: String(ids.user), confirmed: true },
       slack: { team_id: TEAM, user_id: ids.slack, confirmed: true },
     });
-    const entries = await t.deps.db.selectFrom('activity').selectAll().where('workspace_id', '=', ws.id).where('action', '=', 'member.confirmed').orderBy('id').execute();
+    const entries = await t.deps.db
+      .selectFrom('activity')
+      .selectAll()
+      .where('workspace_id', '=', ws.id)
+      .where('action', '=', 'member.confirmed')
+      .orderBy('id')
+      .execute();
     expect(entries.map((e) => [e.channel, e.details])).toEqual([
       ['sms', { member_id: ws.ownerId, identity: 'phone' }],
       ['telegram', { member_id: ws.ownerId, identity: 'telegram' }],
@@ -277,9 +382,16 @@ describe('confirming with a link code, from the identity itself', () => {
     const approver = await ws.member('approver');
     const number = phone();
     const code = await codeFor(approver.key);
-    expect(await sms(number, `LINK ${code}`)).toMatch(/^Linked and confirmed: this phone number now acts as approver-.* \(approver\) in Acme\.$/);
+    expect(await sms(number, `LINK ${code}`)).toMatch(
+      /^Linked and confirmed: this phone number now acts as approver-.* \(approver\) in Acme\.$/,
+    );
     expect(await memberOf(ws, approver.id)).toMatchObject({ phone: number, phone_confirmed: true });
-    const linked = await t.deps.db.selectFrom('activity').selectAll().where('workspace_id', '=', ws.id).where('action', '=', 'member.linked').execute();
+    const linked = await t.deps.db
+      .selectFrom('activity')
+      .selectAll()
+      .where('workspace_id', '=', ws.id)
+      .where('action', '=', 'member.linked')
+      .execute();
     expect(linked.map((e) => [e.channel, e.details])).toEqual([['sms', { member_id: approver.id, identity: 'phone' }]]);
     // The owner was not touched: a code is for the member who asked for it.
     expect(await memberOf(ws, ws.ownerId)).toMatchObject({ phone: null, phone_confirmed: false });
@@ -299,7 +411,14 @@ describe('a person confirmed in several workspaces', () => {
     const beta = await t.workspace('Beta');
     await t.deps.db
       .updateTable('members')
-      .set(confirmed({ telegram_user_id: String(acme.user), phone: acme.phone, slack_team_id: TEAM, slack_user_id: acme.slack }))
+      .set(
+        confirmed({
+          telegram_user_id: String(acme.user),
+          phone: acme.phone,
+          slack_team_id: TEAM,
+          slack_user_id: acme.slack,
+        }),
+      )
       .where('id', '=', beta.ownerId)
       .execute();
     const gamma = await t.workspace('Gamma');
@@ -323,12 +442,18 @@ describe('a person confirmed in several workspaces', () => {
 
     expect(await telegram(p.user, '/pause acme/bob full')).toMatch(/^In acme: Paused bob \(full\)\./);
     expect(await sms(p.phone, 'PAUSE Beta/bob')).toMatch(/^In beta: Paused bob \(send\)\./);
-    expect([await paused(p.bobs.acme.id), await paused(p.bobs.beta.id), await paused(p.bobs.gamma.id)]).toEqual(['full', 'send', null]);
+    expect([await paused(p.bobs.acme.id), await paused(p.bobs.beta.id), await paused(p.bobs.gamma.id)]).toEqual([
+      'full',
+      'send',
+      null,
+    ]);
     // By id, too.
     expect(await slashCommand(p.slack, '/unpause', `${p.beta.id}/bob`)).toMatch(/^In beta: Unpaused bob\./);
     // A workspace that only claims the identity is not theirs: refused, listing only their own.
     const refused = await telegram(p.user, '/pause gamma/bob');
-    expect(refused).toBe('None of your Leash workspaces is called “gamma” (yours: acme, beta), so nothing was changed.');
+    expect(refused).toBe(
+      'None of your Leash workspaces is called “gamma” (yours: acme, beta), so nothing was changed.',
+    );
     expect(await paused(p.bobs.gamma.id)).toBeNull();
   });
 
@@ -337,18 +462,30 @@ describe('a person confirmed in several workspaces', () => {
     await p.beta.agent('carol');
     const asked = await ask(p.bobs.beta.key, 'web', 'ops@example.com');
     expect(await telegram(p.user, '/status acme/')).toBe('In acme: bob: active · offline');
-    expect(await slashCommand(p.slack, '/status', 'beta/')).toBe('In beta: bob: active · offline\ncarol: active · offline');
-    expect(await telegram(p.user, '/status beta/bob')).toBe('In beta: bob: active · offline\nopen sessions: 0 · pending approvals: 1');
+    expect(await slashCommand(p.slack, '/status', 'beta/')).toBe(
+      'In beta: bob: active · offline\ncarol: active · offline',
+    );
+    expect(await telegram(p.user, '/status beta/bob')).toBe(
+      'In beta: bob: active · offline\nopen sessions: 0 · pending approvals: 1',
+    );
     expect(await sms(p.phone, 'STATUS acme/')).toBe('In acme: bob: active · offline');
     expect(await slashCommand(p.slack, '/approvals', 'acme')).toBe('In acme: No pending approvals.');
     const from = tg.calls.length;
     await telegram(p.user, '/approvals beta');
-    expect(tg.calls.slice(from).some((c) => c.method === 'sendMessage' && JSON.stringify(c.args.reply_markup ?? {}).includes(asked.body.pause_id))).toBe(true);
+    expect(
+      tg.calls
+        .slice(from)
+        .some(
+          (c) => c.method === 'sendMessage' && JSON.stringify(c.args.reply_markup ?? {}).includes(asked.body.pause_id),
+        ),
+    ).toBe(true);
   });
 
   it('a default they choose (/use, /leash use, USE) takes commands naming no workspace, per identity; it can be changed, shown and forgotten', async () => {
     const p = await twoWorkspaces();
-    expect(await telegram(p.user, '/use')).toBe('You have no default workspace. Yours: acme, beta. Choose one with /use <workspace>.');
+    expect(await telegram(p.user, '/use')).toBe(
+      'You have no default workspace. Yours: acme, beta. Choose one with /use <workspace>.',
+    );
     expect(await telegram(p.user, '/use beta')).toBe('Commands that name no workspace now go to beta.');
     expect(await telegram(p.user, '/pause bob')).toMatch(/^In beta: Paused bob \(send\)\./);
     expect([await paused(p.bobs.acme.id), await paused(p.bobs.beta.id)]).toEqual([null, 'send']);
@@ -357,7 +494,9 @@ describe('a person confirmed in several workspaces', () => {
     expect(await sms(p.phone, 'USE acme')).toBe('Commands that name no workspace now go to acme.');
     expect(await sms(p.phone, 'PAUSE bob full')).toMatch(/^In acme: Paused bob \(full\)\./);
     expect([await paused(p.bobs.acme.id), await paused(p.bobs.beta.id)]).toEqual(['full', 'send']);
-    expect(await sms(p.phone, 'USE')).toBe('Commands that name no workspace go to acme, your default. Yours: acme, beta. Change it with USE <workspace>, or forget it with USE none.');
+    expect(await sms(p.phone, 'USE')).toBe(
+      'Commands that name no workspace go to acme, your default. Yours: acme, beta. Change it with USE <workspace>, or forget it with USE none.',
+    );
     // A named workspace still wins over the default.
     expect(await sms(p.phone, 'STATUS beta/bob')).toMatch(/^In beta: bob: paused \(send\)/);
 
@@ -370,9 +509,15 @@ describe('a person confirmed in several workspaces', () => {
     expect((await agentRow(p.bobs.acme.id)).run_state).toBe('running');
 
     // Only among their own workspaces.
-    expect(await telegram(p.user, '/use gamma')).toBe('None of your Leash workspaces is called “gamma” (yours: acme, beta), so nothing was changed.');
-    expect(await telegram(p.user, '/use none')).toBe('No default workspace now. Commands must name one of yours (acme, beta), e.g. /pause acme/<agent>.');
-    expect(await telegram(p.user, '/pause bob')).toContain('You are a confirmed member of 2 Leash workspaces (acme, beta)');
+    expect(await telegram(p.user, '/use gamma')).toBe(
+      'None of your Leash workspaces is called “gamma” (yours: acme, beta), so nothing was changed.',
+    );
+    expect(await telegram(p.user, '/use none')).toBe(
+      'No default workspace now. Commands must name one of yours (acme, beta), e.g. /pause acme/<agent>.',
+    );
+    expect(await telegram(p.user, '/pause bob')).toContain(
+      'You are a confirmed member of 2 Leash workspaces (acme, beta)',
+    );
   });
 
   it('confirming a second workspace keeps bare commands going to the first (its default), and says so', async () => {
@@ -395,11 +540,22 @@ describe('a person confirmed in several workspaces', () => {
     const p = await twoWorkspaces();
     const approval1 = await ask(p.bobs.beta.key, 'telegram', String(p.user));
     expect(await press(p.user, approval1.body.pause_id)).toBe('Recorded: Yes');
-    expect((await approval(p.beta.ownerKey, approval1.body.pause_id)).responder).toMatchObject({ channel: 'telegram', member_id: p.beta.ownerId });
+    expect((await approval(p.beta.ownerKey, approval1.body.pause_id)).responder).toMatchObject({
+      channel: 'telegram',
+      member_id: p.beta.ownerId,
+    });
 
     const twin = await t.workspace('ACME!');
-    await t.deps.db.updateTable('members').set(confirmed({ telegram_user_id: String(p.user) })).where('id', '=', twin.ownerId).execute();
-    expect(await telegram(p.user, '/pause acme/bob')).toBe(`“acme” names 2 of your workspaces, so nothing was changed: name one by its id (${p.acme.id}, ${twin.id}).`);
-    expect(await telegram(p.user, '/use')).toBe(`You have no default workspace. Yours: ${p.acme.id}, beta, ${twin.id}. Choose one with /use <workspace>.`);
+    await t.deps.db
+      .updateTable('members')
+      .set(confirmed({ telegram_user_id: String(p.user) }))
+      .where('id', '=', twin.ownerId)
+      .execute();
+    expect(await telegram(p.user, '/pause acme/bob')).toBe(
+      `“acme” names 2 of your workspaces, so nothing was changed: name one by its id (${p.acme.id}, ${twin.id}).`,
+    );
+    expect(await telegram(p.user, '/use')).toBe(
+      `You have no default workspace. Yours: ${p.acme.id}, beta, ${twin.id}. Choose one with /use <workspace>.`,
+    );
   });
 });

@@ -69,7 +69,13 @@ describe('requests per API key', () => {
     }
     const over = await me(agent.key);
     expect(over.status).toBe(429);
-    expect(over.body).toEqual({ error: { code: 'rate_limited', message: expect.stringMatching(/8 requests for this minute; retry in \d+ s/), request_id: expect.any(String) } });
+    expect(over.body).toEqual({
+      error: {
+        code: 'rate_limited',
+        message: expect.stringMatching(/8 requests for this minute; retry in \d+ s/),
+        request_id: expect.any(String),
+      },
+    });
     expect(Number(over.headers['retry-after'])).toBeGreaterThan(0);
     expect(Number(over.headers['retry-after'])).toBeLessThanOrEqual(60);
     expect(over.headers['ratelimit-remaining']).toBe('0');
@@ -78,15 +84,20 @@ describe('requests per API key', () => {
   it('counts every route and method of the key together, and a 403 of a valid key counts too', async () => {
     const agent = await freshAgent();
     for (let i = 0; i < PER_KEY / 2; i++) expect((await me(agent.key)).status).toBe(200);
-    for (let i = 0; i < PER_KEY / 2; i++) expect((await get(t.app, '/v1/members', { key: agent.key })).status).toBe(403);
+    for (let i = 0; i < PER_KEY / 2; i++)
+      expect((await get(t.app, '/v1/members', { key: agent.key })).status).toBe(403);
     expect((await get(t.app, '/v1/blocks', { key: agent.key })).status).toBe(429);
   });
 
   it('counts by API key, not by member or agent: two keys of one member count apart', async () => {
     const ws = await t.workspace();
     const second = generateKey('member');
-    await t.deps.db.insertInto('api_keys').values({ id: newId(), workspace_id: ws.id, prefix: second.prefix, key_hash: second.hash, member_id: ws.ownerId }).execute();
-    for (let i = 0; i < PER_KEY; i++) expect((await get(t.app, '/v1/members/me', { key: ws.ownerKey })).status).toBe(200);
+    await t.deps.db
+      .insertInto('api_keys')
+      .values({ id: newId(), workspace_id: ws.id, prefix: second.prefix, key_hash: second.hash, member_id: ws.ownerId })
+      .execute();
+    for (let i = 0; i < PER_KEY; i++)
+      expect((await get(t.app, '/v1/members/me', { key: ws.ownerKey })).status).toBe(200);
     expect((await get(t.app, '/v1/members/me', { key: ws.ownerKey })).status).toBe(429);
     const other = await get(t.app, '/v1/members/me', { key: second.key });
     expect(other.status).toBe(200);
@@ -97,11 +108,29 @@ describe('requests per API key', () => {
     const from = newAddress();
     const slackBody = 'command=%2Fstatus&text=';
     for (let i = 0; i < 3 * Math.max(PER_KEY, FAILURES); i++) {
-      const slack = await t.app.inject({ method: 'POST', url: '/slack/events', remoteAddress: from, payload: slackBody, headers: { 'content-type': 'application/x-www-form-urlencoded', ...slackSignature('wrong-secret', slackBody) } });
+      const slack = await t.app.inject({
+        method: 'POST',
+        url: '/slack/events',
+        remoteAddress: from,
+        payload: slackBody,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...slackSignature('wrong-secret', slackBody) },
+      });
       expect(slack.statusCode).toBe(401);
-      const telegram = await t.app.inject({ method: 'POST', url: '/telegram/webhook', remoteAddress: from, payload: { update_id: i }, headers: { 'x-telegram-bot-api-secret-token': 'wrong' } });
+      const telegram = await t.app.inject({
+        method: 'POST',
+        url: '/telegram/webhook',
+        remoteAddress: from,
+        payload: { update_id: i },
+        headers: { 'x-telegram-bot-api-secret-token': 'wrong' },
+      });
       expect(telegram.statusCode).toBe(401);
-      const sms = await t.app.inject({ method: 'POST', url: '/sms/twilio', remoteAddress: from, payload: 'From=%2B15550100&Body=1&MessageSid=SM1', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'forged' } });
+      const sms = await t.app.inject({
+        method: 'POST',
+        url: '/sms/twilio',
+        remoteAddress: from,
+        payload: 'From=%2B15550100&Body=1&MessageSid=SM1',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'forged' },
+      });
       expect(sms.statusCode).toBe(401);
       expect((await get(t.app, '/r/not-a-token', { from })).status).toBe(404);
       const health = await get(t.app, '/healthz', { from });
@@ -119,7 +148,11 @@ describe('failed authentication per client address', () => {
   it('after AUTH_FAILURES_PER_MINUTE missing, unknown or revoked keys, the address is refused before any key is looked up, even with a valid key; other addresses are served', async () => {
     const agent = await freshAgent();
     const revoked = await freshAgent();
-    await t.deps.db.updateTable('api_keys').set({ revoked_at: new Date() }).where('agent_id', '=', revoked.id).execute();
+    await t.deps.db
+      .updateTable('api_keys')
+      .set({ revoked_at: new Date() })
+      .where('agent_id', '=', revoked.id)
+      .execute();
     const from = newAddress();
     const failures = [
       await get(t.app, '/v1/agents/me', { from }),
@@ -127,10 +160,18 @@ describe('failed authentication per client address', () => {
       await me(revoked.key, from),
       await me('not-even-a-key', from),
     ];
-    expect(failures.map((r) => [r.status, r.body.error.code])).toEqual(Array.from({ length: FAILURES }, () => [401, 'unauthorized']));
+    expect(failures.map((r) => [r.status, r.body.error.code])).toEqual(
+      Array.from({ length: FAILURES }, () => [401, 'unauthorized']),
+    );
     const refused = await me(agent.key, from);
     expect(refused.status).toBe(429);
-    expect(refused.body).toEqual({ error: { code: 'rate_limited', message: expect.stringMatching(/failed authentications from your address; retry in \d+ s/), request_id: expect.any(String) } });
+    expect(refused.body).toEqual({
+      error: {
+        code: 'rate_limited',
+        message: expect.stringMatching(/failed authentications from your address; retry in \d+ s/),
+        request_id: expect.any(String),
+      },
+    });
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(60);
     expect(refused.headers['ratelimit-limit']).toBe(String(FAILURES));
@@ -147,9 +188,18 @@ describe('failed authentication per client address', () => {
     const from = newAddress();
     const login = await t.app.inject({ method: 'GET', url: '/login', remoteAddress: from });
     const csrf = /name="_csrf" value="([^"]+)"/.exec(login.body)![1]!;
-    const cookie = [login.headers['set-cookie']].flat().map((c) => String(c).split(';')[0]).join('; ');
+    const cookie = [login.headers['set-cookie']]
+      .flat()
+      .map((c) => String(c).split(';')[0])
+      .join('; ');
     const signIn = (key: string) =>
-      t.app.inject({ method: 'POST', url: '/login', remoteAddress: from, payload: new URLSearchParams({ _csrf: csrf, key }).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', cookie } });
+      t.app.inject({
+        method: 'POST',
+        url: '/login',
+        remoteAddress: from,
+        payload: new URLSearchParams({ _csrf: csrf, key }).toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+      });
     for (let i = 0; i < FAILURES - 1; i++) expect((await signIn('lsh_m_wrong')).statusCode).toBe(401);
     expect((await get(t.app, '/v1/members/me', { from })).status).toBe(401);
     const page = await signIn(ws.ownerKey);
@@ -181,7 +231,8 @@ describe('where the counts live', () => {
     // A second web process on the same database and Redis namespace.
     const other = await server({ QUEUE_PREFIX: t.config.queuePrefix, RATE_LIMIT_PER_MINUTE: String(PER_KEY) });
     const agent = await freshAgent();
-    for (let i = 0; i < PER_KEY - 1; i++) expect((await get(t.app, '/v1/agents/me', { key: agent.key })).status).toBe(200);
+    for (let i = 0; i < PER_KEY - 1; i++)
+      expect((await get(t.app, '/v1/agents/me', { key: agent.key })).status).toBe(200);
     // Once this process's counts are in Redis (FLUSH_MS), the other one sees them with its next request…
     await new Promise((r) => setTimeout(r, 3 * FLUSH_MS));
     expect((await get(other, '/v1/agents/me', { key: agent.key })).status).toBe(200);
@@ -204,10 +255,11 @@ describe('where the counts live', () => {
         if (url === hung.url) await hung.answered;
         const agent = await freshAgent();
         const from = newAddress();
-            const started = Date.now();
+        const started = Date.now();
         for (let i = 0; i < 3; i++) expect((await get(app, '/v1/agents/me', { key: agent.key })).status).toBe(200);
         expect((await get(app, '/v1/agents/me', { key: agent.key })).status).toBe(429);
-        for (let i = 0; i < 2; i++) expect((await get(app, '/v1/agents/me', { key: 'lsh_a_nope', from })).status).toBe(401);
+        for (let i = 0; i < 2; i++)
+          expect((await get(app, '/v1/agents/me', { key: 'lsh_a_nope', from })).status).toBe(401);
         expect((await get(app, '/v1/agents/me', { key: 'lsh_a_nope', from })).status).toBe(429);
         // No request waited out Redis's 100 ms command timeout (eight answers well inside it).
         expect(Date.now() - started).toBeLessThan(100);
@@ -231,7 +283,9 @@ describe('configuration', () => {
       waitsPerKey: 20,
       waitsPerProcess: 20_000,
     });
-    expect(() => loadConfig({ HEADERS_TIMEOUT_MS: '40000' })).toThrow(/HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS/);
+    expect(() => loadConfig({ HEADERS_TIMEOUT_MS: '40000' })).toThrow(
+      /HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS/,
+    );
     expect(loadConfig({}).trustProxy).toBe(false);
     expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1']);
   });
@@ -247,7 +301,12 @@ async function unusedPort(): Promise<number> {
 
 /** A Redis that answers the client's ready check and then never answers again: what a stalled
  *  server looks like to the client. */
-async function hungRedis(): Promise<{ url: string; answered: Promise<void>; commandsIgnored(): number; close(): Promise<void> }> {
+async function hungRedis(): Promise<{
+  url: string;
+  answered: Promise<void>;
+  commandsIgnored(): number;
+  close(): Promise<void>;
+}> {
   let ignored = 0;
   let answer = () => {};
   // The client reads the reply on its next turn of the event loop: a little later it is ready.

@@ -28,7 +28,14 @@ describe('POST /v1/members', () => {
     const res = await add(ws, { email: 'ann@example.com', role: 'approver', display_name: 'Ann' });
     expect(res.status).toBe(201);
     expect(res.body.api_key).toMatch(/^lsh_m_[0-9A-Za-z]{44}$/);
-    expect(res.body.member).toMatchObject({ email: 'ann@example.com', role: 'approver', display_name: 'Ann', phone: null, slack: null, telegram: null });
+    expect(res.body.member).toMatchObject({
+      email: 'ann@example.com',
+      role: 'approver',
+      display_name: 'Ann',
+      phone: null,
+      slack: null,
+      telegram: null,
+    });
     const me = await t.call('GET', '/v1/members/me', { key: res.body.api_key });
     expect(me.status).toBe(200);
     expect(me.body).toEqual(res.body.member);
@@ -37,9 +44,20 @@ describe('POST /v1/members', () => {
   it('links phone, Slack and Telegram identities; a Telegram user_id comes back as a string', async () => {
     const ws = await t.workspace();
     const slack = { team_id: 'T0123ABCD', user_id: 'U0123ABCD' };
-    const a = await add(ws, { email: email(), role: 'owner', phone: '+15551234567', slack, telegram: { user_id: 123456 } });
+    const a = await add(ws, {
+      email: email(),
+      role: 'owner',
+      phone: '+15551234567',
+      slack,
+      telegram: { user_id: 123456 },
+    });
     expect(a.status).toBe(201);
-    expect(a.body.member).toMatchObject({ role: 'owner', phone: '+15551234567', slack, telegram: { user_id: '123456' } });
+    expect(a.body.member).toMatchObject({
+      role: 'owner',
+      phone: '+15551234567',
+      slack,
+      telegram: { user_id: '123456' },
+    });
     const b = await add(ws, { email: email(), role: 'viewer', telegram: { user_id: '987654' } });
     expect(b.status).toBe(201);
     expect(b.body.member).toMatchObject({ role: 'viewer', telegram: { user_id: '987654' } });
@@ -51,7 +69,13 @@ describe('POST /v1/members', () => {
     const ws = await t.workspace();
     const slack = { team_id: 'T0VIEW', user_id: 'U0VIEW' };
     const address = email('view');
-    const a = await add(ws, { email: address, role: 'approver', phone: '+15557654321', slack, telegram: { user_id: 42 } });
+    const a = await add(ws, {
+      email: address,
+      role: 'approver',
+      phone: '+15557654321',
+      slack,
+      telegram: { user_id: 42 },
+    });
     expect(a.body.member).toEqual({
       id: expect.any(String),
       email: address,
@@ -66,7 +90,11 @@ describe('POST /v1/members', () => {
     });
     await confirmHeld(t, a.body.member.id);
     const got = await t.call('GET', `/v1/members/${a.body.member.id}`, { key: ws.ownerKey });
-    expect(got.body).toMatchObject({ phone_confirmed: true, slack: { ...slack, confirmed: true }, telegram: { user_id: '42', confirmed: true } });
+    expect(got.body).toMatchObject({
+      phone_confirmed: true,
+      slack: { ...slack, confirmed: true },
+      telegram: { user_id: '42', confirmed: true },
+    });
     const bare = await add(ws, { email: email(), role: 'viewer' });
     expect(bare.body.member).toMatchObject({ phone: null, phone_confirmed: false, slack: null, telegram: null });
   });
@@ -170,7 +198,11 @@ describe('member ids', () => {
     const a = await t.workspace();
     const b = await t.workspace();
     const theirs = await b.member('viewer');
-    for (const [method, body] of [['GET', undefined], ['PATCH', { role: 'owner' }], ['DELETE', undefined]] as const) {
+    for (const [method, body] of [
+      ['GET', undefined],
+      ['PATCH', { role: 'owner' }],
+      ['DELETE', undefined],
+    ] as const) {
       const res = await t.call(method, `/v1/members/${theirs.id}`, { key: a.ownerKey, body });
       expect(res.status, method).toBe(404);
       expect(res.body.error.code).toBe('not_found');
@@ -181,7 +213,11 @@ describe('member ids', () => {
 
   it('a malformed id is 400 naming path.id', async () => {
     const ws = await t.workspace();
-    for (const [method, body] of [['GET', undefined], ['PATCH', { role: 'viewer' }], ['DELETE', undefined]] as const) {
+    for (const [method, body] of [
+      ['GET', undefined],
+      ['PATCH', { role: 'viewer' }],
+      ['DELETE', undefined],
+    ] as const) {
       const res = await t.call(method, '/v1/members/not-a-uuid', { key: ws.ownerKey, body });
       expect(res.status, method).toBe(400);
       expect(res.body.error.code).toBe('invalid_request');
@@ -197,8 +233,16 @@ describe('PATCH /v1/members/{id}', () => {
     const m = await ws.member('viewer', ids);
     const promoted = await t.call('PATCH', `/v1/members/${m.id}`, { key: ws.ownerKey, body: { role: 'approver' } });
     expect(promoted.status).toBe(200);
-    expect(promoted.body).toMatchObject({ id: m.id, role: 'approver', phone: '+15550001111', telegram: { user_id: '77' } });
-    const res = await t.call('PATCH', `/v1/members/${m.id}`, { key: ws.ownerKey, body: { phone: null, slack: null, telegram: null } });
+    expect(promoted.body).toMatchObject({
+      id: m.id,
+      role: 'approver',
+      phone: '+15550001111',
+      telegram: { user_id: '77' },
+    });
+    const res = await t.call('PATCH', `/v1/members/${m.id}`, {
+      key: ws.ownerKey,
+      body: { phone: null, slack: null, telegram: null },
+    });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ role: 'approver', phone: null, slack: null, telegram: null });
     expect((await t.call('GET', '/v1/members/me', { key: m.key })).body).toEqual(res.body);
@@ -208,7 +252,11 @@ describe('PATCH /v1/members/{id}', () => {
 
   it('changing to an identity another member holds is 409 identity_taken, and nothing changes', async () => {
     const ws = await t.workspace();
-    const holder = await ws.member('viewer', { phone: '+15552223333', slack: { team_id: 'T0BBB', user_id: 'U0BBB' }, telegram: { user_id: 88 } });
+    const holder = await ws.member('viewer', {
+      phone: '+15552223333',
+      slack: { team_id: 'T0BBB', user_id: 'U0BBB' },
+      telegram: { user_id: 88 },
+    });
     const m = await ws.member('viewer');
     const holderEmail = (await t.call('GET', '/v1/members/me', { key: holder.key })).body.email;
     const before = await t.call('GET', `/v1/members/${m.id}`, { key: ws.ownerKey });
@@ -240,7 +288,11 @@ describe('the last owner', () => {
   it('cannot be demoted or deleted (409 last_owner), and stays owner', async () => {
     const ws = await t.workspace();
     await ws.member('approver');
-    for (const [method, body] of [['PATCH', { role: 'approver' }], ['PATCH', { role: 'viewer', display_name: 'X' }], ['DELETE', undefined]] as const) {
+    for (const [method, body] of [
+      ['PATCH', { role: 'approver' }],
+      ['PATCH', { role: 'viewer', display_name: 'X' }],
+      ['DELETE', undefined],
+    ] as const) {
       const res = await t.call(method, `/v1/members/${ws.ownerId}`, { key: ws.ownerKey, body });
       expect(res.status, method).toBe(409);
       expect(res.body.error.code).toBe('last_owner');
@@ -335,7 +387,9 @@ describe('GET /v1/members pagination', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const res: any = await t.call('GET', `/v1/members?limit=3${cursor ? `&cursor=${cursor}` : ''}`, { key: ws.ownerKey });
+      const res: any = await t.call('GET', `/v1/members?limit=3${cursor ? `&cursor=${cursor}` : ''}`, {
+        key: ws.ownerKey,
+      });
       expect(res.status).toBe(200);
       expect(res.body.data.length).toBeLessThanOrEqual(3);
       seen.push(...res.body.data.map((m: any) => m.id));

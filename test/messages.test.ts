@@ -16,7 +16,12 @@ const send = (key: string, to: string, body: unknown = { hello: 'world' }, heade
   t.call('POST', '/v1/messages', { key, body: { to, body }, headers });
 
 async function stored(recipientId: string): Promise<number[]> {
-  const rows = await t.deps.db.selectFrom('messages').select('seq').where('recipient_id', '=', recipientId).orderBy('seq').execute();
+  const rows = await t.deps.db
+    .selectFrom('messages')
+    .select('seq')
+    .where('recipient_id', '=', recipientId)
+    .orderBy('seq')
+    .execute();
   return rows.map((r) => Number(r.seq));
 }
 
@@ -39,12 +44,16 @@ describe('sending and reading', () => {
     expect(agent.body.backlog.undelivered).toBe(2);
     expect(agent.body.backlog.oldest_at).toBe(inbox.body.data[0].created_at);
 
-    expect((await t.call('POST', '/v1/messages/ack', { key: bob.key, body: { seq: 1 } })).body).toEqual({ acked_seq: 1 });
+    expect((await t.call('POST', '/v1/messages/ack', { key: bob.key, body: { seq: 1 } })).body).toEqual({
+      acked_seq: 1,
+    });
     const after = await t.call('GET', `/v1/agents/${bob.id}`, { key: ws.ownerKey });
     expect(after.body.backlog).toEqual({ undelivered: 1, oldest_at: inbox.body.data[1].created_at });
     // By default a read starts after the last ack.
     expect((await t.call('GET', '/v1/messages', { key: bob.key })).body.data.map((m: any) => m.seq)).toEqual([2]);
-    expect((await t.call('GET', '/v1/messages?after=0', { key: bob.key })).body.data.map((m: any) => m.seq)).toEqual([1, 2]);
+    expect((await t.call('GET', '/v1/messages?after=0', { key: bob.key })).body.data.map((m: any) => m.seq)).toEqual([
+      1, 2,
+    ]);
   });
 
   it('acks never go backwards nor past the last message', async () => {
@@ -85,10 +94,18 @@ describe('presence', () => {
     expect((await t.call('GET', '/v1/directory/bob', { key: alice.key })).body.presence).toBe('offline');
     await t.call('POST', `/v1/agents/${bob.id}/pause`, { key: ws.ownerKey, body: { mode: 'full' } });
     await t.call('GET', '/v1/messages', { key: bob.key });
-    expect((await t.call('GET', '/v1/directory/bob', { key: alice.key })).body).toEqual({ name: 'bob', display_name: null, presence: 'online' });
+    expect((await t.call('GET', '/v1/directory/bob', { key: alice.key })).body).toEqual({
+      name: 'bob',
+      display_name: null,
+      presence: 'online',
+    });
     expect((await t.call('GET', `/v1/agents/${bob.id}`, { key: ws.ownerKey })).body.presence).toBe('online');
     // A minute of silence: offline again.
-    await t.deps.db.updateTable('agents').set({ last_seen_at: new Date(Date.now() - 61_000) }).where('id', '=', bob.id).execute();
+    await t.deps.db
+      .updateTable('agents')
+      .set({ last_seen_at: new Date(Date.now() - 61_000) })
+      .where('id', '=', bob.id)
+      .execute();
     expect((await t.call('GET', '/v1/directory/bob', { key: alice.key })).body.presence).toBe('offline');
   });
 });
@@ -116,7 +133,9 @@ describe('refusals (a refused message is not stored)', () => {
     const toStopped = await send(bob.key, 'alice');
     expect([toStopped.status, toStopped.body.error.code]).toEqual([409, 'RECIPIENT_INACTIVE']);
     const carol = await ws.agent('carol', { delivery_url: 'http://127.0.0.1:9/x' });
-    expect((await t.call('POST', `/v1/agents/${carol.id}/stop`, { key: ws.ownerKey, body: { timeout: 50 } })).status).toBe(408);
+    expect(
+      (await t.call('POST', `/v1/agents/${carol.id}/stop`, { key: ws.ownerKey, body: { timeout: 50 } })).status,
+    ).toBe(408);
     const toStopping = await send(bob.key, 'carol');
     expect([toStopping.status, toStopping.body.error.code]).toEqual([409, 'RECIPIENT_INACTIVE']);
     expect(await stored(alice.id)).toEqual([]);
@@ -152,7 +171,12 @@ describe('refusals (a refused message is not stored)', () => {
     expect(results.filter((r) => r.status === 202)).toHaveLength(5);
     expect(results.filter((r) => r.status === 429)).toHaveLength(15);
     expect(await stored(bob.id)).toEqual([1, 2, 3, 4, 5]);
-    expect(results.filter((r) => r.status === 202).map((r) => r.body.seq).sort()).toEqual([1, 2, 3, 4, 5]);
+    expect(
+      results
+        .filter((r) => r.status === 202)
+        .map((r) => r.body.seq)
+        .sort(),
+    ).toEqual([1, 2, 3, 4, 5]);
   });
 
   it.each([
@@ -175,7 +199,9 @@ describe('refusals (a refused message is not stored)', () => {
     expect((await send(alice.key, 'nobody')).status).toBe(404);
     expect((await send(alice.key, stranger.id)).status).toBe(404);
     expect((await send(alice.key, 'stranger')).status).toBe(404);
-    expect((await t.call('POST', '/v1/messages', { key: ws.ownerKey, body: { to: 'alice', body: 1 } })).status).toBe(403);
+    expect((await t.call('POST', '/v1/messages', { key: ws.ownerKey, body: { to: 'alice', body: 1 } })).status).toBe(
+      403,
+    );
     expect((await t.call('GET', '/v1/messages', { key: ws.ownerKey })).status).toBe(403);
   });
 });
@@ -232,6 +258,9 @@ describe('a large held backlog', () => {
       await big.call('POST', '/v1/messages/ack', { key: bob.key, body: { seq: seqs.at(-1) } });
     }
     expect(seqs).toEqual(Array.from({ length: 1200 }, (_, i) => i + 1));
-    expect((await big.call('GET', `/v1/agents/${bob.id}`, { key: ws.ownerKey })).body.backlog).toEqual({ undelivered: 0, oldest_at: null });
+    expect((await big.call('GET', `/v1/agents/${bob.id}`, { key: ws.ownerKey })).body.backlog).toEqual({
+      undelivered: 0,
+      oldest_at: null,
+    });
   });
 });

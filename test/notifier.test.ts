@@ -65,7 +65,9 @@ describe('Notifier', () => {
       let wakes = 0;
       await n.subscribe('k', () => wakes++);
       await sql`select pg_terminate_backend(pid) from pg_stat_activity
-                where datname = current_database() and query ilike 'listen%' and pid <> pg_backend_pid()`.execute(t.deps.db);
+                where datname = current_database() and query ilike 'listen%' and pid <> pg_backend_pid()`.execute(
+        t.deps.db,
+      );
       await expect.poll(() => wakes, { timeout: 5_000 }).toBeGreaterThan(0); // woken to re-check
       const before = wakes;
       await expect

@@ -37,13 +37,17 @@ const { signedIn } = dashboardBrowser(t);
 
 let chat = 800_000;
 const nextChat = () => String(++chat);
-const callsTo = (method: string, chatId: string | number) => tg.calls.filter((c) => c.method === method && String(c.args.chat_id) === String(chatId));
+const callsTo = (method: string, chatId: string | number) =>
+  tg.calls.filter((c) => c.method === method && String(c.args.chat_id) === String(chatId));
 
 async function setup() {
   const ws = await t.workspace();
   const bot = await ws.agent('prompt-bot');
   const ask = (channel: string, recipient: string, extra: Record<string, unknown> = {}) =>
-    t.call('POST', '/v1/pause', { key: bot.key, body: { recipient, channel, message: 'Ship it?', options: ['Yes', 'No'], timeout_seconds: 600, ...extra } });
+    t.call('POST', '/v1/pause', {
+      key: bot.key,
+      body: { recipient, channel, message: 'Ship it?', options: ['Yes', 'No'], timeout_seconds: 600, ...extra },
+    });
   const get = async (id: string) => (await t.call('GET', `/v1/pause/${id}`, { key: ws.ownerKey })).body;
   return { ws, bot, ask, get };
 }
@@ -63,7 +67,8 @@ describe('outcome updates', () => {
     await expect.poll(async () => (await get(a.body.pause_id)).delivery[0].status).toBe('sent');
     tg.failNext('editMessageText', 502, 'Bad Gateway', 3, recipient);
     await t.call('POST', `/v1/pause/${a.body.pause_id}/respond`, { key: ws.ownerKey, body: { choice: 'Yes' } });
-    const prompt = () => t.deps.db.selectFrom('prompts').selectAll().where('approval_id', '=', a.body.pause_id).executeTakeFirstOrThrow();
+    const prompt = () =>
+      t.deps.db.selectFrom('prompts').selectAll().where('approval_id', '=', a.body.pause_id).executeTakeFirstOrThrow();
     await expect.poll(async () => (await prompt()).outcome_at, { timeout: 10_000 }).not.toBeNull();
     expect(await prompt()).toMatchObject({ outcome_attempts: 3, outcome_error: null });
     // Three refused edits, then the one that took.
@@ -76,10 +81,19 @@ describe('outcome updates', () => {
     const a = await ask('telegram', recipient);
     await t.call('POST', `/v1/pause/${a.body.pause_id}/respond`, { key: ws.ownerKey, body: { choice: 'No' } });
     await workers();
-    await expect.poll(async () => (await get(a.body.pause_id)).delivery).toEqual([{ channel: 'telegram', recipient, status: 'skipped', sent_at: null, error: null }]);
+    await expect
+      .poll(async () => (await get(a.body.pause_id)).delivery)
+      .toEqual([{ channel: 'telegram', recipient, status: 'skipped', sent_at: null, error: null }]);
     expect(callsTo('sendMessage', recipient)).toHaveLength(0);
     // Nothing failed: no send_failed on the timeline.
-    expect(await t.deps.db.selectFrom('activity').select('id').where('action', '=', 'approval.send_failed').where('workspace_id', '=', ws.id).execute()).toEqual([]);
+    expect(
+      await t.deps.db
+        .selectFrom('activity')
+        .select('id')
+        .where('action', '=', 'approval.send_failed')
+        .where('workspace_id', '=', ws.id)
+        .execute(),
+    ).toEqual([]);
   });
 });
 
@@ -90,11 +104,15 @@ describe('refusals for good', () => {
     const { ws, ask, get } = await setup();
     await workers();
     const a = await ask('slack', `${hook.url}/services/T0/B0/gone`);
-    await expect.poll(async () => (await get(a.body.pause_id)).delivery[0]).toMatchObject({ status: 'failed', error: 'slack webhook: receiver answered 404' });
+    await expect
+      .poll(async () => (await get(a.body.pause_id)).delivery[0])
+      .toMatchObject({ status: 'failed', error: 'slack webhook: receiver answered 404' });
     await new Promise((r) => setTimeout(r, 300));
     expect(hook.requests).toHaveLength(1);
     const page = await (await signedIn(ws.ownerKey)).get('/approvals');
-    expect(page.html).toMatch(/data-delivery="failed">Could not be sent to http:\/\/127\.0\.0\.1:\d+\/services\/T0\/B0\/gone on slack: slack webhook: receiver answered 404/);
+    expect(page.html).toMatch(
+      /data-delivery="failed">Could not be sent to http:\/\/127\.0\.0\.1:\d+\/services\/T0\/B0\/gone on slack: slack webhook: receiver answered 404/,
+    );
   });
 });
 
@@ -112,7 +130,8 @@ describe('send budgets', () => {
     const elsewhere = nextChat();
     const theirs = (await other.ask('telegram', elsewhere)).body.pause_id;
     await expect.poll(async () => (await other.get(theirs)).delivery[0].status).toBe('sent');
-    const statuses = async () => (await Promise.all(asked.map(async (id) => (await one.get(id)).delivery[0].status))).sort();
+    const statuses = async () =>
+      (await Promise.all(asked.map(async (id) => (await one.get(id)).delivery[0].status))).sort();
     await expect.poll(statuses).toEqual(['queued', 'sent', 'sent']);
     // The third waits as a delayed job for the next minute; it does not spin against the budget.
     const queue = new Queue('channels', { connection: { url: t.config.redisUrl }, prefix });
@@ -132,8 +151,16 @@ describe('send budgets', () => {
     const to = `paced-${Date.now()}@example.test`;
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await ask('email', to)).body.pause_id);
-    await expect.poll(async () => (await Promise.all(ids.map(async (id) => (await get(id)).delivery[0].status))).every((s) => s === 'sent'), { timeout: 10_000 }).toBe(true);
-    const times = (await Promise.all(ids.map(async (id) => Date.parse((await get(id)).delivery[0].sent_at)))).sort((x, y) => x - y);
+    await expect
+      .poll(
+        async () =>
+          (await Promise.all(ids.map(async (id) => (await get(id)).delivery[0].status))).every((s) => s === 'sent'),
+        { timeout: 10_000 },
+      )
+      .toBe(true);
+    const times = (await Promise.all(ids.map(async (id) => Date.parse((await get(id)).delivery[0].sent_at)))).sort(
+      (x, y) => x - y,
+    );
     expect(times[2]! - times[0]!).toBeGreaterThanOrEqual(1_900);
     expect(smtp.mails.filter((m) => m.to.includes(to))).toHaveLength(3);
   });
@@ -149,8 +176,12 @@ describe('MAX_PENDING_PER_RECIPIENT', () => {
     expect(busy.status).toBe(429);
     expect(busy.body.error).toMatchObject({ code: 'recipient_busy' });
     expect(busy.body.error.message).toContain(recipient);
-    expect(await t.deps.db.selectFrom('approvals').select('id').where('workspace_id', '=', ws.id).execute()).toHaveLength(3);
-    expect(await t.deps.db.selectFrom('activity').select('id').where('agent_id', '=', bot.id).execute()).toHaveLength(before.length);
+    expect(
+      await t.deps.db.selectFrom('approvals').select('id').where('workspace_id', '=', ws.id).execute(),
+    ).toHaveLength(3);
+    expect(await t.deps.db.selectFrom('activity').select('id').where('agent_id', '=', bot.id).execute()).toHaveLength(
+      before.length,
+    );
     // Another recipient, and the web channel (which notifies nobody), are not held by it.
     expect((await ask('telegram', nextChat())).status).toBe(201);
     for (let i = 0; i < 4; i++) expect((await ask('web', 'someone@example.com')).status).toBe(201);
@@ -184,11 +215,19 @@ describe('the approval in events', () => {
     await workers();
     const a = await ask('telegram', nextChat());
     await expect.poll(async () => (await get(a.body.pause_id)).delivery[0].status).toBe('sent');
-    const answered = await t.call('POST', `/v1/pause/${a.body.pause_id}/respond`, { key: ws.ownerKey, body: { choice: 'Yes' } });
+    const answered = await t.call('POST', `/v1/pause/${a.body.pause_id}/respond`, {
+      key: ws.ownerKey,
+      body: { choice: 'Yes' },
+    });
     expect(answered.body.url).toMatch(/\/r\//);
     const asAgent = await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bot.key });
     expect(asAgent.body.url).toBeNull();
-    const [event] = await t.deps.db.selectFrom('outbox').select('payload').where('type', '=', 'pause_request.responded').where('agent_id', '=', bot.id).execute();
+    const [event] = await t.deps.db
+      .selectFrom('outbox')
+      .select('payload')
+      .where('type', '=', 'pause_request.responded')
+      .where('agent_id', '=', bot.id)
+      .execute();
     expect(event!.payload.data).toEqual(asAgent.body);
     expect(Object.keys(event!.payload.data as object)).toEqual(Object.keys(asAgent.body));
   });

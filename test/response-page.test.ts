@@ -40,7 +40,10 @@ async function open(path: string, cookie?: string) {
 }
 
 async function submit(path: string, fields: Record<string, string>, cookie?: string) {
-  return t.call('POST', path, { body: new URLSearchParams(fields).toString(), headers: { 'content-type': FORM, ...(cookie ? { cookie } : {}) } });
+  return t.call('POST', path, {
+    body: new URLSearchParams(fields).toString(),
+    headers: { 'content-type': FORM, ...(cookie ? { cookie } : {}) },
+  });
 }
 
 /** Open the page and answer it, as a browser would. */
@@ -104,7 +107,9 @@ describe('GET /r/{token}', () => {
     const { ws, id } = await ask();
     const page = await open(`/r/${signLink(t.config.secret, { approvalId: id, choice: 1 })}`);
     expect(page.status).toBe(200);
-    expect(page.html).toMatch(/<button type="submit" name="choice" value="Reject" class="primary">Confirm: Reject<\/button>/);
+    expect(page.html).toMatch(
+      /<button type="submit" name="choice" value="Reject" class="primary">Confirm: Reject<\/button>/,
+    );
     expect(page.html).toMatch(/value="Approve"[^>]*>Approve</);
     expect((await approval(ws, id)).status).toBe('pending');
   });
@@ -178,7 +183,12 @@ describe('POST /r/{token}', () => {
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe(path);
     const decided = await approval(ws, id);
-    expect(decided).toMatchObject({ status: 'responded', response_choice: 'Approve', response_text: null, via_timeout: false });
+    expect(decided).toMatchObject({
+      status: 'responded',
+      response_choice: 'Approve',
+      response_text: null,
+      via_timeout: false,
+    });
     expect(decided.responder).toEqual({ channel: 'web', display: 'link sent to alice@example.com' });
     const after = await open(path);
     expect(after.status).toBe(200);
@@ -189,19 +199,26 @@ describe('POST /r/{token}', () => {
     const timeline = await t.call('GET', `/v1/agents/${agent.id}/activity`, { key: ws.ownerKey });
     expect(timeline.status).toBe(200);
     expect(timeline.body.data).toContainEqual(
-      expect.objectContaining({ action: 'approval.responded', channel: 'web', details: expect.objectContaining({ pause_id: id, choice: 'Approve' }) }),
+      expect.objectContaining({
+        action: 'approval.responded',
+        channel: 'web',
+        details: expect.objectContaining({ pause_id: id, choice: 'Approve' }),
+      }),
     );
   });
 
-  it.each(['email', 'member id'])('credits the link, never a member account, even when the recipient (%s) names a member', async (by) => {
-    const ws = await t.workspace();
-    const alice = await ws.member('approver', { email: 'Alice@Example.com', display_name: 'Alice' });
-    const recipient = by === 'email' ? 'alice@example.com' : alice.id;
-    const { id, path } = await ask({ recipient }, ws);
-    expect((await answer(path, { choice: 'Reject' })).status).toBe(303);
-    // Anyone holding the link could have clicked: it proves nobody's identity.
-    expect((await approval(ws, id)).responder).toEqual({ channel: 'web', display: `link sent to ${recipient}` });
-  });
+  it.each(['email', 'member id'])(
+    'credits the link, never a member account, even when the recipient (%s) names a member',
+    async (by) => {
+      const ws = await t.workspace();
+      const alice = await ws.member('approver', { email: 'Alice@Example.com', display_name: 'Alice' });
+      const recipient = by === 'email' ? 'alice@example.com' : alice.id;
+      const { id, path } = await ask({ recipient }, ws);
+      expect((await answer(path, { choice: 'Reject' })).status).toBe(303);
+      // Anyone holding the link could have clicked: it proves nobody's identity.
+      expect((await approval(ws, id)).responder).toEqual({ channel: 'web', display: `link sent to ${recipient}` });
+    },
+  );
 
   it('a NUL in the note is refused with a 400 page, not a 500; nothing changes', async () => {
     const ws = await t.workspace();
@@ -234,13 +251,26 @@ describe('POST /r/{token}', () => {
     const late = await submit(path, { _csrf: page.csrf!, choice: 'Approve' }, page.cookie);
     expect(late.status).toBe(409);
     expect(late.body).toMatch(/Already decided by owner-[0-9a-f]+@example\.com: Reject/);
-    expect(await approval(ws, id)).toMatchObject({ status: 'responded', response_choice: 'Reject', responder: { channel: 'api' } });
+    expect(await approval(ws, id)).toMatchObject({
+      status: 'responded',
+      response_choice: 'Reject',
+      responder: { channel: 'api' },
+    });
   });
 
   it.each([
     ['no _csrf field', (p: { csrf: string; cookie: string }) => ({ fields: { choice: 'Approve' }, cookie: p.cookie })],
-    ['a wrong _csrf', (p: { csrf: string; cookie: string }) => ({ fields: { _csrf: (p.csrf[0] === 'x' ? 'y' : 'x') + p.csrf.slice(1), choice: 'Approve' }, cookie: p.cookie })],
-    ['no cookie', (p: { csrf: string; cookie: string }) => ({ fields: { _csrf: p.csrf, choice: 'Approve' }, cookie: undefined })],
+    [
+      'a wrong _csrf',
+      (p: { csrf: string; cookie: string }) => ({
+        fields: { _csrf: (p.csrf[0] === 'x' ? 'y' : 'x') + p.csrf.slice(1), choice: 'Approve' },
+        cookie: p.cookie,
+      }),
+    ],
+    [
+      'no cookie',
+      (p: { csrf: string; cookie: string }) => ({ fields: { _csrf: p.csrf, choice: 'Approve' }, cookie: undefined }),
+    ],
   ])('%s → 403 HTML page; nothing changes', async (_name, make) => {
     const { ws, agent, id, path } = await ask();
     const before = await timelineCount(t, agent.id);
@@ -272,7 +302,11 @@ describe('POST /r/{token}', () => {
   it('stores the note as response_text when text is allowed, and shows it', async () => {
     const { ws, id, path } = await ask({ allow_text_response: true });
     expect((await answer(path, { choice: 'Approve', text: 'Paid from <ops> budget' })).status).toBe(303);
-    expect(await approval(ws, id)).toMatchObject({ status: 'responded', response_choice: 'Approve', response_text: 'Paid from <ops> budget' });
+    expect(await approval(ws, id)).toMatchObject({
+      status: 'responded',
+      response_choice: 'Approve',
+      response_text: 'Paid from <ops> budget',
+    });
     expect((await open(path)).html).toContain('Note: Paid from &lt;ops&gt; budget');
   });
 
@@ -309,7 +343,11 @@ describe('POST /r/{token}', () => {
 describe('the form parser is scoped to the pages', () => {
   it('the API still refuses urlencoded bodies with 415', async () => {
     const ws = await t.workspace();
-    const res = await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: 'name=formy', headers: { 'content-type': FORM } });
+    const res = await t.call('POST', '/v1/agents', {
+      key: ws.ownerKey,
+      body: 'name=formy',
+      headers: { 'content-type': FORM },
+    });
     expect(res.status).toBe(415);
     expect(res.body.error.code).toBe('unsupported_media_type');
     expect((await t.call('GET', '/v1/agents/formy', { key: ws.ownerKey })).status).toBe(404);

@@ -22,16 +22,29 @@ describe('the installation secret', () => {
 
   it('says so in the log when it is used (and LEASH_SECRET, when set, wins)', async () => {
     const lines: unknown[] = [];
-    await withSecret(loadConfig(testEnv(t.config.databaseUrl)), { info: (...args: unknown[]) => void lines.push(args) });
+    await withSecret(loadConfig(testEnv(t.config.databaseUrl)), {
+      info: (...args: unknown[]) => void lines.push(args),
+    });
     expect(JSON.stringify(lines)).toContain('LEASH_SECRET is not set');
-    const chosen = await withSecret(loadConfig(testEnv(t.config.databaseUrl, { LEASH_SECRET: 'chosen-by-the-operator' })));
+    const chosen = await withSecret(
+      loadConfig(testEnv(t.config.databaseUrl, { LEASH_SECRET: 'chosen-by-the-operator' })),
+    );
     expect(chosen.secret).toBe('chosen-by-the-operator');
   });
 
   it('a link signed with the old built-in development secret is not valid', async () => {
     const ws = await t.workspace();
     const agent = await ws.agent('asker');
-    const { body } = await t.call('POST', '/v1/pause', { key: agent.key, body: { recipient: 'a@example.com', channel: 'web', message: 'Pay?', options: ['Yes', 'No'], timeout_seconds: 60 } });
+    const { body } = await t.call('POST', '/v1/pause', {
+      key: agent.key,
+      body: {
+        recipient: 'a@example.com',
+        channel: 'web',
+        message: 'Pay?',
+        options: ['Yes', 'No'],
+        timeout_seconds: 60,
+      },
+    });
     const forged = signLink('leash-development-secret-do-not-use-in-production', { approvalId: body.pause_id });
     const res = await t.app.inject({ method: 'GET', url: `/r/${forged}` });
     expect(res.statusCode).toBe(404);

@@ -5,7 +5,17 @@ import { timelineCount, useTestApp } from './support/app.js';
 
 const t = useTestApp();
 
-const SESSION_KEYS = ['agent_id', 'created_at', 'finished_at', 'id', 'metadata', 'paused_at', 'status', 'task', 'updated_at'];
+const SESSION_KEYS = [
+  'agent_id',
+  'created_at',
+  'finished_at',
+  'id',
+  'metadata',
+  'paused_at',
+  'status',
+  'task',
+  'updated_at',
+];
 
 async function setup(name = 'worker') {
   const ws = await t.workspace();
@@ -19,17 +29,24 @@ async function open(key: string, body: Record<string, unknown> = {}) {
   return res.body;
 }
 
-const control = (id: string, verb: string, key: string) => t.call('POST', `/v1/sessions/${id}/${verb}`, { key, body: {} });
+const control = (id: string, verb: string, key: string) =>
+  t.call('POST', `/v1/sessions/${id}/${verb}`, { key, body: {} });
 
 /** Straight from the tables, not through the API under test. */
 async function statusOf(id: string) {
-  return (await t.deps.db.selectFrom('sessions').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status;
+  return (await t.deps.db.selectFrom('sessions').select('status').where('id', '=', id).executeTakeFirstOrThrow())
+    .status;
 }
 async function sessionCount(workspaceId: string) {
   return (await t.deps.db.selectFrom('sessions').select('id').where('workspace_id', '=', workspaceId).execute()).length;
 }
 async function outbox(agentId: string) {
-  return t.deps.db.selectFrom('outbox').select(['type', 'payload']).where('agent_id', '=', agentId).orderBy('id').execute();
+  return t.deps.db
+    .selectFrom('outbox')
+    .select(['type', 'payload'])
+    .where('agent_id', '=', agentId)
+    .orderBy('id')
+    .execute();
 }
 
 describe('opening a session', () => {
@@ -42,7 +59,13 @@ describe('opening a session', () => {
     };
     const s = await open(a.key, { task: 'Reconcile invoices — Q3', metadata });
     expect(Object.keys(s).sort()).toEqual(SESSION_KEYS);
-    expect(s).toMatchObject({ agent_id: a.id, task: 'Reconcile invoices — Q3', status: 'running', paused_at: null, finished_at: null });
+    expect(s).toMatchObject({
+      agent_id: a.id,
+      task: 'Reconcile invoices — Q3',
+      status: 'running',
+      paused_at: null,
+      finished_at: null,
+    });
     expect(s.metadata).toEqual(metadata);
     expect(Date.parse(s.created_at)).toBeGreaterThan(Date.now() - 10_000);
     expect(s.updated_at).toBe(s.created_at);
@@ -91,7 +114,9 @@ describe('opening a session', () => {
 
   it('a stopped agent gets 403 AGENT_INACTIVE; a paused agent can still open sessions', async () => {
     const { ws, a } = await setup('stopped');
-    expect((await t.call('POST', `/v1/agents/${a.id}/stop`, { key: ws.ownerKey, body: { graceful: false } })).body.status).toBe('inactive');
+    expect(
+      (await t.call('POST', `/v1/agents/${a.id}/stop`, { key: ws.ownerKey, body: { graceful: false } })).body.status,
+    ).toBe('inactive');
     const res = await t.call('POST', '/v1/sessions', { key: a.key, body: { task: 'after stop' } });
     expect([res.status, res.body.error.code]).toEqual([403, 'AGENT_INACTIVE']);
     expect(await sessionCount(ws.id)).toBe(0);
@@ -137,7 +162,12 @@ describe('state machine', () => {
     expect(Date.parse(cancelled.body.finished_at)).toBeGreaterThanOrEqual(Date.parse(paused.body.paused_at));
 
     const before = await timelineCount(t, a.id);
-    for (const [verb, key] of [['pause', ws.ownerKey], ['resume', ws.ownerKey], ['cancel', ws.ownerKey], ['complete', a.key]] as const) {
+    for (const [verb, key] of [
+      ['pause', ws.ownerKey],
+      ['resume', ws.ownerKey],
+      ['cancel', ws.ownerKey],
+      ['complete', a.key],
+    ] as const) {
       const res = await control(s.id, verb, key);
       expect([res.status, res.body.error?.code], verb).toEqual([409, 'already_finished']);
     }
@@ -283,7 +313,9 @@ describe('reading sessions', () => {
     const [seen, sizes]: [string[], number[]] = [[], []];
     let cursor: string | null = null;
     do {
-      const res: any = await t.call('GET', `/v1/sessions?limit=2${cursor ? `&cursor=${cursor}` : ''}`, { key: ws.ownerKey });
+      const res: any = await t.call('GET', `/v1/sessions?limit=2${cursor ? `&cursor=${cursor}` : ''}`, {
+        key: ws.ownerKey,
+      });
       sizes.push(res.body.data.length);
       seen.push(...res.body.data.map((s: any) => s.id));
       cursor = res.body.next_cursor;
@@ -321,7 +353,9 @@ describe('timeline and events', () => {
     await control(s1.id, 'cancel', ws.ownerKey);
     await control(s2.id, 'complete', a.key);
     const timeline = await t.call('GET', `/v1/agents/${a.id}/activity`, { key: ws.ownerKey });
-    const rows = timeline.body.data.filter((r: any) => r.action.startsWith('session.') && r.action !== 'session.created');
+    const rows = timeline.body.data.filter(
+      (r: any) => r.action.startsWith('session.') && r.action !== 'session.created',
+    );
     const member = { type: 'member', id: ws.ownerId };
     const agent = { type: 'agent', id: a.id };
     expect(rows).toMatchObject([
@@ -353,7 +387,12 @@ describe('timeline and events', () => {
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
     const refused = results.filter((r) => r.status !== 200);
     expect(refused.map((r) => [r.status, r.body.error.code])).toEqual(Array(9).fill([409, 'already_paused']));
-    const rows = await t.deps.db.selectFrom('activity').select('id').where('session_id', '=', s.id).where('action', '=', 'session.paused').execute();
+    const rows = await t.deps.db
+      .selectFrom('activity')
+      .select('id')
+      .where('session_id', '=', s.id)
+      .where('action', '=', 'session.paused')
+      .execute();
     expect(rows).toHaveLength(1);
     expect((await outbox(a.id)).map((e) => e.type)).toEqual(['session.paused']);
   });

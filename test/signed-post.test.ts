@@ -11,7 +11,14 @@ describe('signedPost', () => {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
     try {
       const started = Date.now();
-      const err = await signedPost({ url, secret: 'whsec_' + Buffer.alloc(24, 1).toString('base64'), id: 'msg_1', body: '{}', allowPrivateUrls: true, timeoutMs: 200 }).catch((e: unknown) => e);
+      const err = await signedPost({
+        url,
+        secret: 'whsec_' + Buffer.alloc(24, 1).toString('base64'),
+        id: 'msg_1',
+        body: '{}',
+        allowPrivateUrls: true,
+        timeoutMs: 200,
+      }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DeliveryError);
       expect((err as DeliveryError).message).toBe('request failed: no answer within 200 ms');
       expect(Date.now() - started).toBeLessThan(5_000);

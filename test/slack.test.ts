@@ -22,7 +22,12 @@ const TEAM = 'T0LEASH01';
 const userId = () => `U${randomBytes(4).toString('hex').toUpperCase()}`;
 
 async function post(body: string, contentType: string, headers: Record<string, string>) {
-  const res = await t.app.inject({ method: 'POST', url: '/slack/events', payload: body, headers: { 'content-type': contentType, ...headers } });
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/slack/events',
+    payload: body,
+    headers: { 'content-type': contentType, ...headers },
+  });
   let json: any;
   try {
     json = res.body ? JSON.parse(res.body) : undefined;
@@ -37,7 +42,11 @@ async function command(user: string, cmd: string, text = '', extra: Record<strin
   const responseUrl = `${slack.url}/respond/${randomBytes(3).toString('hex')}`;
   const form = commandForm({ team: TEAM, user, command: cmd, text, channel: 'C0CMDS', responseUrl, extra });
   const res = await post(form, 'application/x-www-form-urlencoded', slackSignature(SECRET, form));
-  return { ...res, reply: res.json?.text as string | undefined, responseUrl: new URLSearchParams(form).get('response_url')! };
+  return {
+    ...res,
+    reply: res.json?.text as string | undefined,
+    responseUrl: new URLSearchParams(form).get('response_url')!,
+  };
 }
 
 /** A button click (block_actions), signed. */
@@ -51,7 +60,11 @@ async function click(user: string, value: string, index = 0) {
 async function setup() {
   const ws = await t.workspace();
   const owner = userId();
-  await t.deps.db.updateTable('members').set(confirmed({ slack_team_id: TEAM, slack_user_id: owner })).where('id', '=', ws.ownerId).execute();
+  await t.deps.db
+    .updateTable('members')
+    .set(confirmed({ slack_team_id: TEAM, slack_user_id: owner }))
+    .where('id', '=', ws.ownerId)
+    .execute();
   const bob = await ws.agent('bob');
   return { ws, owner, bob };
 }
@@ -64,7 +77,13 @@ const worker = useWorkers(t);
 describe('request verification', () => {
   it('refuses a forged signature, a stale or future timestamp, and missing headers, changing nothing', async () => {
     const { owner, bob } = await setup();
-    const form = new URLSearchParams({ command: '/pause', text: 'bob full', team_id: TEAM, user_id: owner, channel_id: 'C1' }).toString();
+    const form = new URLSearchParams({
+      command: '/pause',
+      text: 'bob full',
+      team_id: TEAM,
+      user_id: owner,
+      channel_id: 'C1',
+    }).toString();
     const now = Math.floor(Date.now() / 1000);
     const cases: [Record<string, string>, string][] = [
       [slackSignature('not-the-secret', form), 'bad Slack signature'],
@@ -87,7 +106,14 @@ describe('request verification', () => {
 
   it('a replayed request is acknowledged and changes nothing', async () => {
     const { owner, bob } = await setup();
-    const form = new URLSearchParams({ command: '/pause', text: 'bob', team_id: TEAM, user_id: owner, channel_id: 'C1', response_url: `${slack.url}/respond/r` }).toString();
+    const form = new URLSearchParams({
+      command: '/pause',
+      text: 'bob',
+      team_id: TEAM,
+      user_id: owner,
+      channel_id: 'C1',
+      response_url: `${slack.url}/respond/r`,
+    }).toString();
     const headers = slackSignature(SECRET, form);
     const first = await post(form, 'application/x-www-form-urlencoded', headers);
     expect(first.json.text).toContain('Paused bob (send)');
@@ -102,10 +128,25 @@ describe('request verification', () => {
 
   it('an Events API retry is handled once, whichever copy comes first (a retry header is no reason to drop it)', async () => {
     const eventId = `Ev${randomBytes(4).toString('hex').toUpperCase()}`;
-    const body = JSON.stringify({ type: 'event_callback', team_id: TEAM, event_id: eventId, event: { type: 'app_home_opened', user: 'U1' } });
-    const retried = await post(body, 'application/json', { ...slackSignature(SECRET, body), 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' });
+    const body = JSON.stringify({
+      type: 'event_callback',
+      team_id: TEAM,
+      event_id: eventId,
+      event: { type: 'app_home_opened', user: 'U1' },
+    });
+    const retried = await post(body, 'application/json', {
+      ...slackSignature(SECRET, body),
+      'x-slack-retry-num': '1',
+      'x-slack-retry-reason': 'http_timeout',
+    });
     expect(retried.status).toBe(200);
-    const seen = () => t.deps.db.selectFrom('inbound_requests').select('key').where('source', '=', 'slack').where('key', '=', eventId).execute();
+    const seen = () =>
+      t.deps.db
+        .selectFrom('inbound_requests')
+        .select('key')
+        .where('source', '=', 'slack')
+        .where('key', '=', eventId)
+        .execute();
     expect(await seen()).toHaveLength(1);
     const again = await post(body, 'application/json', { ...slackSignature(SECRET, body), 'x-slack-retry-num': '2' });
     expect([again.status, again.text]).toEqual([200, '']);
@@ -114,7 +155,14 @@ describe('request verification', () => {
 
   it('a database failure before the answer is a 503 and forgotten, so the same request again is handled', async () => {
     const { owner, bob } = await setup();
-    const form = commandForm({ team: TEAM, user: owner, command: '/pause', text: 'bob full', channel: 'C0CMDS', responseUrl: `${slack.url}/respond/outage` });
+    const form = commandForm({
+      team: TEAM,
+      user: owner,
+      command: '/pause',
+      text: 'bob full',
+      channel: 'C0CMDS',
+      responseUrl: `${slack.url}/respond/outage`,
+    });
     const headers = slackSignature(SECRET, form);
     const outage = await dropNextQueryOn(t.config.databaseUrl, 'members');
     cleanups.push(outage.release);
@@ -139,11 +187,18 @@ describe('commands', () => {
   it('/pause <agent> full <reason…> pauses through the core, on the timeline as slack', async () => {
     const { ws, owner, bob } = await setup();
     const res = await command(owner, '/pause', 'bob full deploy freeze');
-    expect(res.reply).toContain('Paused bob (full) — deploy freeze. Its outbound messages are refused and inbound ones are held until unpause.');
+    expect(res.reply).toContain(
+      'Paused bob (full) — deploy freeze. Its outbound messages are refused and inbound ones are held until unpause.',
+    );
     const row = await agent(bob.id);
     expect([row.pause_mode, row.pause_reason]).toEqual(['full', 'deploy freeze']);
     const activity = await t.call('GET', `/v1/agents/${bob.id}/activity`, { key: ws.ownerKey });
-    expect(activity.body.data[0]).toMatchObject({ action: 'agent.paused', channel: 'slack', actor: { type: 'member', id: ws.ownerId }, details: { mode: 'full', reason: 'deploy freeze' } });
+    expect(activity.body.data[0]).toMatchObject({
+      action: 'agent.paused',
+      channel: 'slack',
+      actor: { type: 'member', id: ws.ownerId },
+      details: { mode: 'full', reason: 'deploy freeze' },
+    });
     // The mode is optional; a word that is not a mode starts the reason.
     expect((await command(owner, '/pause', 'bob checking logs')).reply).toContain('Paused bob (send) — checking logs.');
     expect((await command(owner, '/pause', 'bob')).reply).toBe('bob is already paused (send)');
@@ -163,7 +218,9 @@ describe('commands', () => {
   it('an unlinked Slack user is refused with how to link; a viewer is refused by role; nothing changes', async () => {
     const { ws, bob } = await setup();
     const stranger = await command(userId(), '/pause', 'bob full');
-    expect(stranger.reply).toContain('Your Slack account is not linked to a Leash member, or not confirmed yet, so nothing was changed.');
+    expect(stranger.reply).toContain(
+      'Your Slack account is not linked to a Leash member, or not confirmed yet, so nothing was changed.',
+    );
     expect(stranger.reply).toContain('/leash link CODE');
     const viewer = userId();
     await confirmHeld(t, (await ws.member('viewer', { slack: { team_id: TEAM, user_id: viewer } })).id);
@@ -175,10 +232,14 @@ describe('commands', () => {
   it('/unpause, /stop force, /status and /status <agent>', async () => {
     const { owner, bob } = await setup();
     await command(owner, '/pause', 'bob full');
-    expect((await command(owner, '/status')).reply).toMatch(/^bob: paused \(full\) · since \d+ s ago by owner-.*@example.com · offline$/);
+    expect((await command(owner, '/status')).reply).toMatch(
+      /^bob: paused \(full\) · since \d+ s ago by owner-.*@example.com · offline$/,
+    );
     expect((await command(owner, '/unpause', 'bob')).reply).toMatch(/^Unpaused bob\.\nbob: active · offline$/);
     expect((await command(owner, '/unpause', 'bob')).reply).toBe('bob is not paused');
-    expect((await command(owner, '/status', 'bob')).reply).toBe('bob: active · offline\nopen sessions: 0 · pending approvals: 0');
+    expect((await command(owner, '/status', 'bob')).reply).toBe(
+      'bob: active · offline\nopen sessions: 0 · pending approvals: 0',
+    );
     expect((await command(owner, '/stop', 'bob force')).reply).toMatch(/^Stopped bob \(forced\)\./);
     expect((await agent(bob.id)).run_state).toBe('stopped');
   });
@@ -193,7 +254,10 @@ describe('commands', () => {
     expect((await agent(carol.id)).run_state).toBe('stopping');
     expect((await t.call('POST', '/v1/agents/me/stopped', { key: carol.key })).status).toBe(200);
     await expect.poll(() => responsesTo(res.responseUrl).length).toBe(1);
-    expect(responsesTo(res.responseUrl)[0]!.body).toMatchObject({ response_type: 'ephemeral', text: expect.stringMatching(/^Stopped carol\./) });
+    expect(responsesTo(res.responseUrl)[0]!.body).toMatchObject({
+      response_type: 'ephemeral',
+      text: expect.stringMatching(/^Stopped carol\./),
+    });
   });
 
   it('/leash link <code> links the Slack account; a used or wrong code is refused', async () => {
@@ -203,8 +267,14 @@ describe('commands', () => {
     expect(code.status).toBe(201);
     expect(code.body.code).toMatch(/^[A-Z2-9]{8}$/);
     const user = userId();
-    expect((await command(user, '/leash', `link ${code.body.code.toLowerCase()}`)).reply).toMatch(/^Linked and confirmed: this Slack account now acts as approver-.*@example.com \(approver\) in Acme\.$/);
-    expect((await t.call('GET', '/v1/members/me', { key: approver.key })).body.slack).toEqual({ team_id: TEAM, user_id: user, confirmed: true });
+    expect((await command(user, '/leash', `link ${code.body.code.toLowerCase()}`)).reply).toMatch(
+      /^Linked and confirmed: this Slack account now acts as approver-.*@example.com \(approver\) in Acme\.$/,
+    );
+    expect((await t.call('GET', '/v1/members/me', { key: approver.key })).body.slack).toEqual({
+      team_id: TEAM,
+      user_id: user,
+      confirmed: true,
+    });
     expect((await command(userId(), '/leash', `link ${code.body.code}`)).reply).toContain('That code is not valid');
     expect((await command(user, '/leash', 'link NOPE2345')).reply).toContain('That code is not valid');
     expect((await command(user, '/leash', '')).reply).toContain('Leash commands:');
@@ -218,9 +288,18 @@ describe('approvals on Slack', () => {
   const ask = (key: string, extra: Record<string, unknown> = {}) =>
     t.call('POST', '/v1/pause', {
       key,
-      body: { recipient: 'C0APPROVE', channel: 'slack', message: 'Send a $340 wire to <Acme>?', options: ['Approve', 'Reject'], timeout_seconds: 600, metadata: { amount: 340, invoice: 'INV-7' }, ...extra },
+      body: {
+        recipient: 'C0APPROVE',
+        channel: 'slack',
+        message: 'Send a $340 wire to <Acme>?',
+        options: ['Approve', 'Reject'],
+        timeout_seconds: 600,
+        metadata: { amount: 340, invoice: 'INV-7' },
+        ...extra,
+      },
     });
-  const posts = (text: string) => slack.calls.filter((c) => c.method === 'chat.postMessage' && JSON.stringify(c.args).includes(text));
+  const posts = (text: string) =>
+    slack.calls.filter((c) => c.method === 'chat.postMessage' && JSON.stringify(c.args).includes(text));
   const updates = (ts: string) => slack.calls.filter((c) => c.method === 'chat.update' && c.args.ts === ts);
 
   it('the full loop: posted with one button per option, clicked, updated to the outcome without buttons; a second click is told', async () => {
@@ -239,14 +318,23 @@ describe('approvals on Slack', () => {
       ['Reject', `${a.body.pause_id}|1`],
     ]);
     expect(JSON.stringify(sent.args.blocks)).toContain('invoice: *INV-7*');
-    const refOf = async () => (await t.deps.db.selectFrom('prompts').select('ref').where('approval_id', '=', a.body.pause_id).executeTakeFirstOrThrow()).ref as any;
+    const refOf = async () =>
+      (
+        await t.deps.db
+          .selectFrom('prompts')
+          .select('ref')
+          .where('approval_id', '=', a.body.pause_id)
+          .executeTakeFirstOrThrow()
+      ).ref as any;
     await expect.poll(refOf).not.toBeNull();
     const ts = (await refOf()).ts;
     expect((await refOf()).channel).toBe('C0APPROVE');
 
     const c = await click(owner, `${a.body.pause_id}|0`, 0);
     expect(c.status).toBe(200);
-    await expect.poll(async () => (await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.status).toBe('responded');
+    await expect
+      .poll(async () => (await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.status)
+      .toBe('responded');
     const decided = await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key });
     expect(decided.body).toMatchObject({ response_choice: 'Approve', responder: { channel: 'slack' } });
     await expect.poll(() => updates(ts).length).toBe(1);
@@ -261,15 +349,31 @@ describe('approvals on Slack', () => {
     expect(late.status).toBe(200);
     await expect.poll(() => responsesTo(late.responseUrl).length).toBe(1);
     expect(responsesTo(late.responseUrl)[0]!.body.text).toMatch(/^Already decided by owner-.*: Approve$/);
-    expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.response_choice).toBe('Approve');
+    expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.response_choice).toBe(
+      'Approve',
+    );
   });
 
   it('a decision from another channel, a timeout and a cancel each update the Slack message', async () => {
     const { ws, bob } = await setup();
     await worker();
     const refOf = async (id: string) => {
-      await expect.poll(async () => (await t.deps.db.selectFrom('prompts').select('ref').where('approval_id', '=', id).executeTakeFirstOrThrow()).ref).not.toBeNull();
-      return ((await t.deps.db.selectFrom('prompts').select('ref').where('approval_id', '=', id).executeTakeFirstOrThrow()).ref as any).ts as string;
+      await expect
+        .poll(
+          async () =>
+            (
+              await t.deps.db
+                .selectFrom('prompts')
+                .select('ref')
+                .where('approval_id', '=', id)
+                .executeTakeFirstOrThrow()
+            ).ref,
+        )
+        .not.toBeNull();
+      return (
+        (await t.deps.db.selectFrom('prompts').select('ref').where('approval_id', '=', id).executeTakeFirstOrThrow())
+          .ref as any
+      ).ts as string;
     };
     const viaApi = await ask(bob.key);
     const viaApiTs = await refOf(viaApi.body.pause_id);
@@ -311,20 +415,37 @@ describe('approvals on Slack', () => {
     const { owner, bob } = await setup();
     const a = await ask(bob.key, { allow_text_response: true });
     await click(owner, `${a.body.pause_id}|1`, 1);
-    await expect.poll(() => slack.calls.filter((c) => c.method === 'views.open' && c.args.view.private_metadata.includes(a.body.pause_id)).length).toBe(1);
-    const view = slack.calls.find((c) => c.method === 'views.open' && c.args.view.private_metadata.includes(a.body.pause_id))!.args.view;
+    await expect
+      .poll(
+        () =>
+          slack.calls.filter((c) => c.method === 'views.open' && c.args.view.private_metadata.includes(a.body.pause_id))
+            .length,
+      )
+      .toBe(1);
+    const view = slack.calls.find(
+      (c) => c.method === 'views.open' && c.args.view.private_metadata.includes(a.body.pause_id),
+    )!.args.view;
     expect(view.submit.text).toBe('Reject');
     const submission = {
       type: 'view_submission',
       team: { id: TEAM },
       user: { id: owner, team_id: TEAM },
-      view: { id: 'V1', callback_id: 'leash.note', private_metadata: view.private_metadata, state: { values: { note: { text: { type: 'plain_text_input', value: 'Amount looks wrong' } } } } },
+      view: {
+        id: 'V1',
+        callback_id: 'leash.note',
+        private_metadata: view.private_metadata,
+        state: { values: { note: { text: { type: 'plain_text_input', value: 'Amount looks wrong' } } } },
+      },
     };
     const form = new URLSearchParams({ payload: JSON.stringify(submission) }).toString();
     const res = await post(form, 'application/x-www-form-urlencoded', slackSignature(SECRET, form));
     expect(res.status).toBe(200);
     const got = await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key });
-    expect(got.body).toMatchObject({ status: 'responded', response_choice: 'Reject', response_text: 'Amount looks wrong' });
+    expect(got.body).toMatchObject({
+      status: 'responded',
+      response_choice: 'Reject',
+      response_text: 'Amount looks wrong',
+    });
   });
 
   it('an incoming-webhook recipient gets the question POSTed to its URL (such a message cannot be edited later)', async () => {
@@ -337,16 +458,33 @@ describe('approvals on Slack', () => {
     await expect.poll(() => hook.requests.length).toBe(1);
     expect(hook.requests[0]!.path).toBe('/services/T0/B0/x');
     expect(JSON.stringify(hook.requests[0]!.json.blocks)).toContain(`${a.body.pause_id}|0`);
-    await expect.poll(async () => (await t.deps.db.selectFrom('prompts').select('ref').where('approval_id', '=', a.body.pause_id).executeTakeFirstOrThrow()).ref).toEqual({ webhook: true });
+    await expect
+      .poll(
+        async () =>
+          (
+            await t.deps.db
+              .selectFrom('prompts')
+              .select('ref')
+              .where('approval_id', '=', a.body.pause_id)
+              .executeTakeFirstOrThrow()
+          ).ref,
+      )
+      .toEqual({ webhook: true });
   });
 
   it('someone confirmed in two workspaces answers in the approval’s own workspace', async () => {
     const { owner, bob } = await setup();
     const other = await t.workspace('Beta');
-    await t.deps.db.updateTable('members').set(confirmed({ slack_team_id: TEAM, slack_user_id: owner })).where('id', '=', other.ownerId).execute();
+    await t.deps.db
+      .updateTable('members')
+      .set(confirmed({ slack_team_id: TEAM, slack_user_id: owner }))
+      .where('id', '=', other.ownerId)
+      .execute();
     const a = await ask(bob.key);
     await click(owner, `${a.body.pause_id}|0`, 0);
-    await expect.poll(async () => (await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.status).toBe('responded');
+    await expect
+      .poll(async () => (await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.status)
+      .toBe('responded');
     // A command that names no workspace, with no default chosen, is refused rather than guessed.
     expect((await command(owner, '/status')).reply).toBe(
       'You are a confirmed member of 2 Leash workspaces (acme, beta), so nothing was changed: name one in the command (/status acme/) or choose a default (/leash use acme).',
@@ -391,7 +529,9 @@ describe('approvals on Slack', () => {
     await ask(bob.key, { message: `first ${tag}`, recipient: 'C0PACED' });
     await ask(bob.key, { message: `second ${tag}`, recipient: 'C0PACED' });
     await expect.poll(() => posts(tag).length, { timeout: 10_000 }).toBe(2);
-    const limitedCalls = slack.calls.filter((c) => c.method === 'chat.postMessage (429)' && JSON.stringify(c.args).includes(tag));
+    const limitedCalls = slack.calls.filter(
+      (c) => c.method === 'chat.postMessage (429)' && JSON.stringify(c.args).includes(tag),
+    );
     expect(limitedCalls).toHaveLength(1);
     const [p1, p2] = posts(tag).map((c) => c.at);
     expect(p1! - started).toBeGreaterThanOrEqual(900);

@@ -11,7 +11,13 @@ import { useWorkers } from './support/worker.js';
 
 const PUBLIC_URL = 'https://leash.example.test';
 const twilio = await startFakeTwilio();
-const t = useTestApp({ TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_AUTH_TOKEN: AUTH_TOKEN, TWILIO_FROM: FROM, TWILIO_API_URL: twilio.url, PUBLIC_URL });
+const t = useTestApp({
+  TWILIO_ACCOUNT_SID: ACCOUNT_SID,
+  TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+  TWILIO_FROM: FROM,
+  TWILIO_API_URL: twilio.url,
+  PUBLIC_URL,
+});
 afterAll(() => twilio.close());
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -21,7 +27,8 @@ afterEach(async () => {
 const phone = () => `+1555${randomInt(1_000_000, 9_999_999)}`;
 
 /** An inbound SMS as Twilio posts it; the TwiML reply's message is `text` ('' for none). */
-const inbound = (from: string, body: string, opts: { sid?: string; signature?: string | null } = {}) => inboundSms(t.app, PUBLIC_URL, from, body, opts);
+const inbound = (from: string, body: string, opts: { sid?: string; signature?: string | null } = {}) =>
+  inboundSms(t.app, PUBLIC_URL, from, body, opts);
 
 const worker = useWorkers(t);
 
@@ -32,7 +39,17 @@ async function setup() {
 }
 
 const ask = (key: string, to: string, extra: Record<string, unknown> = {}) =>
-  t.call('POST', '/v1/pause', { key, body: { recipient: to, channel: 'sms', message: 'Send a $340 wire to Acme?', options: ['Approve', 'Reject'], timeout_seconds: 600, ...extra } });
+  t.call('POST', '/v1/pause', {
+    key,
+    body: {
+      recipient: to,
+      channel: 'sms',
+      message: 'Send a $340 wire to Acme?',
+      options: ['Approve', 'Reject'],
+      timeout_seconds: 600,
+      ...extra,
+    },
+  });
 const sentTo = (to: string) => twilio.sent.filter((s) => s.to === to);
 const status = async (key: string, id: string) => (await t.call('GET', `/v1/pause/${id}`, { key })).body;
 
@@ -43,10 +60,17 @@ describe('prompts and replies', () => {
     const to = phone();
     const a = await ask(bob.key, to);
     await expect.poll(() => sentTo(to).length).toBe(1);
-    expect(sentTo(to)[0]).toMatchObject({ from: FROM, body: 'Send a $340 wire to Acme?\nReply 1 for Approve, 2 for Reject' });
+    expect(sentTo(to)[0]).toMatchObject({
+      from: FROM,
+      body: 'Send a $340 wire to Acme?\nReply 1 for Approve, 2 for Reject',
+    });
     const r = await inbound(to, ' 1 ');
     expect([r.status, r.text]).toEqual([200, 'Recorded: Approve. Thank you.']);
-    expect(await status(bob.key, a.body.pause_id)).toMatchObject({ status: 'responded', response_choice: 'Approve', responder: { channel: 'sms', display: to } });
+    expect(await status(bob.key, a.body.pause_id)).toMatchObject({
+      status: 'responded',
+      response_choice: 'Approve',
+      responder: { channel: 'sms', display: to },
+    });
     const activity = await t.call('GET', `/v1/agents/${bob.id}/activity`, { key: ws.ownerKey });
     expect(activity.body.data[0]).toMatchObject({ action: 'approval.responded', channel: 'sms' });
     expect((await inbound(to, '2')).text).toBe(`Already decided by ${to}: Approve`);
@@ -74,7 +98,9 @@ describe('prompts and replies', () => {
     expect((await status(bob.key, first.body.pause_id)).response_choice).toBe('Reject');
     expect((await inbound(to, `${code} 1`)).text).toBe(`Already decided by ${to}: Wait`);
     // A code neither prompt drew (each draws one at random, shown or not).
-    const drawn = (await t.deps.db.selectFrom('prompts').select('ref').where('recipient', '=', to).execute()).map((p) => (p.ref as { code?: string }).code);
+    const drawn = (await t.deps.db.selectFrom('prompts').select('ref').where('recipient', '=', to).execute()).map(
+      (p) => (p.ref as { code?: string }).code,
+    );
     const unused = ['Z9', 'Y8', 'X7'].find((c) => !drawn.includes(c))!;
     expect((await inbound(to, `${unused} 1`)).text).toBe(`No approval with code ${unused} is waiting for this number.`);
   });
@@ -93,11 +119,18 @@ describe('prompts and replies', () => {
     const to = phone();
     const a = await ask(bob.key, to, { allow_text_response: true });
     expect((await inbound(to, '2 amount looks wrong')).text).toBe('Recorded: Reject (with your note). Thank you.');
-    expect(await status(bob.key, a.body.pause_id)).toMatchObject({ response_choice: 'Reject', response_text: 'amount looks wrong' });
+    expect(await status(bob.key, a.body.pause_id)).toMatchObject({
+      response_choice: 'Reject',
+      response_text: 'amount looks wrong',
+    });
     const to2 = phone();
     const b = await ask(bob.key, to2);
-    expect((await inbound(to2, '1 sure')).text).toBe('This question takes no note: reply with just the number (1 Approve, 2 Reject).');
-    expect((await inbound(to2, 'maybe later')).text).toMatch(/^Sorry, I did not understand that\. Leash: reply to a prompt/);
+    expect((await inbound(to2, '1 sure')).text).toBe(
+      'This question takes no note: reply with just the number (1 Approve, 2 Reject).',
+    );
+    expect((await inbound(to2, 'maybe later')).text).toMatch(
+      /^Sorry, I did not understand that\. Leash: reply to a prompt/,
+    );
     expect((await inbound(to2, '7')).text).toMatch(/^Sorry, I did not understand that/);
     expect((await status(bob.key, b.body.pause_id)).status).toBe('pending');
   });
@@ -180,17 +213,26 @@ describe('commands from a linked owner’s phone', () => {
     await confirmHeld(t, ws.ownerId);
     expect((await inbound(owner, 'PAUSE bob full')).text).toMatch(/^Paused bob \(full\)\./);
     const activity = await t.call('GET', `/v1/agents/${bob.id}/activity`, { key: ws.ownerKey });
-    expect(activity.body.data[0]).toMatchObject({ action: 'agent.paused', channel: 'sms', actor: { id: ws.ownerId }, details: { mode: 'full' } });
+    expect(activity.body.data[0]).toMatchObject({
+      action: 'agent.paused',
+      channel: 'sms',
+      actor: { id: ws.ownerId },
+      details: { mode: 'full' },
+    });
     expect((await inbound(owner, 'status')).text).toMatch(/^bob: paused \(full\)/);
     expect((await inbound(owner, 'unpause bob')).text).toMatch(/^Unpaused bob\./);
     expect((await inbound(owner, 'PAUSE')).text).toBe('Usage: PAUSE <agent> [full]');
     expect((await inbound(owner, 'PAUSE bob later')).text).toBe('Usage: PAUSE <agent> [full]');
-    expect((await inbound(owner, 'HELP')).text).toContain('PAUSE <agent> [full], UNPAUSE <agent>, HALT <agent>, STATUS');
+    expect((await inbound(owner, 'HELP')).text).toContain(
+      'PAUSE <agent> [full], UNPAUSE <agent>, HALT <agent>, STATUS',
+    );
     expect((await inbound(owner, 'HALT bob')).text).toMatch(/^Stopped bob\./);
     expect((await t.call('GET', `/v1/agents/${bob.id}`, { key: ws.ownerKey })).body.status).toBe('inactive');
 
     const stranger = await inbound(phone(), 'PAUSE bob');
-    expect(stranger.text).toContain('This phone number is not linked to a Leash member, or not confirmed yet, so nothing was changed.');
+    expect(stranger.text).toContain(
+      'This phone number is not linked to a Leash member, or not confirmed yet, so nothing was changed.',
+    );
     const viewerPhone = phone();
     await confirmHeld(t, (await ws.member('viewer', { phone: viewerPhone })).id);
     expect((await inbound(viewerPhone, 'UNPAUSE bob')).text).toBe('This needs the owner role; you are viewer');

@@ -33,17 +33,26 @@ describe('SSRF guard on delivery_url', () => {
 
   it('refuses URLs with credentials and accepts a public address literal', async () => {
     const ws = await t.workspace();
-    const creds = await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: { name: 'c', delivery_url: 'https://u:p@93.184.216.34/x' } });
+    const creds = await t.call('POST', '/v1/agents', {
+      key: ws.ownerKey,
+      body: { name: 'c', delivery_url: 'https://u:p@93.184.216.34/x' },
+    });
     expect(creds.status).toBe(400);
     // A literal public address needs no DNS, so this stays on the machine (nothing is sent).
-    const ok = await t.call('POST', '/v1/agents', { key: ws.ownerKey, body: { name: 'ok', delivery_url: 'https://93.184.216.34/hook' } });
+    const ok = await t.call('POST', '/v1/agents', {
+      key: ws.ownerKey,
+      body: { name: 'ok', delivery_url: 'https://93.184.216.34/hook' },
+    });
     expect(ok.status).toBe(201);
   });
 
   it('PATCH is guarded too', async () => {
     const ws = await t.workspace();
     const a = await ws.agent('patched');
-    const res = await t.call('PATCH', `/v1/agents/${a.id}`, { key: ws.ownerKey, body: { delivery_url: 'http://127.0.0.1/x' } });
+    const res = await t.call('PATCH', `/v1/agents/${a.id}`, {
+      key: ws.ownerKey,
+      body: { delivery_url: 'http://127.0.0.1/x' },
+    });
     expect(res.status).toBe(400);
     expect((await t.call('GET', `/v1/agents/${a.id}`, { key: ws.ownerKey })).body.delivery_url).toBeNull();
   });
@@ -70,7 +79,15 @@ describe('SSRF guard at send time', () => {
       expect((await fetch(url, { method: 'POST', body: '{}' })).status).toBe(200);
       await expect(fetch(url, { method: 'POST', body: '{}', dispatcher: guardedDispatcher() })).rejects.toThrow();
       expect(r.requests).toHaveLength(1);
-      await expect(signedPost({ url, secret: 'whsec_' + Buffer.alloc(24).toString('base64'), id: 'x', body: '{}', allowPrivateUrls: false })).rejects.toThrow(/refused/);
+      await expect(
+        signedPost({
+          url,
+          secret: 'whsec_' + Buffer.alloc(24).toString('base64'),
+          id: 'x',
+          body: '{}',
+          allowPrivateUrls: false,
+        }),
+      ).rejects.toThrow(/refused/);
       expect(r.requests).toHaveLength(1);
     } finally {
       await r.close();

@@ -52,23 +52,41 @@ async function bulkInsert(recipientId: string, senderId: string, workspaceId: st
   await sql`insert into messages (id, workspace_id, recipient_id, sender_id, seq, body)
             select gen_random_uuid(), ${workspaceId}, ${recipientId}, ${senderId}, s, to_json(s)
             from generate_series(1, ${n}) s`.execute(t.deps.db);
-  await t.deps.db.updateTable('agents').set({ inbox_seq: n, backlog_since: new Date() }).where('id', '=', recipientId).execute();
+  await t.deps.db
+    .updateTable('agents')
+    .set({ inbox_seq: n, backlog_since: new Date() })
+    .where('id', '=', recipientId)
+    .execute();
 }
 
 const ackedSeq = async (agentId: string) =>
-  Number((await t.deps.db.selectFrom('agents').select('acked_seq').where('id', '=', agentId).executeTakeFirstOrThrow()).acked_seq);
+  Number(
+    (await t.deps.db.selectFrom('agents').select('acked_seq').where('id', '=', agentId).executeTakeFirstOrThrow())
+      .acked_seq,
+  );
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe('connecting', () => {
   it('refuses a missing or bad key (401), a member key (403) and a stopped agent (403 AGENT_INACTIVE) before the upgrade', async () => {
     const { ws, bob } = await pair();
-    await expect(StreamClient.open(base, undefined)).rejects.toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
+    await expect(StreamClient.open(base, undefined)).rejects.toMatchObject({
+      status: 401,
+      body: { error: { code: 'unauthorized' } },
+    });
     await expect(StreamClient.open(base, 'lsh_a_nope')).rejects.toMatchObject({ status: 401 });
-    await expect(StreamClient.open(base, ws.ownerKey)).rejects.toMatchObject({ status: 403, body: { error: { code: 'forbidden' } } });
+    await expect(StreamClient.open(base, ws.ownerKey)).rejects.toMatchObject({
+      status: 403,
+      body: { error: { code: 'forbidden' } },
+    });
     await t.call('POST', `/v1/agents/${bob.id}/stop`, { key: ws.ownerKey, body: { graceful: false } });
-    await expect(StreamClient.open(base, bob.key)).rejects.toMatchObject({ status: 403, body: { error: { code: 'AGENT_INACTIVE' } } });
-    expect(await t.deps.db.selectFrom('agent_streams').select('id').where('agent_id', '=', bob.id).execute()).toEqual([]);
+    await expect(StreamClient.open(base, bob.key)).rejects.toMatchObject({
+      status: 403,
+      body: { error: { code: 'AGENT_INACTIVE' } },
+    });
+    expect(await t.deps.db.selectFrom('agent_streams').select('id').where('agent_id', '=', bob.id).execute()).toEqual(
+      [],
+    );
   });
 
   it('says ready with the agent as it is (pause included) and the last acked seq', async () => {
@@ -76,7 +94,12 @@ describe('connecting', () => {
     await t.call('POST', `/v1/agents/${bob.id}/pause`, { key: ws.ownerKey, body: { mode: 'send', reason: 'audit' } });
     const c = await connect(bob.key);
     const ready = c.frames[0]!;
-    expect(ready).toMatchObject({ type: 'ready', acked_seq: 0, window: STREAM_WINDOW, agent: { id: bob.id, status: 'paused', pause: { mode: 'send', reason: 'audit' } } });
+    expect(ready).toMatchObject({
+      type: 'ready',
+      acked_seq: 0,
+      window: STREAM_WINDOW,
+      agent: { id: bob.id, status: 'paused', pause: { mode: 'send', reason: 'audit' } },
+    });
   });
 });
 
@@ -134,7 +157,15 @@ describe('delivery', () => {
     const c = await connect(bob.key);
     await sendMany(alice.key, 'bob', 2);
     await c.until((x) => x.seqs().length === 2);
-    for (const bad of ['not json', '{"type":"nack","seq":1}', '{"type":"ack","seq":-1}', '{"type":"ack","seq":1.5}', '{"type":"ack"}', '{"type":"ack","seq":3}']) c.send(bad);
+    for (const bad of [
+      'not json',
+      '{"type":"nack","seq":1}',
+      '{"type":"ack","seq":-1}',
+      '{"type":"ack","seq":1.5}',
+      '{"type":"ack"}',
+      '{"type":"ack","seq":3}',
+    ])
+      c.send(bad);
     await c.until((x) => x.frames.filter((f) => f.type === 'error').length === 6);
     const errors = c.frames.filter((f) => f.type === 'error').map((f) => f.error.message);
     expect(errors).toEqual([
@@ -157,7 +188,12 @@ describe('delivery', () => {
     const other: Deps = createDeps(t.config);
     const otherApp: FastifyInstance = await buildServer(other);
     try {
-      const res = await otherApp.inject({ method: 'POST', url: '/v1/messages', headers: { authorization: `Bearer ${alice.key}`, 'content-type': 'application/json' }, payload: JSON.stringify({ to: 'bob', body: 'via B' }) });
+      const res = await otherApp.inject({
+        method: 'POST',
+        url: '/v1/messages',
+        headers: { authorization: `Bearer ${alice.key}`, 'content-type': 'application/json' },
+        payload: JSON.stringify({ to: 'bob', body: 'via B' }),
+      });
       expect(res.statusCode).toBe(202);
       await c.until((x) => x.seqs().length === 1);
       expect(c.messages()[0].body).toBe('via B');
@@ -179,7 +215,12 @@ describe('shutdown', () => {
     await closeDeps(other);
     await c.until((x) => x.closed !== undefined);
     expect(c.closed).toEqual({ code: 1001, reason: 'Leash is restarting; reconnect' });
-    await expect.poll(async () => (await t.deps.db.selectFrom('agent_streams').select('id').where('agent_id', '=', bob.id).execute()).length).toBe(0);
+    await expect
+      .poll(
+        async () =>
+          (await t.deps.db.selectFrom('agent_streams').select('id').where('agent_id', '=', bob.id).execute()).length,
+      )
+      .toBe(0);
   });
 });
 
@@ -199,7 +240,9 @@ describe('memory', () => {
       expect(upgrades).toHaveLength(2);
       setFlagsFromString('--expose-gc');
       const gc = runInNewContext('gc') as () => void;
-      await expect.poll(() => (gc(), upgrades.filter((r) => r.deref() !== undefined).length), { timeout: 5_000 }).toBe(0);
+      await expect
+        .poll(() => (gc(), upgrades.filter((r) => r.deref() !== undefined).length), { timeout: 5_000 })
+        .toBe(0);
       // Still open and working.
       c.send({ type: 'ping' });
       await c.until((x) => x.frames.some((f) => f.type === 'pong'));
@@ -218,13 +261,17 @@ describe('full pause', () => {
     const c = await connect(bob.key, { autoAck: true });
     await sendMany(alice.key, 'bob', 3);
     await c.until((x) => x.seqs().length === 3);
-    expect((await t.call('POST', `/v1/agents/${bob.id}/pause`, { key: ws.ownerKey, body: { mode: 'full' } })).status).toBe(200);
+    expect(
+      (await t.call('POST', `/v1/agents/${bob.id}/pause`, { key: ws.ownerKey, body: { mode: 'full' } })).status,
+    ).toBe(200);
     await c.until((x) => x.controls().includes('paused'));
     await sendMany(alice.key, 'bob', 20, 4);
     // Held ones plus a bulk of 1,180 more (straight into the inbox, as if sent).
     const { sql } = await import('kysely');
     await sql`insert into messages (id, workspace_id, recipient_id, sender_id, seq, body)
-              select gen_random_uuid(), ${ws.id}, ${bob.id}, ${alice.id}, s, to_json(s) from generate_series(24, 1203) s`.execute(t.deps.db);
+              select gen_random_uuid(), ${ws.id}, ${bob.id}, ${alice.id}, s, to_json(s) from generate_series(24, 1203) s`.execute(
+      t.deps.db,
+    );
     await t.deps.db.updateTable('agents').set({ inbox_seq: 1203 }).where('id', '=', bob.id).execute();
     await new Promise((r) => setTimeout(r, 300));
     expect(c.seqs()).toEqual([1, 2, 3]);
@@ -253,7 +300,9 @@ describe('full pause', () => {
       for (let i = 1; sending; i++) await send(alice.key, 'bob', i);
     })();
     await c.until((x) => x.seqs().length >= 20);
-    expect((await t.call('POST', `/v1/agents/${bob.id}/pause`, { key: ws.ownerKey, body: { mode: 'full' } })).status).toBe(200);
+    expect(
+      (await t.call('POST', `/v1/agents/${bob.id}/pause`, { key: ws.ownerKey, body: { mode: 'full' } })).status,
+    ).toBe(200);
     // Frames written before the commit may still be on the wire; after that, nothing.
     await new Promise((r) => setTimeout(r, 200));
     const atPause = c.seqs().length;
@@ -262,7 +311,11 @@ describe('full pause', () => {
     await flood;
     expect(c.seqs().length).toBe(atPause);
     expect(c.seqs()).toEqual(range(1, atPause));
-    const { inbox_seq } = await t.deps.db.selectFrom('agents').select('inbox_seq').where('id', '=', bob.id).executeTakeFirstOrThrow();
+    const { inbox_seq } = await t.deps.db
+      .selectFrom('agents')
+      .select('inbox_seq')
+      .where('id', '=', bob.id)
+      .executeTakeFirstOrThrow();
     expect(Number(inbox_seq)).toBeGreaterThan(atPause);
   });
 
@@ -273,7 +326,9 @@ describe('full pause', () => {
     await sendMany(alice.key, 'bob', 3);
     await new Promise((r) => setTimeout(r, 200));
     expect(c.seqs()).toEqual([]);
-    expect((await t.call('POST', `/v1/agents/${bob.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } })).status).toBe(200);
+    expect(
+      (await t.call('POST', `/v1/agents/${bob.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } })).status,
+    ).toBe(200);
     await c.until((x) => x.seqs().length === 3, 3_000);
     expect(c.seqs()).toEqual([1, 2, 3]);
   });
@@ -306,10 +361,18 @@ describe('control events and stop', () => {
   it('carries the outcome of its approvals: an answer and a cancel arrive as the API shows the approval', async () => {
     const { ws, bob } = await pair();
     const c = await connect(bob.key);
-    const ask = { recipient: 'alice@example.com', channel: 'web', message: 'Wire $340?', options: ['Approve', 'Reject'] };
+    const ask = {
+      recipient: 'alice@example.com',
+      channel: 'web',
+      message: 'Wire $340?',
+      options: ['Approve', 'Reject'],
+    };
     const first = await t.call('POST', '/v1/pause', { key: bob.key, body: ask });
     const second = await t.call('POST', '/v1/pause', { key: bob.key, body: ask });
-    const answered = await t.call('POST', `/v1/pause/${first.body.pause_id}/respond`, { key: ws.ownerKey, body: { choice: 'Reject' } });
+    const answered = await t.call('POST', `/v1/pause/${first.body.pause_id}/respond`, {
+      key: ws.ownerKey,
+      body: { choice: 'Reject' },
+    });
     const cancelled = await t.call('POST', `/v1/pause/${second.body.pause_id}/cancel`, { key: bob.key });
     await c.until((x) => x.controls().length >= 2);
     expect(c.controls()).toEqual(['pause_request_responded', 'pause_request_cancelled']);
@@ -319,13 +382,25 @@ describe('control events and stop', () => {
 
   /** An outbox event for bob committed now with an id `ageMs` old, as a transaction that took its id
    *  that long before committing would; woken with its id, or with none (as after a reconnect). */
-  async function lateEvent(ws: { id: string }, agentId: string, ageMs: number, type: string, data: unknown, wake: 'id' | 'none' | 'skip') {
+  async function lateEvent(
+    ws: { id: string },
+    agentId: string,
+    ageMs: number,
+    type: string,
+    data: unknown,
+    wake: 'id' | 'none' | 'skip',
+  ) {
     const { sql } = await import('kysely');
     const hex = (Date.now() - ageMs).toString(16).padStart(12, '0');
     const id = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-${randomBytes(6).toString('hex')}`;
     await sql`insert into outbox (id, workspace_id, agent_id, type, payload)
-              values (${id}, ${ws.id}, ${agentId}, ${type}, ${JSON.stringify({ type, timestamp: new Date().toISOString(), data })}::json)`.execute(t.deps.db);
-    if (wake !== 'skip') await sql`select pg_notify('leash', ${wake === 'id' ? `agent:${agentId} ${id}` : `agent:${agentId}`})`.execute(t.deps.db);
+              values (${id}, ${ws.id}, ${agentId}, ${type}, ${JSON.stringify({ type, timestamp: new Date().toISOString(), data })}::json)`.execute(
+      t.deps.db,
+    );
+    if (wake !== 'skip')
+      await sql`select pg_notify('leash', ${wake === 'id' ? `agent:${agentId} ${id}` : `agent:${agentId}`})`.execute(
+        t.deps.db,
+      );
   }
 
   it('a wake-up names its event, which is read however far out of id order it committed, and sent once', async () => {
@@ -379,7 +454,12 @@ describe('control events and stop', () => {
     await c.until((x) => x.closed !== undefined);
     expect(c.controls()).toEqual(['stop_requested', 'stopped']);
     expect(c.closed).toEqual({ code: 4000, reason: 'agent stopped' });
-    await expect.poll(async () => (await t.deps.db.selectFrom('agent_streams').select('id').where('agent_id', '=', bob.id).execute()).length).toBe(0);
+    await expect
+      .poll(
+        async () =>
+          (await t.deps.db.selectFrom('agent_streams').select('id').where('agent_id', '=', bob.id).execute()).length,
+      )
+      .toBe(0);
   });
 
   it('a force stop closes the stream; once it is closed a graceful stop no longer waits', async () => {
@@ -391,7 +471,12 @@ describe('control events and stop', () => {
 
     const d = await connect(alice.key);
     await d.close();
-    await expect.poll(async () => (await t.deps.db.selectFrom('agent_streams').select('id').where('agent_id', '=', alice.id).execute()).length).toBe(0);
+    await expect
+      .poll(
+        async () =>
+          (await t.deps.db.selectFrom('agent_streams').select('id').where('agent_id', '=', alice.id).execute()).length,
+      )
+      .toBe(0);
     const res = await t.call('POST', `/v1/agents/${alice.id}/stop`, { key: ws.ownerKey, body: { timeout: 10_000 } });
     expect([res.status, res.body.status]).toEqual([200, 'inactive']);
   });
@@ -403,7 +488,11 @@ describe('presence', () => {
     expect((await t.call('GET', '/v1/directory/bob', { key: alice.key })).body.presence).toBe('offline');
     await t.call('POST', `/v1/agents/${bob.id}/pause`, { key: ws.ownerKey, body: { mode: 'full' } });
     await connect(bob.key);
-    expect((await t.call('GET', '/v1/directory/bob', { key: alice.key })).body).toEqual({ name: 'bob', display_name: null, presence: 'online' });
+    expect((await t.call('GET', '/v1/directory/bob', { key: alice.key })).body).toEqual({
+      name: 'bob',
+      display_name: null,
+      presence: 'online',
+    });
     expect((await t.call('GET', `/v1/agents/${bob.id}`, { key: ws.ownerKey })).body.presence).toBe('online');
   });
 });

@@ -18,10 +18,21 @@ describe('long polling', () => {
     const user = 31337;
     tg.queueUpdate({
       update_id: 900_001,
-      message: { message_id: 1, date: Math.floor(Date.now() / 1000), chat: { id: user, type: 'private' }, from: { id: user, is_bot: false, first_name: 'Ann' }, text: '/start', entities: [{ type: 'bot_command', offset: 0, length: 6 }] },
+      message: {
+        message_id: 1,
+        date: Math.floor(Date.now() / 1000),
+        chat: { id: user, type: 'private' },
+        from: { id: user, is_bot: false, first_name: 'Ann' },
+        text: '/start',
+        entities: [{ type: 'bot_command', offset: 0, length: 6 }],
+      },
     });
-    await expect.poll(() => tg.calls.filter((c) => c.method === 'sendMessage' && c.args.chat_id === user).length).toBe(1);
-    expect(tg.calls.find((c) => c.method === 'sendMessage' && c.args.chat_id === user)!.args.text).toContain('/link CODE');
+    await expect
+      .poll(() => tg.calls.filter((c) => c.method === 'sendMessage' && c.args.chat_id === user).length)
+      .toBe(1);
+    expect(tg.calls.find((c) => c.method === 'sendMessage' && c.args.chat_id === user)!.args.text).toContain(
+      '/link CODE',
+    );
     expect((await t.call('POST', '/telegram/webhook', { body: {} })).status).toBe(404);
   });
 
@@ -40,7 +51,10 @@ describe('long polling', () => {
     const user = 31339;
     const press = tgPress(user, `d:${'-'.repeat(36)}:0`);
     tg.queueUpdate(press);
-    const answered = () => tg.calls.filter((c) => c.method === 'answerCallbackQuery' && c.args.callback_query_id === press.callback_query.id);
+    const answered = () =>
+      tg.calls.filter(
+        (c) => c.method === 'answerCallbackQuery' && c.args.callback_query_id === press.callback_query.id,
+      );
     await expect.poll(() => answered().length).toBe(1);
     expect(answered()[0]!.args.text).toBe('This button is not valid (any more).');
 

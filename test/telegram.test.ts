@@ -25,13 +25,20 @@ async function deliver(update: Record<string, unknown>, secret: string | null = 
     method: 'POST',
     url: '/telegram/webhook',
     payload: JSON.stringify(update),
-    headers: { 'content-type': 'application/json', ...(secret === null ? {} : { 'x-telegram-bot-api-secret-token': secret }) },
+    headers: {
+      'content-type': 'application/json',
+      ...(secret === null ? {} : { 'x-telegram-bot-api-secret-token': secret }),
+    },
   });
   return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : null };
 }
 
 /** What the bot said to a chat since `from` (sendMessage texts). */
-const saidTo = (chat: number, from = 0) => tg.calls.slice(from).filter((c) => c.method === 'sendMessage' && Number(c.args.chat_id) === chat).map((c) => c.args.text as string);
+const saidTo = (chat: number, from = 0) =>
+  tg.calls
+    .slice(from)
+    .filter((c) => c.method === 'sendMessage' && Number(c.args.chat_id) === chat)
+    .map((c) => c.args.text as string);
 const answers = (from = 0) => tg.calls.slice(from).filter((c) => c.method === 'answerCallbackQuery');
 
 /** Sends a command and returns what the bot replied. */
@@ -45,12 +52,22 @@ async function say(user: number, text: string): Promise<string> {
 async function setup() {
   const ws = await t.workspace();
   const owner = newUser();
-  await t.deps.db.updateTable('members').set(confirmed({ telegram_user_id: String(owner) })).where('id', '=', ws.ownerId).execute();
+  await t.deps.db
+    .updateTable('members')
+    .set(confirmed({ telegram_user_id: String(owner) }))
+    .where('id', '=', ws.ownerId)
+    .execute();
   const bob = await ws.agent('bob');
   return { ws, owner, bob };
 }
 
-const seen = (updateId: number) => t.deps.db.selectFrom('inbound_requests').select('key').where('source', '=', 'telegram').where('key', '=', `${BOT_ID}:${updateId}`).execute();
+const seen = (updateId: number) =>
+  t.deps.db
+    .selectFrom('inbound_requests')
+    .select('key')
+    .where('source', '=', 'telegram')
+    .where('key', '=', `${BOT_ID}:${updateId}`)
+    .execute();
 
 const agent = (id: string) => t.deps.db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
@@ -63,7 +80,12 @@ describe('the webhook', () => {
     expect((await deliver(update, 'wrong')).status).toBe(401);
     expect((await deliver(update, null)).status).toBe(401);
     expect((await agent(bob.id)).pause_mode).toBeNull();
-    const seen = await t.deps.db.selectFrom('inbound_requests').select('key').where('source', '=', 'telegram').where('key', '=', `${BOT_ID}:${update.update_id}`).execute();
+    const seen = await t.deps.db
+      .selectFrom('inbound_requests')
+      .select('key')
+      .where('source', '=', 'telegram')
+      .where('key', '=', `${BOT_ID}:${update.update_id}`)
+      .execute();
     expect(seen).toEqual([]);
   });
 
@@ -91,8 +113,14 @@ describe('the webhook', () => {
 
   it('a body with the right secret that is not an update is answered 200 (Telegram would re-send anything else) and changes nothing', async () => {
     const from = tg.calls.length;
-    for (const body of [{}, { update_id: 'x', message: {} }, []]) expect(await deliver(body as Record<string, unknown>)).toEqual({ status: 200, body: { ok: true } });
-    const raw = await t.app.inject({ method: 'POST', url: '/telegram/webhook', payload: '{"update_id": 1, "message": ', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': SECRET } });
+    for (const body of [{}, { update_id: 'x', message: {} }, []])
+      expect(await deliver(body as Record<string, unknown>)).toEqual({ status: 200, body: { ok: true } });
+    const raw = await t.app.inject({
+      method: 'POST',
+      url: '/telegram/webhook',
+      payload: '{"update_id": 1, "message": ',
+      headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': SECRET },
+    });
     expect(raw.statusCode).toBe(200);
     expect(tg.calls.length).toBe(from);
   });
@@ -110,7 +138,9 @@ describe('the webhook', () => {
     const update = tgPress(owner, `d:${'-'.repeat(36)}:0`);
     const from = tg.calls.length;
     expect(await deliver(update)).toEqual({ status: 200, body: { ok: true } });
-    expect(answers(from).map((c) => c.args)).toEqual([{ callback_query_id: update.callback_query.id, text: 'This button is not valid (any more).' }]);
+    expect(answers(from).map((c) => c.args)).toEqual([
+      { callback_query_id: update.callback_query.id, text: 'This button is not valid (any more).' },
+    ]);
     expect(await seen(update.update_id)).toHaveLength(1);
     expect(await deliver(update)).toEqual({ status: 200, body: { ok: true } });
     expect(answers(from)).toHaveLength(1);
@@ -118,14 +148,34 @@ describe('the webhook', () => {
 
   it('a press without data, or from a user id that is not a number, is answered and kept; nothing reaches a query with it', async () => {
     const { owner, bob } = await setup();
-    const a = await t.call('POST', '/v1/pause', { key: bob.key, body: { recipient: '555003', channel: 'telegram', message: 'Ship it?', options: ['Yes', 'No'], timeout_seconds: 600 } });
+    const a = await t.call('POST', '/v1/pause', {
+      key: bob.key,
+      body: {
+        recipient: '555003',
+        channel: 'telegram',
+        message: 'Ship it?',
+        options: ['Yes', 'No'],
+        timeout_seconds: 600,
+      },
+    });
     const game = tgPress(owner, '');
     const { data: _, ...withoutData } = game.callback_query;
     const odd = tgPress(owner, `d:${a.body.pause_id}:0`);
     const from = tg.calls.length;
-    expect(await deliver({ ...game, callback_query: { ...withoutData, game_short_name: 'snake' } })).toEqual({ status: 200, body: { ok: true } });
-    expect(await deliver({ ...odd, callback_query: { ...odd.callback_query, from: { id: 'x\u0000', is_bot: false, first_name: 'Ann' } } })).toEqual({ status: 200, body: { ok: true } });
-    expect(answers(from).map((c) => c.args.text)).toEqual(['This button is not valid (any more).', 'Send commands from a user account.']);
+    expect(await deliver({ ...game, callback_query: { ...withoutData, game_short_name: 'snake' } })).toEqual({
+      status: 200,
+      body: { ok: true },
+    });
+    expect(
+      await deliver({
+        ...odd,
+        callback_query: { ...odd.callback_query, from: { id: 'x\u0000', is_bot: false, first_name: 'Ann' } },
+      }),
+    ).toEqual({ status: 200, body: { ok: true } });
+    expect(answers(from).map((c) => c.args.text)).toEqual([
+      'This button is not valid (any more).',
+      'Send commands from a user account.',
+    ]);
     expect(await seen(odd.update_id)).toHaveLength(1);
     expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.status).toBe('pending');
   });
@@ -161,9 +211,18 @@ describe('the webhook', () => {
   });
 
   it('leash telegram-webhook points the bot at PUBLIC_URL with the secret', async () => {
-    const env = { ...process.env, ...testEnv(t.config.databaseUrl), TELEGRAM_BOT_TOKEN: BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET: SECRET, TELEGRAM_API_ROOT: tg.url, PUBLIC_URL: 'https://leash.example.test' };
+    const env = {
+      ...process.env,
+      ...testEnv(t.config.databaseUrl),
+      TELEGRAM_BOT_TOKEN: BOT_TOKEN,
+      TELEGRAM_WEBHOOK_SECRET: SECRET,
+      TELEGRAM_API_ROOT: tg.url,
+      PUBLIC_URL: 'https://leash.example.test',
+    };
     const out = await new Promise<string>((resolve, reject) =>
-      execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'telegram-webhook'], { env }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+      execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'telegram-webhook'], { env }, (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      ),
     );
     expect(out).toContain('https://leash.example.test/telegram/webhook');
     const call = tg.calls.findLast((c) => c.method === 'setWebhook')!;
@@ -182,12 +241,19 @@ describe('commands', () => {
   it('/link <code> links the account; unlinked users are refused and nothing changes', async () => {
     const { ws, bob } = await setup();
     const user = newUser();
-    expect(await say(user, '/pause bob full')).toContain('Your Telegram account is not linked to a Leash member, or not confirmed yet, so nothing was changed.');
+    expect(await say(user, '/pause bob full')).toContain(
+      'Your Telegram account is not linked to a Leash member, or not confirmed yet, so nothing was changed.',
+    );
     expect((await agent(bob.id)).pause_mode).toBeNull();
     const approver = await ws.member('approver');
     const code = (await t.call('POST', '/v1/members/me/link-codes', { key: approver.key })).body.code;
-    expect(await say(user, `/link ${code}`)).toMatch(/^Linked and confirmed: this Telegram account now acts as approver-.* \(approver\) in Acme\.$/);
-    expect((await t.call('GET', '/v1/members/me', { key: approver.key })).body.telegram).toEqual({ user_id: String(user), confirmed: true });
+    expect(await say(user, `/link ${code}`)).toMatch(
+      /^Linked and confirmed: this Telegram account now acts as approver-.* \(approver\) in Acme\.$/,
+    );
+    expect((await t.call('GET', '/v1/members/me', { key: approver.key })).body.telegram).toEqual({
+      user_id: String(user),
+      confirmed: true,
+    });
     expect(await say(newUser(), `/link ${code}`)).toContain('That code is not valid');
     expect(await say(user, '/link')).toBe('Usage: /link <code> (get a code with POST /v1/members/me/link-codes)');
     // An approver may read but not pause.
@@ -198,7 +264,11 @@ describe('commands', () => {
     const { ws, owner, bob } = await setup();
     expect(await say(owner, '/pause bob full deploy freeze')).toContain('Paused bob (full) — deploy freeze.');
     const activity = await t.call('GET', `/v1/agents/${bob.id}/activity`, { key: ws.ownerKey });
-    expect(activity.body.data[0]).toMatchObject({ action: 'agent.paused', channel: 'telegram', actor: { id: ws.ownerId } });
+    expect(activity.body.data[0]).toMatchObject({
+      action: 'agent.paused',
+      channel: 'telegram',
+      actor: { id: ws.ownerId },
+    });
     expect(await say(owner, '/pause bob full')).toBe('bob is already paused (full)');
     expect(await say(owner, '/status')).toMatch(/^bob: paused \(full\) · since/);
     expect(await say(owner, '/unpause bob')).toMatch(/^Unpaused bob\./);
@@ -214,12 +284,31 @@ describe('commands', () => {
 
 describe('approvals on Telegram', () => {
   const ask = (key: string, extra: Record<string, unknown> = {}) =>
-    t.call('POST', '/v1/pause', { key, body: { recipient: '555001', channel: 'telegram', message: 'Send a $340 wire to <Acme>?', options: ['Approve', 'Reject'], timeout_seconds: 600, ...extra } });
-  const sentFor = (id: string) => tg.calls.filter((c) => c.method === 'sendMessage' && JSON.stringify(c.args.reply_markup ?? {}).includes(id));
-  const editsOf = (messageId: number) => tg.calls.filter((c) => c.method === 'editMessageText' && c.args.message_id === messageId);
+    t.call('POST', '/v1/pause', {
+      key,
+      body: {
+        recipient: '555001',
+        channel: 'telegram',
+        message: 'Send a $340 wire to <Acme>?',
+        options: ['Approve', 'Reject'],
+        timeout_seconds: 600,
+        ...extra,
+      },
+    });
+  const sentFor = (id: string) =>
+    tg.calls.filter((c) => c.method === 'sendMessage' && JSON.stringify(c.args.reply_markup ?? {}).includes(id));
+  const editsOf = (messageId: number) =>
+    tg.calls.filter((c) => c.method === 'editMessageText' && c.args.message_id === messageId);
   const refOf = async (id: string) => {
-    await expect.poll(async () => (await t.deps.db.selectFrom('prompts').select('ref').where('approval_id', '=', id).executeTakeFirstOrThrow()).ref).not.toBeNull();
-    return (await t.deps.db.selectFrom('prompts').select('ref').where('approval_id', '=', id).executeTakeFirstOrThrow()).ref as any;
+    await expect
+      .poll(
+        async () =>
+          (await t.deps.db.selectFrom('prompts').select('ref').where('approval_id', '=', id).executeTakeFirstOrThrow())
+            .ref,
+      )
+      .not.toBeNull();
+    return (await t.deps.db.selectFrom('prompts').select('ref').where('approval_id', '=', id).executeTakeFirstOrThrow())
+      .ref as any;
   };
 
   it('the full loop: an inline keyboard, a press answered and decided, the message edited to the outcome; a late press says who decided', async () => {
@@ -240,7 +329,11 @@ describe('approvals on Telegram', () => {
     expect((await deliver(tgPress(owner, buttons[0].callback_data))).status).toBe(200);
     expect(answers(from).map((c) => c.args.text)).toEqual(['Recorded: Approve']);
     const got = await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key });
-    expect(got.body).toMatchObject({ status: 'responded', response_choice: 'Approve', responder: { channel: 'telegram' } });
+    expect(got.body).toMatchObject({
+      status: 'responded',
+      response_choice: 'Approve',
+      responder: { channel: 'telegram' },
+    });
     await expect.poll(() => editsOf(ref.message_id).length).toBe(1);
     const edit = editsOf(ref.message_id)[0]!;
     expect(edit.args.reply_markup).toBeUndefined();
@@ -248,8 +341,13 @@ describe('approvals on Telegram', () => {
 
     const late = tg.calls.length;
     await deliver(tgPress(owner, buttons[1].callback_data));
-    expect(answers(late)[0]!.args).toMatchObject({ show_alert: true, text: expect.stringMatching(/^Already decided by owner-.*: Approve$/) });
-    expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.response_choice).toBe('Approve');
+    expect(answers(late)[0]!.args).toMatchObject({
+      show_alert: true,
+      text: expect.stringMatching(/^Already decided by owner-.*: Approve$/),
+    });
+    expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.response_choice).toBe(
+      'Approve',
+    );
   });
 
   it('a decision from another channel and a timeout edit the message; "message is not modified" is not an error', async () => {
@@ -266,7 +364,18 @@ describe('approvals on Telegram', () => {
     const r2 = await refOf(timing.body.pause_id);
     tg.notModifiedNext();
     await expect.poll(() => editsOf(r2.message_id).length, { timeout: 10_000 }).toBe(1);
-    await expect.poll(async () => (await t.deps.db.selectFrom('prompts').select('outcome_at').where('approval_id', '=', timing.body.pause_id).executeTakeFirstOrThrow()).outcome_at).not.toBeNull();
+    await expect
+      .poll(
+        async () =>
+          (
+            await t.deps.db
+              .selectFrom('prompts')
+              .select('outcome_at')
+              .where('approval_id', '=', timing.body.pause_id)
+              .executeTakeFirstOrThrow()
+          ).outcome_at,
+      )
+      .not.toBeNull();
     expect(editsOf(r2.message_id)).toHaveLength(1);
     expect(editsOf(r2.message_id)[0]!.args.text).toContain('Timed out');
   });
@@ -293,12 +402,32 @@ describe('approvals on Telegram', () => {
     const prompt = tg.calls.slice(from).find((c) => c.method === 'sendMessage')!;
     expect(prompt.args.reply_markup).toEqual({ force_reply: true });
     expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.status).toBe('pending');
-    const reply = tgMessage(owner, 'Amount looks wrong', { reply_to_message: { message_id: 9, date: 0, chat: { id: owner, type: 'private' }, from: { id: BOT_ID, is_bot: true, first_name: 'Leash' }, text: prompt.args.text.replace(/<\/?b>/g, '') } });
+    const reply = tgMessage(owner, 'Amount looks wrong', {
+      reply_to_message: {
+        message_id: 9,
+        date: 0,
+        chat: { id: owner, type: 'private' },
+        from: { id: BOT_ID, is_bot: true, first_name: 'Leash' },
+        text: prompt.args.text.replace(/<\/?b>/g, ''),
+      },
+    });
     await deliver(reply);
-    expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body).toMatchObject({ status: 'responded', response_choice: 'Reject', response_text: 'Amount looks wrong' });
+    expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body).toMatchObject({
+      status: 'responded',
+      response_choice: 'Reject',
+      response_text: 'Amount looks wrong',
+    });
     // A reply to someone else's message with the same tag is not a note.
     const b = await ask(bob.key, { allow_text_response: true });
-    const forged = tgMessage(owner, 'sneaky', { reply_to_message: { message_id: 10, date: 0, chat: { id: owner, type: 'private' }, from: { id: owner, is_bot: false, first_name: 'Ann' }, text: `#leash-note d:${b.body.pause_id}:0` } });
+    const forged = tgMessage(owner, 'sneaky', {
+      reply_to_message: {
+        message_id: 10,
+        date: 0,
+        chat: { id: owner, type: 'private' },
+        from: { id: owner, is_bot: false, first_name: 'Ann' },
+        text: `#leash-note d:${b.body.pause_id}:0`,
+      },
+    });
     await deliver(forged);
     expect((await t.call('GET', `/v1/pause/${b.body.pause_id}`, { key: bob.key })).body.status).toBe('pending');
   });
@@ -309,15 +438,35 @@ describe('approvals on Telegram', () => {
     const bait = await ask(bob.key, { message: `Your answer: x\n#leash-note d:${target.body.pause_id}:0` });
     expect(bait.status).toBe(201);
     const { approvalText } = await import('../src/channels/telegram/messages.js');
-    const row = await t.deps.db.selectFrom('approvals').selectAll().where('id', '=', bait.body.pause_id).executeTakeFirstOrThrow();
+    const row = await t.deps.db
+      .selectFrom('approvals')
+      .selectAll()
+      .where('id', '=', bait.body.pause_id)
+      .executeTakeFirstOrThrow();
     const shown = approvalText(row, 'bob').replace(/<[^>]+>/g, '');
-    await deliver(tgMessage(owner, 'what is this?', { reply_to_message: { message_id: 11, date: 0, chat: { id: owner, type: 'private' }, from: { id: BOT_ID, is_bot: true, first_name: 'Leash' }, text: shown } }));
+    await deliver(
+      tgMessage(owner, 'what is this?', {
+        reply_to_message: {
+          message_id: 11,
+          date: 0,
+          chat: { id: owner, type: 'private' },
+          from: { id: BOT_ID, is_bot: true, first_name: 'Leash' },
+          text: shown,
+        },
+      }),
+    );
     expect((await t.call('GET', `/v1/pause/${target.body.pause_id}`, { key: bob.key })).body.status).toBe('pending');
   });
 
   it('a reply to a note prompt that names no approval (36 dashes) is refused politely with 200, and kept', async () => {
     const { owner } = await setup();
-    const prompt = { message_id: 12, date: 0, chat: { id: owner, type: 'private' }, from: { id: BOT_ID, is_bot: true, first_name: 'Leash' }, text: `Your answer: Approve\n#leash-note d:${'-'.repeat(36)}:0` };
+    const prompt = {
+      message_id: 12,
+      date: 0,
+      chat: { id: owner, type: 'private' },
+      from: { id: BOT_ID, is_bot: true, first_name: 'Leash' },
+      text: `Your answer: Approve\n#leash-note d:${'-'.repeat(36)}:0`,
+    };
     const update = tgMessage(owner, 'looks fine', { reply_to_message: prompt });
     const from = tg.calls.length;
     expect(await deliver(update)).toEqual({ status: 200, body: { ok: true } });
@@ -343,11 +492,30 @@ describe('approvals on Telegram', () => {
     await worker();
     tg.failNext('sendMessage', 403, 'Forbidden: bot was blocked by the user', 1, '888001');
     const a = await ask(bob.key, { recipient: '888001' });
-    const delivery = async () => (await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: ws.ownerKey })).body.delivery;
-    await expect.poll(delivery).toEqual([{ channel: 'telegram', recipient: '888001', status: 'failed', sent_at: null, error: 'telegram: Forbidden: bot was blocked by the user' }]);
-    const failed = await t.deps.db.selectFrom('activity').selectAll().where('action', '=', 'approval.send_failed').where('agent_id', '=', bob.id).execute();
+    const delivery = async () =>
+      (await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: ws.ownerKey })).body.delivery;
+    await expect.poll(delivery).toEqual([
+      {
+        channel: 'telegram',
+        recipient: '888001',
+        status: 'failed',
+        sent_at: null,
+        error: 'telegram: Forbidden: bot was blocked by the user',
+      },
+    ]);
+    const failed = await t.deps.db
+      .selectFrom('activity')
+      .selectAll()
+      .where('action', '=', 'approval.send_failed')
+      .where('agent_id', '=', bob.id)
+      .execute();
     expect(failed).toHaveLength(1);
-    expect(failed[0]!.details).toMatchObject({ pause_id: a.body.pause_id, channel: 'telegram', recipient: '888001', error: 'telegram: Forbidden: bot was blocked by the user' });
+    expect(failed[0]!.details).toMatchObject({
+      pause_id: a.body.pause_id,
+      channel: 'telegram',
+      recipient: '888001',
+      error: 'telegram: Forbidden: bot was blocked by the user',
+    });
     expect(failed[0]!.channel).toBe('telegram');
     // Still pending and answerable elsewhere; never tried again.
     expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: ws.ownerKey })).body.status).toBe('pending');
@@ -360,7 +528,9 @@ describe('approvals on Telegram', () => {
     const a = await ask(bob.key, { message: 'Deploy to prod?' });
     const from = tg.calls.length;
     await deliver(tgMessage(owner, '/approvals'));
-    const listed = tg.calls.slice(from).filter((c) => c.method === 'sendMessage' && JSON.stringify(c.args.reply_markup ?? {}).includes(a.body.pause_id));
+    const listed = tg.calls
+      .slice(from)
+      .filter((c) => c.method === 'sendMessage' && JSON.stringify(c.args.reply_markup ?? {}).includes(a.body.pause_id));
     expect(listed).toHaveLength(1);
     expect(listed[0]!.args.text).toContain('Deploy to prod?');
   });
@@ -383,9 +553,13 @@ describe('approvals on Telegram', () => {
 
 describe('group chats', () => {
   const GROUP = -1_001_234_567;
-  const inGroup = (user: number, text: string, type = 'group') => tgMessage(user, text, { chat: { id: GROUP, type, title: 'Ops' } });
+  const inGroup = (user: number, text: string, type = 'group') =>
+    tgMessage(user, text, { chat: { id: GROUP, type, title: 'Ops' } });
   const ask = (key: string, message: string) =>
-    t.call('POST', '/v1/pause', { key, body: { recipient: '555002', channel: 'telegram', message, options: ['Approve', 'Reject'], timeout_seconds: 600 } });
+    t.call('POST', '/v1/pause', {
+      key,
+      body: { recipient: '555002', channel: 'telegram', message, options: ['Approve', 'Reject'], timeout_seconds: 600 },
+    });
 
   it('/approvals in a group sends the approvals to the asker’s private chat; the group only hears where they went', async () => {
     const { owner, bob } = await setup();
@@ -395,8 +569,16 @@ describe('group chats', () => {
     expect(saidTo(GROUP, from)).toEqual(['I sent you the answer in a private chat.']);
     const toGroup = tg.calls.slice(from).filter((c) => Number(c.args.chat_id) === GROUP);
     expect(toGroup.every((c) => c.args.reply_markup === undefined)).toBe(true);
-    const privately = tg.calls.slice(from).filter((c) => c.method === 'sendMessage' && Number(c.args.chat_id) === owner);
-    expect(privately.some((c) => c.args.text.includes('Wire $9,000 to Initech?') && JSON.stringify(c.args.reply_markup).includes(a.body.pause_id))).toBe(true);
+    const privately = tg.calls
+      .slice(from)
+      .filter((c) => c.method === 'sendMessage' && Number(c.args.chat_id) === owner);
+    expect(
+      privately.some(
+        (c) =>
+          c.args.text.includes('Wire $9,000 to Initech?') &&
+          JSON.stringify(c.args.reply_markup).includes(a.body.pause_id),
+      ),
+    ).toBe(true);
   });
 
   it('/status in a supergroup sends the agents’ state privately; the group only hears where it went', async () => {

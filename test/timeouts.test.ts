@@ -13,7 +13,11 @@ const WEBHOOK_MS = 500;
 const PER_KEY = 3;
 const PER_PROCESS = 5;
 /** The documented per-route body limits (docs/api.md, Limits). */
-const WEBHOOK_BODY_LIMITS: Record<string, number> = { '/slack/events': 512 * 1024, '/telegram/webhook': 256 * 1024, '/sms/twilio': 64 * 1024 };
+const WEBHOOK_BODY_LIMITS: Record<string, number> = {
+  '/slack/events': 512 * 1024,
+  '/telegram/webhook': 256 * 1024,
+  '/sms/twilio': 64 * 1024,
+};
 const t = useTestApp({
   HEADERS_TIMEOUT_MS: String(HEADERS_MS),
   REQUEST_TIMEOUT_MS: String(REQUEST_MS),
@@ -49,7 +53,16 @@ async function stream(key: string): Promise<StreamClient> {
 }
 
 async function ask(key: string): Promise<string> {
-  const res = await t.call('POST', '/v1/pause', { key, body: { recipient: 'a@example.com', channel: 'web', message: 'Ship it?', options: ['Yes', 'No'], timeout_seconds: 3600 } });
+  const res = await t.call('POST', '/v1/pause', {
+    key,
+    body: {
+      recipient: 'a@example.com',
+      channel: 'web',
+      message: 'Ship it?',
+      options: ['Yes', 'No'],
+      timeout_seconds: 3600,
+    },
+  });
   expect(res.status).toBe(201);
   return res.body.pause_id;
 }
@@ -62,10 +75,23 @@ async function longPoll(key: string, path: string): Promise<{ status: number; he
 
 describe('slow clients', () => {
   it('headers sent a byte at a time are cut off after HEADERS_TIMEOUT_MS with 408 request_timeout', async () => {
-    const res = await slowRequest(port, { drip: `GET /healthz HTTP/1.1\r\nHost: leash\r\nX-Slow: ${'a'.repeat(500)}`, everyMs: 50, giveUpMs: 20 * HEADERS_MS });
+    const res = await slowRequest(port, {
+      drip: `GET /healthz HTTP/1.1\r\nHost: leash\r\nX-Slow: ${'a'.repeat(500)}`,
+      everyMs: 50,
+      giveUpMs: 20 * HEADERS_MS,
+    });
     expect(res.closedAfterMs).toBeDefined();
     expect(res.closedAfterMs!).toBeGreaterThanOrEqual(HEADERS_MS - 50);
-    expect(parseReply(res.reply)).toMatchObject({ status: 408, body: { error: { code: 'request_timeout', message: expect.stringContaining('headers within 0.5 s'), request_id: expect.stringMatching(/^req_/) } } });
+    expect(parseReply(res.reply)).toMatchObject({
+      status: 408,
+      body: {
+        error: {
+          code: 'request_timeout',
+          message: expect.stringContaining('headers within 0.5 s'),
+          request_id: expect.stringMatching(/^req_/),
+        },
+      },
+    });
   });
 
   it('a connection that sends nothing is closed after HEADERS_TIMEOUT_MS too', async () => {
@@ -94,8 +120,13 @@ describe('slow clients', () => {
     const id = await ask(agent.key);
     const waited = longPoll(agent.key, `/v1/pause/${id}?wait=${(REQUEST_MS + 3_000) / 1000}`);
     await sleep(REQUEST_MS + 1_000);
-    expect((await t.call('POST', `/v1/pause/${id}/respond`, { key: ws.ownerKey, body: { choice: 'Yes' } })).status).toBe(200);
-    expect(await waited).toMatchObject({ status: 200, body: { pause_id: id, status: 'responded', response_choice: 'Yes' } });
+    expect(
+      (await t.call('POST', `/v1/pause/${id}/respond`, { key: ws.ownerKey, body: { choice: 'Yes' } })).status,
+    ).toBe(200);
+    expect(await waited).toMatchObject({
+      status: 200,
+      body: { pause_id: id, status: 'responded', response_choice: 'Yes' },
+    });
   });
 
   it('a graceful stop waits out its own timeout past the request timeout (408 graceful_timeout, not a cut connection)', async () => {
@@ -141,7 +172,10 @@ describe('long-polls and streams held at once', () => {
     expect(refused.status).toBe(429);
     expect(refused.body.error.code).toBe('too_many_waits');
     expect(refused.headers.get('retry-after')).toBe('5');
-    await expect(StreamClient.open(base, agent.key)).rejects.toMatchObject({ status: 429, body: { error: { code: 'too_many_waits' } } });
+    await expect(StreamClient.open(base, agent.key)).rejects.toMatchObject({
+      status: 429,
+      body: { error: { code: 'too_many_waits' } },
+    });
     // A read without a wait holds nothing, and another key has its own allowance.
     expect((await longPoll(agent.key, `/v1/pause/${p2}`)).status).toBe(200);
     const theirs = await stream(other.key);
@@ -181,21 +215,33 @@ describe('chat webhook bodies', () => {
     ['/sms/twilio', 'application/x-www-form-urlencoded', {}],
   ] as const;
   const head = (path: string, type: string, headers: Record<string, string>, length: number) =>
-    `POST ${path} HTTP/1.1\r\nHost: leash\r\nContent-Type: ${type}\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}Content-Length: ${length}\r\n\r\n`;
+    `POST ${path} HTTP/1.1\r\nHost: leash\r\nContent-Type: ${type}\r\n${Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('')}Content-Length: ${length}\r\n\r\n`;
 
   it('a Content-Length over the route’s limit is refused at once with 413 and the connection closed, before any of the body is read', async () => {
-    const slack = await slowRequest(port, { head: head('/slack/events', 'application/x-www-form-urlencoded', {}, 1_000_000), giveUpMs: 5_000 });
+    const slack = await slowRequest(port, {
+      head: head('/slack/events', 'application/x-www-form-urlencoded', {}, 1_000_000),
+      giveUpMs: 5_000,
+    });
     expect(slack.closedAfterMs).toBeDefined();
     expect(parseReply(slack.reply)).toMatchObject({ status: 413, body: { error: { code: 'payload_too_large' } } });
     for (const [path, type, headers] of routes) {
-      const over = await slowRequest(port, { head: head(path, type, headers, WEBHOOK_BODY_LIMITS[path]! + 1), giveUpMs: 5_000 });
+      const over = await slowRequest(port, {
+        head: head(path, type, headers, WEBHOOK_BODY_LIMITS[path]! + 1),
+        giveUpMs: 5_000,
+      });
       expect([path, parseReply(over.reply).status, over.closedAfterMs !== undefined]).toEqual([path, 413, true]);
     }
   });
 
   it('a body at the route’s limit is read (and then refused by its signature check)', async () => {
     for (const [path, type, headers] of routes) {
-      const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': type, ...headers }, body: 'a'.repeat(WEBHOOK_BODY_LIMITS[path]!) });
+      const res = await fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': type, ...headers },
+        body: 'a'.repeat(WEBHOOK_BODY_LIMITS[path]!),
+      });
       // Telegram's route acknowledges a body that is not an update (Telegram would resend it for ever).
       expect([path, res.status]).toEqual([path, path === '/telegram/webhook' ? 200 : 401]);
     }
@@ -203,11 +249,19 @@ describe('chat webhook bodies', () => {
 
   it('a slow body is cut off WEBHOOK_BODY_TIMEOUT_MS after its headers, well before the request timeout (also past a route’s own header check)', async () => {
     for (const [path, type, headers] of routes) {
-      const res = await slowRequest(port, { head: head(path, type, headers, 1_000), drip: 'a'.repeat(1_000), everyMs: 100, giveUpMs: 5 * REQUEST_MS });
+      const res = await slowRequest(port, {
+        head: head(path, type, headers, 1_000),
+        drip: 'a'.repeat(1_000),
+        everyMs: 100,
+        giveUpMs: 5 * REQUEST_MS,
+      });
       expect(res.closedAfterMs).toBeDefined();
       expect(res.closedAfterMs!).toBeGreaterThanOrEqual(WEBHOOK_MS - 50);
       expect(res.closedAfterMs!).toBeLessThan(REQUEST_MS);
-      expect([path, parseReply(res.reply)]).toMatchObject([path, { status: 408, body: { error: { code: 'request_timeout', message: expect.stringContaining('webhook body') } } }]);
+      expect([path, parseReply(res.reply)]).toMatchObject([
+        path,
+        { status: 408, body: { error: { code: 'request_timeout', message: expect.stringContaining('webhook body') } } },
+      ]);
     }
   });
 });

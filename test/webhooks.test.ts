@@ -33,23 +33,39 @@ async function receiver(respond?: Receiver['respond']): Promise<Receiver> {
 }
 
 async function endpoint(ws: Workspace, r: Receiver, events?: string[] | null) {
-  const res = await t.call('POST', '/v1/webhooks', { key: ws.ownerKey, body: { url: `${r.url}/hook`, ...(events !== undefined ? { events } : {}) } });
+  const res = await t.call('POST', '/v1/webhooks', {
+    key: ws.ownerKey,
+    body: { url: `${r.url}/hook`, ...(events !== undefined ? { events } : {}) },
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body as { id: string; secret: string; events: string[] | null };
 }
 
-const pause = (ws: Workspace, id: string) => t.call('POST', `/v1/agents/${id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } });
+const pause = (ws: Workspace, id: string) =>
+  t.call('POST', `/v1/agents/${id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } });
 const unpause = (ws: Workspace, id: string) => t.call('POST', `/v1/agents/${id}/unpause`, { key: ws.ownerKey });
 const types = (r: Receiver) => r.requests.map((x) => x.json?.type);
-const deliveries = async (ws: Workspace, endpointId: string, query = '') => (await t.call('GET', `/v1/webhooks/${endpointId}/deliveries${query}`, { key: ws.ownerKey })).body;
+const deliveries = async (ws: Workspace, endpointId: string, query = '') =>
+  (await t.call('GET', `/v1/webhooks/${endpointId}/deliveries${query}`, { key: ws.ownerKey })).body;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('registering endpoints', () => {
   it('creates an endpoint and shows its whsec_ secret only once', async () => {
     const ws = await t.workspace();
-    const res = await t.call('POST', '/v1/webhooks', { key: ws.ownerKey, body: { url: 'https://example.com/hooks', events: ['agent.paused'] } });
+    const res = await t.call('POST', '/v1/webhooks', {
+      key: ws.ownerKey,
+      body: { url: 'https://example.com/hooks', events: ['agent.paused'] },
+    });
     expect(res.status).toBe(201);
-    expect(res.body).toEqual({ id: expect.any(String), url: 'https://example.com/hooks', events: ['agent.paused'], secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/=]{20,}$/), disabled_at: null, disabled_reason: null, created_at: expect.any(String) });
+    expect(res.body).toEqual({
+      id: expect.any(String),
+      url: 'https://example.com/hooks',
+      events: ['agent.paused'],
+      secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/=]{20,}$/),
+      disabled_at: null,
+      disabled_reason: null,
+      created_at: expect.any(String),
+    });
     expect(Date.parse(res.body.created_at)).not.toBeNaN();
     const one = await t.call('GET', `/v1/webhooks/${res.body.id}`, { key: ws.ownerKey });
     const list = await t.call('GET', '/v1/webhooks', { key: ws.ownerKey });
@@ -78,7 +94,10 @@ describe('registering endpoints', () => {
 
   it('refuses a non-array events with one plain message', async () => {
     const ws = await t.workspace();
-    const res = await t.call('POST', '/v1/webhooks', { key: ws.ownerKey, body: { url: 'https://example.com', events: 'agent.paused' } });
+    const res = await t.call('POST', '/v1/webhooks', {
+      key: ws.ownerKey,
+      body: { url: 'https://example.com', events: 'agent.paused' },
+    });
     expect(res.status).toBe(400);
     // zod also runs the array's max() on a string; only the first problem per field is reported.
     expect(res.body.error.fields).toEqual([{ field: 'events', message: 'must be an array' }]);
@@ -86,10 +105,16 @@ describe('registering endpoints', () => {
 
   it('does not turn an explicit empty events list into a subscription to every event', async () => {
     const ws = await t.workspace();
-    const res = await t.call('POST', '/v1/webhooks', { key: ws.ownerKey, body: { url: 'https://example.com', events: [] } });
+    const res = await t.call('POST', '/v1/webhooks', {
+      key: ws.ownerKey,
+      body: { url: 'https://example.com', events: [] },
+    });
     // An empty list must not silently mean "every event": it is refused, and nothing is created.
     expect(res.status).toBe(400);
-    expect(res.body.error).toMatchObject({ code: 'invalid_request', message: 'events: must list at least one event (or be null for every event)' });
+    expect(res.body.error).toMatchObject({
+      code: 'invalid_request',
+      message: 'events: must list at least one event (or be null for every event)',
+    });
     expect((await t.call('GET', '/v1/webhooks', { key: ws.ownerKey })).body.data).toEqual([]);
   });
 
@@ -101,7 +126,11 @@ describe('registering endpoints', () => {
     const again = await t.call('POST', '/v1/webhooks', { key: ws.ownerKey, body, headers });
     expect(first.status).toBe(201);
     expect(again.body).toEqual(first.body);
-    const other = await t.call('POST', '/v1/webhooks', { key: ws.ownerKey, body: { url: 'https://example.com/other' }, headers });
+    const other = await t.call('POST', '/v1/webhooks', {
+      key: ws.ownerKey,
+      body: { url: 'https://example.com/other' },
+      headers,
+    });
     expect(other.status).toBe(409);
     expect(other.body.error.code).toBe('idempotency_key_reused');
     expect((await t.call('GET', '/v1/webhooks', { key: ws.ownerKey })).body.data).toHaveLength(1);
@@ -126,9 +155,22 @@ describe('delivering events', () => {
     const hook = await endpoint(ws, r);
     const a = await ws.agent('asker');
     const metadata = { ticket: 'T-1', nested: { list: [1, 'two', null], ok: true }, note: 'héllo ✓' };
-    const asked = await t.call('POST', '/v1/pause', { key: a.key, body: { recipient: 'a@example.com', channel: 'web', message: 'ok?', options: ['yes', 'no'], timeout_seconds: 60, metadata } });
+    const asked = await t.call('POST', '/v1/pause', {
+      key: a.key,
+      body: {
+        recipient: 'a@example.com',
+        channel: 'web',
+        message: 'ok?',
+        options: ['yes', 'no'],
+        timeout_seconds: 60,
+        metadata,
+      },
+    });
     expect(asked.status, JSON.stringify(asked.body)).toBe(201);
-    const decided = await t.call('POST', `/v1/pause/${asked.body.pause_id}/respond`, { key: ws.ownerKey, body: { choice: 'yes' } });
+    const decided = await t.call('POST', `/v1/pause/${asked.body.pause_id}/respond`, {
+      key: ws.ownerKey,
+      body: { choice: 'yes' },
+    });
     expect(decided.status).toBe(200);
 
     await expect.poll(() => types(r)).toContain('pause_request.responded');
@@ -142,7 +184,17 @@ describe('delivering events', () => {
     expect(req.json.data).toMatchObject({ pause_id: asked.body.pause_id, status: 'responded', response_choice: 'yes' });
     expect(req.json.data.metadata).toEqual(metadata);
 
-    const again = await t.call('POST', '/v1/pause', { key: a.key, body: { recipient: 'a@example.com', channel: 'web', message: 'still ok?', options: ['yes', 'no'], timeout_seconds: 60, metadata } });
+    const again = await t.call('POST', '/v1/pause', {
+      key: a.key,
+      body: {
+        recipient: 'a@example.com',
+        channel: 'web',
+        message: 'still ok?',
+        options: ['yes', 'no'],
+        timeout_seconds: 60,
+        metadata,
+      },
+    });
     const cancelled = await t.call('POST', `/v1/pause/${again.body.pause_id}/cancel`, { key: ws.ownerKey });
     expect(cancelled.status).toBe(200);
     await expect.poll(() => types(r)).toEqual(['pause_request.responded', 'pause_request.cancelled']); // internal events stay inside
@@ -151,9 +203,16 @@ describe('delivering events', () => {
     expect(cancel.json.data).toMatchObject({ pause_id: again.body.pause_id, status: 'cancelled', metadata });
     expect(cancel.headers['webhook-id']).not.toBe(req.headers['webhook-id']);
 
-    await expect.poll(async () => (await deliveries(ws, hook.id)).data?.map((x: { status: string }) => x.status)).toEqual(['succeeded', 'succeeded']);
+    await expect
+      .poll(async () => (await deliveries(ws, hook.id)).data?.map((x: { status: string }) => x.status))
+      .toEqual(['succeeded', 'succeeded']);
     const d = (await deliveries(ws, hook.id)).data.at(-1);
-    expect(d).toMatchObject({ event_type: 'pause_request.responded', attempts: 1, last_status: 200, next_attempt_at: null });
+    expect(d).toMatchObject({
+      event_type: 'pause_request.responded',
+      attempts: 1,
+      last_status: 200,
+      next_attempt_at: null,
+    });
     expect(req.headers['webhook-id']).toBe(d.event_id);
   });
 
@@ -167,7 +226,8 @@ describe('delivering events', () => {
     const a = await ws.agent('filtered');
     await pause(ws, a.id);
     await unpause(ws, a.id);
-    for (const r of [omitted, nulled]) await expect.poll(() => types(r).sort()).toEqual(['agent.paused', 'agent.unpaused']);
+    for (const r of [omitted, nulled])
+      await expect.poll(() => types(r).sort()).toEqual(['agent.paused', 'agent.unpaused']);
     await expect.poll(() => types(only)).toEqual(['agent.paused']);
     await sleep(100);
     expect(types(only)).toEqual(['agent.paused']);
@@ -190,10 +250,16 @@ describe('delivering events', () => {
     const key = wsB.ownerKey;
     expect((await t.call('GET', `/v1/webhooks/${hookA.id}`, { key })).status).toBe(404);
     expect((await t.call('GET', `/v1/webhooks/${hookA.id}/deliveries`, { key })).status).toBe(404);
-    expect((await t.call('POST', `/v1/webhooks/${hookA.id}/deliveries/${deliveryId}/redeliver`, { key, body: {} })).status).toBe(404);
-    expect((await t.call('POST', `/v1/webhooks/${hookB.id}/deliveries/${deliveryId}/redeliver`, { key, body: {} })).status).toBe(404);
+    expect(
+      (await t.call('POST', `/v1/webhooks/${hookA.id}/deliveries/${deliveryId}/redeliver`, { key, body: {} })).status,
+    ).toBe(404);
+    expect(
+      (await t.call('POST', `/v1/webhooks/${hookB.id}/deliveries/${deliveryId}/redeliver`, { key, body: {} })).status,
+    ).toBe(404);
     expect((await t.call('DELETE', `/v1/webhooks/${hookA.id}`, { key })).status).toBe(404);
-    expect((await t.call('GET', '/v1/webhooks', { key })).body.data.map((e: { id: string }) => e.id)).toEqual([hookB.id]);
+    expect((await t.call('GET', '/v1/webhooks', { key })).body.data.map((e: { id: string }) => e.id)).toEqual([
+      hookB.id,
+    ]);
     expect((await t.call('GET', `/v1/webhooks/${hookA.id}`, { key: wsA.ownerKey })).status).toBe(200);
     expect(ra.requests).toHaveLength(1);
   });
@@ -212,7 +278,13 @@ describe('retries, failure and redelivery', () => {
     expect(new Set(r.requests.map((x) => x.headers['webhook-id'])).size).toBe(1);
     expect(r.requests.every((x) => verifyStandardWebhook(hook.secret, x.headers, x.body))).toBe(true);
     const [d] = (await deliveries(ws, hook.id)).data;
-    expect(d).toMatchObject({ status: 'succeeded', attempts: 3, last_status: 200, last_error: null, event_id: r.requests[0]!.headers['webhook-id'] });
+    expect(d).toMatchObject({
+      status: 'succeeded',
+      attempts: 3,
+      last_status: 200,
+      last_error: null,
+      event_id: r.requests[0]!.headers['webhook-id'],
+    });
     expect(d.delivered_at).not.toBeNull();
   });
 
@@ -225,11 +297,19 @@ describe('retries, failure and redelivery', () => {
     await pause(ws, a.id);
     await expect.poll(async () => (await deliveries(ws, hook.id)).data?.[0]?.status).toBe('failed');
     const [failed] = (await deliveries(ws, hook.id)).data;
-    expect(failed).toMatchObject({ attempts: 3, last_status: 500, last_error: expect.stringContaining('500'), next_attempt_at: null });
+    expect(failed).toMatchObject({
+      attempts: 3,
+      last_status: 500,
+      last_error: expect.stringContaining('500'),
+      next_attempt_at: null,
+    });
     expect(r.requests).toHaveLength(3);
 
     r.respond = () => 200;
-    const res = await t.call('POST', `/v1/webhooks/${hook.id}/deliveries/${failed.id}/redeliver`, { key: ws.ownerKey, body: {} });
+    const res = await t.call('POST', `/v1/webhooks/${hook.id}/deliveries/${failed.id}/redeliver`, {
+      key: ws.ownerKey,
+      body: {},
+    });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ id: failed.id, event_id: failed.event_id, status: 'pending' });
     await expect.poll(() => r.requests.length).toBe(4);
@@ -247,11 +327,15 @@ describe('retries, failure and redelivery', () => {
     await endpoint(ws, witness);
     const a = await ws.agent('gone');
     await pause(ws, a.id);
-    await expect.poll(async () => (await t.call('GET', `/v1/webhooks/${hook.id}`, { key: ws.ownerKey })).body.disabled_at).not.toBeNull();
+    await expect
+      .poll(async () => (await t.call('GET', `/v1/webhooks/${hook.id}`, { key: ws.ownerKey })).body.disabled_at)
+      .not.toBeNull();
     const shown = await t.call('GET', `/v1/webhooks/${hook.id}`, { key: ws.ownerKey });
     expect(Date.parse(shown.body.disabled_at)).not.toBeNaN();
     expect(shown.body.disabled_reason).toMatch(/410/);
-    await expect.poll(async () => (await deliveries(ws, hook.id)).data).toMatchObject([{ status: 'failed', last_status: 410, attempts: 1 }]);
+    await expect
+      .poll(async () => (await deliveries(ws, hook.id)).data)
+      .toMatchObject([{ status: 'failed', last_status: 410, attempts: 1 }]);
     expect(gone.requests).toHaveLength(1);
 
     await unpause(ws, a.id);
@@ -269,12 +353,16 @@ describe('retries, failure and redelivery', () => {
     await endpoint(ws, witness);
     const a = await ws.agent('doomed');
     await pause(ws, a.id);
-    await expect.poll(async () => (await deliveries(ws, hook.id)).data?.[0]).toMatchObject({ status: 'pending', attempts: 1 });
+    await expect
+      .poll(async () => (await deliveries(ws, hook.id)).data?.[0])
+      .toMatchObject({ status: 'pending', attempts: 1 });
 
     const del = await t.call('DELETE', `/v1/webhooks/${hook.id}`, { key: ws.ownerKey });
     expect(del.status).toBe(204);
     expect((await t.call('GET', `/v1/webhooks/${hook.id}`, { key: ws.ownerKey })).status).toBe(404);
-    expect((await t.call('GET', '/v1/webhooks', { key: ws.ownerKey })).body.data.map((e: { id: string }) => e.id)).not.toContain(hook.id);
+    expect(
+      (await t.call('GET', '/v1/webhooks', { key: ws.ownerKey })).body.data.map((e: { id: string }) => e.id),
+    ).not.toContain(hook.id);
     expect((await t.call('DELETE', `/v1/webhooks/${hook.id}`, { key: ws.ownerKey })).status).toBe(404);
     // Its deliveries are no longer reachable through the API: read the record.
     const rows = () => t.deps.db.selectFrom('deliveries').selectAll().where('endpoint_id', '=', hook.id).execute();
@@ -299,17 +387,26 @@ describe('the deliveries list', () => {
       await step(ws, a.id);
       await expect.poll(() => r.requests.length).toBe(i + 1);
     }
-    await expect.poll(async () => (await deliveries(ws, hook.id)).data.filter((d: { status: string }) => d.status === 'pending')).toEqual([]);
+    await expect
+      .poll(async () => (await deliveries(ws, hook.id)).data.filter((d: { status: string }) => d.status === 'pending'))
+      .toEqual([]);
 
     const all = await deliveries(ws, hook.id);
-    expect(all.data.map((d: { event_type: string }) => d.event_type)).toEqual(['agent.unpaused', 'agent.paused', 'agent.unpaused', 'agent.paused']);
+    expect(all.data.map((d: { event_type: string }) => d.event_type)).toEqual([
+      'agent.unpaused',
+      'agent.paused',
+      'agent.unpaused',
+      'agent.paused',
+    ]);
     expect(all.data.map((d: { status: string }) => d.status)).toEqual(['failed', 'succeeded', 'failed', 'succeeded']);
     const created = all.data.map((d: { created_at: string }) => Date.parse(d.created_at));
     expect([...created].sort((x, y) => y - x)).toEqual(created);
     // Ids are UUIDv7 (made by Postgres in the fan-out): the cursor's order is creation order.
     for (const d of all.data as { id: string; created_at: string }[]) {
       expect(d.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-      expect(Math.abs(parseInt(d.id.replace(/-/g, '').slice(0, 12), 16) - Date.parse(d.created_at))).toBeLessThan(1_000);
+      expect(Math.abs(parseInt(d.id.replace(/-/g, '').slice(0, 12), 16) - Date.parse(d.created_at))).toBeLessThan(
+        1_000,
+      );
     }
     expect(all.next_cursor).toBeNull();
 
@@ -323,9 +420,13 @@ describe('the deliveries list', () => {
     expect(first.next_cursor).toEqual(expect.any(String));
     const second = await deliveries(ws, hook.id, `?limit=3&cursor=${first.next_cursor}`);
     expect(second.next_cursor).toBeNull();
-    expect([...first.data, ...second.data].map((d: { id: string }) => d.id)).toEqual(all.data.map((d: { id: string }) => d.id));
+    expect([...first.data, ...second.data].map((d: { id: string }) => d.id)).toEqual(
+      all.data.map((d: { id: string }) => d.id),
+    );
 
-    expect((await t.call('GET', `/v1/webhooks/${hook.id}/deliveries?status=lost`, { key: ws.ownerKey })).status).toBe(400);
+    expect((await t.call('GET', `/v1/webhooks/${hook.id}/deliveries?status=lost`, { key: ws.ownerKey })).status).toBe(
+      400,
+    );
     expect((await t.call('GET', `/v1/webhooks/${randomUUID()}/deliveries`, { key: ws.ownerKey })).status).toBe(404);
   });
 });
@@ -343,18 +444,35 @@ describe('recording successes', () => {
       select gen_random_uuid(), ${ws.id}, gen_random_uuid(), 'agent.paused', ${hook.id} from generate_series(1, 3000)
       returning id`.execute(db);
     const done = burst.rows.slice(0, 9).map((row, i) => ({ id: row.id, attempts: 1, status: 200 + i }));
-    const plan = (await sql<{ 'QUERY PLAN': string }>`explain ${recordSuccesses(done)}`.execute(db)).rows.map((row) => row['QUERY PLAN']).join('\n');
+    const plan = (await sql<{ 'QUERY PLAN': string }>`explain ${recordSuccesses(done)}`.execute(db)).rows
+      .map((row) => row['QUERY PLAN'])
+      .join('\n');
     expect(plan).toContain('deliveries_pkey');
     expect(plan).not.toContain('deliveries_pending_idx');
 
     // One of them settled meanwhile (failed): it stays as it is.
     await db.updateTable('deliveries').set({ status: 'failed' }).where('id', '=', done[8]!.id).execute();
     await recordSuccesses(done).execute(db);
-    const rows = await db.selectFrom('deliveries').select(['id', 'status', 'attempts', 'last_status']).where('id', 'in', done.map((d) => d.id)).execute();
+    const rows = await db
+      .selectFrom('deliveries')
+      .select(['id', 'status', 'attempts', 'last_status'])
+      .where(
+        'id',
+        'in',
+        done.map((d) => d.id),
+      )
+      .execute();
     const byId = new Map(rows.map((row) => [row.id, row]));
-    expect(done.slice(0, 8).map((d) => byId.get(d.id))).toEqual(done.slice(0, 8).map((d) => ({ id: d.id, status: 'succeeded', attempts: 1, last_status: d.status })));
+    expect(done.slice(0, 8).map((d) => byId.get(d.id))).toEqual(
+      done.slice(0, 8).map((d) => ({ id: d.id, status: 'succeeded', attempts: 1, last_status: d.status })),
+    );
     expect(byId.get(done[8]!.id)).toMatchObject({ status: 'failed', attempts: 0, last_status: null });
-    const pending = await db.selectFrom('deliveries').select((eb) => eb.fn.countAll<string>().as('n')).where('status', '=', 'pending').where('endpoint_id', '=', hook.id).executeTakeFirstOrThrow();
+    const pending = await db
+      .selectFrom('deliveries')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('status', '=', 'pending')
+      .where('endpoint_id', '=', hook.id)
+      .executeTakeFirstOrThrow();
     expect(Number(pending.n)).toBe(3000 - 9);
   });
 });
@@ -375,13 +493,27 @@ describe('attempts that start together', () => {
       .insertInto('deliveries')
       .values([
         { id: due, workspace_id: ws.id, event_id: eventId, event_type: 'agent.paused', endpoint_id: hook.id },
-        { id: settled, workspace_id: ws.id, event_id: randomUUID(), event_type: 'agent.paused', endpoint_id: hook.id, status: 'succeeded' },
+        {
+          id: settled,
+          workspace_id: ws.id,
+          event_id: randomUUID(),
+          event_type: 'agent.paused',
+          endpoint_id: hook.id,
+          status: 'succeeded',
+        },
       ])
       .execute();
     const outcomes = await Promise.all([due, settled, randomUUID()].map((id) => attemptDelivery(t.deps, id)));
     expect(outcomes.map((o) => o.outcome)).toEqual(['succeeded', 'skipped', 'skipped']);
-    expect(r.requests.map((x) => x.json)).toEqual([{ type: 'agent.paused', timestamp: expect.any(String), data: { n: 1 } }]);
-    await expect.poll(async () => (await db.selectFrom('deliveries').select('status').where('id', '=', due).executeTakeFirstOrThrow()).status).toBe('succeeded');
+    expect(r.requests.map((x) => x.json)).toEqual([
+      { type: 'agent.paused', timestamp: expect.any(String), data: { n: 1 } },
+    ]);
+    await expect
+      .poll(
+        async () =>
+          (await db.selectFrom('deliveries').select('status').where('id', '=', due).executeTakeFirstOrThrow()).status,
+      )
+      .toBe('succeeded');
   });
 });
 

@@ -52,7 +52,10 @@ describe('outbox → delivery_url', () => {
     expect(req.headers['content-type']).toBe('application/json');
     expect(verifyStandardWebhook(secret, req.headers, req.body)).toBe(true);
     expect(verifyStandardWebhook('whsec_' + randomBytes(24).toString('base64'), req.headers, req.body)).toBe(false);
-    expect(req.json).toMatchObject({ type: 'agent.stop_requested', data: { id: a.id, name: 'runtime', status: 'stopping' } });
+    expect(req.json).toMatchObject({
+      type: 'agent.stop_requested',
+      data: { id: a.id, name: 'runtime', status: 'stopping' },
+    });
     expect(Date.parse(req.json.timestamp)).not.toBeNaN();
     const [row] = await outboxRows(a.id);
     expect(req.headers['webhook-id']).toBe(row!.id);
@@ -82,7 +85,12 @@ describe('outbox → delivery_url', () => {
     await t.call('POST', `/v1/agents/${a.id}/unpause`, { key: ws.ownerKey });
     await t.call('POST', `/v1/agents/${a.id}/pause`, { key: ws.ownerKey, body: { mode: 'full' } });
     await expect.poll(() => r.requests.length).toBe(4);
-    expect(r.requests.map((x) => x.json.type)).toEqual(['agent.paused', 'agent.paused', 'agent.unpaused', 'agent.paused']);
+    expect(r.requests.map((x) => x.json.type)).toEqual([
+      'agent.paused',
+      'agent.paused',
+      'agent.unpaused',
+      'agent.paused',
+    ]);
     expect(r.requests[3]!.json.data.pause.mode).toBe('full');
   });
 
@@ -121,7 +129,14 @@ describe('outbox → delivery_url', () => {
       values (gen_random_uuid(), ${ws.id}, ${a.id}, 'agent.paused', '{"data": {}}') returning id`.execute(t.deps.db);
     const id = rows[0]!.id;
     const t0 = Date.now();
-    await expect.poll(async () => (await t.deps.db.selectFrom('outbox').select('dispatched_at').where('id', '=', id).executeTakeFirstOrThrow()).dispatched_at, { interval: 10 }).not.toBeNull();
+    await expect
+      .poll(
+        async () =>
+          (await t.deps.db.selectFrom('outbox').select('dispatched_at').where('id', '=', id).executeTakeFirstOrThrow())
+            .dispatched_at,
+        { interval: 10 },
+      )
+      .not.toBeNull();
     expect(Date.now() - t0).toBeLessThan(600);
   }, 20_000);
 
@@ -166,7 +181,11 @@ describe('Postgres is the record, Redis a scheduler', () => {
     expect(await forget()).toBeGreaterThan(0); // Redis forgets everything of ours
     r.respond = () => 200;
     // The minute passes (in the record), and the worker finds Redis emptied.
-    await t.deps.db.updateTable('deliveries').set({ next_attempt_at: new Date() }).where('agent_id', '=', a.id).execute();
+    await t.deps.db
+      .updateTable('deliveries')
+      .set({ next_attempt_at: new Date() })
+      .where('agent_id', '=', a.id)
+      .execute();
     await w.checkRedis();
     await expect.poll(() => r.requests.length).toBe(2);
     expect(r.requests[1]!.headers['webhook-id']).toBe(r.requests[0]!.headers['webhook-id']);

@@ -27,12 +27,24 @@ async function drain({ agent, url, secret, check }) {
     if (rows.length === 0) break;
     for (const m of rows) {
       if (check) await pool.query('select delivery_url, pause_mode, run_state from agents where id = $1', [agent]);
-      const data = { id: m.id, seq: Number(m.seq), from: m.from, from_id: m.from_id, body: m.body, created_at: m.created_at.toISOString() };
+      const data = {
+        id: m.id,
+        seq: Number(m.seq),
+        from: m.from,
+        from_id: m.from_id,
+        body: m.body,
+        created_at: m.created_at.toISOString(),
+      };
       const body = JSON.stringify({ type: 'message', timestamp: new Date().toISOString(), data });
       const now = new Date();
       const res = await request(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'webhook-id': m.id, 'webhook-timestamp': String(Math.floor(now.getTime() / 1000)), 'webhook-signature': webhook.sign(m.id, now, body) },
+        headers: {
+          'content-type': 'application/json',
+          'webhook-id': m.id,
+          'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+          'webhook-signature': webhook.sign(m.id, now, body),
+        },
         body,
       });
       await res.body.dump();

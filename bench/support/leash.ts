@@ -35,7 +35,9 @@ export const QUICK = process.env.BENCH_QUICK === '1';
  *  bench uses): those of package.json's start script, so a bench measures what a user runs. The
  *  bare baseline servers get them too, so a ratio compares code, not runtime settings. */
 export const DEPLOYED_NODE_FLAGS = (
-  (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }).scripts.start.match(/^node\s+(.*?)\s*dist\//)?.[1] ?? ''
+  (
+    JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }
+  ).scripts.start.match(/^node\s+(.*?)\s*dist\//)?.[1] ?? ''
 )
   .split(/\s+/)
   .filter(Boolean);

@@ -34,7 +34,13 @@ export async function freePort(): Promise<number> {
 
 /** Starts an entry point in a child process and waits until `ready` answers: compiled JavaScript
  *  as deployed (dist/), or a TypeScript file of the bench's own through tsx. */
-export async function startProcess(entry: string, args: string[], env: Record<string, string>, ready: string, nodeArgs: string[] = []): Promise<ChildProcess> {
+export async function startProcess(
+  entry: string,
+  args: string[],
+  env: Record<string, string>,
+  ready: string,
+  nodeArgs: string[] = [],
+): Promise<ChildProcess> {
   // BENCH_PROFILE=dir writes a V8 CPU profile of each process there (open in Chrome DevTools).
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   // BENCH_NODE_ARGS: extra node/V8 flags for every process started (to try one, e.g. --optimize-for-size).
@@ -42,7 +48,10 @@ export async function startProcess(entry: string, args: string[], env: Record<st
   const loader = entry.endsWith('.ts') ? ['--import', 'tsx'] : [];
   // BENCH_STDOUT=file keeps the process's standard output (its logs; see BENCH_LOG_LEVEL).
   const stdout = process.env.BENCH_STDOUT ? openSync(process.env.BENCH_STDOUT, 'a') : 'ignore';
-  const child = spawn(process.execPath, [...profile, ...nodeArgs, ...extra, ...loader, entry, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', stdout, 'pipe'] });
+  const child = spawn(process.execPath, [...profile, ...nodeArgs, ...extra, ...loader, entry, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', stdout, 'pipe'],
+  });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const deadline = Date.now() + 30_000;
@@ -71,7 +80,12 @@ export function client(origin: string, connections: number): Pool {
   return new Pool(origin, { connections, pipelining: 1 });
 }
 
-export async function post(pool: Pool, path: string, body: unknown, key?: string): Promise<{ status: number; json: any }> {
+export async function post(
+  pool: Pool,
+  path: string,
+  body: unknown,
+  key?: string,
+): Promise<{ status: number; json: any }> {
   const res = await pool.request({
     method: 'POST',
     path,
@@ -99,11 +113,21 @@ export interface Stats {
 export function stats(samples: number[]): Stats {
   const s = [...samples].sort((a, b) => a - b);
   const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
-  return { n: s.length, p50: at(0.5), p99: at(0.99), max: s[s.length - 1] ?? NaN, mean: s.reduce((a, b) => a + b, 0) / (s.length || 1) };
+  return {
+    n: s.length,
+    p50: at(0.5),
+    p99: at(0.99),
+    max: s[s.length - 1] ?? NaN,
+    mean: s.reduce((a, b) => a + b, 0) / (s.length || 1),
+  };
 }
 
 /** Runs `task` `total` times with at most `concurrency` in flight; returns per-call ms and the wall time. */
-export async function load(total: number, concurrency: number, task: (i: number) => Promise<void>): Promise<{ ms: number[]; wallMs: number }> {
+export async function load(
+  total: number,
+  concurrency: number,
+  task: (i: number) => Promise<void>,
+): Promise<{ ms: number[]; wallMs: number }> {
   const ms: number[] = [];
   let next = 0;
   const started = performance.now();
@@ -135,7 +159,14 @@ export interface Headline {
 
 /** Prints the results table under the machine line and, unless BENCH_WRITE=0, writes it to
  *  bench/results/<name>.md and its headlines to <name>.json (bench/all.ts makes RESULTS.md of them). */
-export async function report(name: string, title: string, header: string[], rows: string[], quick: boolean, headlines: Headline[] = []): Promise<void> {
+export async function report(
+  name: string,
+  title: string,
+  header: string[],
+  rows: string[],
+  quick: boolean,
+  headlines: Headline[] = [],
+): Promise<void> {
   const table = [
     `Machine: ${machine()}. ${quick ? 'Quick run. ' : ''}Leash: one \`all\` process (web + worker) as deployed, NODE_ENV=production, LOG_LEVEL=warn.`,
     '',
@@ -144,12 +175,18 @@ export async function report(name: string, title: string, header: string[], rows
     ...rows,
   ].join('\n');
   console.log(table);
-  for (const h of headlines) console.log(`${h.pass === undefined ? '·' : h.pass ? '✓' : '✗'} ${h.metric}: ${h.value}${h.target ? ` (target ${h.target})` : ''}`);
+  for (const h of headlines)
+    console.log(
+      `${h.pass === undefined ? '·' : h.pass ? '✓' : '✗'} ${h.metric}: ${h.value}${h.target ? ` (target ${h.target})` : ''}`,
+    );
   if (process.env.BENCH_WRITE !== '0') {
     const dir = new URL('../results/', import.meta.url);
     await mkdir(dir, { recursive: true });
     await writeFile(new URL(`${name}.md`, dir), `## ${title}\n\n${table}\n`);
-    await writeFile(new URL(`${name}.json`, dir), `${JSON.stringify({ name, title, quick, machine: machine(), date: new Date().toISOString(), headlines }, null, 2)}\n`);
+    await writeFile(
+      new URL(`${name}.json`, dir),
+      `${JSON.stringify({ name, title, quick, machine: machine(), date: new Date().toISOString(), headlines }, null, 2)}\n`,
+    );
   }
 }
 

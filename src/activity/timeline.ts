@@ -48,7 +48,13 @@ export interface Change {
  * graceful stops). Called in the transaction of the change, so all of it commits with the change or
  * not at all.
  */
-export async function recordChange(tx: Tx, ctx: Ctx, entry: ActivityEntry, event?: OutboxEvent, wake: string[] = []): Promise<void> {
+export async function recordChange(
+  tx: Tx,
+  ctx: Ctx,
+  entry: ActivityEntry,
+  event?: OutboxEvent,
+  wake: string[] = [],
+): Promise<void> {
   await recordChanges(tx, [{ ctx, entry, event, wake }]);
 }
 
@@ -70,7 +76,9 @@ export async function recordChanges(tx: Tx, changes: Change[]): Promise<void> {
   const notifications = [...keys].map((k) => sql`pg_notify(${NOTIFY_CHANNEL}, ${k})`);
   await tx
     .with('act', (db) => db.insertInto('activity').values(changes.map((c) => activityRow(c.ctx, c.entry))))
-    .with('ob', (db) => (events.length ? db.insertInto('outbox').values(events) : db.selectNoFrom(sql<number>`1`.as('none'))))
+    .with('ob', (db) =>
+      events.length ? db.insertInto('outbox').values(events) : db.selectNoFrom(sql<number>`1`.as('none')),
+    )
     .selectNoFrom(sql`${notifications.length ? sql.join(notifications) : sql`null`}`.as('n'))
     .execute();
 }
@@ -91,9 +99,17 @@ export function activityView(row: ActivityRow) {
 export type ActivityView = ReturnType<typeof activityView>;
 
 /** Newest first. */
-export async function listActivity(db: Db, workspaceId: string, agentId: string, page: PageParams): Promise<Page<ActivityView>> {
+export async function listActivity(
+  db: Db,
+  workspaceId: string,
+  agentId: string,
+  page: PageParams,
+): Promise<Page<ActivityView>> {
   let q = db.selectFrom('activity').selectAll().where('workspace_id', '=', workspaceId).where('agent_id', '=', agentId);
   if (page.cursor) q = q.where('id', '<', page.cursor);
-  const rows = await q.orderBy('id', 'desc').limit(page.limit + 1).execute();
+  const rows = await q
+    .orderBy('id', 'desc')
+    .limit(page.limit + 1)
+    .execute();
   return toPage(rows, page.limit, activityView);
 }

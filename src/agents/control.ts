@@ -18,9 +18,15 @@ import { requireStorable } from '../storable-text.js';
 
 type Links = Pick<ApprovalSettings, 'publicUrl' | 'secret'>;
 
-
 /** The change's timeline row, its event (data: the agent as it now is) and wake-ups, as one statement. */
-async function announce(tx: Tx, ctx: Ctx, row: AgentRow, action: string, details: Record<string, unknown>, wake: string[] = []) {
+async function announce(
+  tx: Tx,
+  ctx: Ctx,
+  row: AgentRow,
+  action: string,
+  details: Record<string, unknown>,
+  wake: string[] = [],
+) {
   const event = { workspaceId: row.workspace_id, agentId: row.id, type: action, data: agentView(row) };
   await recordChange(tx, ctx, { action, agentId: row.id, details }, event, wake);
 }
@@ -54,7 +60,14 @@ export async function pauseAgent(db: Db, ctx: Ctx, ref: string, input: PauseInpu
     const previous = agent.pause_mode && agent.pause_mode !== input.mode ? { previous_mode: agent.pause_mode } : {};
     // Full → send releases what the full pause held: wake the inbox's readers, streams and drain.
     const release = agent.pause_mode === 'full' ? [inboxKey(row.id)] : [];
-    await announce(tx, ctx, row, 'agent.paused', { mode: input.mode, reason: input.reason ?? null, ...previous }, release);
+    await announce(
+      tx,
+      ctx,
+      row,
+      'agent.paused',
+      { mode: input.mode, reason: input.reason ?? null, ...previous },
+      release,
+    );
     return agentView(row);
   });
 }
@@ -73,7 +86,14 @@ export async function unpauseAgent(db: Db, ctx: Ctx, ref: string): Promise<Agent
       .executeTakeFirst();
     if (!row) fail('not_paused', `${agent.name} is not paused`);
     // Wakes readers waiting on the inbox: what a full pause held drains now, in seq order.
-    await announce(tx, ctx, row, 'agent.unpaused', { mode: agent.pause_mode, paused_at: agent.paused_at?.toISOString() }, [inboxKey(row.id)]);
+    await announce(
+      tx,
+      ctx,
+      row,
+      'agent.unpaused',
+      { mode: agent.pause_mode, paused_at: agent.paused_at?.toISOString() },
+      [inboxKey(row.id)],
+    );
     return agentView(row);
   });
 }
@@ -86,7 +106,14 @@ export interface StopInput {
 
 /** The final step of every stop, in the caller's transaction: inactive, open sessions and pending
  *  approvals cancelled (a stopped agent runs no task and waits for no answer). */
-async function markStopped(tx: Tx, ctx: Ctx, agent: AgentRow, from: AgentRow['run_state'][], details: Record<string, unknown>, links: Links) {
+async function markStopped(
+  tx: Tx,
+  ctx: Ctx,
+  agent: AgentRow,
+  from: AgentRow['run_state'][],
+  details: Record<string, unknown>,
+  links: Links,
+) {
   const now = new Date();
   const row = await tx
     .updateTable('agents')
@@ -99,7 +126,10 @@ async function markStopped(tx: Tx, ctx: Ctx, agent: AgentRow, from: AgentRow['ru
   if (!row) fail('not_running', `${agent.name} is already stopped`);
   const sessions = await cancelOpenSessions(tx, ctx, row.id, 'agent stopped');
   const approvals = await cancelPendingApprovals(tx, ctx, row.id, links);
-  const counts = { ...(sessions ? { sessions_cancelled: sessions } : {}), ...(approvals ? { approvals_cancelled: approvals } : {}) };
+  const counts = {
+    ...(sessions ? { sessions_cancelled: sessions } : {}),
+    ...(approvals ? { approvals_cancelled: approvals } : {}),
+  };
   await announce(tx, ctx, row, 'agent.stopped', { ...details, ...counts });
   return row;
 }
@@ -109,7 +139,14 @@ async function markStopped(tx: Tx, ctx: Ctx, agent: AgentRow, from: AgentRow['ru
  * `stopping`, the runtime is told (`agent.stop_requested`), and we wait up to `timeout` for its
  * confirmation. No confirmation → 408 graceful_timeout, and the agent stays `stopping`.
  */
-export async function stopAgent(db: Db, notifier: Notifier, ctx: Ctx, ref: string, input: StopInput, links: Links): Promise<AgentView> {
+export async function stopAgent(
+  db: Db,
+  notifier: Notifier,
+  ctx: Ctx,
+  ref: string,
+  input: StopInput,
+  links: Links,
+): Promise<AgentView> {
   requireRole(ctx, 'owner');
   const requested = await inTransaction(db, async (tx): Promise<{ stopped?: AgentRow; stopping?: AgentRow }> => {
     const agent = await findAgent(tx, ctx.workspaceId, ref, { forUpdate: true });
@@ -186,10 +223,16 @@ export async function deleteAgent(db: Db, ctx: Ctx, ref: string, links: Links): 
   requireRole(ctx, 'owner');
   await inTransaction(db, async (tx) => {
     const agent = await findAgent(tx, ctx.workspaceId, ref, { forUpdate: true });
-    if (agent.run_state !== 'stopped') await markStopped(tx, ctx, agent, ['running', 'stopping'], { graceful: false, reason: 'deleted' }, links);
+    if (agent.run_state !== 'stopped')
+      await markStopped(tx, ctx, agent, ['running', 'stopping'], { graceful: false, reason: 'deleted' }, links);
     const now = new Date();
     await tx.updateTable('agents').set({ deleted_at: now, updated_at: now }).where('id', '=', agent.id).execute();
-    await tx.updateTable('api_keys').set({ revoked_at: now }).where('agent_id', '=', agent.id).where('revoked_at', 'is', null).execute();
+    await tx
+      .updateTable('api_keys')
+      .set({ revoked_at: now })
+      .where('agent_id', '=', agent.id)
+      .where('revoked_at', 'is', null)
+      .execute();
     await record(tx, ctx, { action: 'agent.deleted', agentId: agent.id, details: { name: agent.name } });
   });
 }

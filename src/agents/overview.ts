@@ -29,8 +29,12 @@ export async function overview(db: Db, workspaceId?: string): Promise<OverviewRo
       'a.paused_at',
       'a.inbox_seq',
       'a.acked_seq',
-      sql<number>`(select count(*)::int from sessions s where s.agent_id = a.id and s.status in ('running', 'paused'))`.as('open_sessions'),
-      sql<number>`(select count(*)::int from approvals p where p.agent_id = a.id and p.status = 'pending')`.as('pending_approvals'),
+      sql<number>`(select count(*)::int from sessions s where s.agent_id = a.id and s.status in ('running', 'paused'))`.as(
+        'open_sessions',
+      ),
+      sql<number>`(select count(*)::int from approvals p where p.agent_id = a.id and p.status = 'pending')`.as(
+        'pending_approvals',
+      ),
     ])
     .where('a.deleted_at', 'is', null);
   if (workspaceId) q = q.where('a.workspace_id', '=', workspaceId);

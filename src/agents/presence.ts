@@ -42,7 +42,12 @@ export async function streamsAlive(db: Db, streams: { id: string; agentId: strin
   await db
     // Arrays, not IN lists: 10,000 streams are two parameters and one fixed statement, not 10,000
     // placeholders built, sent and planned every heartbeat.
-    .with('s', (q) => q.updateTable('agent_streams').set({ seen_at: sql`now()` }).where('id', '=', sql<string>`any(${streams.map((s) => s.id)}::uuid[])`))
+    .with('s', (q) =>
+      q
+        .updateTable('agent_streams')
+        .set({ seen_at: sql`now()` })
+        .where('id', '=', sql<string>`any(${streams.map((s) => s.id)}::uuid[])`),
+    )
     .updateTable('agents')
     .set({ last_seen_at: sql`now()` })
     .where('id', '=', sql<string>`any(${[...new Set(streams.map((s) => s.agentId))]}::uuid[])`)
@@ -51,5 +56,8 @@ export async function streamsAlive(db: Db, streams: { id: string; agentId: strin
 
 /** Rows left by processes that died without closing their streams. */
 export async function pruneStaleStreams(db: Db): Promise<void> {
-  await db.deleteFrom('agent_streams').where('seen_at', '<', new Date(Date.now() - 10 * STREAM_STALE_MS)).execute();
+  await db
+    .deleteFrom('agent_streams')
+    .where('seen_at', '<', new Date(Date.now() - 10 * STREAM_STALE_MS))
+    .execute();
 }

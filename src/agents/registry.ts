@@ -83,13 +83,24 @@ export async function createAgent(
         .executeTakeFirstOrThrow();
       await tx
         .insertInto('api_keys')
-        .values({ id: newId(), workspace_id: ctx.workspaceId, prefix: key.prefix, key_hash: key.hash, agent_id: row.id })
+        .values({
+          id: newId(),
+          workspace_id: ctx.workspaceId,
+          prefix: key.prefix,
+          key_hash: key.hash,
+          agent_id: row.id,
+        })
         .execute();
       await record(tx, ctx, { action: 'agent.created', agentId: row.id, details: { name: row.name } });
-      return { agent: agentView(row), api_key: key.key, ...(deliverySecret ? { delivery_secret: deliverySecret } : {}) };
+      return {
+        agent: agentView(row),
+        api_key: key.key,
+        ...(deliverySecret ? { delivery_secret: deliverySecret } : {}),
+      };
     });
   } catch (err) {
-    if (isUniqueViolation(err, 'agents_name_uq')) fail('name_taken', `An agent named ${name.data} already exists in this workspace`);
+    if (isUniqueViolation(err, 'agents_name_uq'))
+      fail('name_taken', `An agent named ${name.data} already exists in this workspace`);
     throw err;
   }
 }
@@ -126,7 +137,10 @@ export async function agentNames(db: Db, ids: (string | null)[]): Promise<Map<st
 export async function listAgents(db: Db, workspaceId: string, page: PageParams): Promise<Page<AgentView>> {
   let q = db.selectFrom('agents').selectAll().where('workspace_id', '=', workspaceId).where('deleted_at', 'is', null);
   if (page.cursor) q = q.where('id', '>', page.cursor);
-  const rows = await q.orderBy('id', 'asc').limit(page.limit + 1).execute();
+  const rows = await q
+    .orderBy('id', 'asc')
+    .limit(page.limit + 1)
+    .execute();
   return toPage(rows, page.limit, agentView);
 }
 
@@ -177,7 +191,8 @@ export async function updateAgent(
       return { ...agentView(row), ...(secret ? { delivery_secret: secret } : {}) };
     });
   } catch (err) {
-    if (isUniqueViolation(err, 'agents_name_uq')) fail('name_taken', `An agent named ${input.name} already exists in this workspace`);
+    if (isUniqueViolation(err, 'agents_name_uq'))
+      fail('name_taken', `An agent named ${input.name} already exists in this workspace`);
     throw err;
   }
 }

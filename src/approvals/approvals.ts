@@ -61,12 +61,20 @@ export function audienceOf(ctx: Ctx): Audience {
   return ctx.actor.type === 'member' && ctx.role === 'viewer' ? 'reader' : 'answerer';
 }
 
-function urlFor(row: Pick<ApprovalRow, 'id' | 'channel'>, settings: Pick<ApprovalSettings, 'publicUrl' | 'secret'>, audience: Audience): string | null {
+function urlFor(
+  row: Pick<ApprovalRow, 'id' | 'channel'>,
+  settings: Pick<ApprovalSettings, 'publicUrl' | 'secret'>,
+  audience: Audience,
+): string | null {
   if (audience === 'reader' || (audience === 'agent' && row.channel !== 'web')) return null;
   return linkUrl(settings.publicUrl, settings.secret, { approvalId: row.id });
 }
 
-export function approvalView(row: ApprovalRecord, settings: Pick<ApprovalSettings, 'publicUrl' | 'secret'>, audience: Audience) {
+export function approvalView(
+  row: ApprovalRecord,
+  settings: Pick<ApprovalSettings, 'publicUrl' | 'secret'>,
+  audience: Audience,
+) {
   return {
     pause_id: row.id,
     status: row.status,
@@ -98,7 +106,9 @@ const isoSql = (ref: RawBuilder<unknown>) => sql`to_char(${ref} at time zone 'UT
 /** The `delivery` of the approval whose id `approvalId` refers to, as json, in SQL: one probe of
  *  the prompts' approval index (none for most web approvals). */
 export function deliverySql(approvalId: RawBuilder<unknown>): RawBuilder<DeliveryState[]> {
-  return sql<DeliveryState[]>`coalesce((select json_agg(json_build_object('channel', p.channel, 'recipient', p.recipient, 'status', p.status,
+  return sql<
+    DeliveryState[]
+  >`coalesce((select json_agg(json_build_object('channel', p.channel, 'recipient', p.recipient, 'status', p.status,
       'sent_at', ${isoSql(sql.ref('p.sent_at'))}, 'error', case when p.status in ('queued', 'failed') then p.last_error end) order by p.id)
     from prompts p where p.approval_id = ${approvalId}), '[]'::json)`;
 }
@@ -107,7 +117,11 @@ export function deliverySql(approvalId: RawBuilder<unknown>): RawBuilder<Deliver
 export async function withDelivery(db: Db, rows: ApprovalRow[]): Promise<ApprovalRecord[]> {
   const ids = rows.map((r) => r.id);
   const found = ids.length
-    ? await db.selectFrom('approvals as a').select(['a.id', deliverySql(sql.ref('a.id')).as('delivery')]).where('a.id', '=', sql<string>`any(${ids}::uuid[])`).execute()
+    ? await db
+        .selectFrom('approvals as a')
+        .select(['a.id', deliverySql(sql.ref('a.id')).as('delivery')])
+        .where('a.id', '=', sql<string>`any(${ids}::uuid[])`)
+        .execute()
     : [];
   const byId = new Map(found.map((r) => [r.id, r.delivery]));
   return rows.map((r) => ({ ...r, delivery: byId.get(r.id) ?? [] }));
@@ -209,7 +223,9 @@ async function insertApprovals(db: Db, items: NewApproval[]): Promise<Asked[]> {
       select i.ob_id, i.workspace_id, i.agent_id, ${APPROVAL_REQUESTED}, i.ob_payload::json from input i join ins on ins.id = i.id where i.ob_id is not null
     )
     select i.id as input_id, ins.*, a.run_state as agent_run_state, a.pause_mode as agent_pause_mode, b.busy as recipient_busy
-    from input i left join a on a.id = i.agent_id left join ins on ins.id = i.id join busy b on b.id = i.id`.execute(db);
+    from input i left join a on a.id = i.agent_id left join ins on ins.id = i.id join busy b on b.id = i.id`.execute(
+    db,
+  );
   const byId = new Map(rows.map((r) => [r.input_id, r]));
   return items.map((item) => byId.get(item.id)!);
 }
@@ -270,18 +286,30 @@ export async function createApproval(
     max_pending: settings.maxPendingPerRecipient,
   });
   if (!row || (agentId && row.agent_run_state === null)) fail('AGENT_INACTIVE', `${agent!.name} no longer exists`);
-  if (agentId && row.agent_run_state !== 'running') fail('AGENT_INACTIVE', `${agent!.name} is ${row.agent_run_state === 'stopped' ? 'stopped' : 'stopping'}`);
-  if (row.agent_pause_mode) fail('AGENT_PAUSED_BY_OWNER', `${agent!.name} is paused by its owner (${row.agent_pause_mode})`);
+  if (agentId && row.agent_run_state !== 'running')
+    fail('AGENT_INACTIVE', `${agent!.name} is ${row.agent_run_state === 'stopped' ? 'stopped' : 'stopping'}`);
+  if (row.agent_pause_mode)
+    fail('AGENT_PAUSED_BY_OWNER', `${agent!.name} is paused by its owner (${row.agent_pause_mode})`);
   if (row.recipient_busy) {
-    fail('recipient_busy', `${req.recipient} already has ${settings.maxPendingPerRecipient} pending approvals on ${req.channel} in this workspace; wait until some are answered (MAX_PENDING_PER_RECIPIENT)`);
+    fail(
+      'recipient_busy',
+      `${req.recipient} already has ${settings.maxPendingPerRecipient} pending approvals on ${req.channel} in this workspace; wait until some are answered (MAX_PENDING_PER_RECIPIENT)`,
+    );
   }
   // The prompt was written with the approval, queued: nothing has gone out yet.
-  const delivery: DeliveryState[] = req.channel === 'web' ? [] : [{ channel: req.channel, recipient: req.recipient, status: 'queued', sent_at: null, error: null }];
+  const delivery: DeliveryState[] =
+    req.channel === 'web'
+      ? []
+      : [{ channel: req.channel, recipient: req.recipient, status: 'queued', sent_at: null, error: null }];
   return approvalView({ ...row, delivery }, settings, audienceOf(ctx));
 }
 
 /** The approvals with their delivery states (one statement). */
-const approvalRecords = (db: Db) => db.selectFrom('approvals').selectAll().select(deliverySql(sql.ref('approvals.id')).as('delivery'));
+const approvalRecords = (db: Db) =>
+  db
+    .selectFrom('approvals')
+    .selectAll()
+    .select(deliverySql(sql.ref('approvals.id')).as('delivery'));
 
 export async function findApproval(db: Db, scope: Scope, id: string): Promise<ApprovalRecord> {
   // Not a UUID: no such approval (every surface, not only the API's validated routes).
@@ -307,6 +335,9 @@ export async function listApprovals(
   if (filter.agentId) q = q.where('agent_id', '=', filter.agentId);
   if (filter.status) q = q.where('status', '=', filter.status);
   if (page.cursor) q = q.where('id', '<', page.cursor);
-  const rows = await q.orderBy('id', 'desc').limit(page.limit + 1).execute();
+  const rows = await q
+    .orderBy('id', 'desc')
+    .limit(page.limit + 1)
+    .execute();
   return toPage(rows, page.limit, (r) => approvalView(r, settings, audience));
 }

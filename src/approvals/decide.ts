@@ -12,12 +12,27 @@ import { sql, type Expression, type RawBuilder, type SqlBool, type Updateable } 
 import type { ApprovalRow, ApprovalsTable, Responder } from '../db/schema.js';
 import { fail, invalid, LeashError } from '../errors.js';
 import { requireStorable } from '../storable-text.js';
-import { approvalKey, approvalView, approvalViewSql, audienceOf, deliverySql, findApproval, withDelivery, type ApprovalRecord, type ApprovalSettings, type ApprovalView } from './approvals.js';
+import {
+  approvalKey,
+  approvalView,
+  approvalViewSql,
+  audienceOf,
+  deliverySql,
+  findApproval,
+  withDelivery,
+  type ApprovalRecord,
+  type ApprovalSettings,
+  type ApprovalView,
+} from './approvals.js';
 import { linkUrl } from './links.js';
 
 type Links = Pick<ApprovalSettings, 'publicUrl' | 'secret'>;
 
-const EVENT = { responded: 'pause_request.responded', timed_out: 'pause_request.timed_out', cancelled: 'pause_request.cancelled' } as const;
+const EVENT = {
+  responded: 'pause_request.responded',
+  timed_out: 'pause_request.timed_out',
+  cancelled: 'pause_request.cancelled',
+} as const;
 
 /** What the timeline says of a settled approval. */
 function settledDetails(row: Pick<ApprovalRow, 'id' | 'response_choice' | 'response_text' | 'via_timeout'>) {
@@ -37,7 +52,12 @@ function settlement(ctx: Ctx, row: ApprovalRecord, links: Links): { view: Approv
     change: {
       ctx,
       entry: { action: `approval.${status}`, agentId: row.agent_id, details: settledDetails(row) },
-      event: { workspaceId: row.workspace_id, agentId: row.agent_id, type: EVENT[status], data: approvalView(row, links, 'agent') },
+      event: {
+        workspaceId: row.workspace_id,
+        agentId: row.agent_id,
+        type: EVENT[status],
+        data: approvalView(row, links, 'agent'),
+      },
       wake: [approvalKey(row.id)],
     },
   };
@@ -59,7 +79,15 @@ interface Settling {
  * BEGIN, UPDATE, recordChanges and COMMIT were four round trips, the whole of a decision's latency
  * under load. Undefined when it matched nothing, to be explained by the slow path.
  */
-async function settleInOneStatement(db: Db, ctx: Ctx, scope: Scope, id: string, links: Links, to: Settling, valid?: Expression<SqlBool>) {
+async function settleInOneStatement(
+  db: Db,
+  ctx: Ctx,
+  scope: Scope,
+  id: string,
+  links: Links,
+  to: Settling,
+  valid?: Expression<SqlBool>,
+) {
   const now = new Date();
   let update = db
     .updateTable('approvals')
@@ -70,7 +98,10 @@ async function settleInOneStatement(db: Db, ctx: Ctx, scope: Scope, id: string, 
     .where('expires_at', '>', now);
   if (scope.agentId) update = update.where('agent_id', '=', scope.agentId);
   if (valid) update = update.where(valid);
-  const act = activityRow(ctx, { action: `approval.${to.status}`, details: settledDetails({ id, ...to, via_timeout: false }) });
+  const act = activityRow(ctx, {
+    action: `approval.${to.status}`,
+    details: settledDetails({ id, ...to, via_timeout: false }),
+  });
   const eventId = newId();
   const type = EVENT[to.status];
   const notify = (key: RawBuilder<unknown>) => sql`pg_notify(${NOTIFY_CHANNEL}, ${key})`;
@@ -100,9 +131,13 @@ async function settle(tx: Tx, ctx: Ctx, row: ApprovalRow, links: Links): Promise
 }
 
 /** The 409 for a late answer, naming what happened first. */
-export function settledMessage(row: Pick<ApprovalRow, 'status' | 'responder' | 'response_choice' | 'expires_at'>): string {
-  if (row.status === 'responded') return `Already decided by ${row.responder?.display ?? 'someone'}: ${row.response_choice}`;
-  if (row.status === 'timed_out') return `Already timed out at ${row.expires_at.toISOString()}${row.response_choice ? ` (default: ${row.response_choice})` : ''}`;
+export function settledMessage(
+  row: Pick<ApprovalRow, 'status' | 'responder' | 'response_choice' | 'expires_at'>,
+): string {
+  if (row.status === 'responded')
+    return `Already decided by ${row.responder?.display ?? 'someone'}: ${row.response_choice}`;
+  if (row.status === 'timed_out')
+    return `Already timed out at ${row.expires_at.toISOString()}${row.response_choice ? ` (default: ${row.response_choice})` : ''}`;
   if (row.status === 'cancelled') return 'Already cancelled';
   return `Timed out at ${row.expires_at.toISOString()}`;
 }
@@ -177,17 +212,34 @@ export async function decideApproval(
   requireStorable('choice', answer.choice);
   requireStorable('text', answer.text);
   const byLink = ctx.actor.type === 'link' && ctx.channel === 'web';
-  return settleBeforeDeadline(db, ctx, { workspaceId: ctx.workspaceId }, id, links, (current) => {
-    if (byLink && !LINK_DECIDES.has(current.channel)) fail('forbidden', `This question was sent by ${current.channel}: answer it there`);
-    if (!current.options.includes(answer.choice)) {
-      invalid([{ field: 'choice', message: `must be one of ${current.options.map((o) => JSON.stringify(o)).join(', ')}` }]);
-    }
-    if (answer.text && !current.allow_text_response) invalid([{ field: 'text', message: 'this approval does not take a text response' }]);
-    return { status: 'responded', response_choice: answer.choice, response_text: answer.text || null, responder: json(responder) };
-  }, {
-    to: { status: 'responded', response_choice: answer.choice, response_text: answer.text || null, responder },
-    valid: sql<SqlBool>`options @> ${json([answer.choice])}::jsonb ${answer.text ? sql`and allow_text_response` : sql``} ${byLink ? sql`and channel = any(${[...LINK_DECIDES]}::text[])` : sql``}`,
-  });
+  return settleBeforeDeadline(
+    db,
+    ctx,
+    { workspaceId: ctx.workspaceId },
+    id,
+    links,
+    (current) => {
+      if (byLink && !LINK_DECIDES.has(current.channel))
+        fail('forbidden', `This question was sent by ${current.channel}: answer it there`);
+      if (!current.options.includes(answer.choice)) {
+        invalid([
+          { field: 'choice', message: `must be one of ${current.options.map((o) => JSON.stringify(o)).join(', ')}` },
+        ]);
+      }
+      if (answer.text && !current.allow_text_response)
+        invalid([{ field: 'text', message: 'this approval does not take a text response' }]);
+      return {
+        status: 'responded',
+        response_choice: answer.choice,
+        response_text: answer.text || null,
+        responder: json(responder),
+      };
+    },
+    {
+      to: { status: 'responded', response_choice: answer.choice, response_text: answer.text || null, responder },
+      valid: sql<SqlBool>`options @> ${json([answer.choice])}::jsonb ${answer.text ? sql`and allow_text_response` : sql``} ${byLink ? sql`and channel = any(${[...LINK_DECIDES]}::text[])` : sql``}`,
+    },
+  );
 }
 
 /** The asking agent withdraws its own question, or an approver (or above) withdraws any. Like an
@@ -209,7 +261,11 @@ export async function readApproval(db: Db, scope: Scope, id: string, links: Link
   return findApproval(db, scope, id);
 }
 
-const TIMEOUT_CTX = (workspaceId: string): Ctx => ({ workspaceId, channel: 'system', actor: { type: 'system', id: null, display: 'timeout' } });
+const TIMEOUT_CTX = (workspaceId: string): Ctx => ({
+  workspaceId,
+  channel: 'system',
+  actor: { type: 'system', id: null, display: 'timeout' },
+});
 
 /** Times out one approval if it is pending and due. Returns undefined when there was nothing to do. */
 export async function expireApproval(db: Db, id: string, links: Links): Promise<ApprovalView | undefined> {
@@ -228,7 +284,13 @@ export async function expireApprovals(db: Db, ids: string[], links: Links): Prom
     const now = new Date();
     const rows = await tx
       .updateTable('approvals')
-      .set((eb) => ({ status: 'timed_out', response_choice: eb.ref('timeout_default'), via_timeout: true, response_at: now, updated_at: now }))
+      .set((eb) => ({
+        status: 'timed_out',
+        response_choice: eb.ref('timeout_default'),
+        via_timeout: true,
+        response_at: now,
+        updated_at: now,
+      }))
       .where('id', 'in', ids)
       .where('status', '=', 'pending')
       .where('expires_at', '<=', now)

@@ -10,7 +10,11 @@ const EMAIL = z.email();
 const UUID = z.uuid();
 
 /** Why `recipient` cannot be an address on `channel`, or undefined if it can. */
-export function recipientProblem(channel: (typeof CHANNELS)[number], recipient: string, opts: { allowHttp?: boolean } = {}): string | undefined {
+export function recipientProblem(
+  channel: (typeof CHANNELS)[number],
+  recipient: string,
+  opts: { allowHttp?: boolean } = {},
+): string | undefined {
   switch (channel) {
     case 'sms':
       return E164.test(recipient) ? undefined : 'must be an E.164 phone number such as +15551234567 for channel sms';
@@ -18,7 +22,8 @@ export function recipientProblem(channel: (typeof CHANNELS)[number], recipient: 
       return EMAIL.safeParse(recipient).success ? undefined : 'must be an email address for channel email';
     case 'slack':
       // Plain http only where private targets are allowed too (development, tests).
-      return /^[CDGUW][A-Z0-9]{2,}$/.test(recipient) || (opts.allowHttp ? /^https?:\/\/\S+$/ : /^https:\/\/\S+$/).test(recipient)
+      return /^[CDGUW][A-Z0-9]{2,}$/.test(recipient) ||
+        (opts.allowHttp ? /^https?:\/\/\S+$/ : /^https:\/\/\S+$/).test(recipient)
         ? undefined
         : 'must be a Slack channel or user ID (C…, U…) or an incoming-webhook URL for channel slack';
     case 'telegram':
@@ -57,7 +62,10 @@ export function pauseRequestSchema(maxTimeoutHours: number, opts: { allowHttp?: 
         .record(z.string(), z.unknown())
         .nullable()
         .default(null)
-        .refine((m) => m === null || Buffer.byteLength(JSON.stringify(m)) <= METADATA_LIMIT, 'must be at most 16 KiB as JSON'),
+        .refine(
+          (m) => m === null || Buffer.byteLength(JSON.stringify(m)) <= METADATA_LIMIT,
+          'must be at most 16 KiB as JSON',
+        ),
     })
     .strict()
     .superRefine((r, ctx) => {
@@ -67,7 +75,11 @@ export function pauseRequestSchema(maxTimeoutHours: number, opts: { allowHttp?: 
         ctx.addIssue({ code: 'custom', path: ['timeout_default'], message: 'must be one of options (or null)' });
       }
       if (r.timeout_hours !== undefined && r.timeout_seconds !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['timeout_seconds'], message: 'give either timeout_hours or timeout_seconds, not both' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['timeout_seconds'],
+          message: 'give either timeout_hours or timeout_seconds, not both',
+        });
       }
     });
 }

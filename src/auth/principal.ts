@@ -70,7 +70,12 @@ export async function authenticate(db: Db, key: string): Promise<Principal | und
 export function ctxFor(principal: Principal, channel: Channel): Ctx {
   if (principal.kind === 'member') {
     const m = principal.member;
-    return { workspaceId: principal.workspaceId, channel, role: m.role, actor: { type: 'member', id: m.id, display: m.display_name ?? m.email } };
+    return {
+      workspaceId: principal.workspaceId,
+      channel,
+      role: m.role,
+      actor: { type: 'member', id: m.id, display: m.display_name ?? m.email },
+    };
   }
   const a = principal.agent;
   return { workspaceId: principal.workspaceId, channel, actor: { type: 'agent', id: a.id, display: a.name } };

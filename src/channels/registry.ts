@@ -10,11 +10,17 @@ import { telegramAdapter } from './telegram/adapter.js';
 
 export type { ChannelAdapter } from './adapter.js';
 
-export const adapters: Partial<Record<ApprovalChannel, ChannelAdapter>> = { slack: slackAdapter, telegram: telegramAdapter, sms: smsAdapter, email: emailAdapter };
+export const adapters: Partial<Record<ApprovalChannel, ChannelAdapter>> = {
+  slack: slackAdapter,
+  telegram: telegramAdapter,
+  sms: smsAdapter,
+  email: emailAdapter,
+};
 
 /** `web` needs nothing: the question is answered on the response page or through the API. */
 export function availableChannels(config: Config): Set<ApprovalChannel> {
   const out = new Set<ApprovalChannel>(['web']);
-  for (const [name, adapter] of Object.entries(adapters)) if (adapter.configured(config)) out.add(name as ApprovalChannel);
+  for (const [name, adapter] of Object.entries(adapters))
+    if (adapter.configured(config)) out.add(name as ApprovalChannel);
   return out;
 }

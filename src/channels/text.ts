@@ -6,7 +6,8 @@ import type { ApprovalRow } from '../db/schema.js';
 export const escapeMarkup = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** Escaped text cut to `max` characters (with …), never inside an entity. */
-export const clip = (escaped: string, max: number) => (escaped.length <= max ? escaped : `${escaped.slice(0, max - 1).replace(/&[a-z]*$/, '')}…`);
+export const clip = (escaped: string, max: number) =>
+  escaped.length <= max ? escaped : `${escaped.slice(0, max - 1).replace(/&[a-z]*$/, '')}…`;
 
 /** The approval's metadata fields that read well as text (scalars), the first `most` of them. */
 export function scalarMetadata(row: Pick<ApprovalRow, 'metadata'>, most: number): [string, string][] {

@@ -64,10 +64,17 @@ export function targetOf(name: CommandName, args: string[]): Target {
 export type Running = Exclude<Acting, { refusal: string }> & { args: string[] };
 
 /** Who runs this command, in which workspace, with what words. */
-export async function whoRuns(db: Db, identity: Identity, name: CommandName, args: string[]): Promise<Running | { refusal: string }> {
+export async function whoRuns(
+  db: Db,
+  identity: Identity,
+  name: CommandName,
+  args: string[],
+): Promise<Running | { refusal: string }> {
   const target = targetOf(name, args);
   const spelling = spellingFor(identity);
-  const who = await actingFor(db, identity, target.workspace, (label) => spelling.command(name, target.withWorkspace(label)));
+  const who = await actingFor(db, identity, target.workspace, (label) =>
+    spelling.command(name, target.withWorkspace(label)),
+  );
   return 'refusal' in who ? who : { ...who, args: target.args };
 }
 
@@ -83,7 +90,9 @@ export function answerIn(who: Running, run: Promise<string>): Promise<string> {
 
 /** What a chat surface says when a command or an answer fails: a refusal as the core words it. */
 export function sayError(err: unknown): string {
-  return err instanceof LeashError ? err.message : 'Something went wrong on our side; nothing was changed. Try again in a moment.';
+  return err instanceof LeashError
+    ? err.message
+    : 'Something went wrong on our side; nothing was changed. Try again in a moment.';
 }
 
 /** Runs a command for a reply: its text, or what went wrong. */
@@ -117,9 +126,14 @@ export function agentLine(a: AgentView): string {
   const parts = [`${a.name}: ${a.status}`];
   if (a.pause) {
     parts[0] += ` (${a.pause.mode})`;
-    parts.push(`since ${ago(new Date(a.pause.since))} ago by ${a.pause.by?.display ?? 'someone'}${a.pause.reason ? `: ${a.pause.reason}` : ''}`);
+    parts.push(
+      `since ${ago(new Date(a.pause.since))} ago by ${a.pause.by?.display ?? 'someone'}${a.pause.reason ? `: ${a.pause.reason}` : ''}`,
+    );
   }
-  if (a.backlog.undelivered > 0) parts.push(`${a.backlog.undelivered} undelivered${a.backlog.oldest_at ? `, oldest ${ago(new Date(a.backlog.oldest_at))} old` : ''}`);
+  if (a.backlog.undelivered > 0)
+    parts.push(
+      `${a.backlog.undelivered} undelivered${a.backlog.oldest_at ? `, oldest ${ago(new Date(a.backlog.oldest_at))} old` : ''}`,
+    );
   parts.push(a.presence);
   return parts.join(' · ');
 }
@@ -132,7 +146,10 @@ export async function pauseCommand(deps: CommandDeps, ctx: Ctx, args: string[], 
   const mode = explicit ? maybeMode : 'send';
   const reason = (explicit ? rest : [maybeMode, ...rest]).filter(Boolean).join(' ').slice(0, 500) || null;
   const a = await pauseAgent(deps.db, ctx, name, { mode, reason });
-  const hold = mode === 'full' ? 'Its outbound messages are refused and inbound ones are held until unpause.' : 'Its outbound messages are refused; inbound ones still flow.';
+  const hold =
+    mode === 'full'
+      ? 'Its outbound messages are refused and inbound ones are held until unpause.'
+      : 'Its outbound messages are refused; inbound ones still flow.';
   return `Paused ${a.name} (${mode})${reason ? ` — ${reason}` : ''}. ${hold}\n${agentLine(a)}`;
 }
 
@@ -150,11 +167,21 @@ export async function stopCommand(deps: CommandDeps, ctx: Ctx, args: string[], p
   if (!name || extra || (flag !== undefined && flag !== 'force')) usage(prefix, 'stop');
   const graceful = flag !== 'force';
   try {
-    const a = await stopAgent(deps.db, deps.notifier, ctx, name, { graceful, timeout: CHAT_STOP_TIMEOUT_MS }, deps.approvals);
+    const a = await stopAgent(
+      deps.db,
+      deps.notifier,
+      ctx,
+      name,
+      { graceful, timeout: CHAT_STOP_TIMEOUT_MS },
+      deps.approvals,
+    );
     return `Stopped ${a.name}${graceful ? '' : ' (forced)'}.\n${agentLine(a)}`;
   } catch (err) {
     if (err instanceof LeashError && err.code === 'graceful_timeout') {
-      throw new LeashError('graceful_timeout', `${name} did not confirm the stop within ${CHAT_STOP_TIMEOUT_MS / 1000} s; it stays stopping. Force it with: ${prefix}stop ${name} force`);
+      throw new LeashError(
+        'graceful_timeout',
+        `${name} did not confirm the stop within ${CHAT_STOP_TIMEOUT_MS / 1000} s; it stays stopping. Force it with: ${prefix}stop ${name} force`,
+      );
     }
     throw err;
   }
@@ -168,8 +195,18 @@ export async function statusCommand(deps: CommandDeps, ctx: Ctx, args: string[],
     const counts = await deps.db
       .selectFrom('agents as a')
       .select((eb) => [
-        eb.selectFrom('sessions').select(eb.fn.countAll<string>().as('n')).where('agent_id', '=', row.id).where('status', 'in', ['running', 'paused']).as('sessions'),
-        eb.selectFrom('approvals').select(eb.fn.countAll<string>().as('n')).where('agent_id', '=', row.id).where('status', '=', 'pending').as('approvals'),
+        eb
+          .selectFrom('sessions')
+          .select(eb.fn.countAll<string>().as('n'))
+          .where('agent_id', '=', row.id)
+          .where('status', 'in', ['running', 'paused'])
+          .as('sessions'),
+        eb
+          .selectFrom('approvals')
+          .select(eb.fn.countAll<string>().as('n'))
+          .where('agent_id', '=', row.id)
+          .where('status', '=', 'pending')
+          .as('approvals'),
       ])
       .where('a.id', '=', row.id)
       .executeTakeFirstOrThrow();

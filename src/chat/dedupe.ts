@@ -13,7 +13,12 @@ import { isDatabaseUnavailable, type Db } from '../db/index.js';
 
 /** True the first time (source, key) is seen; false ever after (until pruned, after 7 days). */
 export async function firstTime(db: Db, source: string, key: string): Promise<boolean> {
-  const row = await db.insertInto('inbound_requests').values({ source, key }).onConflict((oc) => oc.doNothing()).returning('key').executeTakeFirst();
+  const row = await db
+    .insertInto('inbound_requests')
+    .values({ source, key })
+    .onConflict((oc) => oc.doNothing())
+    .returning('key')
+    .executeTakeFirst();
   return row !== undefined;
 }
 
@@ -50,7 +55,11 @@ interface InboundDeps {
 }
 
 /** Records the request as seen, runs `handle`, and classifies a failure (see the top of this file). */
-export async function handleOnce(deps: InboundDeps, inbound: Inbound, handle: () => Promise<unknown>): Promise<Outcome> {
+export async function handleOnce(
+  deps: InboundDeps,
+  inbound: Inbound,
+  handle: () => Promise<unknown>,
+): Promise<Outcome> {
   try {
     if (!(await claim(deps.db, inbound))) return 'duplicate';
   } catch (err) {
@@ -78,7 +87,10 @@ async function failed(deps: InboundDeps, inbound: Inbound, err: unknown, claimed
     return 'rejected';
   }
   if (claimed && !(await forget(deps.db, inbound))) {
-    deps.log.error(context, `${inbound.what} failed and could not be forgotten: a retry of it will be taken for a duplicate`);
+    deps.log.error(
+      context,
+      `${inbound.what} failed and could not be forgotten: a retry of it will be taken for a duplicate`,
+    );
   } else {
     deps.log.warn(context, `${inbound.what} failed for now: to be retried`);
   }
@@ -119,7 +131,8 @@ const NETWORK_CODES = new Set([
   'UND_ERR_SOCKET',
 ]);
 
-const isNetworkError = (err: unknown) => typeof (err as { code?: unknown } | null)?.code === 'string' && NETWORK_CODES.has((err as { code: string }).code);
+const isNetworkError = (err: unknown) =>
+  typeof (err as { code?: unknown } | null)?.code === 'string' && NETWORK_CODES.has((err as { code: string }).code);
 
 /** Handling failed for a reason that may pass: the database, the network, or the vendor's own word. */
 export function isTransient(err: unknown, vendorUnavailable: (err: unknown) => boolean = () => false): boolean {
@@ -135,7 +148,8 @@ function* causes(err: unknown, depth = 0): Generator<unknown> {
   if (typeof err !== 'object') return;
   const e = err as { cause?: unknown; error?: unknown; original?: unknown; originals?: unknown; errors?: unknown };
   for (const inner of [e.cause, e.error, e.original]) yield* causes(inner, depth + 1);
-  for (const list of [e.originals, e.errors]) if (Array.isArray(list)) for (const inner of list) yield* causes(inner, depth + 1);
+  for (const list of [e.originals, e.errors])
+    if (Array.isArray(list)) for (const inner of list) yield* causes(inner, depth + 1);
 }
 
 const summary = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err));

@@ -27,7 +27,12 @@ export function notConfirmed(identity: Identity, scope = 'a Leash member'): stri
 }
 
 function acting(holder: Holder, identity: Identity, workspace: Place, several: boolean): Acting {
-  const ctx: Ctx = { workspaceId: holder.workspace_id, channel: surfaceOf(identity), role: holder.role, actor: { type: 'member', id: holder.id, display: holder.display_name ?? holder.email } };
+  const ctx: Ctx = {
+    workspaceId: holder.workspace_id,
+    channel: surfaceOf(identity),
+    role: holder.role,
+    actor: { type: 'member', id: holder.id, display: holder.display_name ?? holder.email },
+  };
   return { member: holder, ctx, workspace, several };
 }
 
@@ -62,8 +67,13 @@ export function named(places: Places, word: string): { holder: Holder } | { refu
     ? holders.filter((h) => h.workspace_id === word.toLowerCase())
     : holders.filter((h) => handle !== '' && workspaceHandle(h.workspace_name) === handle);
   if (found.length === 1) return { holder: found[0]! };
-  if (found.length > 1) return { refusal: `“${word}” names ${found.length} of your workspaces, so nothing was changed: name one by its id (${found.map((h) => h.workspace_id).join(', ')}).` };
-  return { refusal: `None of your Leash workspaces is called “${word}” (yours: ${places.list}), so nothing was changed.` };
+  if (found.length > 1)
+    return {
+      refusal: `“${word}” names ${found.length} of your workspaces, so nothing was changed: name one by its id (${found.map((h) => h.workspace_id).join(', ')}).`,
+    };
+  return {
+    refusal: `None of your Leash workspaces is called “${word}” (yours: ${places.list}), so nothing was changed.`,
+  };
 }
 
 /** Who acts on something of `workspaceId`, such as an approval: the identity's confirmed member
@@ -71,7 +81,12 @@ export function named(places: Places, word: string): { holder: Holder } | { refu
 export async function actingIn(db: Db, identity: Identity, workspaceId: string): Promise<Acting> {
   const [holder] = await confirmedHolders(db, identity, workspaceId);
   if (!holder) return { refusal: notConfirmed(identity, 'this workspace') };
-  return acting(holder, identity, { id: holder.workspace_id, label: placesFrom([holder]).label(holder.workspace_id) }, false);
+  return acting(
+    holder,
+    identity,
+    { id: holder.workspace_id, label: placesFrom([holder]).label(holder.workspace_id) },
+    false,
+  );
 }
 
 /**
@@ -80,7 +95,12 @@ export async function actingIn(db: Db, identity: Identity, workspaceId: string):
  * and no choice the refusal lists the person's own workspaces and both ways out; `example` spells
  * the command with a workspace put in.
  */
-export async function actingFor(db: Db, identity: Identity, word: string | undefined, example: (label: string) => string): Promise<Acting> {
+export async function actingFor(
+  db: Db,
+  identity: Identity,
+  word: string | undefined,
+  example: (label: string) => string,
+): Promise<Acting> {
   const places = await placesOf(db, identity);
   const { holders } = places;
   if (holders.length === 0) return { refusal: notConfirmed(identity) };

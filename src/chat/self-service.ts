@@ -10,7 +10,8 @@ import { spellingFor } from './surfaces.js';
 
 /** `link CODE`, sent from the identity itself: sets it on the code's member and confirms it. */
 export async function linkCommand(db: Db, identity: Identity, args: string[]): Promise<string> {
-  if (args.length !== 1) return `Usage: ${spellingFor(identity).link} <code> (get a code with POST /v1/members/me/link-codes)`;
+  if (args.length !== 1)
+    return `Usage: ${spellingFor(identity).link} <code> (get a code with POST /v1/members/me/link-codes)`;
   return answerOf(link(db, identity, args[0]!));
 }
 
@@ -59,7 +60,8 @@ async function showDefault(db: Db, identity: Identity, places: Places): Promise<
 
 async function forgetDefault(db: Db, identity: Identity, places: Places): Promise<string> {
   await chooseDefault(db, identity, null);
-  if (places.holders.length === 1) return `No default workspace now. Your commands go to ${places.list}, your only workspace.`;
+  if (places.holders.length === 1)
+    return `No default workspace now. Your commands go to ${places.list}, your only workspace.`;
   const example = spellingFor(identity).command('pause', `${places.label(places.holders[0]!.workspace_id)}/<agent>`);
   return `No default workspace now. Commands must name one of yours (${places.list}), e.g. ${example}.`;
 }

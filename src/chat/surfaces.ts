@@ -24,8 +24,22 @@ const slash = (name: string, rest?: string) => `/${name}${rest ? ` ${rest}` : ''
 const SMS_WORD: Record<string, string> = { stop: 'HALT' };
 
 const SPELLING: Record<Surface, Spelling> = {
-  slack: { yours: 'Your Slack account', self: 'this Slack account', command: slash, link: '/leash link', use: '/leash use', here: 'here' },
-  telegram: { yours: 'Your Telegram account', self: 'this Telegram account', command: slash, link: '/link', use: '/use', here: 'here' },
+  slack: {
+    yours: 'Your Slack account',
+    self: 'this Slack account',
+    command: slash,
+    link: '/leash link',
+    use: '/leash use',
+    here: 'here',
+  },
+  telegram: {
+    yours: 'Your Telegram account',
+    self: 'this Telegram account',
+    command: slash,
+    link: '/link',
+    use: '/use',
+    here: 'here',
+  },
   sms: {
     yours: 'This phone number',
     self: 'this phone number',

@@ -21,7 +21,8 @@ async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
   }
 }
 
-const print = (json: boolean, value: unknown, text: string) => console.log(json ? JSON.stringify(value, null, 2) : text);
+const print = (json: boolean, value: unknown, text: string) =>
+  console.log(json ? JSON.stringify(value, null, 2) : text);
 
 const program = new Command('leash').description('Leash: the control hub for AI agents').showHelpAfterError();
 
@@ -60,22 +61,29 @@ agent
   .option('--display-name <text>', 'a human-friendly name')
   .option('--delivery-url <url>', 'where Leash POSTs events for this agent')
   .option('--json', 'print {"agent", "api_key", "delivery_secret"?}')
-  .action(async (o: { workspace: string; name: string; displayName?: string; deliveryUrl?: string; json?: boolean }) => {
-    if (!isUuid(o.workspace)) throw new LeashError('invalid_request', 'workspace: must be a workspace id (leash init prints it)');
-    const config = loadConfig();
-    const out = await withDb(async (db) => {
-      const ws = await db.selectFrom('workspaces').select('id').where('id', '=', o.workspace).executeTakeFirst();
-      if (!ws) throw new LeashError('not_found', `Workspace ${o.workspace} not found`);
-      return createAgent(
-        db,
-        operatorCtx(ws.id),
-        { name: o.name, display_name: o.displayName, delivery_url: o.deliveryUrl },
-        { allowPrivateUrls: config.allowPrivateUrls },
+  .action(
+    async (o: { workspace: string; name: string; displayName?: string; deliveryUrl?: string; json?: boolean }) => {
+      if (!isUuid(o.workspace))
+        throw new LeashError('invalid_request', 'workspace: must be a workspace id (leash init prints it)');
+      const config = loadConfig();
+      const out = await withDb(async (db) => {
+        const ws = await db.selectFrom('workspaces').select('id').where('id', '=', o.workspace).executeTakeFirst();
+        if (!ws) throw new LeashError('not_found', `Workspace ${o.workspace} not found`);
+        return createAgent(
+          db,
+          operatorCtx(ws.id),
+          { name: o.name, display_name: o.displayName, delivery_url: o.deliveryUrl },
+          { allowPrivateUrls: config.allowPrivateUrls },
+        );
+      });
+      const secret = out.delivery_secret ? `\nDelivery secret (shown once):\n  ${out.delivery_secret}` : '';
+      print(
+        !!o.json,
+        out,
+        `Agent ${out.agent.name} created (${out.agent.id}).\n\nAPI key (shown once):\n  ${out.api_key}${secret}`,
       );
-    });
-    const secret = out.delivery_secret ? `\nDelivery secret (shown once):\n  ${out.delivery_secret}` : '';
-    print(!!o.json, out, `Agent ${out.agent.name} created (${out.agent.id}).\n\nAPI key (shown once):\n  ${out.api_key}${secret}`);
-  });
+    },
+  );
 
 program
   .command('status')
@@ -83,7 +91,8 @@ program
   .option('--workspace <id>', 'only this workspace')
   .option('--json', 'print JSON')
   .action(async (o: { workspace?: string; json?: boolean }) => {
-    if (o.workspace && !isUuid(o.workspace)) throw new LeashError('invalid_request', 'workspace: must be a workspace id');
+    if (o.workspace && !isUuid(o.workspace))
+      throw new LeashError('invalid_request', 'workspace: must be a workspace id');
     const rows = await withDb((db) => overview(db, o.workspace));
     if (o.json) return print(true, rows, '');
     if (rows.length === 0) {
@@ -104,9 +113,13 @@ program
   .action(async () => {
     const config = loadConfig();
     const { botToken, webhookSecret } = config.telegram;
-    if (!botToken || !webhookSecret) throw new LeashError('invalid_request', 'set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET first');
+    if (!botToken || !webhookSecret)
+      throw new LeashError('invalid_request', 'set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET first');
     const url = `${config.publicUrl}/telegram/webhook`;
-    await telegramApi(config).setWebhook(url, { secret_token: webhookSecret, allowed_updates: ['message', 'callback_query'] });
+    await telegramApi(config).setWebhook(url, {
+      secret_token: webhookSecret,
+      allowed_updates: ['message', 'callback_query'],
+    });
     console.log(`Telegram will send updates to ${url}`);
   });
 

@@ -17,8 +17,26 @@ import { LeashError } from '../errors.js';
 import { sendPage } from '../http/pages/layout.js';
 import { cancelSession, pauseSession, resumeSession } from '../sessions/sessions.js';
 import { redeliver } from '../webhooks/endpoints.js';
-import { createLoginLinks, dashboardCtx, memberOfSession, SESSION_COOKIE, SESSION_MS, signInWithKey, signInWithLink, signOut } from './sign-in.js';
-import { agentPage, agentsPage, approvalsPage, confirmLinkPage, loginPage, membersPage, webhooksPage, type Frame } from './views.js';
+import {
+  createLoginLinks,
+  dashboardCtx,
+  memberOfSession,
+  SESSION_COOKIE,
+  SESSION_MS,
+  signInWithKey,
+  signInWithLink,
+  signOut,
+} from './sign-in.js';
+import {
+  agentPage,
+  agentsPage,
+  approvalsPage,
+  confirmLinkPage,
+  loginPage,
+  membersPage,
+  webhooksPage,
+  type Frame,
+} from './views.js';
 
 const LIVE_JS = `// Refreshes the live part of a dashboard page every 3 s, unless you are typing in it.
 const live = document.getElementById('live');
@@ -36,12 +54,15 @@ type Body = Record<string, string | undefined>;
 export function registerDashboard(app: FastifyInstance, deps: Deps) {
   const { db, config } = deps;
   const secure = config.publicUrl.startsWith('https:');
-  const csrf = (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => app.csrfProtection(req, reply, done);
+  const csrf = (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) =>
+    app.csrfProtection(req, reply, done);
 
-  const who = async (req: FastifyRequest): Promise<Member | undefined> => memberOfSession(db, req.cookies[SESSION_COOKIE]);
+  const who = async (req: FastifyRequest): Promise<Member | undefined> =>
+    memberOfSession(db, req.cookies[SESSION_COOKIE]);
   // A notice travels in the redirect's query string, signed, so nobody can put words on our pages
   // with a crafted link.
-  const sign = (kind: string, text: string) => createHmac('sha256', config.secret).update(`dashboard-notice ${kind} ${text}`).digest('base64url').slice(0, 22);
+  const sign = (kind: string, text: string) =>
+    createHmac('sha256', config.secret).update(`dashboard-notice ${kind} ${text}`).digest('base64url').slice(0, 22);
   const noticeOf = (req: FastifyRequest): Frame['notice'] => {
     const q = req.query as { notice?: string; error?: string; sig?: string };
     const kind = q.error !== undefined ? 'error' : 'notice';
@@ -55,13 +76,29 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
   };
   const signedIn = async (req: FastifyRequest, reply: FastifyReply, token: string) => {
     await signOut(db, req.cookies[SESSION_COOKIE]);
-    return reply.setCookie(SESSION_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: SESSION_MS / 1000 }).code(303).header('location', '/').send();
+    return reply
+      .setCookie(SESSION_COOKIE, token, {
+        path: '/',
+        httpOnly: true,
+        sameSite: 'lax',
+        secure,
+        maxAge: SESSION_MS / 1000,
+      })
+      .code(303)
+      .header('location', '/')
+      .send();
   };
   const back = (reply: FastifyReply, to: string, key: 'notice' | 'error', text: string) =>
-    reply.code(303).header('location', `${to}?${key}=${encodeURIComponent(text)}&sig=${sign(key, text)}`).send();
+    reply
+      .code(303)
+      .header('location', `${to}?${key}=${encodeURIComponent(text)}&sig=${sign(key, text)}`)
+      .send();
 
   /** A signed-in page; anyone else goes to /login. */
-  const view = (path: string, render: (member: Member, req: FastifyRequest, reply: FastifyReply) => Promise<ReturnType<typeof agentsPage>>) =>
+  const view = (
+    path: string,
+    render: (member: Member, req: FastifyRequest, reply: FastifyReply) => Promise<ReturnType<typeof agentsPage>>,
+  ) =>
     app.get(path, { config: { html: true }, schema: { hide: true } }, async (req, reply) => {
       const member = await who(req);
       if (!member) return reply.code(303).header('location', '/login').send();
@@ -86,11 +123,17 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
       }
     });
 
-  app.get('/dashboard.js', { schema: { hide: true } }, async (_req, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(LIVE_JS));
+  app.get('/dashboard.js', { schema: { hide: true } }, async (_req, reply) =>
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(LIVE_JS),
+  );
 
   // Sign-in.
   app.get('/login', { config: { html: true }, schema: { hide: true } }, async (req, reply) => {
-    return sendPage(reply, 200, loginPage(reply.generateCsrf(), noticeOf(req)?.text, Boolean(config.email.smtpUrl && config.email.from)));
+    return sendPage(
+      reply,
+      200,
+      loginPage(reply.generateCsrf(), noticeOf(req)?.text, Boolean(config.email.smtpUrl && config.email.from)),
+    );
   });
   app.post('/login', { config: { html: true }, schema: { hide: true }, preHandler: csrf }, async (req, reply) => {
     // A bad key here counts against the address as on the API, so the form is no way around that limit.
@@ -112,7 +155,12 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
           const transport = nodemailer.createTransport(smtpUrl);
           for (const { member, token } of links) {
             const url = `${config.publicUrl}/login/${token}`;
-            await transport.sendMail({ from: config.email.from, to: member.email, subject: 'Your Leash sign-in link', text: `Sign in to Leash (valid 15 minutes, once):\n\n${url}\n\nIf you did not ask for this, ignore this email.` });
+            await transport.sendMail({
+              from: config.email.from,
+              to: member.email,
+              subject: 'Your Leash sign-in link',
+              text: `Sign in to Leash (valid 15 minutes, once):\n\n${url}\n\nIf you did not ask for this, ignore this email.`,
+            });
           }
         })
         .catch((err) => deps.log.warn({ err: err.message }, 'sign-in email failed'));
@@ -122,44 +170,114 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
   });
   // Opening the emailed link asks to continue (mail scanners open links; a GET never signs in).
   app.get('/login/:token', { config: { html: true }, schema: { hide: true } }, async (req, reply) =>
-    sendPage(reply, 200, confirmLinkPage(reply.generateCsrf(), `/login/${encodeURIComponent((req.params as { token: string }).token)}`)),
+    sendPage(
+      reply,
+      200,
+      confirmLinkPage(reply.generateCsrf(), `/login/${encodeURIComponent((req.params as { token: string }).token)}`),
+    ),
   );
-  app.post('/login/:token', { config: { html: true }, schema: { hide: true }, preHandler: csrf }, async (req, reply) => {
-    const token = await signInWithLink(db, (req.params as { token: string }).token);
-    if (!token) return sendPage(reply, 401, loginPage(reply.generateCsrf(), 'That sign-in link is used or expired; ask for a new one.'));
-    return signedIn(req, reply, token);
-  });
+  app.post(
+    '/login/:token',
+    { config: { html: true }, schema: { hide: true }, preHandler: csrf },
+    async (req, reply) => {
+      const token = await signInWithLink(db, (req.params as { token: string }).token);
+      if (!token)
+        return sendPage(
+          reply,
+          401,
+          loginPage(reply.generateCsrf(), 'That sign-in link is used or expired; ask for a new one.'),
+        );
+      return signedIn(req, reply, token);
+    },
+  );
   app.post('/logout', { config: { html: true }, schema: { hide: true }, preHandler: csrf }, async (req, reply) => {
     await signOut(db, req.cookies[SESSION_COOKIE]);
-    return reply.clearCookie(SESSION_COOKIE, { path: '/' }).clearCookie('_csrf', { path: '/' }).code(303).header('location', '/login').send();
+    return reply
+      .clearCookie(SESSION_COOKIE, { path: '/' })
+      .clearCookie('_csrf', { path: '/' })
+      .code(303)
+      .header('location', '/login')
+      .send();
   });
 
   // Pages.
   view('/', async (member, req, reply) => {
-    const rows = await db.selectFrom('agents').selectAll().where('workspace_id', '=', member.workspace_id).where('deleted_at', 'is', null).orderBy('name').limit(500).execute();
+    const rows = await db
+      .selectFrom('agents')
+      .selectAll()
+      .where('workspace_id', '=', member.workspace_id)
+      .where('deleted_at', 'is', null)
+      .orderBy('name')
+      .limit(500)
+      .execute();
     return agentsPage(frame(reply, member, req), rows.map(agentView));
   });
   view('/agents/:id', async (member, req, reply) => {
     const row = await findAgent(db, member.workspace_id, (req.params as { id: string }).id);
-    const sessions = await db.selectFrom('sessions').selectAll().where('agent_id', '=', row.id).orderBy('id', 'desc').limit(20).execute();
-    const activity = await db.selectFrom('activity').selectAll().where('agent_id', '=', row.id).orderBy('id', 'desc').limit(50).execute();
+    const sessions = await db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('agent_id', '=', row.id)
+      .orderBy('id', 'desc')
+      .limit(20)
+      .execute();
+    const activity = await db
+      .selectFrom('activity')
+      .selectAll()
+      .where('agent_id', '=', row.id)
+      .orderBy('id', 'desc')
+      .limit(50)
+      .execute();
     return agentPage(frame(reply, member, req, 'agent'), agentView(row), sessions, activity);
   });
   view('/approvals', async (member, req, reply) => {
-    const rows = await db.selectFrom('approvals').selectAll().where('workspace_id', '=', member.workspace_id).where('status', '=', 'pending').orderBy('expires_at').limit(100).execute();
-    return approvalsPage(frame(reply, member, req), await withDelivery(db, rows), await agentNames(db, rows.map((r) => r.agent_id)));
+    const rows = await db
+      .selectFrom('approvals')
+      .selectAll()
+      .where('workspace_id', '=', member.workspace_id)
+      .where('status', '=', 'pending')
+      .orderBy('expires_at')
+      .limit(100)
+      .execute();
+    return approvalsPage(
+      frame(reply, member, req),
+      await withDelivery(db, rows),
+      await agentNames(
+        db,
+        rows.map((r) => r.agent_id),
+      ),
+    );
   });
   view('/members', async (member, req, reply) => {
-    const rows = await db.selectFrom('members').selectAll().where('workspace_id', '=', member.workspace_id).orderBy('email').limit(500).execute();
+    const rows = await db
+      .selectFrom('members')
+      .selectAll()
+      .where('workspace_id', '=', member.workspace_id)
+      .orderBy('email')
+      .limit(500)
+      .execute();
     return membersPage(frame(reply, member, req), rows);
   });
   view('/webhooks', async (member, req, reply) => {
     // Endpoint URLs often carry tokens: owners only, as in the API.
     requireRole(dashboardCtx(member), 'owner');
-    const endpoints = await db.selectFrom('webhook_endpoints').selectAll().where('workspace_id', '=', member.workspace_id).where('deleted_at', 'is', null).orderBy('created_at').execute();
+    const endpoints = await db
+      .selectFrom('webhook_endpoints')
+      .selectAll()
+      .where('workspace_id', '=', member.workspace_id)
+      .where('deleted_at', 'is', null)
+      .orderBy('created_at')
+      .execute();
     const out = [];
     for (const e of endpoints) {
-      const failed = await db.selectFrom('deliveries').select(['id', 'event_type', 'attempts', 'last_error', 'updated_at']).where('endpoint_id', '=', e.id).where('status', '=', 'failed').orderBy('id', 'desc').limit(20).execute();
+      const failed = await db
+        .selectFrom('deliveries')
+        .select(['id', 'event_type', 'attempts', 'last_error', 'updated_at'])
+        .where('endpoint_id', '=', e.id)
+        .where('status', '=', 'failed')
+        .orderBy('id', 'desc')
+        .limit(20)
+        .execute();
       out.push({ id: e.id, url: e.url, events: e.events, disabled: e.disabled_reason, failed });
     }
     return webhooksPage(frame(reply, member, req), out);
@@ -167,25 +285,51 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
 
   // Actions: the same core calls as the API, as this member, on channel "dashboard".
   /** Back to the agent's page when the form was there (a fixed path, never a URL from the form). */
-  const agentTo = (req: FastifyRequest) => ((req.body as Body | undefined)?.back === 'agent' ? `/agents/${encodeURIComponent((req.params as { id: string }).id)}` : '/');
+  const agentTo = (req: FastifyRequest) =>
+    (req.body as Body | undefined)?.back === 'agent'
+      ? `/agents/${encodeURIComponent((req.params as { id: string }).id)}`
+      : '/';
   const id = (req: FastifyRequest) => (req.params as { id: string }).id;
   act('/agents/:id/pause', agentTo, async (m, req, b) => {
     if (b.mode !== 'send' && b.mode !== 'full') throw new LeashError('invalid_request', 'mode: must be send or full');
-    const a = await pauseAgent(db, dashboardCtx(m), id(req), { mode: b.mode, reason: b.reason?.trim().slice(0, 500) || null });
+    const a = await pauseAgent(db, dashboardCtx(m), id(req), {
+      mode: b.mode,
+      reason: b.reason?.trim().slice(0, 500) || null,
+    });
     return `Paused ${a.name} (${a.pause?.mode}).`;
   });
-  act('/agents/:id/unpause', agentTo, async (m, req) => `Unpaused ${(await unpauseAgent(db, dashboardCtx(m), id(req))).name}.`);
-  act('/agents/:id/start', agentTo, async (m, req) => `Started ${(await startAgent(db, dashboardCtx(m), id(req))).name}.`);
+  act(
+    '/agents/:id/unpause',
+    agentTo,
+    async (m, req) => `Unpaused ${(await unpauseAgent(db, dashboardCtx(m), id(req))).name}.`,
+  );
+  act(
+    '/agents/:id/start',
+    agentTo,
+    async (m, req) => `Started ${(await startAgent(db, dashboardCtx(m), id(req))).name}.`,
+  );
   act('/agents/:id/stop', agentTo, async (m, req, b) => {
     // A graceful stop from the dashboard waits a short while; past that the agent stays stopping
     // and the page offers Force stop.
     const graceful = b.force !== '1';
-    const a = await stopAgent(db, deps.notifier, dashboardCtx(m), id(req), { graceful, timeout: 10_000 }, deps.approvals);
+    const a = await stopAgent(
+      db,
+      deps.notifier,
+      dashboardCtx(m),
+      id(req),
+      { graceful, timeout: 10_000 },
+      deps.approvals,
+    );
     return `Stopped ${a.name}${graceful ? '' : ' (forced)'}.`;
   });
   const sessionTo = async (req: FastifyRequest, member: Member) => {
     if (!isUuid(id(req))) return '/';
-    const s = await db.selectFrom('sessions').select('agent_id').where('id', '=', id(req)).where('workspace_id', '=', member.workspace_id).executeTakeFirst();
+    const s = await db
+      .selectFrom('sessions')
+      .select('agent_id')
+      .where('id', '=', id(req))
+      .where('workspace_id', '=', member.workspace_id)
+      .executeTakeFirst();
     return s ? `/agents/${s.agent_id}` : '/';
   };
   for (const [verb, run, done] of [
@@ -198,14 +342,29 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
       return `Session ${done}.`;
     });
   }
-  act('/approvals/:id/respond', () => '/approvals', async (m, req, b) => {
-    const responder = { channel: 'dashboard', member_id: m.id, display: m.display_name ?? m.email };
-    const a = await decideApproval(db, dashboardCtx(m), id(req), { choice: b.choice ?? '' }, responder, deps.approvals);
-    return `Answered: ${a.response_choice}.`;
-  });
-  act('/webhooks/:id/deliveries/:delivery/redeliver', () => '/webhooks', async (m, req) => {
-    const p = req.params as { id: string; delivery: string };
-    await redeliver(db, dashboardCtx(m), p.id, p.delivery);
-    return 'Redelivery queued.';
-  });
+  act(
+    '/approvals/:id/respond',
+    () => '/approvals',
+    async (m, req, b) => {
+      const responder = { channel: 'dashboard', member_id: m.id, display: m.display_name ?? m.email };
+      const a = await decideApproval(
+        db,
+        dashboardCtx(m),
+        id(req),
+        { choice: b.choice ?? '' },
+        responder,
+        deps.approvals,
+      );
+      return `Answered: ${a.response_choice}.`;
+    },
+  );
+  act(
+    '/webhooks/:id/deliveries/:delivery/redeliver',
+    () => '/webhooks',
+    async (m, req) => {
+      const p = req.params as { id: string; delivery: string };
+      await redeliver(db, dashboardCtx(m), p.id, p.delivery);
+      return 'Redelivery queued.';
+    },
+  );
 }

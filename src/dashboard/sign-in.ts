@@ -16,7 +16,10 @@ const newToken = () => randomBytes(32).toString('base64url');
 
 async function startSession(db: Db, memberId: string): Promise<string> {
   const token = newToken();
-  await db.insertInto('dashboard_sessions').values({ token_hash: hash(token), member_id: memberId, expires_at: new Date(Date.now() + SESSION_MS) }).execute();
+  await db
+    .insertInto('dashboard_sessions')
+    .values({ token_hash: hash(token), member_id: memberId, expires_at: new Date(Date.now() + SESSION_MS) })
+    .execute();
   return token;
 }
 
@@ -30,7 +33,11 @@ export async function signInWithKey(db: Db, key: string): Promise<string | undef
 export async function createLoginLinks(db: Db, email: string): Promise<{ member: Member; token: string }[]> {
   // No member's address holds a NUL: nobody to send to.
   if (!isStorable(email)) return [];
-  const members = await db.selectFrom('members').selectAll().where((eb) => eb(eb.fn('lower', ['email']), '=', email.trim().toLowerCase())).execute();
+  const members = await db
+    .selectFrom('members')
+    .selectAll()
+    .where((eb) => eb(eb.fn('lower', ['email']), '=', email.trim().toLowerCase()))
+    .execute();
   const out: { member: Member; token: string }[] = [];
   for (const member of members) {
     // At most one link a minute per member: the form cannot be used to flood an inbox.
@@ -42,7 +49,10 @@ export async function createLoginLinks(db: Db, email: string): Promise<{ member:
       .executeTakeFirst();
     if (recent) continue;
     const token = newToken();
-    await db.insertInto('login_links').values({ token_hash: hash(token), member_id: member.id, expires_at: new Date(Date.now() + LINK_MS) }).execute();
+    await db
+      .insertInto('login_links')
+      .values({ token_hash: hash(token), member_id: member.id, expires_at: new Date(Date.now() + LINK_MS) })
+      .execute();
     out.push({ member, token });
   }
   return out;
@@ -77,5 +87,10 @@ export async function signOut(db: Db, token: string | undefined): Promise<void> 
 }
 
 export function dashboardCtx(m: Member): Ctx {
-  return { workspaceId: m.workspace_id, channel: 'dashboard', role: m.role, actor: { type: 'member', id: m.id, display: m.display_name ?? m.email } };
+  return {
+    workspaceId: m.workspace_id,
+    channel: 'dashboard',
+    role: m.role,
+    actor: { type: 'member', id: m.id, display: m.display_name ?? m.email },
+  };
 }

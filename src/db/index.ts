@@ -34,9 +34,24 @@ export function createDb(databaseUrl: string, options: { max?: number } = {}): D
   return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
 }
 
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006']);
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+]);
 /** node-postgres reports a dropped connection by message only. */
-const UNREACHABLE_MESSAGE = /^Connection terminated|connection error and is not queryable|Client was closed and is not queryable|timeout exceeded when trying to connect/;
+const UNREACHABLE_MESSAGE =
+  /^Connection terminated|connection error and is not queryable|Client was closed and is not queryable|timeout exceeded when trying to connect/;
 
 /** The database is down, restarting or out of connections: the request may be retried, it was
  *  not at fault. */
@@ -58,12 +73,23 @@ export async function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Prom
 /** batched() for each database handle: concurrent calls on one Db share a flush (one query, one
  *  commit); a call inside a transaction runs alone, in that transaction. A failed flush is retried
  *  item by item, unless the database is away (then every item fails as it would alone). */
-export function batchedPerDb<T, R>(flush: (db: Db, items: T[]) => Promise<R[]>, maxItems?: number): (db: Db, item: T) => Promise<R | undefined> {
+export function batchedPerDb<T, R>(
+  flush: (db: Db, items: T[]) => Promise<R[]>,
+  maxItems?: number,
+): (db: Db, item: T) => Promise<R | undefined> {
   const perDb = new WeakMap<Db, (item: T) => Promise<R | undefined>>();
   return (db, item) => {
     if (db.isTransaction) return flush(db, [item]).then((results) => results[0]);
     let run = perDb.get(db);
-    if (!run) perDb.set(db, (run = batched((items: T[]) => flush(db, items), maxItems, (err) => !isDatabaseUnavailable(err))));
+    if (!run)
+      perDb.set(
+        db,
+        (run = batched(
+          (items: T[]) => flush(db, items),
+          maxItems,
+          (err) => !isDatabaseUnavailable(err),
+        )),
+      );
     return run(item);
   };
 }

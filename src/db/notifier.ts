@@ -91,7 +91,8 @@ export class Notifier {
     this.wakers.add(waker);
     try {
       for (;;) {
-        if (this.closed) throw new LeashError('unavailable', 'Leash is restarting; ask again in a moment (nothing was lost)');
+        if (this.closed)
+          throw new LeashError('unavailable', 'Leash is restarting; ask again in a moment (nothing was lost)');
         woken = false;
         const result = await check();
         if (result !== undefined) return result;

@@ -22,7 +22,12 @@ declare module 'fastify' {
 }
 
 /** Refused keys count against the client address (a 429 instead once it is over its failures). */
-async function unauthorized(limits: RateLimits, req: FastifyRequest, reply: FastifyReply, message: string): Promise<never> {
+async function unauthorized(
+  limits: RateLimits,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  message: string,
+): Promise<never> {
   await limits.failures.record(req, reply);
   fail('unauthorized', message);
 }

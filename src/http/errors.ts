@@ -10,7 +10,6 @@ import { isDatabaseUnavailable } from '../db/index.js';
 import { ERROR_STATUS, LeashError, type ErrorCode, type FieldError } from '../errors.js';
 import { messagePage, sendPage } from './pages/layout.js';
 
-
 /** A value Postgres cannot store or read as its type: the request's fault, whatever slipped past
  *  validation (a malformed number or uuid, NUL, an invalid escape). */
 function isUnstorableValue(err: unknown): boolean {
@@ -21,29 +20,47 @@ function isUnstorableValue(err: unknown): boolean {
 /** The same decisions, rendered for a person in a browser. */
 function htmlError(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
   if (err.code === 'FST_CSRF_INVALID_TOKEN' || err.code === 'FST_CSRF_MISSING_SECRET') {
-    return sendPage(reply, 403, messagePage('Please try again', 'This form has expired. Go back, reload the page, and answer again.'));
+    return sendPage(
+      reply,
+      403,
+      messagePage('Please try again', 'This form has expired. Go back, reload the page, and answer again.'),
+    );
   }
   if (err instanceof LeashError) return sendPage(reply, err.status, messagePage('Something is not right', err.message));
   if (hasZodFastifySchemaValidationErrors(err) || err.statusCode === 400 || isUnstorableValue(err)) {
-    return sendPage(reply, 400, messagePage('Something is not right', 'That request was not understood. Go back and try again.'));
+    return sendPage(
+      reply,
+      400,
+      messagePage('Something is not right', 'That request was not understood. Go back and try again.'),
+    );
   }
   if (isDatabaseUnavailable(err)) {
     req.log.warn({ err }, 'database unavailable');
-    return sendPage(reply, 503, messagePage('Please try again shortly', 'Leash cannot reach its database right now; nothing was changed.'));
+    return sendPage(
+      reply,
+      503,
+      messagePage('Please try again shortly', 'Leash cannot reach its database right now; nothing was changed.'),
+    );
   }
   req.log.error({ err }, 'unhandled error');
-  return sendPage(reply, 500, messagePage('Something went wrong', 'Something went wrong on our side; it has been logged. Please try again.'));
+  return sendPage(
+    reply,
+    500,
+    messagePage('Something went wrong', 'Something went wrong on our side; it has been logged. Please try again.'),
+  );
 }
 
 /** The error shape; `request_id` is the id on this request's log lines, so a user can quote it. */
 export function sendError(reply: FastifyReply, code: ErrorCode, message: string, fields?: FieldError[]) {
-  return reply.code(ERROR_STATUS[code]).send({ error: { code, message, ...(fields ? { fields } : {}), request_id: reply.request.id } });
+  return reply
+    .code(ERROR_STATUS[code])
+    .send({ error: { code, message, ...(fields ? { fields } : {}), request_id: reply.request.id } });
 }
-
 
 function fieldErrors(err: FastifyError): FieldError[] {
   const where = err.validationContext;
-  const prefix = where === 'querystring' ? 'query.' : where === 'params' ? 'path.' : where === 'headers' ? 'header.' : '';
+  const prefix =
+    where === 'querystring' ? 'query.' : where === 'params' ? 'path.' : where === 'headers' ? 'header.' : '';
   const out: FieldError[] = [];
   for (const v of err.validation ?? []) {
     const path = v.instancePath.replace(/^\//, '').replace(/\//g, '.');
@@ -56,7 +73,7 @@ function fieldErrors(err: FastifyError): FieldError[] {
       }
       continue;
     }
-    const field = prefix + (path || (where === 'body' ? 'body' : where ?? ''));
+    const field = prefix + (path || (where === 'body' ? 'body' : (where ?? '')));
     // The first problem with a field is the one to fix (a wrong type also fails its length check).
     if (!out.some((f) => f.field === field)) out.push({ field, message: v.message ?? 'is invalid' });
   }
@@ -76,7 +93,9 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
   switch (err.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return sendError(reply, 'invalid_request', 'body: is not valid JSON', [{ field: 'body', message: 'is not valid JSON' }]);
+      return sendError(reply, 'invalid_request', 'body: is not valid JSON', [
+        { field: 'body', message: 'is not valid JSON' },
+      ]);
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       // Closed after the answer: otherwise Node reads and discards the rest of the body, for as
       // long as the sender takes.

@@ -9,7 +9,10 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export type FormBody = Record<string, string | string[]>;
 
-const notUtf8 = () => new LeashError('invalid_request', 'body: is not valid UTF-8 (as sent, or once percent-decoded)', [{ field: 'body', message: 'is not valid UTF-8' }]);
+const notUtf8 = () =>
+  new LeashError('invalid_request', 'body: is not valid UTF-8 (as sent, or once percent-decoded)', [
+    { field: 'body', message: 'is not valid UTF-8' },
+  ]);
 
 /** Decodes one name or value; throws for a malformed escape or one that is not UTF-8. */
 const decode = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));

@@ -11,7 +11,9 @@ import { principalOf } from './auth.js';
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
-    const entries = Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`);
+    const entries = Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`);
     return `{${entries.join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
@@ -45,7 +47,14 @@ export interface Outcome<T, S extends number> {
 
 /** A create route's whole reply: runs `run` under the request's Idempotency-Key (if any) and
  *  sends `status` (or the replayed response) with `Idempotent-Replayed`. */
-export async function sendCreated<T>(db: Db, secret: string, req: FastifyRequest, reply: FastifyReply, run: (db: Db) => Promise<T>, status: 201 | 202 = 201) {
+export async function sendCreated<T>(
+  db: Db,
+  secret: string,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  run: (db: Db) => Promise<T>,
+  status: 201 | 202 = 201,
+) {
   const out = await idempotent(db, secret, req, status, run);
   return reply.code(out.status).header('idempotent-replayed', String(out.replayed)).send(out.body);
 }

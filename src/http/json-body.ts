@@ -7,7 +7,6 @@ import sjson from 'secure-json-parse';
 import { LeashError } from '../errors.js';
 import { UNSTORABLE, UNSTORABLE_MESSAGE } from '../storable-text.js';
 
-
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Deeper JSON is refused: every recursive walk of a body (JSON.stringify in size checks, the
@@ -61,7 +60,12 @@ export function registerJsonBody(app: FastifyInstance) {
       text = utf8.decode(body as Buffer);
     } catch {
       // Refused, not read with U+FFFD in place of the bad bytes (and stored that way).
-      return done(new LeashError('invalid_request', 'body: is not valid UTF-8', [{ field: 'body', message: 'is not valid UTF-8' }]), undefined);
+      return done(
+        new LeashError('invalid_request', 'body: is not valid UTF-8', [
+          { field: 'body', message: 'is not valid UTF-8' },
+        ]),
+        undefined,
+      );
     }
     if (text.trim() === '') return done(null, {});
     let value: unknown;
@@ -80,12 +84,23 @@ export function registerJsonBody(app: FastifyInstance) {
     // Only walk the value when the text has that many brackets at all.
     if (bracketsOver(text, MAX_DEPTH)) {
       const deep = tooDeep(value);
-      if (deep) return done(new LeashError('invalid_request', `${deep}: ${DEPTH_MESSAGE}`, [{ field: deep, message: DEPTH_MESSAGE }]), undefined);
+      if (deep)
+        return done(
+          new LeashError('invalid_request', `${deep}: ${DEPTH_MESSAGE}`, [{ field: deep, message: DEPTH_MESSAGE }]),
+          undefined,
+        );
     }
     // Only walk the value when the text could hold such a string at all (both arrive as escapes).
     // Inside a top-level array (never a valid body) the path starts at "body".
-    const field = /\\u(0000|d[89a-f])/i.test(text) || text.includes('\u0000') ? badPath(value, Array.isArray(value) ? 'body' : '') : undefined;
-    if (field) return done(new LeashError('invalid_request', `${field}: ${UNSTORABLE_MESSAGE}`, [{ field, message: UNSTORABLE_MESSAGE }]), undefined);
+    const field =
+      /\\u(0000|d[89a-f])/i.test(text) || text.includes('\u0000')
+        ? badPath(value, Array.isArray(value) ? 'body' : '')
+        : undefined;
+    if (field)
+      return done(
+        new LeashError('invalid_request', `${field}: ${UNSTORABLE_MESSAGE}`, [{ field, message: UNSTORABLE_MESSAGE }]),
+        undefined,
+      );
     done(null, value);
   });
   app.addHook('preValidation', async (req) => {

@@ -12,7 +12,8 @@ function describe(iss: Issue): string | undefined {
     case 'invalid_value':
       return `must be one of ${iss.values.map(String).join(', ')}`;
     case 'too_small':
-      if (iss.origin === 'string') return Number(iss.minimum) <= 1 ? 'must not be empty' : `must be at least ${iss.minimum} characters`;
+      if (iss.origin === 'string')
+        return Number(iss.minimum) <= 1 ? 'must not be empty' : `must be at least ${iss.minimum} characters`;
       if (iss.origin === 'array') return `must have at least ${iss.minimum} items`;
       return `must be at least ${iss.minimum}`;
     case 'too_big':
@@ -20,7 +21,11 @@ function describe(iss: Issue): string | undefined {
       if (iss.origin === 'array') return `must have at most ${iss.maximum} items`;
       return `must be at most ${iss.maximum}`;
     case 'invalid_format':
-      return iss.format === 'uuid' ? 'must be a UUID' : iss.format === 'email' ? 'must be an email address' : `must be a valid ${iss.format}`;
+      return iss.format === 'uuid'
+        ? 'must be a UUID'
+        : iss.format === 'email'
+          ? 'must be an email address'
+          : `must be a valid ${iss.format}`;
     default:
       return undefined;
   }

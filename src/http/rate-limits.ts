@@ -33,11 +33,18 @@ export interface LimiterStore {
  *  the process either way (./shared-counts.ts); Redis only hears of it a beat later, on the
  *  limiter's own connection, which fails fast (no offline queue, one try, a short timeout). */
 export function limiterStore(redisUrl: string | undefined, namespace: string, log: Logger): LimiterStore {
-  const redis = redisUrl ? new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: REDIS_COMMAND_TIMEOUT_MS }) : undefined;
+  const redis = redisUrl
+    ? new Redis(redisUrl, {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+      })
+    : undefined;
   const counts = new SharedCounts(redis, `${namespace}:ratelimit:`, WINDOW_MS);
   let down = false;
   redis?.on('error', (err) => {
-    if (!down) log.warn({ err: err.message }, 'redis unreachable: each web process limits on its own counts until it is back');
+    if (!down)
+      log.warn({ err: err.message }, 'redis unreachable: each web process limits on its own counts until it is back');
     down = true;
   });
   redis?.on('ready', () => {
@@ -45,7 +52,13 @@ export function limiterStore(redisUrl: string | undefined, namespace: string, lo
     down = false;
   });
   return {
-    options: { store: class { constructor() { return counts; } } as unknown as new () => CountStore },
+    options: {
+      store: class {
+        constructor() {
+          return counts;
+        }
+      } as unknown as new () => CountStore,
+    },
     close: async () => {
       counts.close();
       redis?.disconnect();
@@ -59,11 +72,17 @@ const addressOf = (req: FastifyRequest) => normalizeIP(req.ip);
 /** Headers of a refusal: when to come back, and the limit that refused. */
 function refuse(reply: FastifyReply, limit: number, ttlMs: number, message: (seconds: number) => string): never {
   const seconds = Math.max(1, Math.ceil(ttlMs / 1000));
-  reply.header('retry-after', seconds).header('ratelimit-limit', limit).header('ratelimit-remaining', 0).header('ratelimit-reset', seconds);
+  reply
+    .header('retry-after', seconds)
+    .header('ratelimit-limit', limit)
+    .header('ratelimit-remaining', 0)
+    .header('ratelimit-reset', seconds);
   throw new LeashError('rate_limited', message(seconds));
 }
 
-type Count = (req: FastifyRequest) => Promise<{ isAllowed: boolean; remaining?: number; ttl?: number; isExceeded?: boolean }>;
+type Count = (
+  req: FastifyRequest,
+) => Promise<{ isAllowed: boolean; remaining?: number; ttl?: number; isExceeded?: boolean }>;
 
 /** Failed authentications per client address. An address that has used up its failures for the
  *  window is refused before its key is looked up, until the window passes. Which addresses are
@@ -103,12 +122,18 @@ export class AuthFailures {
   }
 
   private refuseAddress(reply: FastifyReply, ttlMs: number): never {
-    return refuse(reply, this.limit, ttlMs, (s) => `Too many failed authentications from your address; retry in ${s} s`);
+    return refuse(
+      reply,
+      this.limit,
+      ttlMs,
+      (s) => `Too many failed authentications from your address; retry in ${s} s`,
+    );
   }
 
   private remember(address: string, until: number) {
     // An expired entry goes when its address comes back, or in this sweep once there are many.
-    if (this.refusedUntil.size >= 10_000) for (const [a, u] of this.refusedUntil) if (u <= Date.now()) this.refusedUntil.delete(a);
+    if (this.refusedUntil.size >= 10_000)
+      for (const [a, u] of this.refusedUntil) if (u <= Date.now()) this.refusedUntil.delete(a);
     this.refusedUntil.set(address, until);
   }
 }
@@ -122,7 +147,11 @@ export interface RateLimits {
 
 /** Registers the limiter (the auth hook calls it: src/http/auth.ts), and adds the 429 answer to the
  *  OpenAPI document of every keyed route. Call before any route is registered. */
-export async function registerRateLimits(app: FastifyInstance, limits: Limits, store: LimiterStore): Promise<RateLimits> {
+export async function registerRateLimits(
+  app: FastifyInstance,
+  limits: Limits,
+  store: LimiterStore,
+): Promise<RateLimits> {
   app.addHook('onClose', store.close);
   await app.register(rateLimit, {
     global: false,
@@ -132,7 +161,11 @@ export async function registerRateLimits(app: FastifyInstance, limits: Limits, s
     max: (req) => (req.principal ? limits.perKeyPerMinute : limits.authFailuresPerMinute),
     enableDraftSpec: true,
     skipOnError: true,
-    errorResponseBuilder: (_req, ctx) => new LeashError('rate_limited', `This API key has made its ${ctx.max} requests for this minute; retry in ${Math.max(1, Math.ceil(ctx.ttl / 1000))} s`),
+    errorResponseBuilder: (_req, ctx) =>
+      new LeashError(
+        'rate_limited',
+        `This API key has made its ${ctx.max} requests for this minute; retry in ${Math.max(1, Math.ceil(ctx.ttl / 1000))} s`,
+      ),
     ...store.options,
   });
   app.addHook('onRoute', (route) => {

@@ -18,7 +18,9 @@ export const errorBody = z
       code: z.string(),
       message: z.string(),
       fields: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
-      request_id: z.string().describe('the id of this request on the server’s log lines (also the x-request-id header)'),
+      request_id: z
+        .string()
+        .describe('the id of this request on the server’s log lines (also the x-request-id header)'),
     }),
   })
   .meta({ id: 'Error' });
@@ -61,11 +63,22 @@ export const memberObject = z
     role: z.enum(['owner', 'approver', 'viewer']),
     display_name: z.string().nullable(),
     phone: z.string().nullable(),
-    phone_confirmed: z.boolean().meta({ description: 'The phone acts (commands, credited answers) only once its holder confirmed it with LINK CODE' }),
+    phone_confirmed: z.boolean().meta({
+      description: 'The phone acts (commands, credited answers) only once its holder confirmed it with LINK CODE',
+    }),
     slack: z
-      .object({ team_id: z.string(), user_id: z.string(), confirmed: z.boolean().meta({ description: 'Acts only once confirmed with /leash link CODE' }) })
+      .object({
+        team_id: z.string(),
+        user_id: z.string(),
+        confirmed: z.boolean().meta({ description: 'Acts only once confirmed with /leash link CODE' }),
+      })
       .nullable(),
-    telegram: z.object({ user_id: z.string(), confirmed: z.boolean().meta({ description: 'Acts only once confirmed with /link CODE' }) }).nullable(),
+    telegram: z
+      .object({
+        user_id: z.string(),
+        confirmed: z.boolean().meta({ description: 'Acts only once confirmed with /link CODE' }),
+      })
+      .nullable(),
     created_at: isoTime,
     updated_at: isoTime,
   })
@@ -129,13 +142,19 @@ export const approvalObject = z
     url: z
       .string()
       .nullable()
-      .describe('the response page (it decides web and email questions; on sms, slack and telegram it only shows the state). Null for viewers, and for agent keys on every channel but web'),
+      .describe(
+        'the response page (it decides web and email questions; on sms, slack and telegram it only shows the state). Null for viewers, and for agent keys on every channel but web',
+      ),
     delivery: z
       .array(
         z.object({
           channel: z.string(),
           recipient: z.string(),
-          status: z.enum(['queued', 'sent', 'failed', 'skipped']).describe('queued: not sent yet (retried with backoff; error says why the last try failed); failed: refused for good; skipped: settled before it went out'),
+          status: z
+            .enum(['queued', 'sent', 'failed', 'skipped'])
+            .describe(
+              'queued: not sent yet (retried with backoff; error says why the last try failed); failed: refused for good; skipped: settled before it went out',
+            ),
           sent_at: isoTime.nullable(),
           error: z.string().nullable(),
         }),

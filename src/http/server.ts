@@ -5,7 +5,12 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
 import { sql } from 'kysely';
 import { registerSlackEvents } from '../channels/slack/events.js';
 import { registerDashboard } from '../dashboard/routes.js';
@@ -44,14 +49,21 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
     trustProxy: config.trustProxy,
     // Router-level failures (an over-long path parameter, a malformed URL) get our shapes too.
     frameworkErrors: (_err, req, reply) => {
-      if (req.url.startsWith('/r/')) return sendPage(reply, 404, messagePage('Link not valid', 'This link is not valid. Ask for a new one, or answer from another channel.'));
+      if (req.url.startsWith('/r/'))
+        return sendPage(
+          reply,
+          404,
+          messagePage('Link not valid', 'This link is not valid. Ask for a new one, or answer from another channel.'),
+        );
       return sendError(reply, 'not_found', `No route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}`);
     },
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler((req, reply) => sendError(reply, 'not_found', `No route ${req.method} ${req.url.split('?')[0]}`));
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, 'not_found', `No route ${req.method} ${req.url.split('?')[0]}`),
+  );
   // Every answer names its request, errors or not: the id to quote when something looks wrong.
   // Served over https, browsers are told to keep to it (no includeSubDomains: the operator's
   // other hosts are not ours to bind).
@@ -69,9 +81,12 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
       info: {
         title: 'Leash API',
         version: '1',
-        description: 'The owner’s control hub for AI agents. Errors are `{"error": {"code", "message", "request_id"}}`.',
+        description:
+          'The owner’s control hub for AI agents. Errors are `{"error": {"code", "message", "request_id"}}`.',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A member or agent API key' } } },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A member or agent API key' } },
+      },
       security: [{ bearer: [] }],
     },
     transform: jsonSchemaTransform,
@@ -85,7 +100,13 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
     sessionPlugin: '@fastify/cookie',
     // Lax, not strict: a page opened from an email or chat link must keep working in other tabs;
     // the token in the form is what stops a cross-site post.
-    cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, signed: true, secure: deps.config.publicUrl.startsWith('https:') },
+    cookieOpts: {
+      path: '/',
+      sameSite: 'lax',
+      httpOnly: true,
+      signed: true,
+      secure: deps.config.publicUrl.startsWith('https:'),
+    },
   });
 
   // Before the auth hook: the plugin's own onRequest hook must see a refused upgrade, so that the
@@ -99,7 +120,11 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
       done();
     },
   });
-  const limits = await registerRateLimits(app, config.limits, limiterStore(config.redisUrl, config.queuePrefix, deps.log));
+  const limits = await registerRateLimits(
+    app,
+    config.limits,
+    limiterStore(config.redisUrl, config.queuePrefix, deps.log),
+  );
   registerAuth(app, deps.db, limits);
   registerWaits(app, config.limits);
   registerWebhookBodyBounds(app, config.limits);

@@ -35,7 +35,10 @@ export class OpenWaits {
     const held = this.byKey.get(keyId) ?? 0;
     if (held >= this.limits.waitsPerKey) {
       reply.header('retry-after', RETRY_AFTER_S);
-      fail('too_many_waits', `This API key already has ${held} long-polls and streams open here, the most one key may; close one, or retry in ${RETRY_AFTER_S} s`);
+      fail(
+        'too_many_waits',
+        `This API key already has ${held} long-polls and streams open here, the most one key may; close one, or retry in ${RETRY_AFTER_S} s`,
+      );
     }
     if (this.total >= this.limits.waitsPerProcess) {
       reply.header('retry-after', RETRY_AFTER_S);

@@ -33,7 +33,13 @@ function bodyDeadline(ms: number): onRequestHookHandler {
       const socket = req.raw.socket;
       req.log.info('webhook body not received in time; connection closed');
       if (reply.raw.headersSent) socket.destroy();
-      else closeWithError(socket, 'request_timeout', `A webhook body must arrive within ${ms / 1000} s of its headers`, req.id);
+      else
+        closeWithError(
+          socket,
+          'request_timeout',
+          `A webhook body must arrive within ${ms / 1000} s of its headers`,
+          req.id,
+        );
     }, ms);
     deadlines.set(req, timer);
     req.raw.once('close', () => clearTimeout(timer));

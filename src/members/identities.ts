@@ -5,7 +5,10 @@
 import type { Db, Tx } from '../db/index.js';
 import type { Member, MemberUpdate } from '../db/schema.js';
 
-export type Identity = { kind: 'slack'; teamId: string; userId: string } | { kind: 'telegram'; userId: string } | { kind: 'phone'; phone: string };
+export type Identity =
+  | { kind: 'slack'; teamId: string; userId: string }
+  | { kind: 'telegram'; userId: string }
+  | { kind: 'phone'; phone: string };
 
 /** How the identity is named where it is one key among others (identity_defaults). */
 export function identityKey(id: Identity): string {
@@ -19,7 +22,11 @@ export function surfaceOf(id: Identity): 'slack' | 'telegram' | 'sms' {
   return id.kind === 'phone' ? 'sms' : id.kind;
 }
 
-const CONFIRMED_AT = { slack: 'slack_confirmed_at', telegram: 'telegram_confirmed_at', phone: 'phone_confirmed_at' } as const;
+const CONFIRMED_AT = {
+  slack: 'slack_confirmed_at',
+  telegram: 'telegram_confirmed_at',
+  phone: 'phone_confirmed_at',
+} as const;
 
 /** The member columns that hold the identity, with its value. */
 function holding(id: Identity) {
@@ -57,7 +64,11 @@ export async function confirmedHolders(db: Db, id: Identity, workspaceId?: strin
 
 /** The workspace this identity's holder chose for commands that name none, if any. */
 export async function defaultWorkspace(db: Db, id: Identity): Promise<string | undefined> {
-  const row = await db.selectFrom('identity_defaults').select('workspace_id').where('identity', '=', identityKey(id)).executeTakeFirst();
+  const row = await db
+    .selectFrom('identity_defaults')
+    .select('workspace_id')
+    .where('identity', '=', identityKey(id))
+    .executeTakeFirst();
   return row?.workspace_id;
 }
 
@@ -65,7 +76,8 @@ export async function defaultWorkspace(db: Db, id: Identity): Promise<string | u
  *  is confirmed there: only the holder, from the identity, chooses. */
 export async function chooseDefault(db: Db, id: Identity, workspaceId: string | null): Promise<void> {
   const identity = identityKey(id);
-  if (workspaceId === null) return void (await db.deleteFrom('identity_defaults').where('identity', '=', identity).execute());
+  if (workspaceId === null)
+    return void (await db.deleteFrom('identity_defaults').where('identity', '=', identity).execute());
   await db
     .insertInto('identity_defaults')
     .values({ identity, workspace_id: workspaceId })

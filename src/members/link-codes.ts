@@ -22,7 +22,10 @@ export async function createLinkCode(db: Db, ctx: Ctx): Promise<{ code: string; 
   if (ctx.actor.type !== 'member' || !ctx.actor.id) fail('forbidden', 'Link codes are for members (use a member key)');
   const code = Array.from({ length: CODE_LENGTH }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
   const expires = new Date(Date.now() + VALID_MS);
-  await db.insertInto('link_codes').values({ code_hash: hashOf(code), workspace_id: ctx.workspaceId, member_id: ctx.actor.id, expires_at: expires }).execute();
+  await db
+    .insertInto('link_codes')
+    .values({ code_hash: hashOf(code), workspace_id: ctx.workspaceId, member_id: ctx.actor.id, expires_at: expires })
+    .execute();
   return { code, expires_at: expires.toISOString() };
 }
 
@@ -46,8 +49,14 @@ export async function redeemLinkCode(db: Db, code: string, identity: Identity): 
         .where('expires_at', '>', new Date())
         .returning(['member_id', 'workspace_id'])
         .executeTakeFirst();
-      if (!spent) fail('not_found', 'That code is not valid: it may be mistyped, used already, or older than 10 minutes');
-      const before = await tx.selectFrom('members').selectAll().where('id', '=', spent.member_id).forUpdate().executeTakeFirstOrThrow();
+      if (!spent)
+        fail('not_found', 'That code is not valid: it may be mistyped, used already, or older than 10 minutes');
+      const before = await tx
+        .selectFrom('members')
+        .selectAll()
+        .where('id', '=', spent.member_id)
+        .forUpdate()
+        .executeTakeFirstOrThrow();
       await keepCurrentWorkspace(tx, identity, before.workspace_id);
       const now = new Date();
       const row = await tx
@@ -57,9 +66,18 @@ export async function redeemLinkCode(db: Db, code: string, identity: Identity): 
         .returningAll()
         .executeTakeFirstOrThrow();
       const how = holds(before, identity) ? 'confirmed' : 'linked';
-      const ctx: Ctx = { workspaceId: row.workspace_id, channel: surfaceOf(identity), role: row.role, actor: { type: 'member', id: row.id, display: row.display_name ?? row.email } };
+      const ctx: Ctx = {
+        workspaceId: row.workspace_id,
+        channel: surfaceOf(identity),
+        role: row.role,
+        actor: { type: 'member', id: row.id, display: row.display_name ?? row.email },
+      };
       await record(tx, ctx, { action: `member.${how}`, details: { member_id: row.id, identity: identity.kind } });
-      const workspace = await tx.selectFrom('workspaces').select(['id', 'name']).where('id', '=', row.workspace_id).executeTakeFirstOrThrow();
+      const workspace = await tx
+        .selectFrom('workspaces')
+        .select(['id', 'name'])
+        .where('id', '=', row.workspace_id)
+        .executeTakeFirstOrThrow();
       return { member: memberView(row), workspace, how };
     }),
   );

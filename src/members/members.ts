@@ -56,8 +56,12 @@ export function memberView(row: Member) {
     phone: row.phone,
     phone_confirmed: row.phone !== null && row.phone_confirmed_at !== null,
     slack:
-      row.slack_team_id && row.slack_user_id ? { team_id: row.slack_team_id, user_id: row.slack_user_id, confirmed: row.slack_confirmed_at !== null } : null,
-    telegram: row.telegram_user_id ? { user_id: row.telegram_user_id, confirmed: row.telegram_confirmed_at !== null } : null,
+      row.slack_team_id && row.slack_user_id
+        ? { team_id: row.slack_team_id, user_id: row.slack_user_id, confirmed: row.slack_confirmed_at !== null }
+        : null,
+    telegram: row.telegram_user_id
+      ? { user_id: row.telegram_user_id, confirmed: row.telegram_confirmed_at !== null }
+      : null,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };
@@ -106,14 +110,20 @@ type ConfirmedAt = 'phone_confirmed_at' | 'slack_confirmed_at' | 'telegram_confi
  * confirming another value at the same moment can never lend its confirmation to this one.
  */
 function confirmations(changes: MemberUpdate): Partial<Record<ConfirmedAt, RawBuilder<Date | null>>> {
-  const keepIf = (same: RawBuilder<unknown>, column: ConfirmedAt) => sql<Date | null>`case when ${same} then ${sql.ref(column)} end`;
+  const keepIf = (same: RawBuilder<unknown>, column: ConfirmedAt) =>
+    sql<Date | null>`case when ${same} then ${sql.ref(column)} end`;
   const c: Partial<Record<ConfirmedAt, RawBuilder<Date | null>>> = {};
-  if (changes.phone !== undefined) c.phone_confirmed_at = keepIf(sql`phone is not distinct from ${changes.phone}`, 'phone_confirmed_at');
+  if (changes.phone !== undefined)
+    c.phone_confirmed_at = keepIf(sql`phone is not distinct from ${changes.phone}`, 'phone_confirmed_at');
   if (changes.slack_user_id !== undefined) {
     const same = sql`slack_team_id is not distinct from ${changes.slack_team_id} and slack_user_id is not distinct from ${changes.slack_user_id}`;
     c.slack_confirmed_at = keepIf(same, 'slack_confirmed_at');
   }
-  if (changes.telegram_user_id !== undefined) c.telegram_confirmed_at = keepIf(sql`telegram_user_id is not distinct from ${changes.telegram_user_id}`, 'telegram_confirmed_at');
+  if (changes.telegram_user_id !== undefined)
+    c.telegram_confirmed_at = keepIf(
+      sql`telegram_user_id is not distinct from ${changes.telegram_user_id}`,
+      'telegram_confirmed_at',
+    );
   return c;
 }
 
@@ -143,9 +153,18 @@ export async function addMember(
         .executeTakeFirstOrThrow();
       await tx
         .insertInto('api_keys')
-        .values({ id: newId(), workspace_id: ctx.workspaceId, prefix: key.prefix, key_hash: key.hash, member_id: row.id })
+        .values({
+          id: newId(),
+          workspace_id: ctx.workspaceId,
+          prefix: key.prefix,
+          key_hash: key.hash,
+          member_id: row.id,
+        })
         .execute();
-      await record(tx, ctx, { action: 'member.added', details: { member_id: row.id, email: row.email, role: row.role } });
+      await record(tx, ctx, {
+        action: 'member.added',
+        details: { member_id: row.id, email: row.email, role: row.role },
+      });
       return { member: memberView(row), api_key: key.key };
     }),
   );
@@ -153,7 +172,12 @@ export async function addMember(
 
 export async function getMember(db: Db, workspaceId: string, id: string): Promise<Member> {
   if (!isUuid(id)) notFound(`Member ${id}`);
-  const row = await db.selectFrom('members').selectAll().where('workspace_id', '=', workspaceId).where('id', '=', id).executeTakeFirst();
+  const row = await db
+    .selectFrom('members')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', id)
+    .executeTakeFirst();
   if (!row) notFound(`Member ${id}`);
   return row;
 }
@@ -161,7 +185,10 @@ export async function getMember(db: Db, workspaceId: string, id: string): Promis
 export async function listMembers(db: Db, workspaceId: string, page: PageParams): Promise<Page<MemberView>> {
   let q = db.selectFrom('members').selectAll().where('workspace_id', '=', workspaceId);
   if (page.cursor) q = q.where('id', '>', page.cursor);
-  const rows = await q.orderBy('id', 'asc').limit(page.limit + 1).execute();
+  const rows = await q
+    .orderBy('id', 'asc')
+    .limit(page.limit + 1)
+    .execute();
   return toPage(rows, page.limit, memberView);
 }
 
@@ -198,7 +225,10 @@ export async function updateMember(db: Db, ctx: Ctx, id: string, input: MemberIn
         .returningAll()
         .executeTakeFirstOrThrow();
       const unconfirmed = unconfirmedBy(before, row);
-      await record(tx, ctx, { action: 'member.updated', details: { member_id: row.id, fields: Object.keys(input), ...(unconfirmed.length ? { unconfirmed } : {}) } });
+      await record(tx, ctx, {
+        action: 'member.updated',
+        details: { member_id: row.id, fields: Object.keys(input), ...(unconfirmed.length ? { unconfirmed } : {}) },
+      });
       return memberView(row);
     }),
   );

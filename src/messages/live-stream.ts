@@ -119,7 +119,13 @@ export class LiveStream {
     }
     if (frame.type === 'ping') return this.send({ type: 'pong' });
     if (frame.seq > this.sent) {
-      this.send({ type: 'error', error: { code: 'invalid_request', message: `ack seq ${frame.seq} is past the last message sent on this stream (${this.sent})` } });
+      this.send({
+        type: 'error',
+        error: {
+          code: 'invalid_request',
+          message: `ack seq ${frame.seq} is past the last message sent on this stream (${this.sent})`,
+        },
+      });
       return;
     }
     if (frame.seq <= this.acked) return;
@@ -135,7 +141,9 @@ export class LiveStream {
     await this.opening?.catch(() => {});
     for (const u of this.unsubscribe) u();
     await this.flushAck();
-    await streamClosed(this.deps.db, this.id).catch((err) => this.deps.log.warn({ err: err.message }, 'could not remove a closed stream'));
+    await streamClosed(this.deps.db, this.id).catch((err) =>
+      this.deps.log.warn({ err: err.message }, 'could not remove a closed stream'),
+    );
   }
 
   private send(frame: unknown): void {
@@ -177,7 +185,10 @@ export class LiveStream {
       await ackInbox(this.deps.db, this.agentId, target);
       this.flushedAck = target;
     } catch (err) {
-      this.deps.log.warn({ err: (err as Error).message, agent: this.agentId }, 'stream ack not recorded; the messages will be delivered again');
+      this.deps.log.warn(
+        { err: (err as Error).message, agent: this.agentId },
+        'stream ack not recorded; the messages will be delivered again',
+      );
     }
   });
 
@@ -195,12 +206,19 @@ export class LiveStream {
       // A full read keeps the named ones too: an event's id may be older than the lookback.
       // One id (the usual wake-up) as `= $1`: Postgres keeps a generic plan for it, not for an array.
       const named = ids.length === 1 ? sql`o.id = ${ids[0]}::uuid` : sql`o.id = any(${ids}::uuid[])`;
-      const which = full ? sql`(o.id >= ${idFloor(Math.max(this.openedAt, now - EVENT_LOOKBACK_MS))}::uuid or ${named})` : named;
+      const which = full
+        ? sql`(o.id >= ${idFloor(Math.max(this.openedAt, now - EVENT_LOOKBACK_MS))}::uuid or ${named})`
+        : named;
       // Named events are found by primary key. As an index condition, the agent would let a plan
       // cached while the outbox was small (statements are prepared: src/db/prepared.ts) read every
       // event of the agent to find one; `is true` keeps it a filter.
       const ofAgent = full ? sql`o.agent_id = a.id` : sql`(o.agent_id = a.id) is true`;
-      const { rows } = await sql<{ run_state: string; id: string | null; type: string | null; payload: { timestamp: string; data: unknown } | null }>`
+      const { rows } = await sql<{
+        run_state: string;
+        id: string | null;
+        type: string | null;
+        payload: { timestamp: string; data: unknown } | null;
+      }>`
         select a.run_state, o.id, o.type, o.payload
         from agents a
         left join lateral (
@@ -218,7 +236,13 @@ export class LiveStream {
       for (const row of rows) {
         if (!row.id || this.sentEvents.has(row.id)) continue;
         this.sentEvents.set(row.id, now);
-        this.send({ type: 'control', event: controlEventName(row.type!), id: row.id, timestamp: row.payload!.timestamp, data: row.payload!.data });
+        this.send({
+          type: 'control',
+          event: controlEventName(row.type!),
+          id: row.id,
+          timestamp: row.payload!.timestamp,
+          data: row.payload!.data,
+        });
       }
       // The run state decides, not the event list: a stop is never missed.
       if (rows.length === 0 || rows[0]!.run_state === 'stopped') this.sink.close(CLOSE_STOPPED, 'agent stopped');
@@ -243,6 +267,7 @@ function parseFrame(text: string): ClientFrame {
   const frame = value as { type?: unknown; seq?: unknown } | null;
   if (frame?.type === 'ping') return { type: 'ping' };
   if (frame?.type !== 'ack') throw new Error('type must be "ack" or "ping"');
-  if (typeof frame.seq !== 'number' || !Number.isSafeInteger(frame.seq) || frame.seq < 0) throw new Error('seq must be a non-negative integer');
+  if (typeof frame.seq !== 'number' || !Number.isSafeInteger(frame.seq) || frame.seq < 0)
+    throw new Error('seq must be a non-negative integer');
   return { type: 'ack', seq: frame.seq };
 }

@@ -10,8 +10,6 @@ import { NOTIFY_CHANNEL, type Notifier } from '../db/notifier.js';
 import { fail, notFound } from '../errors.js';
 import { INBOX_PREFIX, inboxKey } from '../wakeups.js';
 
-
-
 export interface MessageView {
   id: string;
   seq: number;
@@ -28,7 +26,14 @@ function sender(ctx: Ctx): string {
 }
 
 interface SendVerdict {
-  refusal: 'AGENT_PAUSED_BY_OWNER' | 'AGENT_INACTIVE' | 'not_found' | 'RECIPIENT_INACTIVE' | 'BLOCKED' | 'RECIPIENT_BACKLOGGED' | null;
+  refusal:
+    | 'AGENT_PAUSED_BY_OWNER'
+    | 'AGENT_INACTIVE'
+    | 'not_found'
+    | 'RECIPIENT_INACTIVE'
+    | 'BLOCKED'
+    | 'RECIPIENT_BACKLOGGED'
+    | null;
   from_name: string;
   pause_mode: string | null;
   from_state: string;
@@ -111,7 +116,13 @@ export async function sendMessage(
  * transaction and writes its frames before it commits, so nothing it read before a pause goes out
  * after that pause commits. (Outside a transaction the lock would buy nothing.)
  */
-export async function deliverableMessages(db: Db, agentId: string, after: number, limit: number, opts: { lock?: boolean } = {}): Promise<MessageView[]> {
+export async function deliverableMessages(
+  db: Db,
+  agentId: string,
+  after: number,
+  limit: number,
+  opts: { lock?: boolean } = {},
+): Promise<MessageView[]> {
   let q = db
     .selectFrom('agents as a')
     .innerJoin('messages as m', (j) => j.onRef('m.recipient_id', '=', 'a.id').on('m.seq', '>', String(after)))
@@ -126,8 +137,22 @@ export async function deliverableMessages(db: Db, agentId: string, after: number
   return rows.map(messageView);
 }
 
-export function messageView(r: { id: string; seq: string; from: string; from_id: string; body: unknown; created_at: Date }): MessageView {
-  return { id: r.id, seq: Number(r.seq), from: r.from, from_id: r.from_id, body: r.body, created_at: r.created_at.toISOString() };
+export function messageView(r: {
+  id: string;
+  seq: string;
+  from: string;
+  from_id: string;
+  body: unknown;
+  created_at: Date;
+}): MessageView {
+  return {
+    id: r.id,
+    seq: Number(r.seq),
+    from: r.from,
+    from_id: r.from_id,
+    body: r.body,
+    created_at: r.created_at.toISOString(),
+  };
 }
 
 async function ackedSeq(db: Db, agentId: string): Promise<number> {
@@ -186,18 +211,29 @@ export async function ackInbox(db: Db, me: string, seq: number): Promise<{ acked
 export async function blockAgent(db: Db, ctx: Ctx, ref: string): Promise<{ agent: string }> {
   const me = sender(ctx);
   const other = await findAgent(db, ctx.workspaceId, ref);
-  await db.insertInto('blocks').values({ agent_id: me, blocked_id: other.id }).onConflict((oc) => oc.doNothing()).execute();
+  await db
+    .insertInto('blocks')
+    .values({ agent_id: me, blocked_id: other.id })
+    .onConflict((oc) => oc.doNothing())
+    .execute();
   return { agent: other.name };
 }
 
 export async function unblockAgent(db: Db, ctx: Ctx, ref: string): Promise<void> {
   const me = sender(ctx);
   const other = await findAgent(db, ctx.workspaceId, ref);
-  const res = await db.deleteFrom('blocks').where('agent_id', '=', me).where('blocked_id', '=', other.id).executeTakeFirst();
+  const res = await db
+    .deleteFrom('blocks')
+    .where('agent_id', '=', me)
+    .where('blocked_id', '=', other.id)
+    .executeTakeFirst();
   if (!res.numDeletedRows) fail('not_found', `${other.name} is not blocked`);
 }
 
-export async function listBlocks(db: Db, ctx: Ctx): Promise<{ data: { agent: string; agent_id: string; created_at: string }[] }> {
+export async function listBlocks(
+  db: Db,
+  ctx: Ctx,
+): Promise<{ data: { agent: string; agent_id: string; created_at: string }[] }> {
   const me = sender(ctx);
   const rows = await db
     .selectFrom('blocks as b')

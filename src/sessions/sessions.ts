@@ -33,8 +33,14 @@ export async function createSession(
   return inTransaction(db, async (tx) => {
     // Read under a share lock: a stop committing concurrently either waits for this session (and
     // then cancels it) or is seen here.
-    const current = await tx.selectFrom('agents').select('run_state').where('id', '=', agent.id).forShare().executeTakeFirstOrThrow();
-    if (current.run_state !== 'running') fail('AGENT_INACTIVE', `${agent.name} is ${current.run_state}; start it before opening sessions`);
+    const current = await tx
+      .selectFrom('agents')
+      .select('run_state')
+      .where('id', '=', agent.id)
+      .forShare()
+      .executeTakeFirstOrThrow();
+    if (current.run_state !== 'running')
+      fail('AGENT_INACTIVE', `${agent.name} is ${current.run_state}; start it before opening sessions`);
     const row = await tx
       .insertInto('sessions')
       .values({
@@ -47,7 +53,12 @@ export async function createSession(
       })
       .returningAll()
       .executeTakeFirstOrThrow();
-    await record(tx, ctx, { action: 'session.created', agentId: agent.id, sessionId: row.id, details: { task: row.task } });
+    await record(tx, ctx, {
+      action: 'session.created',
+      agentId: agent.id,
+      sessionId: row.id,
+      details: { task: row.task },
+    });
     return sessionView(row);
   });
 }
@@ -79,7 +90,10 @@ export async function listSessions(
   if (filter.agentId) q = q.where('agent_id', '=', filter.agentId);
   if (filter.status) q = q.where('status', '=', filter.status);
   if (page.cursor) q = q.where('id', '<', page.cursor);
-  const rows = await q.orderBy('id', 'desc').limit(page.limit + 1).execute();
+  const rows = await q
+    .orderBy('id', 'desc')
+    .limit(page.limit + 1)
+    .execute();
   return toPage(rows, page.limit, sessionView);
 }
 
@@ -122,7 +136,9 @@ async function transition(db: Db, ctx: Ctx, id: string, verb: Verb): Promise<Ses
       .returningAll()
       .executeTakeFirst();
     if (!row) refusal(verb, (await findSession(tx, scope, id)).status);
-    const event = t.event ? { workspaceId: row.workspace_id, agentId: row.agent_id, type: t.event, data: sessionView(row) } : undefined;
+    const event = t.event
+      ? { workspaceId: row.workspace_id, agentId: row.agent_id, type: t.event, data: sessionView(row) }
+      : undefined;
     await recordChange(tx, ctx, { action: t.action, agentId: row.agent_id, sessionId: row.id }, event);
     return sessionView(row);
   });
@@ -145,7 +161,12 @@ export async function cancelOpenSessions(tx: Tx, ctx: Ctx, agentId: string, reas
     .execute();
   for (const row of rows) {
     const event = { workspaceId: row.workspace_id, agentId, type: 'session.cancelled', data: sessionView(row) };
-    await recordChange(tx, ctx, { action: 'session.cancelled', agentId, sessionId: row.id, details: { reason } }, event);
+    await recordChange(
+      tx,
+      ctx,
+      { action: 'session.cancelled', agentId, sessionId: row.id, details: { reason } },
+      event,
+    );
   }
   return rows.length;
 }

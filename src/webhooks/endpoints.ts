@@ -53,7 +53,13 @@ export async function createEndpoint(
   return inTransaction(db, async (tx) => {
     const row = await tx
       .insertInto('webhook_endpoints')
-      .values({ id: newId(), workspace_id: ctx.workspaceId, url: input.url, events: input.events ? [...new Set(input.events)] : null, secret })
+      .values({
+        id: newId(),
+        workspace_id: ctx.workspaceId,
+        url: input.url,
+        events: input.events ? [...new Set(input.events)] : null,
+        secret,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
     await record(tx, ctx, { action: 'webhook.created', details: { webhook_id: row.id, url: row.url } });
@@ -91,18 +97,32 @@ export async function deleteEndpoint(db: Db, ctx: Ctx, id: string): Promise<void
     const row = await findEndpoint(tx, ctx.workspaceId, id);
     await tx.updateTable('webhook_endpoints').set({ deleted_at: new Date() }).where('id', '=', row.id).execute();
     // Nothing more will be sent to it.
-    await tx.updateTable('deliveries').set({ status: 'failed', last_error: 'endpoint deleted', updated_at: new Date() }).where('endpoint_id', '=', row.id).where('status', '=', 'pending').execute();
+    await tx
+      .updateTable('deliveries')
+      .set({ status: 'failed', last_error: 'endpoint deleted', updated_at: new Date() })
+      .where('endpoint_id', '=', row.id)
+      .where('status', '=', 'pending')
+      .execute();
     await record(tx, ctx, { action: 'webhook.deleted', details: { webhook_id: row.id, url: row.url } });
   });
 }
 
 /** Newest first. */
-export async function listDeliveries(db: Db, workspaceId: string, endpointId: string, filter: { status?: DeliveryRow['status'] }, page: PageParams): Promise<Page<ReturnType<typeof deliveryView>>> {
+export async function listDeliveries(
+  db: Db,
+  workspaceId: string,
+  endpointId: string,
+  filter: { status?: DeliveryRow['status'] },
+  page: PageParams,
+): Promise<Page<ReturnType<typeof deliveryView>>> {
   const endpoint = await findEndpoint(db, workspaceId, endpointId);
   let q = db.selectFrom('deliveries').selectAll().where('endpoint_id', '=', endpoint.id);
   if (filter.status) q = q.where('status', '=', filter.status);
   if (page.cursor) q = q.where('id', '<', page.cursor);
-  const rows = await q.orderBy('id', 'desc').limit(page.limit + 1).execute();
+  const rows = await q
+    .orderBy('id', 'desc')
+    .limit(page.limit + 1)
+    .execute();
   return toPage(rows, page.limit, deliveryView);
 }
 
@@ -121,7 +141,10 @@ export async function redeliver(db: Db, ctx: Ctx, endpointId: string, deliveryId
       .returningAll()
       .executeTakeFirst();
     if (!row) notFound(`Delivery ${deliveryId}`);
-    await record(tx, ctx, { action: 'webhook.redelivered', details: { webhook_id: endpoint.id, delivery_id: row.id, event_type: row.event_type } });
+    await record(tx, ctx, {
+      action: 'webhook.redelivered',
+      details: { webhook_id: endpoint.id, delivery_id: row.id, event_type: row.event_type },
+    });
     await notify(tx, DELIVERIES_KEY);
     return deliveryView(row);
   });

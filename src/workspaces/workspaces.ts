@@ -19,7 +19,12 @@ export interface InitResult {
 export async function createWorkspace(db: Db, raw: { name: string; ownerEmail: string }): Promise<InitResult> {
   const parsed = input.safeParse(raw);
   if (!parsed.success) {
-    invalid(parsed.error.issues.map((i) => ({ field: i.path[0] === 'ownerEmail' ? 'owner-email' : 'workspace', message: i.message })));
+    invalid(
+      parsed.error.issues.map((i) => ({
+        field: i.path[0] === 'ownerEmail' ? 'owner-email' : 'workspace',
+        message: i.message,
+      })),
+    );
   }
   return inTransaction(db, async (tx) => {
     const id = newId();

@@ -41,7 +41,10 @@ beforeAll(async () => {
     HEADERS_TIMEOUT_MS: String(HEADERS_MS),
     REQUEST_TIMEOUT_MS: String(5 * HEADERS_MS),
   };
-  leash = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'web'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  leash = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'web'], {
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise<void>((resolve, reject) => {
     let out = '';
     leash.stdout!.on('data', (d) => {
@@ -64,7 +67,11 @@ afterAll(async () => {
 const from = (localAddress: string) => new http.Agent({ keepAlive: true, localAddress });
 const fromHere = from('127.0.0.1');
 
-function call(method: string, path: string, opts: { key: string; body?: string; agent?: http.Agent }): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: any }> {
+function call(
+  method: string,
+  path: string,
+  opts: { key: string; body?: string; agent?: http.Agent },
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: any }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { authorization: `Bearer ${opts.key}` };
     if (opts.body) headers['content-type'] = 'application/json';
@@ -78,19 +85,28 @@ function call(method: string, path: string, opts: { key: string; body?: string; 
   });
 }
 
-const ask = (i: number) => JSON.stringify({ recipient: 'a@example.com', channel: 'web', message: `Wire #${i}?`, options: ['Yes', 'No'], timeout_seconds: 3600 });
+const ask = (i: number) =>
+  JSON.stringify({
+    recipient: 'a@example.com',
+    channel: 'web',
+    message: `Wire #${i}?`,
+    options: ['Yes', 'No'],
+    timeout_seconds: 3600,
+  });
 const create = (key: string, i: number) => call('POST', '/v1/pause', { key, body: ask(i) });
 
 /** Runs fn for 0..n-1, `width` at a time. */
 async function pool<T>(n: number, width: number, fn: (i: number) => Promise<T>): Promise<T[]> {
   const out: T[] = new Array(n);
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < n) {
-      const i = next++;
-      out[i] = await fn(i);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < n) {
+        const i = next++;
+        out[i] = await fn(i);
+      }
+    }),
+  );
   return out;
 }
 
@@ -104,10 +120,19 @@ describe('a flood', () => {
 
     const [flood, bad, slow, served] = await Promise.all([
       pool(FLOOD, 16, (i) => create(flooder.key, i)),
-      pool(BAD_KEYS, 8, () => call('GET', '/v1/agents/me', { key: `lsh_a_${randomBytes(20).toString('hex')}`, agent: badAddress })),
-      Promise.all(Array.from({ length: SLOW }, () =>
-        slowRequest(port, { localAddress: '127.0.0.3', drip: `GET /healthz HTTP/1.1\r\nHost: leash\r\nX-Slow: ${'a'.repeat(200)}`, everyMs: 200, giveUpMs: 20 * HEADERS_MS }),
-      )),
+      pool(BAD_KEYS, 8, () =>
+        call('GET', '/v1/agents/me', { key: `lsh_a_${randomBytes(20).toString('hex')}`, agent: badAddress }),
+      ),
+      Promise.all(
+        Array.from({ length: SLOW }, () =>
+          slowRequest(port, {
+            localAddress: '127.0.0.3',
+            drip: `GET /healthz HTTP/1.1\r\nHost: leash\r\nX-Slow: ${'a'.repeat(200)}`,
+            everyMs: 200,
+            giveUpMs: 20 * HEADERS_MS,
+          }),
+        ),
+      ),
       pool(GOOD, 1, (i) => create(good.key, i)),
     ]);
 
@@ -123,7 +148,11 @@ describe('a flood', () => {
 
     // The bad-key address: its allowance of failures got 401, everything after it 429.
     expect(bad.filter((r) => r.status === 401).length).toBe(FAILURES);
-    expect(bad.filter((r) => r.status === 429 && r.body.error.code === 'rate_limited' && Number(r.headers['retry-after']) > 0).length).toBe(BAD_KEYS - FAILURES);
+    expect(
+      bad.filter(
+        (r) => r.status === 429 && r.body.error.code === 'rate_limited' && Number(r.headers['retry-after']) > 0,
+      ).length,
+    ).toBe(BAD_KEYS - FAILURES);
     // Refused before any lookup: a valid key from that address is refused too.
     expect((await call('GET', '/v1/agents/me', { key: good.key, agent: badAddress })).status).toBe(429);
 
@@ -135,9 +164,14 @@ describe('a flood', () => {
     expect(served.map((r) => r.status)).toEqual(Array.from({ length: GOOD }, () => 201));
 
     // Postgres holds exactly what the accepted requests wrote.
-    const rows = async (agentId: string) => (await t.deps.db.selectFrom('approvals').select('id').where('agent_id', '=', agentId).execute()).map((r) => r.id).sort();
+    const rows = async (agentId: string) =>
+      (await t.deps.db.selectFrom('approvals').select('id').where('agent_id', '=', agentId).execute())
+        .map((r) => r.id)
+        .sort();
     expect(await rows(flooder.id)).toEqual(accepted.map((r) => r.body.pause_id).sort());
     expect(await rows(good.id)).toEqual(served.map((r) => r.body.pause_id).sort());
-    console.log(`flood: ${FLOOD} requests of one key (${accepted.length} accepted), ${BAD_KEYS} bad keys (${FAILURES} answered 401, the rest 429), ${SLOW} slow-header connections cut after ${Math.min(...slow.map((s) => s.closedAfterMs!))}-${Math.max(...slow.map((s) => s.closedAfterMs!))} ms; the other key: ${GOOD}/${GOOD} created`);
+    console.log(
+      `flood: ${FLOOD} requests of one key (${accepted.length} accepted), ${BAD_KEYS} bad keys (${FAILURES} answered 401, the rest 429), ${SLOW} slow-header connections cut after ${Math.min(...slow.map((s) => s.closedAfterMs!))}-${Math.max(...slow.map((s) => s.closedAfterMs!))} ms; the other key: ${GOOD}/${GOOD} created`,
+    );
   }, 60_000);
 });

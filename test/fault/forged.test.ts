@@ -50,40 +50,98 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function snapshot() {
   const db = t.deps.db;
   const count = async (table: 'activity' | 'outbox' | 'deliveries' | 'link_codes') =>
-    Number((await db.selectFrom(table).select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n);
+    Number(
+      (
+        await db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll<string>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
   return {
-    approvals: await db.selectFrom('approvals').select(['id', 'status', 'response_choice', 'response_text', 'response_at', 'responder', 'via_timeout']).orderBy('id').execute(),
-    agents: await db.selectFrom('agents').select(['id', 'pause_mode', 'paused_at', 'pause_reason', 'pause_by', 'run_state', 'stop_deadline', 'stopped_at', 'deleted_at']).orderBy('id').execute(),
-    members: await db.selectFrom('members').select(['id', 'role', 'phone', 'slack_team_id', 'slack_user_id', 'telegram_user_id']).orderBy('id').execute(),
+    approvals: await db
+      .selectFrom('approvals')
+      .select(['id', 'status', 'response_choice', 'response_text', 'response_at', 'responder', 'via_timeout'])
+      .orderBy('id')
+      .execute(),
+    agents: await db
+      .selectFrom('agents')
+      .select([
+        'id',
+        'pause_mode',
+        'paused_at',
+        'pause_reason',
+        'pause_by',
+        'run_state',
+        'stop_deadline',
+        'stopped_at',
+        'deleted_at',
+      ])
+      .orderBy('id')
+      .execute(),
+    members: await db
+      .selectFrom('members')
+      .select(['id', 'role', 'phone', 'slack_team_id', 'slack_user_id', 'telegram_user_id'])
+      .orderBy('id')
+      .execute(),
     activity: await count('activity'),
     outbox: await count('outbox'),
     deliveries: await count('deliveries'),
     linkCodes: await count('link_codes'),
-    inbound: await db.selectFrom('inbound_requests').select(['source', 'key']).orderBy('source').orderBy('key').execute(),
+    inbound: await db
+      .selectFrom('inbound_requests')
+      .select(['source', 'key'])
+      .orderBy('source')
+      .orderBy('key')
+      .execute(),
   };
 }
 
 /** Timeline rows of one action (for one approval, when given). */
-async function actions(action: string, opts: { agentId?: string; approvalId?: string; channel?: string } = {}): Promise<number> {
-  let q = t.deps.db.selectFrom('activity').select((eb) => eb.fn.countAll<string>().as('n')).where('action', '=', action);
+async function actions(
+  action: string,
+  opts: { agentId?: string; approvalId?: string; channel?: string } = {},
+): Promise<number> {
+  let q = t.deps.db
+    .selectFrom('activity')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('action', '=', action);
   if (opts.agentId) q = q.where('agent_id', '=', opts.agentId);
   if (opts.channel) q = q.where('channel', '=', opts.channel);
-  if (opts.approvalId) q = q.where((eb) => eb(eb.ref('details', '->>').key('pause_id' as never), '=', opts.approvalId!));
+  if (opts.approvalId)
+    q = q.where((eb) => eb(eb.ref('details', '->>').key('pause_id' as never), '=', opts.approvalId!));
   return Number((await q.executeTakeFirstOrThrow()).n);
 }
 
 const outboxEvents = async (type: string, objectId: string) =>
-  (await t.deps.db.selectFrom('outbox').select('payload').where('type', '=', type).execute()).filter((r) => JSON.stringify(r.payload).includes(objectId)).length;
+  (await t.deps.db.selectFrom('outbox').select('payload').where('type', '=', type).execute()).filter((r) =>
+    JSON.stringify(r.payload).includes(objectId),
+  ).length;
 
-const agentRow = (id: string) => t.deps.db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-const approvalRow = (id: string) => t.deps.db.selectFrom('approvals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+const agentRow = (id: string) =>
+  t.deps.db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+const approvalRow = (id: string) =>
+  t.deps.db.selectFrom('approvals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
 /** Puts a decided approval back to pending by hand, so that a replay that got through would decide it again. */
 const reopen = (id: string) =>
-  t.deps.db.updateTable('approvals').set({ status: 'pending', response_choice: null, response_text: null, response_at: null, responder: null }).where('id', '=', id).execute();
+  t.deps.db
+    .updateTable('approvals')
+    .set({ status: 'pending', response_choice: null, response_text: null, response_at: null, responder: null })
+    .where('id', '=', id)
+    .execute();
 
 const ask = (key: string, channel: string, recipient: string) =>
-  t.call('POST', '/v1/pause', { key, body: { recipient, channel, message: 'Wire $9,000 to a new payee?', options: ['Approve', 'Reject'], timeout_seconds: 600 } });
+  t.call('POST', '/v1/pause', {
+    key,
+    body: {
+      recipient,
+      channel,
+      message: 'Wire $9,000 to a new payee?',
+      options: ['Approve', 'Reject'],
+      timeout_seconds: 600,
+    },
+  });
 
 // ---------------------------------------------------------------------------------------------
 // Slack
@@ -93,7 +151,12 @@ const slackUser = () => `U${randomBytes(4).toString('hex').toUpperCase()}`;
 
 async function slackPost(body: string, headers: Record<string, string>, extra: { contentType?: string | null } = {}) {
   const contentType = extra.contentType === undefined ? 'application/x-www-form-urlencoded' : extra.contentType;
-  const res = await t.app.inject({ method: 'POST', url: '/slack/events', payload: body, headers: { ...(contentType ? { 'content-type': contentType } : {}), ...headers } });
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/slack/events',
+    payload: body,
+    headers: { ...(contentType ? { 'content-type': contentType } : {}), ...headers },
+  });
   let json: any;
   try {
     json = res.body ? JSON.parse(res.body) : undefined;
@@ -104,11 +167,21 @@ async function slackPost(body: string, headers: Record<string, string>, extra: {
 }
 
 const forgedCommand = (user: string, cmd: string, text: string) =>
-  commandForm({ team: TEAM, user, command: cmd, text, channel: 'C0FORGED', responseUrl: `${slack.url}/respond/cmd-${randomBytes(4).toString('hex')}` });
+  commandForm({
+    team: TEAM,
+    user,
+    command: cmd,
+    text,
+    channel: 'C0FORGED',
+    responseUrl: `${slack.url}/respond/cmd-${randomBytes(4).toString('hex')}`,
+  });
 
 function forgedClick(user: string, value: string) {
   const responseUrl = `${slack.url}/respond/click-${randomBytes(4).toString('hex')}`;
-  return { form: clickForm({ team: TEAM, user, value, index: Number(value.split('|')[1]), channel: 'C0FORGED', responseUrl }), responseUrl };
+  return {
+    form: clickForm({ team: TEAM, user, value, index: Number(value.split('|')[1]), channel: 'C0FORGED', responseUrl }),
+    responseUrl,
+  };
 }
 
 const slackResponsesTo = (url: string) => slack.responses.filter((r) => url.endsWith(r.path));
@@ -138,7 +211,11 @@ function slackForgeries(body: string, altered: string): [string, string, Record<
 async function slackSetup() {
   const ws = await t.workspace();
   const owner = slackUser();
-  await t.deps.db.updateTable('members').set(confirmed({ slack_team_id: TEAM, slack_user_id: owner })).where('id', '=', ws.ownerId).execute();
+  await t.deps.db
+    .updateTable('members')
+    .set(confirmed({ slack_team_id: TEAM, slack_user_id: owner }))
+    .where('id', '=', ws.ownerId)
+    .execute();
   const bob = await ws.agent('bob');
   return { ws, owner, bob };
 }
@@ -160,7 +237,15 @@ describe('Slack: POST /slack/events', () => {
     }
     // Without a content type the body is still only bytes under a signature: refused the same way.
     expect((await slackPost(wanted, {}, { contentType: null })).status).toBe(401);
-    expect((await slackPost(JSON.stringify({ type: 'event_callback', event_id: 'EvFORGED', event: { type: 'app_home_opened' } }), { 'x-slack-request-timestamp': String(Math.floor(Date.now() / 1000)), 'x-slack-signature': 'v0=00' }, { contentType: 'application/json' })).status).toBe(401);
+    expect(
+      (
+        await slackPost(
+          JSON.stringify({ type: 'event_callback', event_id: 'EvFORGED', event: { type: 'app_home_opened' } }),
+          { 'x-slack-request-timestamp': String(Math.floor(Date.now() / 1000)), 'x-slack-signature': 'v0=00' },
+          { contentType: 'application/json' },
+        )
+      ).status,
+    ).toBe(401);
     await sleep(150); // a listener that slipped through would run after the answer
     expect(await snapshot()).toEqual(start);
     expect((await agentRow(bob.id)).pause_mode).toBeNull();
@@ -174,11 +259,17 @@ describe('Slack: POST /slack/events', () => {
     const id = a.body.pause_id as string;
     // The owner's click on Reject, turned into Approve.
     const signed = forgedClick(owner, `${id}|1`);
-    const wanted = { form: signed.form.replace(encodeURIComponent(`${id}|1`), encodeURIComponent(`${id}|0`)), responseUrl: signed.responseUrl };
+    const wanted = {
+      form: signed.form.replace(encodeURIComponent(`${id}|1`), encodeURIComponent(`${id}|0`)),
+      responseUrl: signed.responseUrl,
+    };
     expect(wanted.form).not.toBe(signed.form);
     const calls = slack.calls.length;
     const start = await snapshot();
-    for (const [what, body, headers] of [...slackForgeries(signed.form, wanted.form), ...slackForgeries(wanted.form, signed.form)]) {
+    for (const [what, body, headers] of [
+      ...slackForgeries(signed.form, wanted.form),
+      ...slackForgeries(wanted.form, signed.form),
+    ]) {
       const res = await slackPost(body, headers);
       expect(res.status, what).toBe(401);
       expect(await snapshot(), what).toEqual(start);
@@ -193,7 +284,12 @@ describe('Slack: POST /slack/events', () => {
   it('a correctly signed body that is not an object (JSON null, a list) is refused (400), not a 500, and changes nothing', async () => {
     await slackSetup();
     const start = await snapshot();
-    for (const [type, body] of [['application/json', 'null'], ['application/json', '[]'], ['application/json', '"x"'], ['application/x-www-form-urlencoded', 'payload=null']] as const) {
+    for (const [type, body] of [
+      ['application/json', 'null'],
+      ['application/json', '[]'],
+      ['application/json', '"x"'],
+      ['application/x-www-form-urlencoded', 'payload=null'],
+    ] as const) {
       const res = await slackPost(body, slackSignature(SLACK_SECRET, body), { contentType: type });
       expect([res.status, res.json?.error?.code], body).toEqual([400, 'invalid_request']);
     }
@@ -215,7 +311,9 @@ describe('Slack: POST /slack/events', () => {
       expect([again.status, again.text]).toEqual([200, '']);
     }
     // A replay with a retry header is the same signed request: still a replay.
-    expect((await slackPost(form, { ...headers, 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' })).text).toBe('');
+    expect(
+      (await slackPost(form, { ...headers, 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' })).text,
+    ).toBe('');
     await sleep(150);
     expect(await snapshot()).toEqual(before);
     expect((await agentRow(bob.id)).pause_mode).toBeNull();
@@ -266,17 +364,30 @@ async function deliver(update: unknown, secret: string | null = TG_SECRET, raw?:
     method: 'POST',
     url: '/telegram/webhook',
     payload: raw ?? JSON.stringify(update),
-    headers: { 'content-type': 'application/json', ...(secret === null ? {} : { 'x-telegram-bot-api-secret-token': secret }) },
+    headers: {
+      'content-type': 'application/json',
+      ...(secret === null ? {} : { 'x-telegram-bot-api-secret-token': secret }),
+    },
   });
   return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : null };
 }
 
-const tgSeen = (id: number) => t.deps.db.selectFrom('inbound_requests').select('key').where('source', '=', 'telegram').where('key', '=', `${BOT_ID}:${id}`).execute();
+const tgSeen = (id: number) =>
+  t.deps.db
+    .selectFrom('inbound_requests')
+    .select('key')
+    .where('source', '=', 'telegram')
+    .where('key', '=', `${BOT_ID}:${id}`)
+    .execute();
 
 async function tgSetup() {
   const ws = await t.workspace();
   const owner = tgUser();
-  await t.deps.db.updateTable('members').set(confirmed({ telegram_user_id: String(owner) })).where('id', '=', ws.ownerId).execute();
+  await t.deps.db
+    .updateTable('members')
+    .set(confirmed({ telegram_user_id: String(owner) }))
+    .where('id', '=', ws.ownerId)
+    .execute();
   const bob = await ws.agent('bob');
   return { ws, owner, bob };
 }
@@ -286,7 +397,11 @@ describe('Telegram: POST /telegram/webhook', () => {
     const { owner, bob } = await tgSetup();
     const a = await ask(bob.key, 'telegram', String(owner));
     expect(a.status).toBe(201);
-    const updates = [tgMessage(owner, '/pause bob full'), tgPress(owner, `d:${a.body.pause_id}:0`), tgMessage(owner, `/link ABCDEFGH`)];
+    const updates = [
+      tgMessage(owner, '/pause bob full'),
+      tgPress(owner, `d:${a.body.pause_id}:0`),
+      tgMessage(owner, `/link ABCDEFGH`),
+    ];
     const wrongs: [string, string | null][] = [
       ['no header', null],
       ['an empty header', ''],
@@ -335,7 +450,10 @@ describe('Telegram: POST /telegram/webhook', () => {
     const a = await ask(bob.key, 'telegram', String(owner));
     const id = a.body.pause_id as string;
     const press = tgPress(owner, `d:${id}:1`);
-    const answered = () => tg.calls.filter((c) => c.method === 'answerCallbackQuery' && c.args.callback_query_id === press.callback_query.id);
+    const answered = () =>
+      tg.calls.filter(
+        (c) => c.method === 'answerCallbackQuery' && c.args.callback_query_id === press.callback_query.id,
+      );
     expect((await deliver(press)).status).toBe(200);
     expect((await approvalRow(id)).response_choice).toBe('Reject');
     expect(answered().map((c) => c.args.text)).toEqual(['Recorded: Reject']);
@@ -366,7 +484,11 @@ async function sms(params: Record<string, string>, signature: string | null, hea
     method: 'POST',
     url: '/sms/twilio',
     payload: new URLSearchParams(params).toString(),
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(signature === null ? {} : { 'x-twilio-signature': signature }), ...headers },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...(signature === null ? {} : { 'x-twilio-signature': signature }),
+      ...headers,
+    },
   });
   let json: any;
   try {
@@ -379,18 +501,46 @@ async function sms(params: Record<string, string>, signature: string | null, hea
 
 /** Every way to forge a request whose genuine parameters are `params` and that the attacker would
  *  rather send as `wanted`: [what, params sent, signature, extra headers]. */
-function twilioForgeries(params: Record<string, string>, wanted: Record<string, string>): [string, Record<string, string>, string | null, Record<string, string>][] {
+function twilioForgeries(
+  params: Record<string, string>,
+  wanted: Record<string, string>,
+): [string, Record<string, string>, string | null, Record<string, string>][] {
   const good = twilioSignature(AUTH_TOKEN, SMS_URL, params);
   return [
     ['a wrong signature', params, randomBytes(20).toString('base64'), {}],
-    ['a signature made with another auth token', params, twilioSignature('another-accounts-auth-token', SMS_URL, params), {}],
-    ['a signature over the URL Leash listens on, not PUBLIC_URL', params, twilioSignature(AUTH_TOKEN, 'http://localhost/sms/twilio', params), {}],
-    ['a signature over another host, sent with that Host header', params, twilioSignature(AUTH_TOKEN, 'https://evil.example/sms/twilio', params), { host: 'evil.example' }],
-    ['a signature over http:// instead of https://', params, twilioSignature(AUTH_TOKEN, SMS_URL.replace('https:', 'http:'), params), {}],
+    [
+      'a signature made with another auth token',
+      params,
+      twilioSignature('another-accounts-auth-token', SMS_URL, params),
+      {},
+    ],
+    [
+      'a signature over the URL Leash listens on, not PUBLIC_URL',
+      params,
+      twilioSignature(AUTH_TOKEN, 'http://localhost/sms/twilio', params),
+      {},
+    ],
+    [
+      'a signature over another host, sent with that Host header',
+      params,
+      twilioSignature(AUTH_TOKEN, 'https://evil.example/sms/twilio', params),
+      { host: 'evil.example' },
+    ],
+    [
+      'a signature over http:// instead of https://',
+      params,
+      twilioSignature(AUTH_TOKEN, SMS_URL.replace('https:', 'http:'), params),
+      {},
+    ],
     ['a signature over another path', params, twilioSignature(AUTH_TOKEN, `${PUBLIC_URL}/sms/twilio/`, params), {}],
     ['a parameter altered after signing', wanted, good, {}],
     ['a parameter added after signing', { ...params, ForwardedFrom: '+15550000000' }, good, {}],
-    ['a parameter removed after signing', Object.fromEntries(Object.entries(params).filter(([k]) => k !== 'NumMedia')), good, {}],
+    [
+      'a parameter removed after signing',
+      Object.fromEntries(Object.entries(params).filter(([k]) => k !== 'NumMedia')),
+      good,
+      {},
+    ],
     ['no signature', params, null, {}],
     ['an empty signature', params, '', {}],
   ];
@@ -401,7 +551,11 @@ describe('Twilio: POST /sms/twilio', () => {
     const ws = await t.workspace();
     const bob = await ws.agent('bob');
     const ownerPhone = phone();
-    await t.deps.db.updateTable('members').set(confirmed({ phone: ownerPhone })).where('id', '=', ws.ownerId).execute();
+    await t.deps.db
+      .updateTable('members')
+      .set(confirmed({ phone: ownerPhone }))
+      .where('id', '=', ws.ownerId)
+      .execute();
     const to = phone();
     const a = await ask(bob.key, 'sms', to);
     expect(a.status).toBe(201);
@@ -443,8 +597,17 @@ describe('Twilio: POST /sms/twilio', () => {
     const to = phone();
     const a = await ask(bob.key, 'sms', to);
     // Twilio's algorithm for a repeated parameter: each of its values, sorted, after the name.
-    const pairs: [string, string][] = [['AccountSid', ACCOUNT_SID], ['Body', '1'], ['Body', '2'], ['From', to], ['MessageSid', `SM${randomBytes(16).toString('hex')}`], ['To', FROM]];
-    const signature = createHmac('sha1', AUTH_TOKEN).update(pairs.reduce((acc, [k, v]) => acc + k + v, SMS_URL)).digest('base64');
+    const pairs: [string, string][] = [
+      ['AccountSid', ACCOUNT_SID],
+      ['Body', '1'],
+      ['Body', '2'],
+      ['From', to],
+      ['MessageSid', `SM${randomBytes(16).toString('hex')}`],
+      ['To', FROM],
+    ];
+    const signature = createHmac('sha1', AUTH_TOKEN)
+      .update(pairs.reduce((acc, [k, v]) => acc + k + v, SMS_URL))
+      .digest('base64');
     const start = await snapshot();
     const res = await t.app.inject({
       method: 'POST',
@@ -461,7 +624,11 @@ describe('Twilio: POST /sms/twilio', () => {
     const ws = await t.workspace();
     const bob = await ws.agent('bob');
     const ownerPhone = phone();
-    await t.deps.db.updateTable('members').set(confirmed({ phone: ownerPhone })).where('id', '=', ws.ownerId).execute();
+    await t.deps.db
+      .updateTable('members')
+      .set(confirmed({ phone: ownerPhone }))
+      .where('id', '=', ws.ownerId)
+      .execute();
 
     const pause = smsParams(ownerPhone, 'PAUSE bob full');
     const pauseSig = twilioSignature(AUTH_TOKEN, SMS_URL, pause);
@@ -503,7 +670,10 @@ describe('outbound webhooks, at the receiver', () => {
     const r = await startReceiver();
     cleanups.push(() => r.close());
     const ws = await t.workspace();
-    const created = await t.call('POST', '/v1/webhooks', { key: ws.ownerKey, body: { url: `${r.url}/hook`, events: ['agent.paused'] } });
+    const created = await t.call('POST', '/v1/webhooks', {
+      key: ws.ownerKey,
+      body: { url: `${r.url}/hook`, events: ['agent.paused'] },
+    });
     expect(created.status).toBe(201);
     const secret = created.body.secret as string;
     const receiverSide = new Webhook(secret);
@@ -520,13 +690,34 @@ describe('outbound webhooks, at the receiver', () => {
 
     await worker();
     const bob = await ws.agent('bob');
-    expect((await t.call('POST', `/v1/agents/${bob.id}/pause`, { key: ws.ownerKey, body: { mode: 'full', reason: 'audit' } })).status).toBe(200);
+    expect(
+      (
+        await t.call('POST', `/v1/agents/${bob.id}/pause`, {
+          key: ws.ownerKey,
+          body: { mode: 'full', reason: 'audit' },
+        })
+      ).status,
+    ).toBe(200);
     await expect.poll(() => r.requests.length).toBe(1);
     const genuine = r.requests[0]!;
     const headers = genuine.headers as Record<string, string>;
-    expect(receiverSide.verify(genuine.body, headers)).toMatchObject({ type: 'agent.paused', data: { id: bob.id, pause: { mode: 'full', reason: 'audit' } } });
+    expect(receiverSide.verify(genuine.body, headers)).toMatchObject({
+      type: 'agent.paused',
+      data: { id: bob.id, pause: { mode: 'full', reason: 'audit' } },
+    });
     // Leash saw the receiver's 2xx.
-    await expect.poll(async () => (await t.deps.db.selectFrom('deliveries').select('status').where('workspace_id', '=', ws.id).executeTakeFirstOrThrow()).status).toBe('succeeded');
+    await expect
+      .poll(
+        async () =>
+          (
+            await t.deps.db
+              .selectFrom('deliveries')
+              .select('status')
+              .where('workspace_id', '=', ws.id)
+              .executeTakeFirstOrThrow()
+          ).status,
+      )
+      .toBe('succeeded');
 
     const now = Math.floor(Date.now() / 1000);
     const id = headers['webhook-id']!;
@@ -534,21 +725,73 @@ describe('outbound webhooks, at the receiver', () => {
     expect(tampered).not.toBe(genuine.body);
     const other = new Webhook(`whsec_${randomBytes(24).toString('base64')}`);
     const forgeries: [string, Record<string, string>, string, string][] = [
-      ['a forged signature', { ...headers, 'webhook-signature': `v1,${randomBytes(32).toString('base64')}` }, genuine.body, 'No matching signature found'],
-      ['a signature made with another secret', { ...headers, 'webhook-signature': other.sign(id, new Date(now * 1000), genuine.body) }, genuine.body, 'No matching signature found'],
+      [
+        'a forged signature',
+        { ...headers, 'webhook-signature': `v1,${randomBytes(32).toString('base64')}` },
+        genuine.body,
+        'No matching signature found',
+      ],
+      [
+        'a signature made with another secret',
+        { ...headers, 'webhook-signature': other.sign(id, new Date(now * 1000), genuine.body) },
+        genuine.body,
+        'No matching signature found',
+      ],
       ['a tampered body', headers, tampered, 'No matching signature found'],
-      ['the same JSON, re-serialized with whitespace', headers, JSON.stringify(JSON.parse(genuine.body), null, 1), 'No matching signature found'],
+      [
+        'the same JSON, re-serialized with whitespace',
+        headers,
+        JSON.stringify(JSON.parse(genuine.body), null, 1),
+        'No matching signature found',
+      ],
       ['another webhook-id', { ...headers, 'webhook-id': `${id}x` }, genuine.body, 'No matching signature found'],
-      ['a timestamp moved after signing', { ...headers, 'webhook-timestamp': String(Number(headers['webhook-timestamp']) + 1) }, genuine.body, 'No matching signature found'],
-      ['a correctly signed, 6-minute-old timestamp', { ...headers, 'webhook-timestamp': String(now - 360), 'webhook-signature': receiverSide.sign(id, new Date((now - 360) * 1000), genuine.body) }, genuine.body, 'Message timestamp too old'],
-      ['a correctly signed timestamp 6 minutes ahead', { ...headers, 'webhook-timestamp': String(now + 360), 'webhook-signature': receiverSide.sign(id, new Date((now + 360) * 1000), genuine.body) }, genuine.body, 'Message timestamp too new'],
-      ['a v2 signature with the right value', { ...headers, 'webhook-signature': headers['webhook-signature']!.replace(/^v1,/, 'v2,') }, genuine.body, 'No matching signature found'],
-      ['no signature', Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'webhook-signature')), genuine.body, 'Missing required headers'],
+      [
+        'a timestamp moved after signing',
+        { ...headers, 'webhook-timestamp': String(Number(headers['webhook-timestamp']) + 1) },
+        genuine.body,
+        'No matching signature found',
+      ],
+      [
+        'a correctly signed, 6-minute-old timestamp',
+        {
+          ...headers,
+          'webhook-timestamp': String(now - 360),
+          'webhook-signature': receiverSide.sign(id, new Date((now - 360) * 1000), genuine.body),
+        },
+        genuine.body,
+        'Message timestamp too old',
+      ],
+      [
+        'a correctly signed timestamp 6 minutes ahead',
+        {
+          ...headers,
+          'webhook-timestamp': String(now + 360),
+          'webhook-signature': receiverSide.sign(id, new Date((now + 360) * 1000), genuine.body),
+        },
+        genuine.body,
+        'Message timestamp too new',
+      ],
+      [
+        'a v2 signature with the right value',
+        { ...headers, 'webhook-signature': headers['webhook-signature']!.replace(/^v1,/, 'v2,') },
+        genuine.body,
+        'No matching signature found',
+      ],
+      [
+        'no signature',
+        Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'webhook-signature')),
+        genuine.body,
+        'Missing required headers',
+      ],
     ];
     for (const [what, h, body, why] of forgeries) {
       expect(verdict({ headers: h, body }), what).toBe(why);
       // And over HTTP, at the receiver: refused.
-      const res = await fetch(`${r.url}/hook`, { method: 'POST', headers: { ...pick(h), 'content-type': 'application/json' }, body });
+      const res = await fetch(`${r.url}/hook`, {
+        method: 'POST',
+        headers: { ...pick(h), 'content-type': 'application/json' },
+        body,
+      });
       expect(res.status, what).toBe(401);
     }
     // The genuine delivery itself, replayed 6 minutes later, is stale.
@@ -561,7 +804,9 @@ describe('outbound webhooks, at the receiver', () => {
     }
     // Within the window it still verifies (a receiver dedupes by webhook-id), and Leash sent it once.
     expect(verdict(genuine)).toBe('ok');
-    expect(r.requests.filter((q) => q.headers['webhook-id'] === id && q.headers['user-agent'] === 'Leash-Webhooks/1')).toHaveLength(1);
+    expect(
+      r.requests.filter((q) => q.headers['webhook-id'] === id && q.headers['user-agent'] === 'Leash-Webhooks/1'),
+    ).toHaveLength(1);
   });
 });
 

@@ -66,7 +66,13 @@ beforeAll(async () => {
   const ask = async (key: string) => {
     const res = await t.call('POST', '/v1/pause', {
       key,
-      body: { recipient: 'you@example.com', channel: 'web', message: 'Ship it?', options: ['Approve', 'Reject'], timeout_seconds: 3600 },
+      body: {
+        recipient: 'you@example.com',
+        channel: 'web',
+        message: 'Ship it?',
+        options: ['Approve', 'Reject'],
+        timeout_seconds: 3600,
+      },
     });
     expect(res.status).toBe(201);
     return res.body.pause_id as string;
@@ -74,7 +80,9 @@ beforeAll(async () => {
   const pending = await ask(sender.key);
   const pending2 = await ask(sender.key);
   const settled = await ask(sender.key);
-  expect((await t.call('POST', `/v1/pause/${settled}/respond`, { key: ws.ownerKey, body: { choice: 'Approve' } })).status).toBe(200);
+  expect(
+    (await t.call('POST', `/v1/pause/${settled}/respond`, { key: ws.ownerKey, body: { choice: 'Approve' } })).status,
+  ).toBe(200);
   const session = async (key: string) => {
     const res = await t.call('POST', '/v1/sessions', { key, body: { task: 'fuzz' } });
     expect(res.status).toBe(201);
@@ -86,7 +94,10 @@ beforeAll(async () => {
     return res.body.id as string;
   };
   // Something in the inbox, so that reads have rows to render.
-  expect((await t.call('POST', '/v1/messages', { key: recipient.key, body: { to: 'fz-sender', body: { hello: 'world' } } })).status).toBe(202);
+  expect(
+    (await t.call('POST', '/v1/messages', { key: recipient.key, body: { to: 'fz-sender', body: { hello: 'world' } } }))
+      .status,
+  ).toBe(202);
 
   const ws2 = await t.workspace('Elsewhere');
   const agent2 = await ws2.agent('fz-foreign');
@@ -153,7 +164,10 @@ const wildUnit = fc.oneof(
   { weight: 6, arbitrary: fc.string({ unit: 'binary-ascii', minLength: 1, maxLength: 1 }) },
   { weight: 3, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) },
   { weight: 1, arbitrary: surrogateHalf },
-  { weight: 1, arbitrary: fc.constantFrom('\u0000', '\u202e', '\ufeff', '\u0085', '\u2028', '🙂', 'é', 'e\u0301', '\t', '\n') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('\u0000', '\u202e', '\ufeff', '\u0085', '\u2028', '🙂', 'é', 'e\u0301', '\t', '\n'),
+  },
 );
 const HUGE = [201, 501, 2_001, 65 * 1024, 300_000, 1_100_000];
 const specialStrings = fc.constantFrom(
@@ -194,16 +208,55 @@ const specialStrings = fc.constantFrom(
 const wildString = fc.oneof(
   { weight: 5, arbitrary: fc.string({ unit: wildUnit, maxLength: 40 }) },
   { weight: 4, arbitrary: specialStrings },
-  { weight: 1, arbitrary: fc.constantFrom(...HUGE).chain((n) => fc.constantFrom('x', 'é', '🙂', ' ').map((c) => c.repeat(Math.ceil(n / c.length)))) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom(...HUGE)
+      .chain((n) => fc.constantFrom('x', 'é', '🙂', ' ').map((c) => c.repeat(Math.ceil(n / c.length)))),
+  },
 );
 const wildNumber = fc.oneof(
   fc.integer(),
   fc.double(),
-  fc.constantFrom(-1, 0, -0, 0.5, 1.5, 2 ** 31, 2 ** 53 + 2, 1e20, -1e20, 1e308, -Number.MAX_SAFE_INTEGER, 300_001, 86_400 * 10_000),
+  fc.constantFrom(
+    -1,
+    0,
+    -0,
+    0.5,
+    1.5,
+    2 ** 31,
+    2 ** 53 + 2,
+    1e20,
+    -1e20,
+    1e308,
+    -Number.MAX_SAFE_INTEGER,
+    300_001,
+    86_400 * 10_000,
+  ),
 );
 const wildKey = fc.oneof(
   { weight: 3, arbitrary: fc.string({ unit: wildUnit, maxLength: 12 }) },
-  { weight: 2, arbitrary: fc.constantFrom('__proto__', 'constructor', 'prototype', '', ' ', 'NAME', 'a.b', '$where', 'toString', 'hasOwnProperty', '\u0000', '\ud800', 'id', 'workspace_id', 'status', 'agent_id') },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      '__proto__',
+      'constructor',
+      'prototype',
+      '',
+      ' ',
+      'NAME',
+      'a.b',
+      '$where',
+      'toString',
+      'hasOwnProperty',
+      '\u0000',
+      '\ud800',
+      'id',
+      'workspace_id',
+      'status',
+      'agent_id',
+    ),
+  },
 );
 const wild: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 4, arbitrary: wildString },
@@ -238,7 +291,10 @@ function mutations(keys: string[]): fc.Arbitrary<Mutation[]> {
     fc.record({ op: fc.constant('stringify' as const), key: known }),
     fc.record({ op: fc.constant('inner' as const), key: known, at: fc.nat({ max: 6 }), value: wild }),
   );
-  return fc.oneof({ weight: 1, arbitrary: fc.constant<Mutation[]>([]) }, { weight: 3, arbitrary: fc.array(one, { minLength: 1, maxLength: 3 }) });
+  return fc.oneof(
+    { weight: 1, arbitrary: fc.constant<Mutation[]>([]) },
+    { weight: 3, arbitrary: fc.array(one, { minLength: 1, maxLength: 3 }) },
+  );
 }
 
 function mutate(base: Record<string, unknown>, ms: Mutation[]): Record<string, unknown> {
@@ -248,7 +304,16 @@ function mutate(base: Record<string, unknown>, ms: Mutation[]): Record<string, u
     if (m.op === 'del') delete out[m.key];
     else if (m.op === 'set') put(out, m.key, m.value);
     else if (m.op === 'wrap') put(out, m.key, m.asArray ? [out[m.key] ?? null] : { value: out[m.key] ?? null });
-    else if (m.op === 'stringify') put(out, m.key, out[m.key] === undefined ? 'undefined' : typeof out[m.key] === 'string' ? out[m.key] : JSON.stringify(out[m.key]));
+    else if (m.op === 'stringify')
+      put(
+        out,
+        m.key,
+        out[m.key] === undefined
+          ? 'undefined'
+          : typeof out[m.key] === 'string'
+            ? out[m.key]
+            : JSON.stringify(out[m.key]),
+      );
     else {
       // Inside a field: one element of an array (options), or one key of an object (slack, metadata).
       const v = out[m.key];
@@ -343,7 +408,9 @@ function pct(s: string): string {
   for (const ch of s) {
     const c = ch.codePointAt(0)!;
     if (c >= 0xd800 && c <= 0xdfff) {
-      out += [0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)].map((b) => `%${b.toString(16).toUpperCase()}`).join('');
+      out += [0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)]
+        .map((b) => `%${b.toString(16).toUpperCase()}`)
+        .join('');
     } else out += encodeURIComponent(ch);
   }
   return out;
@@ -396,7 +463,11 @@ const junkSegment = fc.oneof(
 );
 
 const uuidParam = (valid: () => string[]) =>
-  fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...valid()) }, { weight: 2, arbitrary: fc.uuid() }, { weight: 4, arbitrary: junkSegment });
+  fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(...valid()) },
+    { weight: 2, arbitrary: fc.uuid() },
+    { weight: 4, arbitrary: junkSegment },
+  );
 const nameParam = (valid: () => string[]) =>
   fc.oneof(
     { weight: 4, arbitrary: fc.constantFrom(...valid()) },
@@ -411,25 +482,107 @@ const intText = (min: number, max: number) =>
     { weight: 3, arbitrary: fc.integer({ min, max }).map(String) },
     {
       weight: 2,
-      arbitrary: fc.constantFrom('-1', '0', '1e2', '0x10', '0b1', 'NaN', 'Infinity', '-0', '1.5', '', ' ', ' 5', '5 ', '9'.repeat(30), '99999999999999999999', '9223372036854775808', '1e400', '50abc', 'true', '[]'),
+      arbitrary: fc.constantFrom(
+        '-1',
+        '0',
+        '1e2',
+        '0x10',
+        '0b1',
+        'NaN',
+        'Infinity',
+        '-0',
+        '1.5',
+        '',
+        ' ',
+        ' 5',
+        '5 ',
+        '9'.repeat(30),
+        '99999999999999999999',
+        '9223372036854775808',
+        '1e400',
+        '50abc',
+        'true',
+        '[]',
+      ),
     },
   );
-const waitText = fc.constantFrom('0', '0.01', '0.05', '', '-1', '61', '60.5', 'NaN', 'Infinity', '1e400', 'x', '0x0', '-0', '1e-9');
-const cursorText = (valid: () => string[]) => fc.oneof(fc.constantFrom(...valid()), fc.uuid(), fc.string({ unit: wildUnit, maxLength: 40 }));
-const rawQuery = fc.constantFrom('', '&', '&&', '=', '==', 'a', '%', '%zz=1', 'limit=%ff', 'limit=%00', 'x[]=1', 'limit[]=1', 'limit[0]=1', '__proto__=1', '__proto__[x]=1', 'constructor[prototype]=1', 'limit=1&limit=2', 'cursor=&cursor=', 'a=%ED%A0%80', '%ED%A0%80=1', ';', 'limit=5;x=1');
+const waitText = fc.constantFrom(
+  '0',
+  '0.01',
+  '0.05',
+  '',
+  '-1',
+  '61',
+  '60.5',
+  'NaN',
+  'Infinity',
+  '1e400',
+  'x',
+  '0x0',
+  '-0',
+  '1e-9',
+);
+const cursorText = (valid: () => string[]) =>
+  fc.oneof(fc.constantFrom(...valid()), fc.uuid(), fc.string({ unit: wildUnit, maxLength: 40 }));
+const rawQuery = fc.constantFrom(
+  '',
+  '&',
+  '&&',
+  '=',
+  '==',
+  'a',
+  '%',
+  '%zz=1',
+  'limit=%ff',
+  'limit=%00',
+  'x[]=1',
+  'limit[]=1',
+  'limit[0]=1',
+  '__proto__=1',
+  '__proto__[x]=1',
+  'constructor[prototype]=1',
+  'limit=1&limit=2',
+  'cursor=&cursor=',
+  'a=%ED%A0%80',
+  '%ED%A0%80=1',
+  ';',
+  'limit=5;x=1',
+);
 
 function queryArb(known: Record<string, fc.Arbitrary<string>>): fc.Arbitrary<{ text: string; keys: string[] }> {
   const names = Object.keys(known);
-  const pair = (k: fc.Arbitrary<string>, v: fc.Arbitrary<string>) => fc.tuple(k, v).map(([key, value]) => ({ text: `${pct(key)}=${pct(value)}`, key }));
+  const pair = (k: fc.Arbitrary<string>, v: fc.Arbitrary<string>) =>
+    fc.tuple(k, v).map(([key, value]) => ({ text: `${pct(key)}=${pct(value)}`, key }));
   const parts: fc.Arbitrary<{ text: string; key?: string }>[] = [
-    pair(fc.oneof(wildKey, fc.constantFrom('limit', 'cursor', 'wait', 'status')), fc.oneof(wildString.filter((s) => s.length < 3000), fc.constant(''))),
+    pair(
+      fc.oneof(wildKey, fc.constantFrom('limit', 'cursor', 'wait', 'status')),
+      fc.oneof(
+        wildString.filter((s) => s.length < 3000),
+        fc.constant(''),
+      ),
+    ),
     rawQuery.map((text) => ({ text })),
   ];
   if (names.length > 0) {
-    parts.unshift(fc.constantFrom(...names).chain((k) => pair(fc.constant(k), fc.oneof({ weight: 3, arbitrary: known[k]! }, { weight: 1, arbitrary: fc.string({ unit: wildUnit, maxLength: 20 }) }))));
+    parts.unshift(
+      fc
+        .constantFrom(...names)
+        .chain((k) =>
+          pair(
+            fc.constant(k),
+            fc.oneof(
+              { weight: 3, arbitrary: known[k]! },
+              { weight: 1, arbitrary: fc.string({ unit: wildUnit, maxLength: 20 }) },
+            ),
+          ),
+        ),
+    );
   }
   const weighted = parts.map((arbitrary, i) => ({ weight: i === 0 && names.length > 0 ? 6 : 1, arbitrary }));
-  return fc.array(fc.oneof(...weighted), { maxLength: 4 }).map((ps) => ({ text: ps.map((p) => p.text).join('&'), keys: ps.flatMap((p) => (p.key === undefined ? [] : [p.key])) }));
+  return fc.array(fc.oneof(...weighted), { maxLength: 4 }).map((ps) => ({
+    text: ps.map((p) => p.text).join('&'),
+    keys: ps.flatMap((p) => (p.key === undefined ? [] : [p.key])),
+  }));
 }
 
 /** Every decoding a server might apply to a query component. */
@@ -486,7 +639,17 @@ const idempotencyKeys = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom('', ' ', 'a b', '\t', 'k'.repeat(255), 'k'.repeat(256), 'fuzz-fixed-key') },
 );
 
-const bogusAuth = fc.constantFrom('', 'Bearer', 'Bearer ', 'Bearer lsh_m_nope', 'Bearer lsh_a_nope', 'Bearer lsh_x_nope', 'Basic Zm9vOmJhcg==', 'Bearer a b', `Bearer ${'x'.repeat(5000)}`);
+const bogusAuth = fc.constantFrom(
+  '',
+  'Bearer',
+  'Bearer ',
+  'Bearer lsh_m_nope',
+  'Bearer lsh_a_nope',
+  'Bearer lsh_x_nope',
+  'Basic Zm9vOmJhcg==',
+  'Bearer a b',
+  `Bearer ${'x'.repeat(5000)}`,
+);
 
 // ---------------------------------------------------------------------------------------------
 // The routes.
@@ -510,19 +673,48 @@ interface Route {
   guard?: (req: Req) => Promise<Req>;
 }
 
-const agentRefs = () => [f.agents.sender.id, f.agents.sender.name, f.agents.recipient.id, f.agents.recipient.name, f.agents.target.id, f.other.agent, f.other.agentName];
-const pageQuery = () => ({ limit: intText(-2, 250), cursor: cursorText(() => [f.agents.sender.id, f.approvals.pending, f.sessions.one]) });
+const agentRefs = () => [
+  f.agents.sender.id,
+  f.agents.sender.name,
+  f.agents.recipient.id,
+  f.agents.recipient.name,
+  f.agents.target.id,
+  f.other.agent,
+  f.other.agentName,
+];
+const pageQuery = () => ({
+  limit: intText(-2, 250),
+  cursor: cursorText(() => [f.agents.sender.id, f.approvals.pending, f.sessions.one]),
+});
 const text = (max: number) => fc.string({ maxLength: max > 60 ? 60 : max });
-const displayName = fc.oneof(fc.string({ minLength: 1, maxLength: 30 }).filter((s) => s.trim().length > 0), fc.constant(null), fc.constant('d'.repeat(200)));
+const displayName = fc.oneof(
+  fc.string({ minLength: 1, maxLength: 30 }).filter((s) => s.trim().length > 0),
+  fc.constant(null),
+  fc.constant('d'.repeat(200)),
+);
 const validName = fc.stringMatching(/^[a-z0-9-]{1,20}$/).map((s) => `fzn-${s}`);
-const deliveryUrl = fc.constantFrom(null, 'http://127.0.0.1:9/deliver', 'https://example.com/deliver', `https://example.com/${'p'.repeat(2000)}`);
+const deliveryUrl = fc.constantFrom(
+  null,
+  'http://127.0.0.1:9/deliver',
+  'https://example.com/deliver',
+  `https://example.com/${'p'.repeat(2000)}`,
+);
 const members = () => ({
   display_name: displayName,
   phone: fc.oneof(fc.constant(null), fc.stringMatching(/^\+1555\d{7}$/)),
-  slack: fc.oneof(fc.constant(null), fc.record({ team_id: fc.stringMatching(/^T[A-Z0-9]{2,8}$/), user_id: fc.stringMatching(/^[UW][A-Z0-9]{2,8}$/) })),
-  telegram: fc.oneof(fc.constant(null), fc.record({ user_id: fc.oneof(fc.integer({ min: 1 }), fc.stringMatching(/^[1-9]\d{0,19}$/)) })),
+  slack: fc.oneof(
+    fc.constant(null),
+    fc.record({ team_id: fc.stringMatching(/^T[A-Z0-9]{2,8}$/), user_id: fc.stringMatching(/^[UW][A-Z0-9]{2,8}$/) }),
+  ),
+  telegram: fc.oneof(
+    fc.constant(null),
+    fc.record({ user_id: fc.oneof(fc.integer({ min: 1 }), fc.stringMatching(/^[1-9]\d{0,19}$/)) }),
+  ),
 });
-const metadata = fc.oneof(fc.constant(null), fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 5 }));
+const metadata = fc.oneof(
+  fc.constant(null),
+  fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 5 }),
+);
 const empty = () => ({});
 
 const ROUTES: Route[] = [
@@ -539,7 +731,12 @@ const ROUTES: Route[] = [
     body: () => ({ name: validName, display_name: displayName, delivery_url: deliveryUrl }),
   },
   { method: 'GET', path: '/v1/agents', who: ['owner', 'approver', 'viewer', 'agent'], query: pageQuery },
-  { method: 'GET', path: '/v1/agents/:id', who: ['owner', 'approver', 'viewer', 'agent'], params: () => ({ id: nameParam(agentRefs) }) },
+  {
+    method: 'GET',
+    path: '/v1/agents/:id',
+    who: ['owner', 'approver', 'viewer', 'agent'],
+    params: () => ({ id: nameParam(agentRefs) }),
+  },
   {
     method: 'PATCH',
     path: '/v1/agents/:id',
@@ -547,16 +744,31 @@ const ROUTES: Route[] = [
     params: () => ({ id: nameParam(() => [f.agents.patch.id, f.other.agent]) }),
     body: () => ({ name: validName, display_name: displayName, delivery_url: deliveryUrl }),
   },
-  { method: 'DELETE', path: '/v1/agents/:id', who: ['owner', 'owner', 'approver'], params: () => ({ id: nameParam(() => [f.agents.victim.id, f.other.agent]) }), share: 0.5 },
+  {
+    method: 'DELETE',
+    path: '/v1/agents/:id',
+    who: ['owner', 'owner', 'approver'],
+    params: () => ({ id: nameParam(() => [f.agents.victim.id, f.other.agent]) }),
+    share: 0.5,
+  },
   {
     method: 'POST',
     path: '/v1/agents/:id/pause',
     who: ['owner', 'owner', 'viewer', 'agent'],
     params: () => ({ id: nameParam(() => [f.agents.target.id, f.agents.target.name, f.other.agent]) }),
     required: ['mode'],
-    body: () => ({ mode: fc.constantFrom('send', 'full'), reason: fc.oneof(fc.constant(null), text(500), fc.constant('r'.repeat(500))) }),
+    body: () => ({
+      mode: fc.constantFrom('send', 'full'),
+      reason: fc.oneof(fc.constant(null), text(500), fc.constant('r'.repeat(500))),
+    }),
   },
-  { method: 'POST', path: '/v1/agents/:id/unpause', who: ['owner', 'owner', 'viewer'], params: () => ({ id: nameParam(() => [f.agents.target.id, f.other.agent]) }), body: empty },
+  {
+    method: 'POST',
+    path: '/v1/agents/:id/unpause',
+    who: ['owner', 'owner', 'viewer'],
+    params: () => ({ id: nameParam(() => [f.agents.target.id, f.other.agent]) }),
+    body: empty,
+  },
   {
     method: 'POST',
     path: '/v1/agents/:id/stop',
@@ -571,13 +783,23 @@ const ROUTES: Route[] = [
       const hit = await t.deps.db
         .selectFrom('agents')
         .select('delivery_url')
-        .where((eb) => eb.or([eb('name', '=', ref.replaceAll('\u0000', '')), ...(isUuidLike(ref) ? [eb('id', '=', ref)] : [])]))
+        .where((eb) =>
+          eb.or([eb('name', '=', ref.replaceAll('\u0000', '')), ...(isUuidLike(ref) ? [eb('id', '=', ref)] : [])]),
+        )
         .where('delivery_url', 'is not', null)
         .executeTakeFirst();
-      return hit ? { ...req, url: req.url.replace(`/v1/agents/${id}/stop`, `/v1/agents/${f.agents.target.id}/stop`) } : req;
+      return hit
+        ? { ...req, url: req.url.replace(`/v1/agents/${id}/stop`, `/v1/agents/${f.agents.target.id}/stop`) }
+        : req;
     },
   },
-  { method: 'POST', path: '/v1/agents/:id/start', who: ['owner', 'owner', 'viewer'], params: () => ({ id: nameParam(() => [f.agents.target.id, f.other.agent]) }), body: empty },
+  {
+    method: 'POST',
+    path: '/v1/agents/:id/start',
+    who: ['owner', 'owner', 'viewer'],
+    params: () => ({ id: nameParam(() => [f.agents.target.id, f.other.agent]) }),
+    body: empty,
+  },
   {
     method: 'GET',
     path: '/v1/agents/:id/activity',
@@ -590,7 +812,12 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/v1/agents/me', who: ['me', 'agent', 'owner'], query: empty, share: 0.35 },
   // This stops the me agent: an agent of its own, so the sender stays running for the routes below.
   { method: 'POST', path: '/v1/agents/me/stopped', who: ['me', 'me', 'owner', 'viewer'], body: empty, share: 0.5 },
-  { method: 'GET', path: '/v1/directory/:name', who: ['agent', 'me', 'viewer'], params: () => ({ name: nameParam(agentRefs) }) },
+  {
+    method: 'GET',
+    path: '/v1/directory/:name',
+    who: ['agent', 'me', 'viewer'],
+    params: () => ({ name: nameParam(agentRefs) }),
+  },
 
   // Approvals.
   {
@@ -600,10 +827,21 @@ const ROUTES: Route[] = [
     creates: true,
     required: ['recipient', 'channel', 'message', 'options'],
     body: () => ({
-      recipient: fc.constantFrom('you@example.com', f.members.approver, '+15551234567', 'C0123ABC', '@fuzz_channel', '12345', 'https://hooks.example.com/x'),
+      recipient: fc.constantFrom(
+        'you@example.com',
+        f.members.approver,
+        '+15551234567',
+        'C0123ABC',
+        '@fuzz_channel',
+        '12345',
+        'https://hooks.example.com/x',
+      ),
       channel: fc.constantFrom('web', 'web', 'web', 'sms', 'email', 'slack', 'telegram'),
       message: fc.string({ minLength: 1, maxLength: 60 }),
-      options: fc.uniqueArray(fc.string({ minLength: 1, maxLength: 12 }).filter((s) => s.trim() === s && s.length > 0), { minLength: 2, maxLength: 5 }),
+      options: fc.uniqueArray(
+        fc.string({ minLength: 1, maxLength: 12 }).filter((s) => s.trim() === s && s.length > 0),
+        { minLength: 2, maxLength: 5 },
+      ),
       allow_text_response: fc.boolean(),
       timeout_hours: fc.integer({ min: 1, max: 168 }),
       timeout_seconds: fc.integer({ min: 1, max: 168 * 3600 }),
@@ -622,7 +860,11 @@ const ROUTES: Route[] = [
     method: 'GET',
     path: '/v1/pause',
     who: ['agent', 'owner', 'viewer'],
-    query: () => ({ ...pageQuery(), status: fc.constantFrom('pending', 'responded', 'timed_out', 'cancelled', 'PENDING', ''), agent_id: fc.oneof(fc.constantFrom(...agentRefs()), fc.string({ unit: wildUnit, maxLength: 70 })) }),
+    query: () => ({
+      ...pageQuery(),
+      status: fc.constantFrom('pending', 'responded', 'timed_out', 'cancelled', 'PENDING', ''),
+      agent_id: fc.oneof(fc.constantFrom(...agentRefs()), fc.string({ unit: wildUnit, maxLength: 70 })),
+    }),
   },
   {
     method: 'POST',
@@ -630,7 +872,10 @@ const ROUTES: Route[] = [
     who: ['approver', 'owner', 'viewer', 'agent'],
     params: () => ({ pause_id: uuidParam(() => [f.approvals.pending, f.approvals.settled, f.other.approval]) }),
     required: ['choice'],
-    body: () => ({ choice: fc.oneof(fc.constantFrom('Approve', 'Reject'), text(200)), text: fc.oneof(fc.constant(null), text(2000)) }),
+    body: () => ({
+      choice: fc.oneof(fc.constantFrom('Approve', 'Reject'), text(200)),
+      text: fc.oneof(fc.constant(null), text(2000)),
+    }),
   },
   {
     method: 'POST',
@@ -652,7 +897,12 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/v1/members', who: ['owner', 'viewer', 'agent'], query: pageQuery },
   { method: 'GET', path: '/v1/members/me', who: ['viewer', 'owner', 'agent'], query: empty, share: 0.35 },
   { method: 'POST', path: '/v1/members/me/link-codes', who: ['viewer', 'approver', 'agent'], body: empty, share: 0.5 },
-  { method: 'GET', path: '/v1/members/:id', who: ['owner', 'viewer', 'agent'], params: () => ({ id: uuidParam(() => [f.members.patch, f.members.approver, f.other.member]) }) },
+  {
+    method: 'GET',
+    path: '/v1/members/:id',
+    who: ['owner', 'viewer', 'agent'],
+    params: () => ({ id: uuidParam(() => [f.members.patch, f.members.approver, f.other.member]) }),
+  },
   {
     method: 'PATCH',
     path: '/v1/members/:id',
@@ -660,7 +910,13 @@ const ROUTES: Route[] = [
     params: () => ({ id: uuidParam(() => [f.members.patch, f.other.member]) }),
     body: () => ({ email: fc.emailAddress(), role: fc.constantFrom('approver', 'viewer'), ...members() }),
   },
-  { method: 'DELETE', path: '/v1/members/:id', who: ['owner', 'owner', 'viewer'], params: () => ({ id: uuidParam(() => [f.members.victim, f.other.member]) }), share: 0.5 },
+  {
+    method: 'DELETE',
+    path: '/v1/members/:id',
+    who: ['owner', 'owner', 'viewer'],
+    params: () => ({ id: uuidParam(() => [f.members.victim, f.other.member]) }),
+    share: 0.5,
+  },
 
   // Messages and blocks (agent keys).
   {
@@ -669,7 +925,13 @@ const ROUTES: Route[] = [
     who: ['agent', 'agent', 'agent', 'owner'],
     creates: true,
     required: ['to', 'body'],
-    body: () => ({ to: fc.oneof(fc.constantFrom(f.agents.recipient.name, f.agents.recipient.id, f.other.agent), fc.string({ maxLength: 70 })), body: fc.jsonValue({ maxDepth: 4 }) }),
+    body: () => ({
+      to: fc.oneof(
+        fc.constantFrom(f.agents.recipient.name, f.agents.recipient.id, f.other.agent),
+        fc.string({ maxLength: 70 }),
+      ),
+      body: fc.jsonValue({ maxDepth: 4 }),
+    }),
   },
   {
     method: 'GET',
@@ -677,9 +939,26 @@ const ROUTES: Route[] = [
     who: ['agent', 'agent', 'owner'],
     query: () => ({ after: intText(-1, 5), limit: intText(-1, 1100), wait: waitText }),
   },
-  { method: 'POST', path: '/v1/messages/ack', who: ['agent', 'agent', 'owner'], required: ['seq'], body: () => ({ seq: fc.integer({ min: 0, max: 10 }) }) },
-  { method: 'POST', path: '/v1/blocks', who: ['agent', 'agent', 'owner'], required: ['agent'], body: () => ({ agent: fc.oneof(fc.constantFrom(...agentRefs()), fc.string({ maxLength: 70 })) }) },
-  { method: 'DELETE', path: '/v1/blocks/:agent', who: ['agent', 'agent', 'owner'], params: () => ({ agent: nameParam(agentRefs) }) },
+  {
+    method: 'POST',
+    path: '/v1/messages/ack',
+    who: ['agent', 'agent', 'owner'],
+    required: ['seq'],
+    body: () => ({ seq: fc.integer({ min: 0, max: 10 }) }),
+  },
+  {
+    method: 'POST',
+    path: '/v1/blocks',
+    who: ['agent', 'agent', 'owner'],
+    required: ['agent'],
+    body: () => ({ agent: fc.oneof(fc.constantFrom(...agentRefs()), fc.string({ maxLength: 70 })) }),
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/blocks/:agent',
+    who: ['agent', 'agent', 'owner'],
+    params: () => ({ agent: nameParam(agentRefs) }),
+  },
   { method: 'GET', path: '/v1/blocks', who: ['agent', 'owner'], query: empty, share: 0.35 },
 
   // Sessions.
@@ -694,20 +973,34 @@ const ROUTES: Route[] = [
     method: 'GET',
     path: '/v1/sessions',
     who: ['agent', 'owner', 'viewer'],
-    query: () => ({ ...pageQuery(), agent_id: fc.oneof(fc.constantFrom(...agentRefs()), fc.string({ unit: wildUnit, maxLength: 70 })), status: fc.constantFrom('running', 'paused', 'cancelled', 'completed', 'x') }),
-  },
-  { method: 'GET', path: '/v1/sessions/:id', who: ['agent', 'owner', 'viewer'], params: () => ({ id: uuidParam(() => [f.sessions.one, f.other.session]) }) },
-  ...(['pause', 'resume', 'cancel'] as const).map(
-    (verb): Route => ({
-      method: 'POST',
-      path: `/v1/sessions/:id/${verb}`,
-      who: ['owner', 'agent', 'viewer'],
-      params: () => ({ id: uuidParam(() => [verb === 'cancel' ? f.sessions.two : f.sessions.one, f.other.session]) }),
-      body: empty,
-      share: 0.6,
+    query: () => ({
+      ...pageQuery(),
+      agent_id: fc.oneof(fc.constantFrom(...agentRefs()), fc.string({ unit: wildUnit, maxLength: 70 })),
+      status: fc.constantFrom('running', 'paused', 'cancelled', 'completed', 'x'),
     }),
-  ),
-  { method: 'POST', path: '/v1/sessions/:id/complete', who: ['agent', 'agent', 'owner'], params: () => ({ id: uuidParam(() => [f.sessions.one, f.other.session]) }), body: empty, share: 0.6 },
+  },
+  {
+    method: 'GET',
+    path: '/v1/sessions/:id',
+    who: ['agent', 'owner', 'viewer'],
+    params: () => ({ id: uuidParam(() => [f.sessions.one, f.other.session]) }),
+  },
+  ...(['pause', 'resume', 'cancel'] as const).map((verb): Route => ({
+    method: 'POST',
+    path: `/v1/sessions/:id/${verb}`,
+    who: ['owner', 'agent', 'viewer'],
+    params: () => ({ id: uuidParam(() => [verb === 'cancel' ? f.sessions.two : f.sessions.one, f.other.session]) }),
+    body: empty,
+    share: 0.6,
+  })),
+  {
+    method: 'POST',
+    path: '/v1/sessions/:id/complete',
+    who: ['agent', 'agent', 'owner'],
+    params: () => ({ id: uuidParam(() => [f.sessions.one, f.other.session]) }),
+    body: empty,
+    share: 0.6,
+  },
 
   // Webhook endpoints (owner).
   {
@@ -717,12 +1010,24 @@ const ROUTES: Route[] = [
     creates: true,
     required: ['url'],
     body: () => ({
-      url: fc.constantFrom('http://127.0.0.1:9/hook', 'https://example.com/hook', 'https://[::1]:9/x', 'http://localhost:9', 'mailto:a@b.c', 'not a url'),
+      url: fc.constantFrom(
+        'http://127.0.0.1:9/hook',
+        'https://example.com/hook',
+        'https://[::1]:9/x',
+        'http://localhost:9',
+        'mailto:a@b.c',
+        'not a url',
+      ),
       events: fc.oneof(fc.constant(null), fc.subarray([...WEBHOOK_EVENTS], { minLength: 1 })),
     }),
   },
   { method: 'GET', path: '/v1/webhooks', who: ['owner', 'approver'], query: empty, share: 0.35 },
-  { method: 'GET', path: '/v1/webhooks/:id', who: ['owner', 'owner', 'viewer'], params: () => ({ id: uuidParam(() => [f.webhook, f.other.webhook]) }) },
+  {
+    method: 'GET',
+    path: '/v1/webhooks/:id',
+    who: ['owner', 'owner', 'viewer'],
+    params: () => ({ id: uuidParam(() => [f.webhook, f.other.webhook]) }),
+  },
   {
     method: 'GET',
     path: '/v1/webhooks/:id/deliveries',
@@ -737,7 +1042,13 @@ const ROUTES: Route[] = [
     params: () => ({ id: uuidParam(() => [f.webhook, f.other.webhook]), delivery_id: uuidParam(() => [f.webhook]) }),
     body: empty,
   },
-  { method: 'DELETE', path: '/v1/webhooks/:id', who: ['owner', 'owner', 'viewer'], params: () => ({ id: uuidParam(() => [f.other.webhook, f.webhook]) }), share: 0.5 },
+  {
+    method: 'DELETE',
+    path: '/v1/webhooks/:id',
+    who: ['owner', 'owner', 'viewer'],
+    params: () => ({ id: uuidParam(() => [f.other.webhook, f.webhook]) }),
+    share: 0.5,
+  },
 ];
 
 /** The top-level keys of a raw text that parses as a JSON object (none otherwise). */
@@ -758,8 +1069,14 @@ function requestArb(route: Route): fc.Arbitrary<Req> {
   const paramArbs = route.params?.() ?? {};
   const hasBody = route.body !== undefined;
   const whoArb = fc.oneof(
-    { weight: 10, arbitrary: fc.constantFrom(...route.who).map((k) => ({ kind: k, header: undefined as string | undefined })) },
-    { weight: 1, arbitrary: bogusAuth.map((header) => ({ kind: 'bogus' as KeyKind, header: header as string | undefined })) },
+    {
+      weight: 10,
+      arbitrary: fc.constantFrom(...route.who).map((k) => ({ kind: k, header: undefined as string | undefined })),
+    },
+    {
+      weight: 1,
+      arbitrary: bogusAuth.map((header) => ({ kind: 'bogus' as KeyKind, header: header as string | undefined })),
+    },
   );
   return fc
     .record({
@@ -772,7 +1089,10 @@ function requestArb(route: Route): fc.Arbitrary<Req> {
     })
     .map(({ who, params, query, body, contentType, idempotencyKey }): Req => {
       const path = route.path.replace(/:([a-z_]+)/g, (_m, name: string) => params[name] ?? '');
-      const q = route.path === '/v1/messages' || route.path.startsWith('/v1/pause/') ? withoutLongWaits(query.text) : query.text;
+      const q =
+        route.path === '/v1/messages' || route.path.startsWith('/v1/pause/')
+          ? withoutLongWaits(query.text)
+          : query.text;
       const headers: Record<string, string> = {};
       if (who.kind === 'bogus') {
         if (who.header) headers.authorization = who.header;
@@ -781,7 +1101,13 @@ function requestArb(route: Route): fc.Arbitrary<Req> {
       const payload = body.kind === 'json' ? serialize(body.value) : body.kind === 'raw' ? body.text : undefined;
       const bodyKeys = payload === undefined ? [] : objectKeys(payload);
       if (payload !== undefined) headers['content-type'] = contentType;
-      const req: Req = { method: route.method, url: q ? `${path}?${q}` : path, headers, bodyKeys, queryKeys: query.keys };
+      const req: Req = {
+        method: route.method,
+        url: q ? `${path}?${q}` : path,
+        headers,
+        bodyKeys,
+        queryKeys: query.keys,
+      };
       if (payload !== undefined) req.payload = payload;
       return Object.assign(req, { [fc.toStringMethod]: () => describeReq(req) });
     });
@@ -794,8 +1120,14 @@ function preview(s: string | undefined, n = 400): string {
 }
 
 function describeReq(req: Req): string {
-  const auth = req.headers.authorization ? (req.headers.authorization.length > 60 ? 'bearer <long>' : req.headers.authorization.replace(/(lsh_[ma]_)\S+/, '$1…')) : 'none';
-  const extra = Object.entries(req.headers).filter(([k]) => k !== 'authorization').map(([k, v]) => `${k}: ${preview(v, 80)}`);
+  const auth = req.headers.authorization
+    ? req.headers.authorization.length > 60
+      ? 'bearer <long>'
+      : req.headers.authorization.replace(/(lsh_[ma]_)\S+/, '$1…')
+    : 'none';
+  const extra = Object.entries(req.headers)
+    .filter(([k]) => k !== 'authorization')
+    .map(([k, v]) => `${k}: ${preview(v, 80)}`);
   return `${req.method} ${preview(req.url, 300)} [auth ${auth}${extra.length ? `; ${extra.join('; ')}` : ''}] body=${preview(req.payload)}`;
 }
 
@@ -815,13 +1147,16 @@ function problems(route: Route, req: Req, status: number, raw: string): string[]
     return [`a ${status} whose body is not JSON`];
   }
   const e = body?.error;
-  if (!body || typeof body !== 'object' || Array.isArray(body) || Object.keys(body).join() !== 'error') out.push('the body is not {error}');
+  if (!body || typeof body !== 'object' || Array.isArray(body) || Object.keys(body).join() !== 'error')
+    out.push('the body is not {error}');
   if (!e || typeof e !== 'object') return [...out, 'no error object'];
   const extra = Object.keys(e).filter((k) => !['code', 'message', 'fields', 'request_id'].includes(k));
   if (extra.length) out.push(`unexpected error keys: ${extra.join(', ')}`);
-  if (typeof e.request_id !== 'string' || !/^req_[0-9a-f]{20}$/.test(e.request_id)) out.push(`no request_id (${JSON.stringify(e.request_id)})`);
+  if (typeof e.request_id !== 'string' || !/^req_[0-9a-f]{20}$/.test(e.request_id))
+    out.push(`no request_id (${JSON.stringify(e.request_id)})`);
   if (typeof e.code !== 'string' || !(e.code in ERROR_STATUS)) out.push(`unknown code ${JSON.stringify(e.code)}`);
-  else if (ERROR_STATUS[e.code as keyof typeof ERROR_STATUS] !== status) out.push(`code ${e.code} with status ${status}`);
+  else if (ERROR_STATUS[e.code as keyof typeof ERROR_STATUS] !== status)
+    out.push(`code ${e.code} with status ${status}`);
   if (typeof e.message !== 'string' || e.message.trim() === '') out.push('empty message');
   if (e.fields !== undefined && !Array.isArray(e.fields)) out.push('fields is not an array');
   if (e.code === 'invalid_request') {
@@ -829,16 +1164,27 @@ function problems(route: Route, req: Req, status: number, raw: string): string[]
       out.push('400 invalid_request without fields');
     } else {
       // An empty key is named "" (quoted), so that no field name is empty.
-      const roots = new Set(['body', ...Object.keys(route.body?.() ?? {}), ...req.bodyKeys.map((k) => (k === '' ? '""' : k))]);
+      const roots = new Set([
+        'body',
+        ...Object.keys(route.body?.() ?? {}),
+        ...req.bodyKeys.map((k) => (k === '' ? '""' : k)),
+      ]);
       const queryNames = new Set([...Object.keys(route.query?.() ?? {}), ...req.queryKeys]);
       const paramNames = new Set(PARAM_NAMES(route));
       for (const fe of e.fields) {
-        if (!fe || typeof fe.field !== 'string' || fe.field === '' || typeof fe.message !== 'string' || fe.message === '') {
+        if (
+          !fe ||
+          typeof fe.field !== 'string' ||
+          fe.field === '' ||
+          typeof fe.message !== 'string' ||
+          fe.message === ''
+        ) {
           out.push(`malformed field entry ${JSON.stringify(fe)}`);
           continue;
         }
         const field: string = fe.field;
-        const under = (prefix: string, names: Set<string>) => [...names].some((n) => field === prefix + n || field.startsWith(`${prefix}${n}.`));
+        const under = (prefix: string, names: Set<string>) =>
+          [...names].some((n) => field === prefix + n || field.startsWith(`${prefix}${n}.`));
         const ok =
           (field.startsWith('query.') && under('query.', queryNames)) ||
           (field.startsWith('path.') && under('path.', paramNames)) ||
@@ -852,7 +1198,12 @@ function problems(route: Route, req: Req, status: number, raw: string): string[]
 }
 
 async function send(req: Req) {
-  const res = await t.app.inject({ method: req.method as Method, url: req.url, headers: req.headers, ...(req.payload !== undefined ? { payload: req.payload } : {}) });
+  const res = await t.app.inject({
+    method: req.method as Method,
+    url: req.url,
+    headers: req.headers,
+    ...(req.payload !== undefined ? { payload: req.payload } : {}),
+  });
   return { status: res.statusCode, raw: res.body };
 }
 
@@ -867,12 +1218,16 @@ describe('fuzzing every JSON route', () => {
         const req = route.guard ? await route.guard(generated) : generated;
         const res = await send(req);
         const found = problems(route, req, res.status, res.raw);
-        if (found.length) throw new Error(`${found.join('; ')}\n  request: ${describeReq(req)}\n  response: ${res.status} ${preview(res.raw, 600)}`);
+        if (found.length)
+          throw new Error(
+            `${found.join('; ')}\n  request: ${describeReq(req)}\n  response: ${res.status} ${preview(res.raw, 600)}`,
+          );
       });
       try {
         await fc.assert(property, { seed, numRuns, endOnFailure: false });
       } catch (err) {
-        (err as Error).message = `${route.method} ${route.path}: replay with FUZZ_SEED=${SEED} (this route's seed ${seed})\n${(err as Error).message}`;
+        (err as Error).message =
+          `${route.method} ${route.path}: replay with FUZZ_SEED=${SEED} (this route's seed ${seed})\n${(err as Error).message}`;
         throw err;
       }
     }, 120_000);
@@ -893,43 +1248,92 @@ describe('regressions found by fuzzing', () => {
   // Was 500: JSON.stringify in the 16 KiB/64 KiB size checks overflowed the stack (RangeError).
   // Fix: the JSON body parser refuses nesting deeper than MAX_DEPTH (src/http/json-body.ts).
   it('deeply nested metadata or message bodies are 400 naming the field, not 500', async () => {
-    expect(fieldsOf(await t.call('POST', '/v1/sessions', { key: f.keys.agent, body: `{"metadata":${deep(10_000)}}` }))).toEqual(tooDeep('metadata'));
-    expect(fieldsOf(await t.call('POST', '/v1/messages', { key: f.keys.agent, body: `{"to":"fz-recipient","body":${nest('[', '', ']', 20_000)}}` }))).toEqual(tooDeep('body'));
+    expect(
+      fieldsOf(await t.call('POST', '/v1/sessions', { key: f.keys.agent, body: `{"metadata":${deep(10_000)}}` })),
+    ).toEqual(tooDeep('metadata'));
+    expect(
+      fieldsOf(
+        await t.call('POST', '/v1/messages', {
+          key: f.keys.agent,
+          body: `{"to":"fz-recipient","body":${nest('[', '', ']', 20_000)}}`,
+        }),
+      ),
+    ).toEqual(tooDeep('body'));
     const ask = `{"recipient":"you@example.com","channel":"web","message":"m","options":["A","B"],"metadata":${deep(10_000)}}`;
     expect(fieldsOf(await t.call('POST', '/v1/pause', { key: f.keys.agent, body: ask }))).toEqual(tooDeep('metadata'));
-    expect(fieldsOf(await t.call('POST', '/v1/agents/me/stopped', { key: f.keys.me, body: nest('[', '"\\u0000"', ']', 100_000) }))).toEqual(tooDeep('body'));
+    expect(
+      fieldsOf(
+        await t.call('POST', '/v1/agents/me/stopped', { key: f.keys.me, body: nest('[', '"\\u0000"', ']', 100_000) }),
+      ),
+    ).toEqual(tooDeep('body'));
     // The limit counts the body itself as level 1: metadata holding 99 more levels is fine, 100 is not.
-    expect((await t.call('POST', '/v1/sessions', { key: f.keys.agent, body: `{"metadata":${deep(MAX_DEPTH - 1)}}` })).status).toBe(201);
-    expect(fieldsOf(await t.call('POST', '/v1/sessions', { key: f.keys.agent, body: `{"metadata":${deep(MAX_DEPTH)}}` }))).toEqual(tooDeep('metadata'));
+    expect(
+      (await t.call('POST', '/v1/sessions', { key: f.keys.agent, body: `{"metadata":${deep(MAX_DEPTH - 1)}}` })).status,
+    ).toBe(201);
+    expect(
+      fieldsOf(await t.call('POST', '/v1/sessions', { key: f.keys.agent, body: `{"metadata":${deep(MAX_DEPTH)}}` })),
+    ).toEqual(tooDeep('metadata'));
   });
 
   // Was 400 with no fields ("A value in the request cannot be stored"): Postgres refused the NUL.
   // Fix: agent refs in paths and query strings are the agentRef schema (src/http/schemas.ts).
   it('a NUL in an agent id or name in the path or query is 400 naming it', async () => {
     const nul = 'must not contain NUL characters';
-    expect(fieldsOf(await t.call('DELETE', '/v1/agents/%00', { key: f.keys.owner }))).toEqual([{ field: 'path.id', message: nul }]);
-    expect(fieldsOf(await t.call('GET', '/v1/agents/fz-target%00', { key: f.keys.viewer }))).toEqual([{ field: 'path.id', message: nul }]);
-    expect(fieldsOf(await t.call('GET', '/v1/directory/a%00b', { key: f.keys.agent }))).toEqual([{ field: 'path.name', message: nul }]);
-    expect(fieldsOf(await t.call('DELETE', '/v1/blocks/%00', { key: f.keys.agent }))).toEqual([{ field: 'path.agent', message: nul }]);
-    expect(fieldsOf(await t.call('GET', '/v1/sessions?agent_id=%00', { key: f.keys.agent }))).toEqual([{ field: 'query.agent_id', message: nul }]);
-    expect(fieldsOf(await t.call('GET', '/v1/pause?agent_id=x%00', { key: f.keys.owner }))).toEqual([{ field: 'query.agent_id', message: nul }]);
+    expect(fieldsOf(await t.call('DELETE', '/v1/agents/%00', { key: f.keys.owner }))).toEqual([
+      { field: 'path.id', message: nul },
+    ]);
+    expect(fieldsOf(await t.call('GET', '/v1/agents/fz-target%00', { key: f.keys.viewer }))).toEqual([
+      { field: 'path.id', message: nul },
+    ]);
+    expect(fieldsOf(await t.call('GET', '/v1/directory/a%00b', { key: f.keys.agent }))).toEqual([
+      { field: 'path.name', message: nul },
+    ]);
+    expect(fieldsOf(await t.call('DELETE', '/v1/blocks/%00', { key: f.keys.agent }))).toEqual([
+      { field: 'path.agent', message: nul },
+    ]);
+    expect(fieldsOf(await t.call('GET', '/v1/sessions?agent_id=%00', { key: f.keys.agent }))).toEqual([
+      { field: 'query.agent_id', message: nul },
+    ]);
+    expect(fieldsOf(await t.call('GET', '/v1/pause?agent_id=x%00', { key: f.keys.owner }))).toEqual([
+      { field: 'query.agent_id', message: nul },
+    ]);
   });
 
   // Was a field named "" (unknown key), or named as if the empty key were not there ("value", "0").
   // Fix: an empty key is named "" quoted (src/http/errors.ts, src/http/json-body.ts).
   it('an empty key is named, quoted, never as an empty or shifted field', async () => {
     const unpause = `/v1/agents/${f.agents.target.id}/unpause`;
-    expect(fieldsOf(await t.call('POST', unpause, { key: f.keys.owner, body: { '': '' } }))).toEqual([{ field: '""', message: 'is not a known field' }]);
+    expect(fieldsOf(await t.call('POST', unpause, { key: f.keys.owner, body: { '': '' } }))).toEqual([
+      { field: '""', message: 'is not a known field' },
+    ]);
     const slack = { team_id: 'T0123', user_id: 'U0123', '': 1 };
-    expect(fieldsOf(await t.call('POST', '/v1/members', { key: f.keys.owner, body: { email: 'e@example.com', role: 'viewer', slack } }))).toEqual([{ field: 'slack.""', message: 'is not a known field' }]);
+    expect(
+      fieldsOf(
+        await t.call('POST', '/v1/members', {
+          key: f.keys.owner,
+          body: { email: 'e@example.com', role: 'viewer', slack },
+        }),
+      ),
+    ).toEqual([{ field: 'slack.""', message: 'is not a known field' }]);
     const stored = 'must not contain NUL characters (\\u0000) or unpaired surrogates';
-    expect(fieldsOf(await t.call('POST', `/v1/sessions/${f.sessions.one}/complete`, { key: f.keys.agent, body: '{"":{"value":"x\\udfff"}}' }))).toEqual([{ field: '"".value', message: stored }]);
-    expect(fieldsOf(await t.call('POST', '/v1/blocks', { key: f.keys.agent, body: '{"agent":"","":["\\ud800"]}' }))).toEqual([{ field: '"".0', message: stored }]);
+    expect(
+      fieldsOf(
+        await t.call('POST', `/v1/sessions/${f.sessions.one}/complete`, {
+          key: f.keys.agent,
+          body: '{"":{"value":"x\\udfff"}}',
+        }),
+      ),
+    ).toEqual([{ field: '"".value', message: stored }]);
+    expect(
+      fieldsOf(await t.call('POST', '/v1/blocks', { key: f.keys.agent, body: '{"agent":"","":["\\ud800"]}' })),
+    ).toEqual([{ field: '"".0', message: stored }]);
   });
 
   // Was the field "0": a bad string inside a top-level array is now under "body".
   it('a bad string in a top-level array body is named under body', async () => {
     const res = await t.call('POST', '/v1/agents/me/stopped', { key: f.keys.me, body: '["\\ud800"]' });
-    expect(fieldsOf(res)).toEqual([{ field: 'body.0', message: 'must not contain NUL characters (\\u0000) or unpaired surrogates' }]);
+    expect(fieldsOf(res)).toEqual([
+      { field: 'body.0', message: 'must not contain NUL characters (\\u0000) or unpaired surrogates' },
+    ]);
   });
 });

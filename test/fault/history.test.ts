@@ -14,8 +14,30 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestApp } from '../support/app.js';
 import { useWorkers } from '../support/worker.js';
-import { assertNone, checkAcknowledgedDelivered, checkApprovals, checkApprovalsStored, checkCap, checkDeliveryOrder, checkMessagesStored, checkNoDeliveryUnderFullPause, checkPauseGate, opsOf } from './support/history-checks.js';
-import { CAP, SEED, runWorkload, setUp, snapshot, startSampler, windDown, type OpKind, type Snapshot, type World } from './support/history-workload.js';
+import {
+  assertNone,
+  checkAcknowledgedDelivered,
+  checkApprovals,
+  checkApprovalsStored,
+  checkCap,
+  checkDeliveryOrder,
+  checkMessagesStored,
+  checkNoDeliveryUnderFullPause,
+  checkPauseGate,
+  opsOf,
+} from './support/history-checks.js';
+import {
+  CAP,
+  SEED,
+  runWorkload,
+  setUp,
+  snapshot,
+  startSampler,
+  windDown,
+  type OpKind,
+  type Snapshot,
+  type World,
+} from './support/history-workload.js';
 
 const t = useTestApp({ BACKLOG_CAP: String(CAP) });
 const startWorker = useWorkers(t);
@@ -53,8 +75,12 @@ describe(`history of a mixed random workload (seed ${SEED})`, () => {
     }
     snap = await snapshot(t, w.wsId);
     phase('snapshot');
-    const count = (kind: OpKind, status?: number) => opsOf(w.h, kind, (o) => status === undefined || o.status === status).length;
-    const outcomes = [...snap.approvals.values()].reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.status]: (acc[r.status] ?? 0) + 1 }), {});
+    const count = (kind: OpKind, status?: number) =>
+      opsOf(w.h, kind, (o) => status === undefined || o.status === status).length;
+    const outcomes = [...snap.approvals.values()].reduce<Record<string, number>>(
+      (acc, r) => ({ ...acc, [r.status]: (acc[r.status] ?? 0) + 1 }),
+      {},
+    );
     console.log(
       `history: ${w.h.ops.length} ops, ${w.h.frames.length} frames, ${w.h.samples.length} samples; ` +
         `sends ${count('message.send', 202)} accepted / ${count('message.send', 429)} backlogged / ${count('message.send', 403)} paused; ` +
@@ -77,7 +103,11 @@ describe(`history of a mixed random workload (seed ${SEED})`, () => {
   });
 
   it('2. no acknowledged write is lost: every 201/202 is stored as acknowledged and every message delivered; nothing refused is stored', () => {
-    assertNone(w.h, 'no lost acknowledged writes', [...checkApprovalsStored(w.h, snap), ...checkMessagesStored(w.h, snap), ...checkAcknowledgedDelivered(w.h)]);
+    assertNone(w.h, 'no lost acknowledged writes', [
+      ...checkApprovalsStored(w.h, snap),
+      ...checkMessagesStored(w.h, snap),
+      ...checkAcknowledgedDelivered(w.h),
+    ]);
   });
 
   it('3. each recipient sees seq 1..n in order, without gaps; only unacknowledged messages come again after a reconnect', () => {

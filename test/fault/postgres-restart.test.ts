@@ -59,7 +59,16 @@ describe('Postgres restart', () => {
   const call = async (kind: Outcome['kind'], i: number): Promise<Outcome> => {
     const [path, body] =
       kind === 'approval'
-        ? ['/v1/pause', { recipient: 'a@example.com', channel: 'web', message: `Wire #${i}?`, options: ['Approve', 'Reject'], timeout_seconds: 3600 }]
+        ? [
+            '/v1/pause',
+            {
+              recipient: 'a@example.com',
+              channel: 'web',
+              message: `Wire #${i}?`,
+              options: ['Approve', 'Reject'],
+              timeout_seconds: 3600,
+            },
+          ]
         : ['/v1/messages', { to: 'recipient', body: { i } }];
     const res = await fetch(origin + path, {
       method: 'POST',
@@ -68,7 +77,14 @@ describe('Postgres restart', () => {
       signal: AbortSignal.timeout(15_000),
     });
     const json = (await res.json().catch(() => ({}))) as any;
-    return { kind, at: Date.now(), status: res.status, code: json.error?.code, message: json.error?.message, id: json.pause_id ?? json.id };
+    return {
+      kind,
+      at: Date.now(),
+      status: res.status,
+      code: json.error?.code,
+      message: json.error?.message,
+      id: json.pause_id ?? json.id,
+    };
   };
 
   it('answers 503 unavailable while down, loses no acknowledged write, and serves again within 5 s', async () => {
@@ -97,7 +113,10 @@ describe('Postgres restart', () => {
     await Promise.all(loops);
 
     // Only successes and clear 503s; nothing else, ever.
-    const odd = outcomes.filter((o) => !(o.status === 201 && o.kind === 'approval') && !(o.status === 202 && o.kind === 'message') && o.status !== 503);
+    const odd = outcomes.filter(
+      (o) =>
+        !(o.status === 201 && o.kind === 'approval') && !(o.status === 202 && o.kind === 'message') && o.status !== 503,
+    );
     expect(odd).toEqual([]);
     const refused = outcomes.filter((o) => o.status === 503);
     expect(refused.length).toBeGreaterThan(0);

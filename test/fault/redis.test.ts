@@ -56,14 +56,25 @@ async function setup(hooks: Receiver) {
 async function ask(asker: { key: string }, timeoutSeconds: number): Promise<string> {
   const res = await t.call('POST', '/v1/pause', {
     key: asker.key,
-    body: { recipient: 'a@example.com', channel: 'web', message: 'Ship it?', options: ['Yes', 'No'], timeout_seconds: timeoutSeconds, timeout_default: 'No' },
+    body: {
+      recipient: 'a@example.com',
+      channel: 'web',
+      message: 'Ship it?',
+      options: ['Yes', 'No'],
+      timeout_seconds: timeoutSeconds,
+      timeout_default: 'No',
+    },
   });
   expect(res.status).toBe(201);
   return res.body.pause_id;
 }
 
 async function approvals(ids: string[]) {
-  return t.deps.db.selectFrom('approvals').select(['id', 'status', 'expires_at', 'response_at', 'via_timeout', 'response_choice']).where('id', 'in', ids).execute();
+  return t.deps.db
+    .selectFrom('approvals')
+    .select(['id', 'status', 'expires_at', 'response_at', 'via_timeout', 'response_choice'])
+    .where('id', 'in', ids)
+    .execute();
 }
 
 async function timersHeld(prefix: string, ids: string[]): Promise<number> {
@@ -106,7 +117,9 @@ describe.each([
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) ids.push(await ask(asker, 4 + (i % 5)));
     // Some events to deliver: a pause and an unpause of the asker.
-    expect((await t.call('POST', `/v1/agents/${asker.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } })).status).toBe(200);
+    expect(
+      (await t.call('POST', `/v1/agents/${asker.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } })).status,
+    ).toBe(200);
     expect((await t.call('POST', `/v1/agents/${asker.id}/unpause`, { key: ws.ownerKey })).status).toBe(200);
     await expect.poll(() => timersHeld(w.prefix, ids)).toBe(ids.length);
     await expect.poll(() => hooks.requests.length).toBeGreaterThanOrEqual(2);
@@ -121,54 +134,70 @@ describe.each([
     await expect.poll(() => pendingDeliveries(ws), { timeout: 10_000 }).toBe(0);
 
     // No missed timeout: each one timed out once, close to its deadline.
-    await expect.poll(async () => (await approvals(ids)).filter((a) => a.status === 'timed_out').length, { timeout: 15_000 }).toBe(ids.length);
+    await expect
+      .poll(async () => (await approvals(ids)).filter((a) => a.status === 'timed_out').length, { timeout: 15_000 })
+      .toBe(ids.length);
     for (const a of await approvals(ids)) {
       expect(a.via_timeout).toBe(true);
       expect(a.response_choice).toBe('No');
       expect(a.response_at!.getTime() - a.expires_at.getTime()).toBeLessThan(2_000);
     }
-    const timeouts = await t.deps.db.selectFrom('activity').select('id').where('agent_id', '=', asker.id).where('action', '=', 'approval.timed_out').execute();
+    const timeouts = await t.deps.db
+      .selectFrom('activity')
+      .select('id')
+      .where('agent_id', '=', asker.id)
+      .where('action', '=', 'approval.timed_out')
+      .execute();
     expect(timeouts.length).toBe(ids.length);
   }, 40_000);
 });
 
 describe('Redis away', () => {
-  it(`for ${DOWN_MS / 1000} s: the API keeps accepting approvals and messages, timeouts still fire, and everything queued is delivered after`, async () => {
-    const hooks = await receiver();
-    const inbox = await receiver();
-    const { ws, asker } = await setup(hooks);
-    const reader = await ws.agent(`reader-${Date.now()}`, { delivery_url: `${inbox.url}/inbox` });
-    await worker();
+  it(
+    `for ${DOWN_MS / 1000} s: the API keeps accepting approvals and messages, timeouts still fire, and everything queued is delivered after`,
+    async () => {
+      const hooks = await receiver();
+      const inbox = await receiver();
+      const { ws, asker } = await setup(hooks);
+      const reader = await ws.agent(`reader-${Date.now()}`, { delivery_url: `${inbox.url}/inbox` });
+      await worker();
 
-    await redis.kill();
-    const downAt = Date.now();
-    const asked: string[] = [];
-    let sent = 0;
-    while (Date.now() - downAt < DOWN_MS) {
-      asked.push(await ask(asker, 2));
-      const res = await t.call('POST', '/v1/messages', { key: asker.key, body: { to: reader.id, body: { n: ++sent } } });
-      expect(res.status).toBe(202);
-      expect(res.body.seq).toBe(sent);
-      await sleep(250);
-    }
-    // Timeouts do not wait for Redis: the sweep times out, from Postgres alone, what is past due by
-    // its margin (5 s) plus a sweep interval.
-    const overdue = (await approvals(asked)).filter((a) => a.expires_at.getTime() < Date.now() - 7_000);
-    expect(overdue.length).toBeGreaterThan(0);
-    expect(overdue.filter((a) => a.status !== 'timed_out' || !a.via_timeout)).toEqual([]);
-    expect(inbox.requests.length).toBe(0);
+      await redis.kill();
+      const downAt = Date.now();
+      const asked: string[] = [];
+      let sent = 0;
+      while (Date.now() - downAt < DOWN_MS) {
+        asked.push(await ask(asker, 2));
+        const res = await t.call('POST', '/v1/messages', {
+          key: asker.key,
+          body: { to: reader.id, body: { n: ++sent } },
+        });
+        expect(res.status).toBe(202);
+        expect(res.body.seq).toBe(sent);
+        await sleep(250);
+      }
+      // Timeouts do not wait for Redis: the sweep times out, from Postgres alone, what is past due by
+      // its margin (5 s) plus a sweep interval.
+      const overdue = (await approvals(asked)).filter((a) => a.expires_at.getTime() < Date.now() - 7_000);
+      expect(overdue.length).toBeGreaterThan(0);
+      expect(overdue.filter((a) => a.status !== 'timed_out' || !a.via_timeout)).toEqual([]);
+      expect(inbox.requests.length).toBe(0);
 
-    await redis.start();
-    const upAt = Date.now();
-    // The held messages drain to the delivery_url in order, and every event reaches the webhook.
-    await expect.poll(() => inbox.requests.length, { timeout: 15_000, interval: 100 }).toBeGreaterThanOrEqual(sent);
-    const drainedMs = Date.now() - upAt;
-    const seqs = inbox.requests.filter((r) => r.json?.type === 'message').map((r) => r.json.data.seq as number);
-    expect([...new Set(seqs)]).toEqual(Array.from({ length: sent }, (_, i) => i + 1));
-    await expect.poll(async () => (await approvals(asked)).filter((a) => a.status === 'timed_out').length, { timeout: 10_000 }).toBe(asked.length);
-    await expect.poll(() => pendingDeliveries(ws), { timeout: 15_000 }).toBe(0);
-    const delivered = new Set(hooks.requests.map((r) => r.json.data.pause_id));
-    expect(asked.every((id) => delivered.has(id))).toBe(true);
-    expect(drainedMs).toBeLessThan(10_000);
-  }, DOWN_MS + 60_000);
+      await redis.start();
+      const upAt = Date.now();
+      // The held messages drain to the delivery_url in order, and every event reaches the webhook.
+      await expect.poll(() => inbox.requests.length, { timeout: 15_000, interval: 100 }).toBeGreaterThanOrEqual(sent);
+      const drainedMs = Date.now() - upAt;
+      const seqs = inbox.requests.filter((r) => r.json?.type === 'message').map((r) => r.json.data.seq as number);
+      expect([...new Set(seqs)]).toEqual(Array.from({ length: sent }, (_, i) => i + 1));
+      await expect
+        .poll(async () => (await approvals(asked)).filter((a) => a.status === 'timed_out').length, { timeout: 10_000 })
+        .toBe(asked.length);
+      await expect.poll(() => pendingDeliveries(ws), { timeout: 15_000 }).toBe(0);
+      const delivered = new Set(hooks.requests.map((r) => r.json.data.pause_id));
+      expect(asked.every((id) => delivered.has(id))).toBe(true);
+      expect(drainedMs).toBeLessThan(10_000);
+    },
+    DOWN_MS + 60_000,
+  );
 });

@@ -35,7 +35,10 @@ async function setup(channel: 'telegram' | 'slack' = 'telegram', recipient = Str
   const ws = await t.workspace();
   const bot = await ws.agent('outage-bot');
   const ask = (extra: Record<string, unknown> = {}) =>
-    t.call('POST', '/v1/pause', { key: bot.key, body: { recipient, channel, message: 'Ship it?', options: ['Yes', 'No'], timeout_seconds: 600, ...extra } });
+    t.call('POST', '/v1/pause', {
+      key: bot.key,
+      body: { recipient, channel, message: 'Ship it?', options: ['Yes', 'No'], timeout_seconds: 600, ...extra },
+    });
   const delivery = async (id: string) => (await t.call('GET', `/v1/pause/${id}`, { key: ws.ownerKey })).body.delivery;
   return { ws, bot, recipient, ask, delivery };
 }
@@ -57,14 +60,24 @@ describe('a channel vendor outage', () => {
     expect(a.status).toBe(201);
     expect(a.body.delivery).toEqual([{ channel: 'slack', recipient, status: 'queued', sent_at: null, error: null }]);
     // While it is away the approval says why its question has not gone out.
-    await expect.poll(async () => (await delivery(a.body.pause_id))[0]).toMatchObject({ status: 'queued', error: 'receiver answered 503' });
+    await expect
+      .poll(async () => (await delivery(a.body.pause_id))[0])
+      .toMatchObject({ status: 'queued', error: 'receiver answered 503' });
     await expect.poll(async () => (await delivery(a.body.pause_id))[0].status, { timeout: 15_000 }).toBe('sent');
     const [d] = await delivery(a.body.pause_id);
     expect(d).toMatchObject({ status: 'sent', error: null });
     expect(Date.parse(d.sent_at)).not.toBeNaN();
     await new Promise((r) => setTimeout(r, 300));
     expect(slack.requests).toHaveLength(17);
-    expect((await t.deps.db.selectFrom('prompts').select('attempts').where('approval_id', '=', a.body.pause_id).executeTakeFirstOrThrow()).attempts).toBe(17);
+    expect(
+      (
+        await t.deps.db
+          .selectFrom('prompts')
+          .select('attempts')
+          .where('approval_id', '=', a.body.pause_id)
+          .executeTakeFirstOrThrow()
+      ).attempts,
+    ).toBe(17);
   });
 
   it('a retry whose job Redis lost while it stayed up is re-armed by the sweep', async () => {
@@ -80,7 +93,11 @@ describe('a channel vendor outage', () => {
     cleanups.push(() => queue.close());
     await expect.poll(async () => (await queue.getDelayed()).length).toBe(1);
     await queue.obliterate({ force: true });
-    await t.deps.db.updateTable('prompts').set({ next_attempt_at: new Date(Date.now() - 60_000) }).where('approval_id', '=', a.body.pause_id).execute();
+    await t.deps.db
+      .updateTable('prompts')
+      .set({ next_attempt_at: new Date(Date.now() - 60_000) })
+      .where('approval_id', '=', a.body.pause_id)
+      .execute();
     await new Promise((r) => setTimeout(r, 200));
     expect(callsTo(recipient)).toHaveLength(1);
     await w.sweep();
@@ -92,19 +109,38 @@ describe('a channel vendor outage', () => {
   it('that outlasts the question: the prompt is failed, on the timeline and sent as pause_request.send_failed', async () => {
     const { ws, bot, recipient, ask, delivery } = await setup();
     const hooks = await receiver();
-    await t.call('POST', '/v1/webhooks', { key: ws.ownerKey, body: { url: `${hooks.url}/hook`, events: ['pause_request.send_failed', 'pause_request.timed_out'] } });
+    await t.call('POST', '/v1/webhooks', {
+      key: ws.ownerKey,
+      body: { url: `${hooks.url}/hook`, events: ['pause_request.send_failed', 'pause_request.timed_out'] },
+    });
     await workers();
     tg.failNext('sendMessage', 502, 'Bad Gateway', 1_000, recipient);
     const a = await ask({ timeout_seconds: 2, timeout_default: 'No' });
     await expect.poll(async () => (await delivery(a.body.pause_id))[0].status, { timeout: 15_000 }).toBe('failed');
     const [d] = await delivery(a.body.pause_id);
     expect(d.error).toMatch(/^not sent before the approval was settled; last error: .*Bad Gateway/);
-    const failed = await t.deps.db.selectFrom('activity').selectAll().where('agent_id', '=', bot.id).where('action', '=', 'approval.send_failed').execute();
+    const failed = await t.deps.db
+      .selectFrom('activity')
+      .selectAll()
+      .where('agent_id', '=', bot.id)
+      .where('action', '=', 'approval.send_failed')
+      .execute();
     expect(failed).toHaveLength(1);
-    await expect.poll(() => hooks.requests.map((r) => r.json?.type).sort()).toEqual(['pause_request.send_failed', 'pause_request.timed_out']);
+    await expect
+      .poll(() => hooks.requests.map((r) => r.json?.type).sort())
+      .toEqual(['pause_request.send_failed', 'pause_request.timed_out']);
     const event = hooks.requests.find((r) => r.json?.type === 'pause_request.send_failed')!.json;
-    expect(event.data).toMatchObject({ pause_id: a.body.pause_id, status: 'timed_out', url: null, delivery: [{ status: 'failed', recipient }] });
-    const prompt = await t.deps.db.selectFrom('prompts').selectAll().where('approval_id', '=', a.body.pause_id).executeTakeFirstOrThrow();
+    expect(event.data).toMatchObject({
+      pause_id: a.body.pause_id,
+      status: 'timed_out',
+      url: null,
+      delivery: [{ status: 'failed', recipient }],
+    });
+    const prompt = await t.deps.db
+      .selectFrom('prompts')
+      .selectAll()
+      .where('approval_id', '=', a.body.pause_id)
+      .executeTakeFirstOrThrow();
     expect(prompt.sent_at).toBeNull();
     expect(callsTo(recipient)).toHaveLength(prompt.attempts);
   });

@@ -53,7 +53,14 @@ describe('worker killed with SIGKILL', () => {
     const hooks = await receiver(20);
     const inbox = await receiver(2);
     const ws = await t.workspace();
-    expect((await t.call('POST', '/v1/webhooks', { key: ws.ownerKey, body: { url: `${hooks.url}/hook`, events: ['pause_request.timed_out'] } })).status).toBe(201);
+    expect(
+      (
+        await t.call('POST', '/v1/webhooks', {
+          key: ws.ownerKey,
+          body: { url: `${hooks.url}/hook`, events: ['pause_request.timed_out'] },
+        })
+      ).status,
+    ).toBe(201);
     const asker = await ws.agent('asker');
     const reader = await ws.agent('reader', { delivery_url: `${inbox.url}/inbox` });
 
@@ -62,19 +69,42 @@ describe('worker killed with SIGKILL', () => {
     for (let i = 0; i < APPROVALS; i++) {
       const res = await t.call('POST', '/v1/pause', {
         key: asker.key,
-        body: { recipient: 'a@example.com', channel: 'web', message: `Wire #${i}?`, options: ['Yes', 'No'], timeout_seconds: 3 + Math.floor((22 * i) / APPROVALS), timeout_default: 'No' },
+        body: {
+          recipient: 'a@example.com',
+          channel: 'web',
+          message: `Wire #${i}?`,
+          options: ['Yes', 'No'],
+          timeout_seconds: 3 + Math.floor((22 * i) / APPROVALS),
+          timeout_default: 'No',
+        },
       });
       expect(res.status).toBe(201);
       ids.push(res.body.pause_id);
     }
     await sql`insert into messages (id, workspace_id, recipient_id, sender_id, seq, body)
-              select gen_random_uuid(), ${ws.id}, ${reader.id}, ${asker.id}, s, to_json(s) from generate_series(1, ${MESSAGES}) s`.execute(t.deps.db);
-    await t.deps.db.updateTable('agents').set({ inbox_seq: MESSAGES, backlog_since: new Date() }).where('id', '=', reader.id).execute();
+              select gen_random_uuid(), ${ws.id}, ${reader.id}, ${asker.id}, s, to_json(s) from generate_series(1, ${MESSAGES}) s`.execute(
+      t.deps.db,
+    );
+    await t.deps.db
+      .updateTable('agents')
+      .set({ inbox_seq: MESSAGES, backlog_since: new Date() })
+      .where('id', '=', reader.id)
+      .execute();
 
-    const env = { ...process.env, ...testEnv(t.config.databaseUrl), QUEUE_PREFIX: `leash-test-kill-${randomBytes(4).toString('hex')}`, LOG_LEVEL: 'info', SWEEP_INTERVAL_MS: '1000', RETRY_SCHEDULE_MS: '200,200,200,200,200' };
+    const env = {
+      ...process.env,
+      ...testEnv(t.config.databaseUrl),
+      QUEUE_PREFIX: `leash-test-kill-${randomBytes(4).toString('hex')}`,
+      LOG_LEVEL: 'info',
+      SWEEP_INTERVAL_MS: '1000',
+      RETRY_SCHEDULE_MS: '200,200,200,200,200',
+    };
     /** A worker process; resolves once it has started (it logs "worker started"). */
     const startWorker = async (): Promise<ChildProcess> => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'worker'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'worker'], {
+        env,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
       children.push(child);
       await new Promise<void>((resolve, reject) => {
         let out = '';
@@ -88,7 +118,11 @@ describe('worker killed with SIGKILL', () => {
       return child;
     };
 
-    const acked = async () => Number((await t.deps.db.selectFrom('agents').select('acked_seq').where('id', '=', reader.id).executeTakeFirstOrThrow()).acked_seq);
+    const acked = async () =>
+      Number(
+        (await t.deps.db.selectFrom('agents').select('acked_seq').where('id', '=', reader.id).executeTakeFirstOrThrow())
+          .acked_seq,
+      );
     const startedAt = Date.now();
     const kills: { afterMs: number; ackedAtKill: number; delivered: number }[] = [];
     for (let k = 0; k < KILLS; k++) {
@@ -105,17 +139,34 @@ describe('worker killed with SIGKILL', () => {
 
     // Everything finishes: the drain (a killed drain's lock lapses in ~10 s), every timeout and its delivery.
     await expect.poll(acked, { timeout: 45_000, interval: 200 }).toBe(MESSAGES);
-    const statuses = async () => (await t.deps.db.selectFrom('approvals').select('status').where('id', 'in', ids).execute()).filter((a) => a.status === 'timed_out').length;
+    const statuses = async () =>
+      (await t.deps.db.selectFrom('approvals').select('status').where('id', 'in', ids).execute()).filter(
+        (a) => a.status === 'timed_out',
+      ).length;
     await expect.poll(statuses, { timeout: 30_000, interval: 200 }).toBe(APPROVALS);
     const pending = () => t.deps.db.selectFrom('deliveries').select('id').where('status', '=', 'pending').execute();
     await expect.poll(async () => (await pending()).length, { timeout: 30_000, interval: 200 }).toBe(0);
 
     // 0 duplicate decisions: one terminal state, one timeline row and one event per approval.
-    const rows = await t.deps.db.selectFrom('approvals').select(['id', 'status', 'via_timeout', 'response_choice', 'expires_at', 'response_at']).where('id', 'in', ids).execute();
+    const rows = await t.deps.db
+      .selectFrom('approvals')
+      .select(['id', 'status', 'via_timeout', 'response_choice', 'expires_at', 'response_at'])
+      .where('id', 'in', ids)
+      .execute();
     for (const a of rows) expect([a.status, a.via_timeout, a.response_choice]).toEqual(['timed_out', true, 'No']);
-    const timeline = await t.deps.db.selectFrom('activity').select('details').where('agent_id', '=', asker.id).where('action', '=', 'approval.timed_out').execute();
+    const timeline = await t.deps.db
+      .selectFrom('activity')
+      .select('details')
+      .where('agent_id', '=', asker.id)
+      .where('action', '=', 'approval.timed_out')
+      .execute();
     expect(timeline.map((r) => (r.details as { pause_id: string }).pause_id).sort()).toEqual([...ids].sort());
-    const events = await t.deps.db.selectFrom('outbox').select('payload').where('type', '=', 'pause_request.timed_out').where('workspace_id', '=', ws.id).execute();
+    const events = await t.deps.db
+      .selectFrom('outbox')
+      .select('payload')
+      .where('type', '=', 'pause_request.timed_out')
+      .where('workspace_id', '=', ws.id)
+      .execute();
     expect(events.length).toBe(APPROVALS);
 
     // 0 lost: every timeout reached the receiver (at least once; a kill mid-POST may repeat one).

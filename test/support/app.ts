@@ -86,7 +86,10 @@ export function useTestApp(env: Record<string, string> = {}): TestApp {
       return { status: res.statusCode, body: body as any, headers: res.headers };
     };
     t.workspace = async (name = 'Acme') => {
-      const init = await createWorkspace(t.deps.db, { name, ownerEmail: `owner-${randomBytes(3).toString('hex')}@example.com` });
+      const init = await createWorkspace(t.deps.db, {
+        name,
+        ownerEmail: `owner-${randomBytes(3).toString('hex')}@example.com`,
+      });
       const ownerKey = init.api_key;
       return {
         id: init.workspace_id,
@@ -128,7 +131,9 @@ export async function timelineCount(t: TestApp, agentId: string): Promise<number
 
 /** Another server on this test app's database, logging at info into a string: what a request
  *  leaves in the logs. */
-export async function loggedServer(t: TestApp): Promise<{ app: FastifyInstance; logged: () => string; close: () => Promise<void> }> {
+export async function loggedServer(
+  t: TestApp,
+): Promise<{ app: FastifyInstance; logged: () => string; close: () => Promise<void> }> {
   let logged = '';
   const logStream = new Writable({ write: (chunk, _enc, cb) => ((logged += chunk), cb()) });
   const deps = createDeps({ ...t.config, logLevel: 'info' }, { logStream });

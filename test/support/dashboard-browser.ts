@@ -26,12 +26,28 @@ export function dashboardBrowser(t: TestApp) {
       async get(url: string) {
         const res = await t.app.inject({ method: 'GET', url, headers: { cookie: cookie() } });
         keep(res);
-        return { status: res.statusCode, html: res.body, location: res.headers.location as string | undefined, headers: res.headers, csrf: /name="_csrf" value="([^"]+)"/.exec(res.body)?.[1] };
+        return {
+          status: res.statusCode,
+          html: res.body,
+          location: res.headers.location as string | undefined,
+          headers: res.headers,
+          csrf: /name="_csrf" value="([^"]+)"/.exec(res.body)?.[1],
+        };
       },
       async post(url: string, fields: Record<string, string>) {
-        const res = await t.app.inject({ method: 'POST', url, payload: new URLSearchParams(fields).toString(), headers: { 'content-type': FORM, cookie: cookie() } });
+        const res = await t.app.inject({
+          method: 'POST',
+          url,
+          payload: new URLSearchParams(fields).toString(),
+          headers: { 'content-type': FORM, cookie: cookie() },
+        });
         keep(res);
-        return { status: res.statusCode, html: res.body, location: res.headers.location as string | undefined, headers: res.headers };
+        return {
+          status: res.statusCode,
+          html: res.body,
+          location: res.headers.location as string | undefined,
+          headers: res.headers,
+        };
       },
     };
   }

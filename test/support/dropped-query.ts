@@ -29,7 +29,10 @@ export async function dropNextQueryOn(databaseUrl: string, table: string): Promi
     for (;;) {
       // By the lock it waits for, not by its text: a statement still being parsed shows its
       // connection's previous query in pg_stat_activity.
-      const { rows } = await client.query<{ pid: number }>('select pid from pg_locks where relation = $1::regclass and not granted', [table]);
+      const { rows } = await client.query<{ pid: number }>(
+        'select pid from pg_locks where relation = $1::regclass and not granted',
+        [table],
+      );
       if (rows[0]) return rows[0].pid;
       if (Date.now() > deadline) throw new Error(`no query on ${table} came to wait for the lock`);
       await new Promise((r) => setTimeout(r, 10));

@@ -38,9 +38,12 @@ export async function startFakeSlack(): Promise<FakeSlack> {
     req.on('end', () => {
       const path = req.url ?? '/';
       const type = req.headers['content-type'] ?? '';
-      const parsed: Record<string, any> = type.includes('json') ? JSON.parse(raw || '{}') : Object.fromEntries(new URLSearchParams(raw));
+      const parsed: Record<string, any> = type.includes('json')
+        ? JSON.parse(raw || '{}')
+        : Object.fromEntries(new URLSearchParams(raw));
       // The SDK sends objects (blocks, view) as JSON strings inside the form.
-      for (const k of ['blocks', 'view', 'attachments']) if (typeof parsed[k] === 'string') parsed[k] = JSON.parse(parsed[k]);
+      for (const k of ['blocks', 'view', 'attachments'])
+        if (typeof parsed[k] === 'string') parsed[k] = JSON.parse(parsed[k]);
       if (path.startsWith('/respond/')) {
         fake.responses.push({ path, body: parsed, at: Date.now() });
         return res.writeHead(200).end('ok');
@@ -51,7 +54,9 @@ export async function startFakeSlack(): Promise<FakeSlack> {
       if (retryAfter !== undefined) {
         limited.delete(key);
         fake.calls.push({ method: `${method} (429)`, args: parsed, auth: req.headers.authorization, at: Date.now() });
-        return res.writeHead(429, { 'retry-after': String(retryAfter), 'content-type': 'application/json' }).end(JSON.stringify({ ok: false, error: 'ratelimited' }));
+        return res
+          .writeHead(429, { 'retry-after': String(retryAfter), 'content-type': 'application/json' })
+          .end(JSON.stringify({ ok: false, error: 'ratelimited' }));
       }
       fake.calls.push({ method, args: parsed, auth: req.headers.authorization, at: Date.now() });
       const error = failing.get(method);
@@ -75,13 +80,25 @@ export async function startFakeSlack(): Promise<FakeSlack> {
       const m = JSON.parse(String(data));
       if (m.envelope_id) acks.set(m.envelope_id, m.payload ?? {});
     });
-    ws.send(JSON.stringify({ type: 'hello', num_connections: 1, debug_info: { host: 'fake' }, connection_info: { app_id: 'A0LEASH' } }));
+    ws.send(
+      JSON.stringify({
+        type: 'hello',
+        num_connections: 1,
+        debug_info: { host: 'fake' },
+        connection_info: { app_id: 'A0LEASH' },
+      }),
+    );
   });
-  fake.socket = { connected: () => peer?.readyState === 1, send: (envelope) => peer!.send(JSON.stringify(envelope)), acks };
+  fake.socket = {
+    connected: () => peer?.readyState === 1,
+    send: (envelope) => peer!.send(JSON.stringify(envelope)),
+    acks,
+  };
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   fake.apiUrl = `${fake.url}/api/`;
-  fake.rateLimitNext = (method, retryAfter, channel) => void limited.set(channel ? `${method} ${channel}` : method, retryAfter);
+  fake.rateLimitNext = (method, retryAfter, channel) =>
+    void limited.set(channel ? `${method} ${channel}` : method, retryAfter);
   fake.failWith = (method, error) => void (error ? failing.set(method, error) : failing.delete(method));
   fake.close = () =>
     new Promise((r) => {
@@ -93,18 +110,46 @@ export async function startFakeSlack(): Promise<FakeSlack> {
 }
 
 /** Headers for a body signed as Slack signs it (v0), at `at` seconds (default now). */
-export function slackSignature(secret: string, body: string, at = Math.floor(Date.now() / 1000)): Record<string, string> {
+export function slackSignature(
+  secret: string,
+  body: string,
+  at = Math.floor(Date.now() / 1000),
+): Record<string, string> {
   const sig = `v0=${createHmac('sha256', secret).update(`v0:${at}:${body}`).digest('hex')}`;
   return { 'x-slack-request-timestamp': String(at), 'x-slack-signature': sig };
 }
 
 /** A slash command's form body as Slack posts it, before signing. */
-export function commandForm(p: { team: string; user: string; command: string; text: string; channel: string; responseUrl: string; extra?: Record<string, string> }): string {
-  return new URLSearchParams({ command: p.command, text: p.text, team_id: p.team, user_id: p.user, channel_id: p.channel, trigger_id: 'trig', response_url: p.responseUrl, ...p.extra }).toString();
+export function commandForm(p: {
+  team: string;
+  user: string;
+  command: string;
+  text: string;
+  channel: string;
+  responseUrl: string;
+  extra?: Record<string, string>;
+}): string {
+  return new URLSearchParams({
+    command: p.command,
+    text: p.text,
+    team_id: p.team,
+    user_id: p.user,
+    channel_id: p.channel,
+    trigger_id: 'trig',
+    response_url: p.responseUrl,
+    ...p.extra,
+  }).toString();
 }
 
 /** A button click's form body (block_actions) as Slack posts it, before signing. */
-export function clickForm(p: { team: string; user: string; value: string; index: number; channel: string; responseUrl: string }): string {
+export function clickForm(p: {
+  team: string;
+  user: string;
+  value: string;
+  index: number;
+  channel: string;
+  responseUrl: string;
+}): string {
   const payload = {
     type: 'block_actions',
     team: { id: p.team },

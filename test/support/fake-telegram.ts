@@ -42,7 +42,8 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
     req.on('data', (c) => (raw += c));
     req.on('end', () => {
       const m = /^\/bot([^/]+)\/(\w+)$/.exec(req.url ?? '');
-      const send = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      const send = (status: number, body: unknown) =>
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       if (!m || m[1] !== BOT_TOKEN) return send(404, { ok: false, error_code: 404, description: 'Not Found' });
       const method = m[2]!;
       const args = raw ? JSON.parse(raw) : {};
@@ -52,7 +53,12 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
         limited.delete(method);
         limitedTo.delete(toChat);
         fake.calls.push({ method: `${method} (429)`, args, at: Date.now() });
-        return send(429, { ok: false, error_code: 429, description: `Too Many Requests: retry after ${retryAfter}`, parameters: { retry_after: retryAfter } });
+        return send(429, {
+          ok: false,
+          error_code: 429,
+          description: `Too Many Requests: retry after ${retryAfter}`,
+          parameters: { retry_after: retryAfter },
+        });
       }
       fake.calls.push({ method, args, at: Date.now() });
       // A failure aimed at one chat is not taken by a call for another (re-armed jobs of other tests).
@@ -70,13 +76,31 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
       }
       if (method === 'editMessageText' && notModified) {
         notModified = false;
-        return send(400, { ok: false, error_code: 400, description: 'Bad Request: message is not modified: specified new message content and reply markup are exactly the same' });
+        return send(400, {
+          ok: false,
+          error_code: 400,
+          description:
+            'Bad Request: message is not modified: specified new message content and reply markup are exactly the same',
+        });
       }
       const result =
         method === 'getMe'
-          ? { id: BOT_ID, is_bot: true, first_name: 'Leash', username: 'LeashTestBot', can_join_groups: true, can_read_all_group_messages: false, supports_inline_queries: false }
+          ? {
+              id: BOT_ID,
+              is_bot: true,
+              first_name: 'Leash',
+              username: 'LeashTestBot',
+              can_join_groups: true,
+              can_read_all_group_messages: false,
+              supports_inline_queries: false,
+            }
           : method === 'sendMessage'
-            ? { message_id: ++messageId, date: Math.floor(Date.now() / 1000), chat: { id: Number(args.chat_id), type: 'private' }, text: args.text }
+            ? {
+                message_id: ++messageId,
+                date: Math.floor(Date.now() / 1000),
+                chat: { id: Number(args.chat_id), type: 'private' },
+                text: args.text,
+              }
             : true;
       send(200, { ok: true, result });
     });
@@ -85,7 +109,8 @@ export async function startFakeTelegram(): Promise<FakeTelegram> {
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   fake.rateLimitNext = (method, retryAfter) => void limited.set(method, retryAfter);
   fake.notModifiedNext = () => void (notModified = true);
-  fake.failNext = (method, code, description, times = 1, chatId) => void failing.set(chatId ? `${method} ${chatId}` : method, { code, description, times });
+  fake.failNext = (method, code, description, times = 1, chatId) =>
+    void failing.set(chatId ? `${method} ${chatId}` : method, { code, description, times });
   fake.rateLimitNextTo = (method, chatId, retryAfter) => void limitedTo.set(`${method} ${chatId}`, retryAfter);
   fake.queueUpdate = (update) => void queued.push(update as { update_id: number });
   fake.close = () =>
@@ -120,6 +145,12 @@ export function tgMessage(user: number, text: string, extra: Record<string, unkn
 export function tgPress(user: number, data: string, chat = user) {
   return {
     update_id: ++updateId,
-    callback_query: { id: `cb${updateId}`, from: { id: user, is_bot: false, first_name: 'Ann' }, chat_instance: 'ci', data, message: { message_id: 7, date: 0, chat: { id: chat, type: 'private' }, text: 'q' } },
+    callback_query: {
+      id: `cb${updateId}`,
+      from: { id: user, is_bot: false, first_name: 'Ann' },
+      chat_instance: 'ci',
+      data,
+      message: { message_id: 7, date: 0, chat: { id: chat, type: 'private' }, text: 'q' },
+    },
   };
 }

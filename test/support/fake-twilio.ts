@@ -32,13 +32,24 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
     req.on('data', (c) => (raw += c));
     req.on('end', () => {
       const auth = Buffer.from(String(req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString();
-      const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      if (auth !== `${ACCOUNT_SID}:${AUTH_TOKEN}`) return json(401, { code: 20003, message: 'Authenticate', status: 401 });
-      if (req.url !== `/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`) return json(404, { code: 20404, message: 'Not found', status: 404 });
+      const json = (status: number, body: unknown) =>
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      if (auth !== `${ACCOUNT_SID}:${AUTH_TOKEN}`)
+        return json(401, { code: 20003, message: 'Authenticate', status: 401 });
+      if (req.url !== `/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`)
+        return json(404, { code: 20404, message: 'Not found', status: 404 });
       const p = Object.fromEntries(new URLSearchParams(raw));
       if (limited.delete(p.To!)) return json(429, { code: 20429, message: 'Too Many Requests', status: 429 });
       fake.sent.push({ to: p.To!, from: p.From!, body: p.Body!, at: Date.now() });
-      json(201, { sid: `SM${randomBytes(16).toString('hex')}`, account_sid: ACCOUNT_SID, to: p.To, from: p.From, body: p.Body, status: 'queued', num_segments: '1' });
+      json(201, {
+        sid: `SM${randomBytes(16).toString('hex')}`,
+        account_sid: ACCOUNT_SID,
+        to: p.To,
+        from: p.From,
+        body: p.Body,
+        status: 'queued',
+        num_segments: '1',
+      });
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -68,14 +79,34 @@ export async function inboundSms(
   body: string,
   opts: { sid?: string; signature?: string | null } = {},
 ): Promise<{ status: number; body: string; text: string }> {
-  const params = { AccountSid: ACCOUNT_SID, MessageSid: opts.sid ?? `SM${randomBytes(16).toString('hex')}`, From: from, To: FROM, Body: body, NumMedia: '0' };
-  const signature = opts.signature === undefined ? twilioSignature(AUTH_TOKEN, `${publicUrl}/sms/twilio`, params) : opts.signature;
+  const params = {
+    AccountSid: ACCOUNT_SID,
+    MessageSid: opts.sid ?? `SM${randomBytes(16).toString('hex')}`,
+    From: from,
+    To: FROM,
+    Body: body,
+    NumMedia: '0',
+  };
+  const signature =
+    opts.signature === undefined ? twilioSignature(AUTH_TOKEN, `${publicUrl}/sms/twilio`, params) : opts.signature;
   const res = await app.inject({
     method: 'POST',
     url: '/sms/twilio',
     payload: new URLSearchParams(params).toString(),
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(signature === null ? {} : { 'x-twilio-signature': signature }) },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...(signature === null ? {} : { 'x-twilio-signature': signature }),
+    },
   });
   const text = /<Message>([\s\S]*)<\/Message>/.exec(res.body)?.[1] ?? '';
-  return { status: res.statusCode, body: res.body, text: text.replace(/&apos;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&') };
+  return {
+    status: res.statusCode,
+    body: res.body,
+    text: text
+      .replace(/&apos;/g, "'")
+      .replace(/&quot;/g, '"')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&'),
+  };
 }

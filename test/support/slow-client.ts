@@ -12,10 +12,17 @@ export interface SlowResult {
   dripped: number;
 }
 
-export function slowRequest(port: number, opts: { head?: string; drip?: string; everyMs?: number; giveUpMs: number; localAddress?: string }): Promise<SlowResult> {
+export function slowRequest(
+  port: number,
+  opts: { head?: string; drip?: string; everyMs?: number; giveUpMs: number; localAddress?: string },
+): Promise<SlowResult> {
   const { head = '', drip = '', everyMs = 100, giveUpMs } = opts;
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1', ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
+    const socket = connect({
+      port,
+      host: '127.0.0.1',
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+    });
     let reply = '';
     let dripped = 0;
     let opened = 0;

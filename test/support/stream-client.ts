@@ -25,7 +25,9 @@ export class StreamClient {
 
   /** Opens a stream; resolves once the server said ready (or rejects with the HTTP refusal). */
   static async open(baseUrl: string, key: string | undefined, opts: { autoAck?: boolean } = {}): Promise<StreamClient> {
-    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/v1/stream`, { headers: key ? { authorization: `Bearer ${key}` } : {} });
+    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/v1/stream`, {
+      headers: key ? { authorization: `Bearer ${key}` } : {},
+    });
     const client = new StreamClient(ws);
     if (opts.autoAck) client.autoAck();
     await new Promise<void>((resolve, reject) => {
@@ -36,7 +38,12 @@ export class StreamClient {
         res.on('end', () => {
           // ws leaves a refused upgrade's socket to us: close it, or the server waits on it.
           req.destroy();
-          reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode, body: JSON.parse(body || 'null') }));
+          reject(
+            Object.assign(new Error(`HTTP ${res.statusCode}`), {
+              status: res.statusCode,
+              body: JSON.parse(body || 'null'),
+            }),
+          );
         });
       });
       ws.once('error', reject);
@@ -73,7 +80,10 @@ export class StreamClient {
     const deadline = Date.now() + timeoutMs;
     while (!cond(this)) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`stream condition not met in ${timeoutMs} ms; frames: ${JSON.stringify(this.frames.slice(-5))}`);
+      if (left <= 0)
+        throw new Error(
+          `stream condition not met in ${timeoutMs} ms; frames: ${JSON.stringify(this.frames.slice(-5))}`,
+        );
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
         this.waiters.add(() => {

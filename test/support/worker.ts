@@ -17,7 +17,10 @@ export interface TestWorker {
 }
 
 /** Workers for one test file: each one started is stopped after its test (last first). */
-export function useWorkers(t: TestApp, defaults: Partial<Deps['config']> = {}): (config?: Partial<Deps['config']>) => Promise<TestWorker> {
+export function useWorkers(
+  t: TestApp,
+  defaults: Partial<Deps['config']> = {},
+): (config?: Partial<Deps['config']>) => Promise<TestWorker> {
   const running: TestWorker[] = [];
   afterEach(async () => {
     while (running.length) await running.pop()!.stop();

@@ -21,13 +21,22 @@ function transport(config: Config): Transporter {
   return t;
 }
 
-const html = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const html = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-const metadata = (row: ApprovalRow): [string, string][] => scalarMetadata(row, 10).map(([k, v]) => [k.slice(0, 60), v.slice(0, 200)]);
+const metadata = (row: ApprovalRow): [string, string][] =>
+  scalarMetadata(row, 10).map(([k, v]) => [k.slice(0, 60), v.slice(0, 200)]);
 
-export function approvalEmail(row: ApprovalRow, asker: string | undefined, links: { publicUrl: string; secret: string }) {
+export function approvalEmail(
+  row: ApprovalRow,
+  asker: string | undefined,
+  links: { publicUrl: string; secret: string },
+) {
   const page = linkUrl(links.publicUrl, links.secret, { approvalId: row.id });
-  const options = row.options.map((o, i) => ({ label: o, url: linkUrl(links.publicUrl, links.secret, { approvalId: row.id, choice: i }) }));
+  const options = row.options.map((o, i) => ({
+    label: o,
+    url: linkUrl(links.publicUrl, links.secret, { approvalId: row.id, choice: i }),
+  }));
   const meta = metadata(row);
   const expires = row.expires_at.toUTCString();
   const from = asker ? `${asker} asks` : 'A question for you';

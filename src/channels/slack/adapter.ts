@@ -18,10 +18,12 @@ interface SlackRef {
 /** An incoming-webhook URL (https://hooks.slack.com/…; the SSRF guard decides where else it may point). */
 const isWebhook = (recipient: string) => /^https?:\/\//.test(recipient);
 
-
 /** Slack refused our blocks (a limit we did not foresee): the plain text still says it all. An
  *  update then still removes the buttons. */
-async function withoutBlocksIfRefused<T>(message: { text: string; blocks: object[] }, call: (m: { text: string; blocks?: object[] }) => Promise<T>): Promise<T> {
+async function withoutBlocksIfRefused<T>(
+  message: { text: string; blocks: object[] },
+  call: (m: { text: string; blocks?: object[] }) => Promise<T>,
+): Promise<T> {
   try {
     return await call(message);
   } catch (err) {
@@ -32,17 +34,22 @@ async function withoutBlocksIfRefused<T>(message: { text: string; blocks: object
 
 export const slackAdapter: ChannelAdapter = {
   // Clicks must be able to come back: over the request URL (signing secret) or Socket Mode.
-  configured: (config: Config) => Boolean(config.slack.botToken && (config.slack.signingSecret || config.slack.appToken)),
+  configured: (config: Config) =>
+    Boolean(config.slack.botToken && (config.slack.signingSecret || config.slack.appToken)),
 
   permanent(err) {
     // An incoming webhook refused for good (a revoked or unknown URL: 403, 404, 410; a bad
     // payload: 400), or a URL the SSRF guard refuses; a 429 or 5xx may pass.
     if (err instanceof DeliveryError) {
-      if (err.status === undefined) return err.message.startsWith('refused target') ? `slack webhook: ${err.message}` : undefined;
+      if (err.status === undefined)
+        return err.message.startsWith('refused target') ? `slack webhook: ${err.message}` : undefined;
       return err.status >= 400 && err.status < 500 && err.status !== 429 ? `slack webhook: ${err.message}` : undefined;
     }
     const code = slackError(err);
-    return code && !['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'ratelimited'].includes(code) ? `slack: ${code}` : undefined;
+    return code &&
+      !['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'ratelimited'].includes(code)
+      ? `slack: ${code}`
+      : undefined;
   },
 
   pace(_row, prompt) {
@@ -54,10 +61,18 @@ export const slackAdapter: ChannelAdapter = {
   async send(deps, row, prompt) {
     const message = approvalMessage(row, await askerName(deps.db, row));
     if (isWebhook(prompt.recipient)) {
-      await postJson({ url: prompt.recipient, body: JSON.stringify(message), allowPrivateUrls: deps.config.allowPrivateUrls });
+      await postJson({
+        url: prompt.recipient,
+        body: JSON.stringify(message),
+        allowPrivateUrls: deps.config.allowPrivateUrls,
+      });
       return { webhook: true } satisfies SlackRef;
     }
-    const res = await withoutBlocksIfRefused(message, (m) => callSlack('chat.postMessage', () => slackClient(deps.config).chat.postMessage({ channel: prompt.recipient, ...m } as never)));
+    const res = await withoutBlocksIfRefused(message, (m) =>
+      callSlack('chat.postMessage', () =>
+        slackClient(deps.config).chat.postMessage({ channel: prompt.recipient, ...m } as never),
+      ),
+    );
     return { channel: res.channel, ts: res.ts } satisfies SlackRef;
   },
 
@@ -66,7 +81,11 @@ export const slackAdapter: ChannelAdapter = {
     if (!ref?.channel || !ref.ts) return;
     const message = outcomeMessage(row, await askerName(deps.db, row));
     try {
-      await withoutBlocksIfRefused(message, (m) => callSlack('chat.update', () => slackClient(deps.config).chat.update({ channel: ref.channel!, ts: ref.ts!, ...m } as never)));
+      await withoutBlocksIfRefused(message, (m) =>
+        callSlack('chat.update', () =>
+          slackClient(deps.config).chat.update({ channel: ref.channel!, ts: ref.ts!, ...m } as never),
+        ),
+      );
     } catch (err) {
       // The message or channel is gone: nothing left to update.
       const code = slackError(err);

@@ -52,7 +52,6 @@ export function boltLogger(log: Logger): BoltLogger {
   };
 }
 
-
 export function createSlackApp(deps: Deps, receiver: Receiver): App {
   const { config, db, log } = deps;
   const app = new App({
@@ -61,7 +60,12 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
     authorize: async () => ({ botToken: config.slack.botToken }),
     ignoreSelf: false,
     logger: boltLogger(log.child({ component: 'slack' })),
-    clientOptions: { slackApiUrl: config.slack.apiUrl, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, timeout: 10_000 },
+    clientOptions: {
+      slackApiUrl: config.slack.apiUrl,
+      retryConfig: { retries: 0 },
+      rejectRateLimitedCalls: true,
+      timeout: 10_000,
+    },
   });
   const commandDeps = { db, notifier: deps.notifier, approvals: deps.approvals };
   const run = {
@@ -89,35 +93,66 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
       const rows = pending.rows.slice(0, 9);
       const more = pending.more || pending.rows.length > 9;
       if (rows.length === 0) return ack({ text: esc(inWorkspace(who, 'No pending approvals.')) });
-      const names = await agentNames(db, rows.map((r) => r.agent_id));
-      const blocks = rows.flatMap((r) => [...approvalMessage(r, names.get(r.agent_id ?? '')).blocks, { type: 'divider' }]);
-      if (more) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: 'More are pending: see GET /v1/pause?status=pending.' }] });
-      return ack({ text: esc(rows.map((r) => approvalLine(r, names.get(r.agent_id ?? ''))).join('\n')), blocks } as never);
+      const names = await agentNames(
+        db,
+        rows.map((r) => r.agent_id),
+      );
+      const blocks = rows.flatMap((r) => [
+        ...approvalMessage(r, names.get(r.agent_id ?? '')).blocks,
+        { type: 'divider' },
+      ]);
+      if (more)
+        blocks.push({
+          type: 'context',
+          elements: [{ type: 'mrkdwn', text: 'More are pending: see GET /v1/pause?status=pending.' }],
+        });
+      return ack({
+        text: esc(rows.map((r) => approvalLine(r, names.get(r.agent_id ?? ''))).join('\n')),
+        blocks,
+      } as never);
     }
 
     // Slack wants an ack within 3 s: a slow reply (a graceful stop) follows through response_url.
     const action = answerIn(who, run[command.command as keyof typeof run](commandDeps, who.ctx, who.args));
     const quick = await answerWithin(action);
     if (quick !== undefined) return ack({ text: esc(quick) });
-    const waiting = command.command === '/stop' ? `Asked ${who.args[0] ?? ''} to stop; waiting up to 30 s for it to confirm.` : 'Working on it.';
+    const waiting =
+      command.command === '/stop'
+        ? `Asked ${who.args[0] ?? ''} to stop; waiting up to 30 s for it to confirm.`
+        : 'Working on it.';
     await ack({ text: esc(`${waiting} The result follows here.`) });
-    await respond({ response_type: 'ephemeral', text: esc(await action) }).catch((err) => log.warn({ err: err.message }, 'slack respond failed'));
+    await respond({ response_type: 'ephemeral', text: esc(await action) }).catch((err) =>
+      log.warn({ err: err.message }, 'slack respond failed'),
+    );
   });
 
   app.action(DECIDE_ACTION, async ({ body, action, ack, respond, client }) => {
     await ack();
-    const b = body as { user: { id: string; team_id?: string }; team?: { id: string } | null; trigger_id?: string; response_url?: string };
+    const b = body as {
+      user: { id: string; team_id?: string };
+      team?: { id: string } | null;
+      trigger_id?: string;
+      response_url?: string;
+    };
     const [approvalId, index] = String((action as { value?: string }).value ?? '').split('|');
-    const tell = (text: string) => respond({ response_type: 'ephemeral', replace_original: false, text: esc(text) }).catch((err) => log.warn({ err: err.message }, 'slack respond failed'));
+    const tell = (text: string) =>
+      respond({ response_type: 'ephemeral', replace_original: false, text: esc(text) }).catch((err) =>
+        log.warn({ err: err.message }, 'slack respond failed'),
+      );
     // The approval names its workspace; the clicker must be confirmed there (someone confirmed in
     // several workspaces answers in each).
-    const row = isUuid(approvalId ?? '') ? await db.selectFrom('approvals').selectAll().where('id', '=', approvalId!).executeTakeFirst() : undefined;
+    const row = isUuid(approvalId ?? '')
+      ? await db.selectFrom('approvals').selectAll().where('id', '=', approvalId!).executeTakeFirst()
+      : undefined;
     const choice = row?.options[Number(index)];
     if (!row || choice === undefined) return void (await tell(NOT_HERE));
     const who = await actingIn(db, presser(b), row.workspace_id);
     if ('refusal' in who) return void (await tell(who.refusal));
     if (row.allow_text_response && row.status === 'pending' && b.trigger_id) {
-      await client.views.open({ trigger_id: b.trigger_id, view: noteView(row, Number(index), { r: b.response_url }) as never });
+      await client.views.open({
+        trigger_id: b.trigger_id,
+        view: noteView(row, Number(index), { r: b.response_url }) as never,
+      });
       return;
     }
     try {
@@ -130,7 +165,9 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
   app.view(NOTE_VIEW, async ({ view, body, ack }) => {
     const meta = JSON.parse(view.private_metadata || '{}') as { a?: string; c?: number };
     const text = (view.state.values.note?.text?.value ?? '').trim() || null;
-    const row = isUuid(meta.a ?? '') ? await db.selectFrom('approvals').selectAll().where('id', '=', meta.a!).executeTakeFirst() : undefined;
+    const row = isUuid(meta.a ?? '')
+      ? await db.selectFrom('approvals').selectAll().where('id', '=', meta.a!).executeTakeFirst()
+      : undefined;
     const choice = row?.options[meta.c ?? -1];
     if (!row || choice === undefined) return ack({ response_action: 'errors', errors: { note: NOT_HERE } });
     const who = await actingIn(db, presser(body), row.workspace_id);
@@ -154,9 +191,12 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
 const NOT_HERE = 'That approval is not in your workspace.';
 
 /** The Slack user behind a click or a modal: the team comes with the payload or with the user. */
-const presser = (b: { user: { id: string; team_id?: string }; team?: { id: string } | null }): Identity => ({ kind: 'slack', teamId: b.team?.id ?? b.user.team_id ?? '', userId: b.user.id });
+const presser = (b: { user: { id: string; team_id?: string }; team?: { id: string } | null }): Identity => ({
+  kind: 'slack',
+  teamId: b.team?.id ?? b.user.team_id ?? '',
+  userId: b.user.id,
+});
 
 function responderOf(member: { id: string; display_name: string | null; email: string }) {
   return { channel: 'slack', member_id: member.id, display: member.display_name ?? member.email };
 }
-

@@ -28,7 +28,10 @@ function head(row: ApprovalRow, asker: string | undefined) {
 export function approvalMessage(row: ApprovalRow, asker: string | undefined): { text: string; blocks: object[] } {
   const { blocks, from } = head(row, asker);
   const fallback = row.timeout_default ? ` (then: ${esc(row.timeout_default)})` : '';
-  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `${from} · expires ${when(row.expires_at)}${fallback}` }] });
+  blocks.push({
+    type: 'context',
+    elements: [{ type: 'mrkdwn', text: `${from} · expires ${when(row.expires_at)}${fallback}` }],
+  });
   blocks.push({
     type: 'actions',
     block_id: `leash.approval.${row.id}`,
@@ -50,7 +53,8 @@ export function outcomeLine(row: ApprovalRow): string {
     const note = row.response_text ? `\n> ${clip(esc(row.response_text), 2400)}` : '';
     return `*${esc(row.response_choice ?? '')}* — decided by ${esc(who)}${via}, ${when(row.response_at ?? row.updated_at)}${note}`;
   }
-  if (row.status === 'timed_out') return `Timed out ${when(row.expires_at)}${row.response_choice ? ` — default: *${esc(row.response_choice)}*` : ' with no default'}`;
+  if (row.status === 'timed_out')
+    return `Timed out ${when(row.expires_at)}${row.response_choice ? ` — default: *${esc(row.response_choice)}*` : ' with no default'}`;
   return `Cancelled ${when(row.updated_at)}`;
 }
 
@@ -58,7 +62,10 @@ export function outcomeMessage(row: ApprovalRow, asker: string | undefined): { t
   const { blocks, from } = head(row, asker);
   blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: from }] });
   blocks.push({ type: 'section', text: { type: 'mrkdwn', text: outcomeLine(row) } });
-  return { text: clip(esc(`${row.message}: ${row.status === 'responded' ? row.response_choice : row.status}`), 3000), blocks };
+  return {
+    text: clip(esc(`${row.message}: ${row.status === 'responded' ? row.response_choice : row.status}`), 3000),
+    blocks,
+  };
 }
 
 /** The note modal for an approval that takes a text response. */
@@ -71,8 +78,20 @@ export function noteView(row: ApprovalRow, choice: number, meta: Record<string, 
     submit: { type: 'plain_text', text: (row.options[choice] ?? 'Send').slice(0, 24) },
     close: { type: 'plain_text', text: 'Cancel' },
     blocks: [
-      { type: 'section', text: { type: 'mrkdwn', text: `${clip(esc(row.message), 2500)}\nYour answer: *${esc(row.options[choice] ?? '')}*` } },
-      { type: 'input', block_id: 'note', optional: true, label: { type: 'plain_text', text: 'Note (optional)' }, element: { type: 'plain_text_input', action_id: 'text', multiline: true, max_length: 2000 } },
+      {
+        type: 'section',
+        text: {
+          type: 'mrkdwn',
+          text: `${clip(esc(row.message), 2500)}\nYour answer: *${esc(row.options[choice] ?? '')}*`,
+        },
+      },
+      {
+        type: 'input',
+        block_id: 'note',
+        optional: true,
+        label: { type: 'plain_text', text: 'Note (optional)' },
+        element: { type: 'plain_text_input', action_id: 'text', multiline: true, max_length: 2000 },
+      },
     ],
   };
 }

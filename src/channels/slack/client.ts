@@ -11,7 +11,12 @@ export function slackClient(config: Config): WebClient {
   const key = `${config.slack.apiUrl} ${config.slack.botToken}`;
   let c = clients.get(key);
   if (!c) {
-    c = new WebClient(config.slack.botToken, { slackApiUrl: config.slack.apiUrl, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, timeout: 10_000 });
+    c = new WebClient(config.slack.botToken, {
+      slackApiUrl: config.slack.apiUrl,
+      retryConfig: { retries: 0 },
+      rejectRateLimitedCalls: true,
+      timeout: 10_000,
+    });
     clients.set(key, c);
   }
   return c;
@@ -29,7 +34,11 @@ export async function callSlack<T>(what: string, fn: () => Promise<T>): Promise<
     return await fn();
   } catch (err) {
     const e = err as WebAPICallError;
-    if (e?.code === ErrorCode.RateLimitedError) throw new RetryLater(Date.now() + Math.max(1, e.retryAfter) * 1000, `Slack rate-limited ${what}; retrying after ${e.retryAfter} s`);
+    if (e?.code === ErrorCode.RateLimitedError)
+      throw new RetryLater(
+        Date.now() + Math.max(1, e.retryAfter) * 1000,
+        `Slack rate-limited ${what}; retrying after ${e.retryAfter} s`,
+      );
     throw err;
   }
 }

@@ -63,18 +63,29 @@ export async function registerSlackEvents(root: FastifyInstance, deps: Deps): Pr
         return sendError(reply, 'invalid_request', 'Slack sent a body that is not a form or JSON');
       }
       // Signed, yet not an object (JSON null, a list): nothing Slack sends; refused, not a 500.
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) return sendError(reply, 'invalid_request', 'Slack sent a body that is not an object');
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        return sendError(reply, 'invalid_request', 'Slack sent a body that is not an object');
       if (body.type === 'url_verification') return reply.send({ challenge: body.challenge });
       // An Events API retry carries the first copy's event_id: handled once, whichever copy comes
       // first. Commands and interactions are never retried by Slack; the same signed request again
       // is a replay.
-      const key = slackKey(body, `sig:${createHash('sha256').update(String(req.headers['x-slack-signature'])).digest('hex')}`);
+      const key = slackKey(
+        body,
+        `sig:${createHash('sha256').update(String(req.headers['x-slack-signature'])).digest('hex')}`,
+      );
       return dispatch(receiver, body, key, req.headers['x-slack-retry-num'], reply, deps);
     });
   });
 }
 
-async function dispatch(receiver: FastifyReceiver, body: Record<string, unknown>, key: string, retryNum: unknown, reply: FastifyReply, deps: Deps) {
+async function dispatch(
+  receiver: FastifyReceiver,
+  body: Record<string, unknown>,
+  key: string,
+  retryNum: unknown,
+  reply: FastifyReply,
+  deps: Deps,
+) {
   let answered: (value: unknown) => void = () => {};
   const acked = new Promise<unknown>((resolve) => (answered = resolve));
   const event: ReceiverEvent = {
@@ -84,12 +95,22 @@ async function dispatch(receiver: FastifyReceiver, body: Record<string, unknown>
   };
   // Listeners go on after ack(): the answer is sent as soon as they ack, and what becomes of the
   // rest is only logged.
-  const outcome = handleOnce(deps, { source: 'slack', key, what: `slack ${String(body.type ?? body.command ?? 'request')}`, vendorUnavailable: slackUnavailable }, () => receiver.app!.processEvent(event));
+  const outcome = handleOnce(
+    deps,
+    {
+      source: 'slack',
+      key,
+      what: `slack ${String(body.type ?? body.command ?? 'request')}`,
+      vendorUnavailable: slackUnavailable,
+    },
+    () => receiver.app!.processEvent(event),
+  );
   const timer = setTimeout(() => answered(''), ACK_DEADLINE_MS);
   const first = await Promise.race([acked.then((response) => ({ response })), outcome.then((done) => ({ done }))]);
   clearTimeout(timer);
   if ('done' in first) {
-    if (first.done === 'retry') return sendError(reply, 'unavailable', 'Leash could not handle this request for now; send it again');
+    if (first.done === 'retry')
+      return sendError(reply, 'unavailable', 'Leash could not handle this request for now; send it again');
     return reply.code(200).send('');
   }
   const { response } = first;

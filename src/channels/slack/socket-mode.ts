@@ -40,11 +40,24 @@ export async function startSocketMode(deps: Deps): Promise<() => Promise<void>> 
       await e.ack(response);
     };
     const what = `slack envelope ${String(e.body.type ?? e.body.command ?? 'request')}`;
-    const outcome = await handleOnce(deps, { source: 'slack', key: slackKey(e.body, `envelope:${e.envelope_id}`), what, vendorUnavailable: slackUnavailable }, () =>
-      app!.processEvent({ body: e.body, ack: async (response) => ack(typeof response === 'string' ? { text: response } : response), ...(e.retry_num ? { retryNum: e.retry_num } : {}) }),
+    const outcome = await handleOnce(
+      deps,
+      {
+        source: 'slack',
+        key: slackKey(e.body, `envelope:${e.envelope_id}`),
+        what,
+        vendorUnavailable: slackUnavailable,
+      },
+      () =>
+        app!.processEvent({
+          body: e.body,
+          ack: async (response) => ack(typeof response === 'string' ? { text: response } : response),
+          ...(e.retry_num ? { retryNum: e.retry_num } : {}),
+        }),
     );
     // Unacknowledged, Slack sends the envelope again: wanted only when handling may now succeed.
-    if (outcome !== 'retry' && !acked) await ack().catch((err) => deps.log.warn({ err: err.message }, 'slack socket ack failed'));
+    if (outcome !== 'retry' && !acked)
+      await ack().catch((err) => deps.log.warn({ err: err.message }, 'slack socket ack failed'));
   });
   await client.start();
   return async () => {

@@ -17,7 +17,9 @@ export const smsAdapter: ChannelAdapter = {
 
   permanent(err) {
     const e = err as { status?: number; code?: number; message?: string };
-    return typeof e.status === 'number' && e.status >= 400 && e.status < 500 && e.status !== 429 ? `twilio ${e.code ?? e.status}: ${e.message ?? ''}`.trim() : undefined;
+    return typeof e.status === 'number' && e.status >= 400 && e.status < 500 && e.status !== 429
+      ? `twilio ${e.code ?? e.status}: ${e.message ?? ''}`.trim()
+      : undefined;
   },
 
   // One prompt per phone per second: codes are chosen one send at a time, and carriers frown on bursts.
@@ -33,7 +35,9 @@ export const smsAdapter: ChannelAdapter = {
       .where('p.channel', '=', 'sms')
       .where('p.recipient', '=', prompt.recipient)
       .where('p.id', '!=', prompt.id)
-      .where((eb) => eb.or([eb('a.status', '=', 'pending'), eb('a.updated_at', '>', new Date(Date.now() - 7 * 86_400_000))]))
+      .where((eb) =>
+        eb.or([eb('a.status', '=', 'pending'), eb('a.updated_at', '>', new Date(Date.now() - 7 * 86_400_000))]),
+      )
       .execute();
     const code = freeCode(new Set(recent.map((o) => o.code).filter((c): c is string => !!c)));
     // The code is shown only when it is needed to tell this prompt from another.

@@ -42,7 +42,6 @@ const HELP =
 const COMMANDS: Record<string, CommandName> = { PAUSE: 'pause', UNPAUSE: 'unpause', HALT: 'stop', STATUS: 'status' };
 const WORDS = [...Object.keys(COMMANDS), 'HELP', 'LINK', 'USE'];
 
-
 function twiml(reply: FastifyReply, text?: string) {
   const r = new twilio.twiml.MessagingResponse();
   if (text) r.message(text);
@@ -71,12 +70,19 @@ export async function registerSms(root: FastifyInstance, deps: Deps): Promise<vo
       const text = (params.Body ?? '').trim();
       if (!params.MessageSid || !(await firstTime(deps.db, 'twilio', params.MessageSid))) return twiml(reply);
       if (OPT_OUT.has(text.toUpperCase())) return twiml(reply);
-      if (!isStorable(text) || !isStorable(from)) return twiml(reply, 'Leash could not read that message (it holds a character it cannot store); nothing was changed. Please send it again as plain text.');
+      if (!isStorable(text) || !isStorable(from))
+        return twiml(
+          reply,
+          'Leash could not read that message (it holds a character it cannot store); nothing was changed. Please send it again as plain text.',
+        );
       try {
         return twiml(reply, await answer(deps, commandDeps, from, text));
       } catch (err) {
         deps.log.warn({ err: (err as Error).message }, 'sms reply failed');
-        return twiml(reply, 'Something went wrong on our side; nothing was changed. Please send that again in a moment.');
+        return twiml(
+          reply,
+          'Something went wrong on our side; nothing was changed. Please send that again in a moment.',
+        );
       }
     });
   });
@@ -97,20 +103,26 @@ const askedOf = (deps: Deps, from: string) =>
 
 async function answer(deps: Deps, commandDeps: CommandDeps, from: string, text: string): Promise<string> {
   const { code, rest } = splitCode(text);
-  const pending: Asked[] = await askedOf(deps, from).where('a.status', '=', 'pending').orderBy('a.created_at').execute();
+  const pending: Asked[] = await askedOf(deps, from)
+    .where('a.status', '=', 'pending')
+    .orderBy('a.created_at')
+    .execute();
   const codeOf = (a: Asked) => a.code ?? undefined;
 
   if (code) {
     const target = pending.find((a) => codeOf(a) === code);
     if (target) return decide(deps, from, target, rest);
     const earlier = await lastTo(deps, from, code);
-    return earlier ? settledMessage(earlier) : `No approval with code ${code} is waiting for this number. ${pending.length ? list(pending) : ''}`.trim();
+    return earlier
+      ? settledMessage(earlier)
+      : `No approval with code ${code} is waiting for this number. ${pending.length ? list(pending) : ''}`.trim();
   }
   const first = rest.split(/\s+/)[0]?.toUpperCase() ?? '';
   const isCommand = WORDS.includes(first);
   if (pending.length === 1 && parseChoice(rest, pending[0]!.options)) return decide(deps, from, pending[0]!, rest);
   if (OPT_IN.has(rest.toUpperCase())) return '';
-  if (pending.length > 1 && !isCommand) return `You have ${pending.length} pending approvals; start your reply with its code. ${list(pending)}`;
+  if (pending.length > 1 && !isCommand)
+    return `You have ${pending.length} pending approvals; start your reply with its code. ${list(pending)}`;
   if (isCommand) return command(deps, commandDeps, from, first, rest.split(/\s+/).slice(1));
   if (pending.length === 0 && /^\d/.test(rest)) {
     const earlier = await lastTo(deps, from);
@@ -119,7 +131,12 @@ async function answer(deps: Deps, commandDeps: CommandDeps, from: string, text: 
   return `Sorry, I did not understand that. ${HELP}`;
 
   function list(rows: Asked[]) {
-    return rows.map((a) => `${codeOf(a) ?? '?'}: ${a.message.slice(0, 40)} (${a.options.map((o, i) => `${i + 1} ${o}`).join(', ')})`).join('; ');
+    return rows
+      .map(
+        (a) =>
+          `${codeOf(a) ?? '?'}: ${a.message.slice(0, 40)} (${a.options.map((o, i) => `${i + 1} ${o}`).join(', ')})`,
+      )
+      .join('; ');
   }
 }
 
@@ -127,20 +144,33 @@ async function answer(deps: Deps, commandDeps: CommandDeps, from: string, text: 
 async function lastTo(deps: Deps, from: string, code?: string): Promise<ApprovalRow | undefined> {
   let q = askedOf(deps, from).where('a.status', '!=', 'pending');
   if (code) q = q.where(sql<string>`p.ref->>'code'`, '=', code);
-  return q.where('a.updated_at', '>', new Date(Date.now() - 7 * 86_400_000)).orderBy('a.updated_at', 'desc').limit(1).executeTakeFirst();
+  return q
+    .where('a.updated_at', '>', new Date(Date.now() - 7 * 86_400_000))
+    .orderBy('a.updated_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
 }
 
 /** Only the recipient phone answers (contract §3.1): it acts like the holder of a signed link. */
 async function decide(deps: Deps, from: string, row: ApprovalRow, rest: string): Promise<string> {
   const parsed = parseChoice(rest, row.options);
-  if (!parsed) return `Reply with a number from 1 to ${row.options.length} (${row.options.map((o, i) => `${i + 1} ${o}`).join(', ')}).`;
-  if (parsed.note && !row.allow_text_response) return `This question takes no note: reply with just the number (${row.options.map((o, i) => `${i + 1} ${o}`).join(', ')}).`;
+  if (!parsed)
+    return `Reply with a number from 1 to ${row.options.length} (${row.options.map((o, i) => `${i + 1} ${o}`).join(', ')}).`;
+  if (parsed.note && !row.allow_text_response)
+    return `This question takes no note: reply with just the number (${row.options.map((o, i) => `${i + 1} ${o}`).join(', ')}).`;
   // Any number may answer what was asked of it; a member is credited only where the number is confirmed.
   const member = await actingIn(deps.db, phoneOf(from), row.workspace_id);
   const display = 'member' in member ? (member.member.display_name ?? member.member.email) : from;
   const ctx: Ctx = { workspaceId: row.workspace_id, channel: 'sms', actor: { type: 'link', id: null, display } };
   try {
-    await decideApproval(deps.db, ctx, row.id, { choice: parsed.choice, text: parsed.note }, { channel: 'sms', display, ...('member' in member ? { member_id: member.member.id } : {}) }, deps.approvals);
+    await decideApproval(
+      deps.db,
+      ctx,
+      row.id,
+      { choice: parsed.choice, text: parsed.note },
+      { channel: 'sms', display, ...('member' in member ? { member_id: member.member.id } : {}) },
+      deps.approvals,
+    );
     return `Recorded: ${parsed.choice}${parsed.note ? ' (with your note)' : ''}. Thank you.`;
   } catch (err) {
     return sayError(err);
@@ -149,16 +179,32 @@ async function decide(deps: Deps, from: string, row: ApprovalRow, rest: string):
 
 const phoneOf = (from: string): Identity => ({ kind: 'phone', phone: from });
 
-async function command(deps: Deps, commandDeps: CommandDeps, from: string, word: string, words: string[]): Promise<string> {
+async function command(
+  deps: Deps,
+  commandDeps: CommandDeps,
+  from: string,
+  word: string,
+  words: string[],
+): Promise<string> {
   if (word === 'HELP') return HELP;
   if (word === 'LINK') return linkCommand(deps.db, phoneOf(from), words);
   if (word === 'USE') return useCommand(deps.db, phoneOf(from), words);
   const who = await whoRuns(deps.db, phoneOf(from), COMMANDS[word]!, words);
   if ('refusal' in who) return who.refusal;
   const { args } = who;
-  const usage = { PAUSE: 'PAUSE <agent> [full]', UNPAUSE: 'UNPAUSE <agent>', HALT: 'HALT <agent>', STATUS: 'STATUS [agent]' }[word as 'PAUSE'];
+  const usage = {
+    PAUSE: 'PAUSE <agent> [full]',
+    UNPAUSE: 'UNPAUSE <agent>',
+    HALT: 'HALT <agent>',
+    STATUS: 'STATUS [agent]',
+  }[word as 'PAUSE'];
   const [name, mode] = args;
-  const fits = word === 'STATUS' ? args.length <= 1 : word === 'PAUSE' ? !!name && args.length <= 2 && (mode === undefined || /^(full|send)$/i.test(mode)) : args.length === 1;
+  const fits =
+    word === 'STATUS'
+      ? args.length <= 1
+      : word === 'PAUSE'
+        ? !!name && args.length <= 2 && (mode === undefined || /^(full|send)$/i.test(mode))
+        : args.length === 1;
   if (!fits) return `Usage: ${usage}`;
   const run = {
     PAUSE: () => pauseCommand(commandDeps, who.ctx, mode ? [name!, mode.toLowerCase()] : [name!]),

@@ -24,7 +24,9 @@ export function promptText(row: ApprovalRow, code: string | undefined): string {
   // Long options are shortened in the reply line (the number is what counts), so that the
   // question keeps at least QUESTION_ROOM characters.
   for (const most of [Infinity, 40, 20, 10]) {
-    const choices = row.options.map((o, i) => `${pre}${i + 1} for ${o.length > most ? `${o.slice(0, most - 1)}.` : o}`).join(', ');
+    const choices = row.options
+      .map((o, i) => `${pre}${i + 1} for ${o.length > most ? `${o.slice(0, most - 1)}.` : o}`)
+      .join(', ');
     const tail = `\nReply ${choices}${note}`;
     if (roomFor(head, tail) >= QUESTION_ROOM || most === 10) return fit(head, tail);
   }
@@ -49,7 +51,9 @@ export function parseChoice(rest: string, options: string[]): { choice: string; 
   // Text first ("2 hours" is an option, not option 2 with a note); the longest option that starts
   // the reply wins ("Approve all" before "Approve").
   const lower = rest.toLowerCase();
-  const byText = [...options].sort((a, b) => b.length - a.length).find((o) => lower === o.toLowerCase() || lower.startsWith(`${o.toLowerCase()} `));
+  const byText = [...options]
+    .sort((a, b) => b.length - a.length)
+    .find((o) => lower === o.toLowerCase() || lower.startsWith(`${o.toLowerCase()} `));
   if (byText) return { choice: byText, note: rest.slice(byText.length).trim() || null };
   const num = /^(\d)(?:[\s.,:;-]+(.*))?$/s.exec(rest);
   if (!num) return undefined;

@@ -13,12 +13,15 @@ interface TelegramRef {
   message_id?: number;
 }
 
-
 export const telegramAdapter: ChannelAdapter = {
   // Presses must be able to come back: by the webhook (its secret) or by long polling.
-  configured: (config: Config) => Boolean(config.telegram.botToken && (config.telegram.webhookSecret || config.telegram.polling)),
+  configured: (config: Config) =>
+    Boolean(config.telegram.botToken && (config.telegram.webhookSecret || config.telegram.polling)),
 
-  permanent: (err) => (err instanceof GrammyError && err.error_code >= 400 && err.error_code < 500 && err.error_code !== 429 ? `telegram: ${err.description}` : undefined),
+  permanent: (err) =>
+    err instanceof GrammyError && err.error_code >= 400 && err.error_code < 500 && err.error_code !== 429
+      ? `telegram: ${err.description}`
+      : undefined,
 
   pace: (_row, prompt) => [
     { key: `telegram:${prompt.recipient}`, everyMs: 1_000 },
@@ -27,7 +30,9 @@ export const telegramAdapter: ChannelAdapter = {
 
   async send(deps, row, prompt) {
     const text = approvalText(row, await askerName(deps.db, row));
-    const sent = await callTelegram('sendMessage', () => telegramApi(deps.config).sendMessage(prompt.recipient, text, { parse_mode: 'HTML', reply_markup: keyboard(row) }));
+    const sent = await callTelegram('sendMessage', () =>
+      telegramApi(deps.config).sendMessage(prompt.recipient, text, { parse_mode: 'HTML', reply_markup: keyboard(row) }),
+    );
     return { chat_id: sent.chat.id, message_id: sent.message_id } satisfies TelegramRef;
   },
 
@@ -37,7 +42,9 @@ export const telegramAdapter: ChannelAdapter = {
     const text = outcomeText(row, await askerName(deps.db, row));
     try {
       // Without reply_markup the keyboard goes.
-      await callTelegram('editMessageText', () => telegramApi(deps.config).editMessageText(ref.chat_id!, ref.message_id!, text, { parse_mode: 'HTML' }));
+      await callTelegram('editMessageText', () =>
+        telegramApi(deps.config).editMessageText(ref.chat_id!, ref.message_id!, text, { parse_mode: 'HTML' }),
+      );
     } catch (err) {
       if (notModified(err)) return;
       throw err;

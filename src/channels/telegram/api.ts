@@ -17,11 +17,13 @@ export function telegramApi(config: Config): Api {
 }
 
 /** Editing a message to what it already says: not an error (a repeated outcome job, say). */
-export const notModified = (err: unknown) => err instanceof GrammyError && err.description.includes('message is not modified');
+export const notModified = (err: unknown) =>
+  err instanceof GrammyError && err.description.includes('message is not modified');
 
 /** Telegram away for a moment: no answer at all (grammY's HttpError: refused, reset, timed out),
  *  its 5xx, or its rate limit. Any other refusal (400 bad request, 403 blocked) is for good. */
-export const telegramUnavailable = (err: unknown) => err instanceof HttpError || (err instanceof GrammyError && (err.error_code >= 500 || err.error_code === 429));
+export const telegramUnavailable = (err: unknown) =>
+  err instanceof HttpError || (err instanceof GrammyError && (err.error_code >= 500 || err.error_code === 429));
 
 /** Telegram may not start a private chat with someone who never started one with the bot, or who blocked it. */
 export const cannotWritePrivately = (err: unknown) => err instanceof GrammyError && err.error_code === 403;

@@ -26,7 +26,16 @@ import type { Deps } from '../../deps.js';
 import type { Member } from '../../db/schema.js';
 import type { Identity } from '../../members/identities.js';
 import { cannotWritePrivately } from './api.js';
-import { approvalText, DECIDE, esc, keyboard, namedOption, NOTE_TAG, UNKNOWN_BUTTON, UNKNOWN_NOTE_PROMPT } from './messages.js';
+import {
+  approvalText,
+  DECIDE,
+  esc,
+  keyboard,
+  namedOption,
+  NOTE_TAG,
+  UNKNOWN_BUTTON,
+  UNKNOWN_NOTE_PROMPT,
+} from './messages.js';
 
 const LIST_AT_MOST = 5;
 
@@ -57,7 +66,11 @@ export function createTelegramBot(deps: Deps): Bot {
   const bot = new Bot(config.telegram.botToken!, { client: { apiRoot: config.telegram.apiRoot, timeoutSeconds: 10 } });
   const commandDeps: CommandDeps = { db, notifier: deps.notifier, approvals: deps.approvals };
 
-  const words = (ctx: Context) => String(ctx.match ?? '').trim().split(/\s+/).filter(Boolean);
+  const words = (ctx: Context) =>
+    String(ctx.match ?? '')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean);
   /** Who runs the command of this message, in which workspace. */
   const running = async (ctx: Context, name: CommandName): Promise<Running | { refusal: string }> => {
     const sender = senderOf(ctx);
@@ -91,9 +104,15 @@ export function createTelegramBot(deps: Deps): Bot {
       const action = answerIn(who, run(commandDeps, who.ctx, who.args));
       const quick = await answerWithin(action);
       if (quick !== undefined) return void (await ctx.reply(quick));
-      await ctx.reply(name === 'stop' ? `Asked ${who.args[0] ?? ''} to stop; waiting up to 30 s for it to confirm.` : 'Working on it; the result follows.');
+      await ctx.reply(
+        name === 'stop'
+          ? `Asked ${who.args[0] ?? ''} to stop; waiting up to 30 s for it to confirm.`
+          : 'Working on it; the result follows.',
+      );
       // The webhook is answered now; the result follows as its own message.
-      void action.then((text) => ctx.reply(text)).catch((err) => log.warn({ err: err.message }, 'telegram reply failed'));
+      void action
+        .then((text) => ctx.reply(text))
+        .catch((err) => log.warn({ err: err.message }, 'telegram reply failed'));
     });
   }
 
@@ -113,10 +132,21 @@ export function createTelegramBot(deps: Deps): Bot {
   async function sendApprovals(api: Api, chatId: number, who: Running) {
     const { rows, more } = await pendingApprovals(commandDeps, who.ctx);
     if (rows.length === 0) return void (await api.sendMessage(chatId, inWorkspace(who, 'No pending approvals.')));
-    const names = await agentNames(db, rows.map((r) => r.agent_id));
-    for (const r of rows.slice(0, LIST_AT_MOST)) await api.sendMessage(chatId, approvalText(r, names.get(r.agent_id ?? '')), { parse_mode: 'HTML', reply_markup: keyboard(r) });
+    const names = await agentNames(
+      db,
+      rows.map((r) => r.agent_id),
+    );
+    for (const r of rows.slice(0, LIST_AT_MOST))
+      await api.sendMessage(chatId, approvalText(r, names.get(r.agent_id ?? '')), {
+        parse_mode: 'HTML',
+        reply_markup: keyboard(r),
+      });
     const left = rows.length - LIST_AT_MOST + (more ? 1 : 0);
-    if (left > 0) await api.sendMessage(chatId, `…and ${more ? 'more than ' : ''}${Math.max(left, 1)} more: see GET /v1/pause?status=pending.`);
+    if (left > 0)
+      await api.sendMessage(
+        chatId,
+        `…and ${more ? 'more than ' : ''}${Math.max(left, 1)} more: see GET /v1/pause?status=pending.`,
+      );
   }
 
   bot.on('callback_query:data', async (ctx) => {
@@ -128,13 +158,18 @@ export function createTelegramBot(deps: Deps): Bot {
     const choice = row?.options[press.option];
     if (!row || choice === undefined) return void (await ctx.answerCallbackQuery({ text: NOT_HERE, show_alert: true }));
     const who = await answering(ctx, row.workspace_id);
-    if ('refusal' in who) return void (await ctx.answerCallbackQuery({ text: who.refusal.slice(0, 200), show_alert: true }));
+    if ('refusal' in who)
+      return void (await ctx.answerCallbackQuery({ text: who.refusal.slice(0, 200), show_alert: true }));
     if (row.allow_text_response && row.status === 'pending' && ctx.chat) {
       await ctx.answerCallbackQuery({ text: `Reply with a note for “${choice}”` });
-      await ctx.api.sendMessage(ctx.chat.id, `Your answer: <b>${esc(choice.replace(/\n/g, ' '))}</b>. Reply to this message with a note, or with - for none.\n#leash-note d:${row.id}:${press.option}`, {
-        parse_mode: 'HTML',
-        reply_markup: { force_reply: true },
-      });
+      await ctx.api.sendMessage(
+        ctx.chat.id,
+        `Your answer: <b>${esc(choice.replace(/\n/g, ' '))}</b>. Reply to this message with a note, or with - for none.\n#leash-note d:${row.id}:${press.option}`,
+        {
+          parse_mode: 'HTML',
+          reply_markup: { force_reply: true },
+        },
+      );
       return;
     }
     try {
@@ -174,7 +209,11 @@ export function createTelegramBot(deps: Deps): Bot {
 /** Pending approvals and agents' state belong to the workspace, not to everyone in a group: asked
  *  in a group (or a channel), they go to the asker's own chat, and the group hears only where they
  *  went, or why they could not go there. */
-async function answerPrivately(ctx: Context, command: string, send: (chatId: number) => Promise<unknown>): Promise<void> {
+async function answerPrivately(
+  ctx: Context,
+  command: string,
+  send: (chatId: number) => Promise<unknown>,
+): Promise<void> {
   if (ctx.chat?.type === 'private') return void (await send(ctx.chat.id));
   if (!ctx.from) return void (await ctx.reply('Send commands from a user account.'));
   try {

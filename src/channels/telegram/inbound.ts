@@ -17,7 +17,17 @@ export function takeUpdates(deps: Deps, bot: Bot): TakeUpdate {
   const token = deps.config.telegram.botToken!;
   return async (update, again = false) => {
     const what = `telegram update ${update.update_id}`;
-    const outcome = await handleOnce(deps, { source: 'telegram', key: updateKey(token, update.update_id), what, vendorUnavailable: telegramUnavailable, again }, () => bot.handleUpdate(update));
+    const outcome = await handleOnce(
+      deps,
+      {
+        source: 'telegram',
+        key: updateKey(token, update.update_id),
+        what,
+        vendorUnavailable: telegramUnavailable,
+        again,
+      },
+      () => bot.handleUpdate(update),
+    );
     if (outcome === 'rejected' && update.callback_query) {
       await bot.api.answerCallbackQuery(update.callback_query.id, { text: UNKNOWN_BUTTON }).catch(() => {});
     }
@@ -43,7 +53,8 @@ export function startPolling(deps: Deps, bot: Bot, ready: () => Promise<void>, t
     for (let attempt = 0; ; attempt++) {
       if ((await take(update, attempt > 0)) !== 'retry' || stopped) return;
       const wait = POLLED_RETRY_WAITS_MS[attempt];
-      if (wait === undefined) return void log.error({ update: update.update_id }, 'telegram update still failing after retries; given up');
+      if (wait === undefined)
+        return void log.error({ update: update.update_id }, 'telegram update still failing after retries; given up');
       await new Promise((r) => setTimeout(r, wait));
     }
   };
@@ -51,7 +62,10 @@ export function startPolling(deps: Deps, bot: Bot, ready: () => Promise<void>, t
     .then(async () => {
       if (stopped) return;
       // The default client timeout (500 s), not the bot's 10 s: a long poll holds for 30 s.
-      poller = new Bot(deps.config.telegram.botToken!, { botInfo: bot.botInfo, client: { apiRoot: deps.config.telegram.apiRoot } });
+      poller = new Bot(deps.config.telegram.botToken!, {
+        botInfo: bot.botInfo,
+        client: { apiRoot: deps.config.telegram.apiRoot },
+      });
       poller.use((ctx) => takeWithRetries(ctx.update));
       poller.catch((err) => log.error({ err: err.message }, 'telegram polled update failed'));
       await poller.start({ drop_pending_updates: false, allowed_updates: ['message', 'callback_query'] });

@@ -32,7 +32,11 @@ function metadataLines(row: ApprovalRow): string[] {
 }
 
 function head(row: ApprovalRow, asker: string | undefined): string[] {
-  return [`<b>${clip(esc(row.message), 2500)}</b>`, ...metadataLines(row), `<i>From ${asker ? esc(asker) : 'a member'}</i>`];
+  return [
+    `<b>${clip(esc(row.message), 2500)}</b>`,
+    ...metadataLines(row),
+    `<i>From ${asker ? esc(asker) : 'a member'}</i>`,
+  ];
 }
 
 export function approvalText(row: ApprovalRow, asker: string | undefined): string {

@@ -50,7 +50,8 @@ export async function registerTelegram(app: FastifyInstance, deps: Deps): Promis
         config: { access: 'public' },
         onRequest: async (req, reply) => {
           const given = req.headers['x-telegram-bot-api-secret-token'];
-          if (typeof given !== 'string' || !same(given, webhookSecret)) return sendError(reply, 'unauthorized', 'wrong or missing X-Telegram-Bot-Api-Secret-Token');
+          if (typeof given !== 'string' || !same(given, webhookSecret))
+            return sendError(reply, 'unauthorized', 'wrong or missing X-Telegram-Bot-Api-Secret-Token');
         },
       },
       async (req, reply) => {
@@ -67,7 +68,8 @@ export async function registerTelegram(app: FastifyInstance, deps: Deps): Promis
           return sendError(reply, 'unavailable', 'cannot reach the Telegram Bot API yet');
         }
         // Telegram re-sends an update until it is answered 2xx: only a passing failure is worth that.
-        if ((await take(update)) === 'retry') return sendError(reply, 'unavailable', 'the update could not be handled for now; retry');
+        if ((await take(update)) === 'retry')
+          return sendError(reply, 'unavailable', 'the update could not be handled for now; retry');
         return reply.code(200).send({ ok: true });
       },
     );

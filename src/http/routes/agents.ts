@@ -29,7 +29,11 @@ export function registerAgentRoutes(root: FastifyInstance, deps: Deps) {
       summary: 'Register an agent; returns its API key once',
       body: z.object({ name: agentName, ...agentFields }).strict(),
       response: {
-        201: z.object({ agent: agentObject, api_key: z.string(), delivery_secret: z.string().optional().describe(secretNote) }),
+        201: z.object({
+          agent: agentObject,
+          api_key: z.string(),
+          delivery_secret: z.string().optional().describe(secretNote),
+        }),
         ...errors(400, 401, 403, 409),
       },
     },
@@ -41,13 +45,23 @@ export function registerAgentRoutes(root: FastifyInstance, deps: Deps) {
 
   app.get('/v1/agents', {
     config: { access: 'member' },
-    schema: { tags, summary: 'List agents', querystring: z.object(pageQuery), response: { 200: page(agentObject), ...errors(400, 401, 403) } },
+    schema: {
+      tags,
+      summary: 'List agents',
+      querystring: z.object(pageQuery),
+      response: { 200: page(agentObject), ...errors(400, 401, 403) },
+    },
     handler: async (req) => listAgents(db, principalOf(req).workspaceId, req.query),
   });
 
   app.get('/v1/agents/:id', {
     config: { access: 'member' },
-    schema: { tags, summary: 'Get an agent by id or name', params, response: { 200: agentObject, ...errors(401, 403, 404) } },
+    schema: {
+      tags,
+      summary: 'Get an agent by id or name',
+      params,
+      response: { 200: agentObject, ...errors(401, 403, 404) },
+    },
     handler: async (req) => agentView(await findAgent(db, principalOf(req).workspaceId, req.params.id)),
   });
 
@@ -58,14 +72,22 @@ export function registerAgentRoutes(root: FastifyInstance, deps: Deps) {
       summary: 'Rename an agent or change its display name or delivery_url',
       params,
       body: z.object({ name: agentName.optional(), ...agentFields }).strict(),
-      response: { 200: agentObject.extend({ delivery_secret: z.string().optional().describe(secretNote) }), ...errors(400, 401, 403, 404, 409) },
+      response: {
+        200: agentObject.extend({ delivery_secret: z.string().optional().describe(secretNote) }),
+        ...errors(400, 401, 403, 404, 409),
+      },
     },
     handler: async (req) => updateAgent(db, ctxFor(principalOf(req), 'api'), req.params.id, req.body, urlOpts),
   });
 
   app.delete('/v1/agents/:id', {
     config: { access: 'owner' },
-    schema: { tags, summary: 'Delete an agent (its timeline is kept)', params, response: { 204: z.null(), ...errors(401, 403, 404) } },
+    schema: {
+      tags,
+      summary: 'Delete an agent (its timeline is kept)',
+      params,
+      response: { 204: z.null(), ...errors(401, 403, 404) },
+    },
     handler: async (req, reply) => {
       await deleteAgent(db, ctxFor(principalOf(req), 'api'), req.params.id, deps.approvals);
       return reply.code(204).send(null);
@@ -86,7 +108,13 @@ export function registerAgentRoutes(root: FastifyInstance, deps: Deps) {
 
   app.post('/v1/agents/:id/unpause', {
     config: { access: 'owner' },
-    schema: { tags, summary: 'Unpause', params, body: z.object({}).strict(), response: { 200: agentObject, ...errors(400, 401, 403, 404, 409) } },
+    schema: {
+      tags,
+      summary: 'Unpause',
+      params,
+      body: z.object({}).strict(),
+      response: { 200: agentObject, ...errors(400, 401, 403, 404, 409) },
+    },
     handler: async (req) => unpauseAgent(db, ctxFor(principalOf(req), 'api'), req.params.id),
   });
 
@@ -106,12 +134,19 @@ export function registerAgentRoutes(root: FastifyInstance, deps: Deps) {
         .strict(),
       response: { 200: agentObject, ...errors(400, 401, 403, 404, 408, 409) },
     },
-    handler: async (req) => stopAgent(db, deps.notifier, ctxFor(principalOf(req), 'api'), req.params.id, req.body, deps.approvals),
+    handler: async (req) =>
+      stopAgent(db, deps.notifier, ctxFor(principalOf(req), 'api'), req.params.id, req.body, deps.approvals),
   });
 
   app.post('/v1/agents/:id/start', {
     config: { access: 'owner' },
-    schema: { tags, summary: 'Start a stopped agent', params, body: z.object({}).strict(), response: { 200: agentObject, ...errors(400, 401, 403, 404, 409) } },
+    schema: {
+      tags,
+      summary: 'Start a stopped agent',
+      params,
+      body: z.object({}).strict(),
+      response: { 200: agentObject, ...errors(400, 401, 403, 404, 409) },
+    },
     handler: async (req) => startAgent(db, ctxFor(principalOf(req), 'api'), req.params.id),
   });
 

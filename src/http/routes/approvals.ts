@@ -32,7 +32,9 @@ export function registerApprovalRoutes(root: FastifyInstance, deps: Deps) {
     handler: async (req, reply) => {
       const p = principalOf(req);
       const ctx = ctxFor(p, 'api');
-      return sendCreated(db, deps.config.secret, req, reply, (tx) => createApproval(tx, ctx, p.kind === 'agent' ? p.agent : undefined, req.body, settings));
+      return sendCreated(db, deps.config.secret, req, reply, (tx) =>
+        createApproval(tx, ctx, p.kind === 'agent' ? p.agent : undefined, req.body, settings),
+      );
     },
   });
 
@@ -42,7 +44,9 @@ export function registerApprovalRoutes(root: FastifyInstance, deps: Deps) {
       tags,
       summary: 'Poll an approval; ?wait=N long-polls up to N seconds for a decision',
       params,
-      querystring: z.object({ wait: z.coerce.number().min(0).max(60).default(0).describe('seconds to wait while pending') }),
+      querystring: z.object({
+        wait: z.coerce.number().min(0).max(60).default(0).describe('seconds to wait while pending'),
+      }),
       response: { 200: approvalObject, ...errors(400, 401, 404, 429, 503) },
     },
     handler: async (req, reply) => {

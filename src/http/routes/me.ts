@@ -17,7 +17,11 @@ export function registerMeRoutes(root: FastifyInstance, deps: Deps) {
 
   app.get('/v1/agents/me', {
     config: { access: 'agent' },
-    schema: { tags, summary: 'The calling agent: is it paused, and how?', response: { 200: agentObject, ...errors(401, 403) } },
+    schema: {
+      tags,
+      summary: 'The calling agent: is it paused, and how?',
+      response: { 200: agentObject, ...errors(401, 403) },
+    },
     handler: async (req) => agentView(agentOf(req)),
   });
 
@@ -39,7 +43,9 @@ export function registerMeRoutes(root: FastifyInstance, deps: Deps) {
       summary: 'Another agent’s public profile (never its pause state)',
       params: z.object({ name: agentRef }),
       response: {
-        200: z.object({ name: z.string(), display_name: z.string().nullable(), presence: z.enum(['online', 'offline']) }).meta({ id: 'DirectoryEntry' }),
+        200: z
+          .object({ name: z.string(), display_name: z.string().nullable(), presence: z.enum(['online', 'offline']) })
+          .meta({ id: 'DirectoryEntry' }),
         ...errors(401, 404),
       },
     },

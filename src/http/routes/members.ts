@@ -5,7 +5,16 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ctxFor } from '../../auth/principal.js';
 import type { Deps } from '../../deps.js';
-import { addMember, getMember, identityFields, listMembers, memberView, removeMember, role, updateMember } from '../../members/members.js';
+import {
+  addMember,
+  getMember,
+  identityFields,
+  listMembers,
+  memberView,
+  removeMember,
+  role,
+  updateMember,
+} from '../../members/members.js';
 import { createLinkCode } from '../../members/link-codes.js';
 import { pageQuery } from '../../pagination.js';
 import { memberOf, principalOf } from '../auth.js';
@@ -24,7 +33,8 @@ export function registerMemberRoutes(root: FastifyInstance, deps: Deps) {
     config: { access: 'owner' },
     schema: {
       tags,
-      summary: 'Add a member; returns their API key once (identities given here are unconfirmed until their holder confirms them)',
+      summary:
+        'Add a member; returns their API key once (identities given here are unconfirmed until their holder confirms them)',
       body: z.object({ email, role, ...identityFields }).strict(),
       response: { 201: z.object({ member: memberObject, api_key: z.string() }), ...errors(400, 401, 403, 409) },
     },
@@ -36,7 +46,12 @@ export function registerMemberRoutes(root: FastifyInstance, deps: Deps) {
 
   app.get('/v1/members', {
     config: { access: 'member' },
-    schema: { tags, summary: 'List members', querystring: z.object(pageQuery), response: { 200: page(memberObject), ...errors(400, 401, 403) } },
+    schema: {
+      tags,
+      summary: 'List members',
+      querystring: z.object(pageQuery),
+      response: { 200: page(memberObject), ...errors(400, 401, 403) },
+    },
     handler: async (req) => listMembers(db, principalOf(req).workspaceId, req.query),
   });
 
@@ -50,14 +65,19 @@ export function registerMemberRoutes(root: FastifyInstance, deps: Deps) {
     config: { access: 'member' },
     schema: {
       tags,
-      summary: 'A one-time code to link and confirm your Slack account, Telegram account or phone (valid 10 minutes, single use)',
-      description: 'Send it from the identity itself: an identity an owner set acts only once its holder confirms it this way.',
+      summary:
+        'A one-time code to link and confirm your Slack account, Telegram account or phone (valid 10 minutes, single use)',
+      description:
+        'Send it from the identity itself: an identity an owner set acts only once its holder confirms it this way.',
       response: { 201: z.object({ code: z.string(), expires_at: isoTime, how: z.string() }), ...errors(401, 403) },
     },
     handler: async (req, reply) => {
       const out = await createLinkCode(db, ctxFor(principalOf(req), 'api'));
       const to = deps.config.twilio.from ? ` to ${deps.config.twilio.from}` : '';
-      return reply.code(201).send({ ...out, how: `In Slack: /leash link ${out.code} · in Telegram: /link ${out.code} · by SMS from your phone: LINK ${out.code}${to}` });
+      return reply.code(201).send({
+        ...out,
+        how: `In Slack: /leash link ${out.code} · in Telegram: /link ${out.code} · by SMS from your phone: LINK ${out.code}${to}`,
+      });
     },
   });
 
@@ -71,7 +91,8 @@ export function registerMemberRoutes(root: FastifyInstance, deps: Deps) {
     config: { access: 'owner' },
     schema: {
       tags,
-      summary: 'Change a member’s role or identities (null unlinks an identity; a changed identity is unconfirmed until its holder confirms it)',
+      summary:
+        'Change a member’s role or identities (null unlinks an identity; a changed identity is unconfirmed until its holder confirms it)',
       params,
       body: z.object({ email: email.optional(), role: role.optional(), ...identityFields }).strict(),
       response: { 200: memberObject, ...errors(400, 401, 403, 404, 409) },
@@ -81,7 +102,12 @@ export function registerMemberRoutes(root: FastifyInstance, deps: Deps) {
 
   app.delete('/v1/members/:id', {
     config: { access: 'owner' },
-    schema: { tags, summary: 'Remove a member (their key stops working)', params, response: { 204: z.null(), ...errors(400, 401, 403, 404, 409) } },
+    schema: {
+      tags,
+      summary: 'Remove a member (their key stops working)',
+      params,
+      response: { 204: z.null(), ...errors(400, 401, 403, 404, 409) },
+    },
     handler: async (req, reply) => {
       await removeMember(db, ctxFor(principalOf(req), 'api'), req.params.id);
       return reply.code(204).send(null);

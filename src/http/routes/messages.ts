@@ -34,11 +34,21 @@ export function registerMessageRoutes(root: FastifyInstance, deps: Deps) {
             .refine((v) => Buffer.byteLength(JSON.stringify(v) ?? '') <= BODY_LIMIT, 'must be at most 64 KiB as JSON'),
         })
         .strict(),
-      response: { 202: z.object({ id: uuid, to: uuid, seq: z.number().int(), created_at: isoTime }), ...errors(400, 401, 403, 404, 409, 429) },
+      response: {
+        202: z.object({ id: uuid, to: uuid, seq: z.number().int(), created_at: isoTime }),
+        ...errors(400, 401, 403, 404, 409, 429),
+      },
     },
     handler: async (req, reply) => {
       const ctx = ctxFor(principalOf(req), 'api');
-      return sendCreated(db, deps.config.secret, req, reply, (tx) => sendMessage(tx, ctx, req.body, { backlogCap: deps.config.backlogCap }), 202);
+      return sendCreated(
+        db,
+        deps.config.secret,
+        req,
+        reply,
+        (tx) => sendMessage(tx, ctx, req.body, { backlogCap: deps.config.backlogCap }),
+        202,
+      );
     },
   });
 
@@ -55,7 +65,12 @@ export function registerMessageRoutes(root: FastifyInstance, deps: Deps) {
       response: { 200: z.object({ data: z.array(messageObject) }), ...errors(400, 401, 403, 429, 503) },
     },
     handler: async (req, reply) => {
-      const read = () => readInbox(db, deps.notifier, ctxFor(principalOf(req), 'api'), { after: req.query.after, limit: req.query.limit, waitMs: req.query.wait * 1000 });
+      const read = () =>
+        readInbox(db, deps.notifier, ctxFor(principalOf(req), 'api'), {
+          after: req.query.after,
+          limit: req.query.limit,
+          waitMs: req.query.wait * 1000,
+        });
       return { data: await (req.query.wait > 0 ? root.waits.during(req, reply, read) : read()) };
     },
   });
@@ -79,12 +94,18 @@ export function registerMessageRoutes(root: FastifyInstance, deps: Deps) {
       body: z.object({ agent: z.string().min(1).max(64).describe('agent id or name') }).strict(),
       response: { 201: z.object({ agent: z.string() }), ...errors(400, 401, 403, 404) },
     },
-    handler: async (req, reply) => reply.code(201).send(await blockAgent(db, ctxFor(principalOf(req), 'api'), req.body.agent)),
+    handler: async (req, reply) =>
+      reply.code(201).send(await blockAgent(db, ctxFor(principalOf(req), 'api'), req.body.agent)),
   });
 
   app.delete('/v1/blocks/:agent', {
     config: { access: 'agent' },
-    schema: { tags, summary: 'Unblock an agent', params: z.object({ agent: agentRef }), response: { 204: z.null(), ...errors(401, 403, 404) } },
+    schema: {
+      tags,
+      summary: 'Unblock an agent',
+      params: z.object({ agent: agentRef }),
+      response: { 204: z.null(), ...errors(401, 403, 404) },
+    },
     handler: async (req, reply) => {
       await unblockAgent(db, ctxFor(principalOf(req), 'api'), req.params.agent);
       return reply.code(204).send(null);
@@ -96,7 +117,10 @@ export function registerMessageRoutes(root: FastifyInstance, deps: Deps) {
     schema: {
       tags,
       summary: 'Agents you have blocked',
-      response: { 200: z.object({ data: z.array(z.object({ agent: z.string(), agent_id: uuid, created_at: isoTime })) }), ...errors(401, 403) },
+      response: {
+        200: z.object({ data: z.array(z.object({ agent: z.string(), agent_id: uuid, created_at: isoTime })) }),
+        ...errors(401, 403),
+      },
     },
     handler: async (req) => listBlocks(db, ctxFor(principalOf(req), 'api')),
   });

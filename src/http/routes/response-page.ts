@@ -20,14 +20,23 @@ async function load(db: Db, target: LinkTarget): Promise<ApprovalRow | undefined
 
 async function askedBy(db: Db, a: ApprovalRow): Promise<string> {
   if (!a.agent_id) return a.requested_by.display;
-  const agent = await db.selectFrom('agents').select(['name', 'display_name']).where('id', '=', a.agent_id).executeTakeFirst();
+  const agent = await db
+    .selectFrom('agents')
+    .select(['name', 'display_name'])
+    .where('id', '=', a.agent_id)
+    .executeTakeFirst();
   return agent ? (agent.display_name ?? agent.name) : a.requested_by.display;
 }
 
 /** Form fields skip the JSON parser's guard, so NUL is refused here (Postgres cannot store it). */
-const storable = (max: number) => z.string().max(max).refine((v) => !v.includes('\u0000'), 'must not contain NUL characters');
+const storable = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((v) => !v.includes('\u0000'), 'must not contain NUL characters');
 
-const NOT_VALID = () => messagePage('Link not valid', 'This link is not valid. Ask for a new one, or answer from another channel.');
+const NOT_VALID = () =>
+  messagePage('Link not valid', 'This link is not valid. Ask for a new one, or answer from another channel.');
 
 export function registerResponsePage(root: FastifyInstance, deps: Deps) {
   const app = root.withTypeProvider<ZodTypeProvider>();
@@ -43,7 +52,15 @@ export function registerResponsePage(root: FastifyInstance, deps: Deps) {
       a = (await load(db, target))!;
     }
     const preselected = target.choice !== undefined ? a.options[target.choice] : undefined;
-    const content = responsePage({ approval: a, askedBy: await askedBy(db, a), csrf: reply.generateCsrf(), action: `/r/${token}`, preselected, notice, decides: LINK_DECIDES.has(a.channel) });
+    const content = responsePage({
+      approval: a,
+      askedBy: await askedBy(db, a),
+      csrf: reply.generateCsrf(),
+      action: `/r/${token}`,
+      preselected,
+      notice,
+      decides: LINK_DECIDES.has(a.channel),
+    });
     return sendPage(reply, status, content);
   }
 
@@ -59,7 +76,15 @@ export function registerResponsePage(root: FastifyInstance, deps: Deps) {
 
   app.post('/r/:token', {
     config: { html: true },
-    schema: { hide: true, params, body: z.object({ choice: storable(200).optional(), text: storable(2000).optional(), _csrf: z.string().optional() }) },
+    schema: {
+      hide: true,
+      params,
+      body: z.object({
+        choice: storable(200).optional(),
+        text: storable(2000).optional(),
+        _csrf: z.string().optional(),
+      }),
+    },
     preHandler: (req, reply, done) => app.csrfProtection(req, reply, done),
     handler: async (req, reply) => {
       const target = verifyLink(deps.config.secret, req.params.token);
@@ -69,13 +94,26 @@ export function registerResponsePage(root: FastifyInstance, deps: Deps) {
       // Whoever holds the link may answer, so the answer is credited to the link (and the person it
       // was addressed to), never to a member account: the link proves nobody's identity.
       const responder: Responder = { channel: 'web', display: `link sent to ${a.recipient}` };
-      const ctx: Ctx = { workspaceId: a.workspace_id, channel: 'web', actor: { type: 'link', id: null, display: responder.display } };
+      const ctx: Ctx = {
+        workspaceId: a.workspace_id,
+        channel: 'web',
+        actor: { type: 'link', id: null, display: responder.display },
+      };
       try {
-        await decideApproval(db, ctx, a.id, { choice: req.body.choice ?? '', text: req.body.text || null }, responder, links);
+        await decideApproval(
+          db,
+          ctx,
+          a.id,
+          { choice: req.body.choice ?? '', text: req.body.text || null },
+          responder,
+          links,
+        );
       } catch (err) {
         if (isNotPending(err)) return render(reply, req.params.token, target, 409, err.message);
-        if (err instanceof LeashError && err.code === 'forbidden') return render(reply, req.params.token, target, 403, err.message);
-        if (err instanceof LeashError && err.code === 'invalid_request') return render(reply, req.params.token, target, 400, 'Choose one of the options below.');
+        if (err instanceof LeashError && err.code === 'forbidden')
+          return render(reply, req.params.token, target, 403, err.message);
+        if (err instanceof LeashError && err.code === 'invalid_request')
+          return render(reply, req.params.token, target, 400, 'Choose one of the options below.');
         throw err;
       }
       // Post/redirect/get: a reload shows the outcome instead of re-posting.

@@ -39,7 +39,10 @@ export function registerSessionRoutes(root: FastifyInstance, deps: Deps) {
             .record(z.string(), z.unknown())
             .nullable()
             .optional()
-            .refine((m) => m == null || Buffer.byteLength(JSON.stringify(m)) <= METADATA_LIMIT, 'must be at most 16 KiB as JSON'),
+            .refine(
+              (m) => m == null || Buffer.byteLength(JSON.stringify(m)) <= METADATA_LIMIT,
+              'must be at most 16 KiB as JSON',
+            ),
         })
         .strict(),
       response: { 201: sessionObject, ...errors(400, 401, 403) },
@@ -83,7 +86,13 @@ export function registerSessionRoutes(root: FastifyInstance, deps: Deps) {
   for (const [verb, action, summary] of controls) {
     app.post(`/v1/sessions/:id/${verb}`, {
       config: { access: 'any' },
-      schema: { tags, summary, params, body: z.object({}).strict(), response: { 200: sessionObject, ...errors(400, 401, 403, 404, 409) } },
+      schema: {
+        tags,
+        summary,
+        params,
+        body: z.object({}).strict(),
+        response: { 200: sessionObject, ...errors(400, 401, 403, 404, 409) },
+      },
       handler: async (req) => action(db, ctxFor(principalOf(req), 'api'), req.params.id),
     });
   }

@@ -55,7 +55,8 @@ export function registerStreamRoute(app: FastifyInstance, deps: Deps) {
       // Refusals come before the upgrade, as plain HTTP.
       preHandler: async (req, reply) => {
         const agent = agentOf(req);
-        if (agent.run_state === 'stopped') fail('AGENT_INACTIVE', `${agent.name} is stopped; start it before opening a stream`);
+        if (agent.run_state === 'stopped')
+          fail('AGENT_INACTIVE', `${agent.name} is stopped; start it before opening a stream`);
         // The TCP socket outlives the upgrade: its close ends the wait however the stream ends.
         const end = app.waits.admit(req, reply);
         if (req.raw.socket.destroyed) end();

@@ -139,7 +139,16 @@ export class History {
   }
 
   begin(kind: OpKind, actor: string, fields: Partial<Op> = {}): Op {
-    const op: Op = { n: this.ops.length, kind, actor, invokedAt: Date.now(), completedAt: NaN, status: 0, body: undefined, ...fields };
+    const op: Op = {
+      n: this.ops.length,
+      kind,
+      actor,
+      invokedAt: Date.now(),
+      completedAt: NaN,
+      status: 0,
+      body: undefined,
+      ...fields,
+    };
     this.ops.push(op);
     return op;
   }
@@ -152,7 +161,15 @@ export class History {
   }
 
   /** One HTTP call through inject(), recorded. */
-  async http(kind: OpKind, actor: string, method: string, url: string, key: string, body: unknown, fields: Partial<Op> = {}): Promise<Op> {
+  async http(
+    kind: OpKind,
+    actor: string,
+    method: string,
+    url: string,
+    key: string,
+    body: unknown,
+    fields: Partial<Op> = {},
+  ): Promise<Op> {
     const op = this.begin(kind, actor, { method, url, req: body, ...fields });
     let res: Response;
     try {
@@ -219,7 +236,9 @@ interface Conn {
 async function openStream(w: World, a: Agent): Promise<Conn | undefined> {
   const session = w.nextSession++;
   const op = w.h.begin('stream.open', a.name, { agent: a.name, session, url: '/v1/stream' });
-  const ws = new WebSocket(`${w.base.replace(/^http/, 'ws')}/v1/stream`, { headers: { authorization: `Bearer ${a.key}` } });
+  const ws = new WebSocket(`${w.base.replace(/^http/, 'ws')}/v1/stream`, {
+    headers: { authorization: `Bearer ${a.key}` },
+  });
   const conn: Conn = { ws, agent: a.name, session, ready: undefined, highest: 0, closed: undefined };
   ws.on('message', (data) => {
     const frame = JSON.parse(String(data));
@@ -279,7 +298,15 @@ async function senderLoop(w: World, a: Agent, end: number): Promise<void> {
   for (let n = 1; Date.now() < end; n++) {
     const to = rng.chance(0.35) ? HOARD : rng.pick(others).name;
     const tag = `${a.name}#${n}`;
-    await w.h.http('message.send', a.name, 'POST', '/v1/messages', a.key, { to, body: { tag } }, { agent: a.name, to, tag });
+    await w.h.http(
+      'message.send',
+      a.name,
+      'POST',
+      '/v1/messages',
+      a.key,
+      { to, body: { tag } },
+      { agent: a.name, to, tag },
+    );
     await sleep(rng.int(10, 60));
   }
 }
@@ -290,7 +317,11 @@ const OPTION_SETS = [
   ['Wire', 'Hold', 'Escalate', 'Refund'],
 ];
 
-type FollowUp = { kind: 'wait'; seconds: number } | { kind: 'peek'; fromDeadlineMs: number } | { kind: 'cancel'; afterMs: number } | { kind: 'none' };
+type FollowUp =
+  | { kind: 'wait'; seconds: number }
+  | { kind: 'peek'; fromDeadlineMs: number }
+  | { kind: 'cancel'; afterMs: number }
+  | { kind: 'none' };
 
 function pickFollowUp(rng: Rng, timeoutMs: number): FollowUp {
   const r = rng.int(0, 99);
@@ -305,7 +336,16 @@ function pickFollowUp(rng: Rng, timeoutMs: number): FollowUp {
 async function followUp(w: World, asked: Asked, what: FollowUp, peeker: Member): Promise<void> {
   const path = `/v1/pause/${asked.id}`;
   const fields = { agent: asked.asker.name, approval: asked.id };
-  if (what.kind === 'wait') await w.h.http('approval.get', asked.asker.name, 'GET', `${path}?wait=${what.seconds}`, asked.asker.key, undefined, fields);
+  if (what.kind === 'wait')
+    await w.h.http(
+      'approval.get',
+      asked.asker.name,
+      'GET',
+      `${path}?wait=${what.seconds}`,
+      asked.asker.key,
+      undefined,
+      fields,
+    );
   if (what.kind === 'peek') {
     await sleep(Math.max(0, asked.expiresAt + what.fromDeadlineMs - Date.now()));
     await w.h.http('approval.get', peeker.label, 'GET', path, peeker.key, undefined, fields);
@@ -357,7 +397,16 @@ async function racerLoop(w: World, label: string, end: number): Promise<void> {
         .slice(0, rng.int(2, 3))
         .map((m) => {
           const choice = rng.pick(target.options);
-          return () => w.h.http('approval.respond', m.label, 'POST', `${path}/respond`, m.key, { choice }, { ...fields, member: m.id });
+          return () =>
+            w.h.http(
+              'approval.respond',
+              m.label,
+              'POST',
+              `${path}/respond`,
+              m.key,
+              { choice },
+              { ...fields, member: m.id },
+            );
         });
       if (rng.chance(0.2)) {
         const m = rng.pick(w.members);
@@ -376,7 +425,15 @@ async function control(w: World, a: Agent, action: ControlAction): Promise<Op> {
   const op =
     action === 'unpause'
       ? await w.h.http('agent.unpause', 'owner', 'POST', `/v1/agents/${a.id}/unpause`, w.ownerKey, undefined, fields)
-      : await w.h.http('agent.pause', 'owner', 'POST', `/v1/agents/${a.id}/pause`, w.ownerKey, { mode: action === 'pause-full' ? 'full' : 'send', reason: `seed ${SEED}` }, fields);
+      : await w.h.http(
+          'agent.pause',
+          'owner',
+          'POST',
+          `/v1/agents/${a.id}/pause`,
+          w.ownerKey,
+          { mode: action === 'pause-full' ? 'full' : 'send', reason: `seed ${SEED}` },
+          fields,
+        );
   if (op.status === 200) w.pause.set(a.name, op.body.pause?.mode ?? null);
   return op;
 }
@@ -470,7 +527,12 @@ async function sample(w: World): Promise<void> {
     .execute();
   w.h.samples.push({
     at,
-    agents: rows.map((r) => ({ name: r.name, inbox: Number(r.inbox_seq), acked: Number(r.acked_seq), held: Number(r.held) })),
+    agents: rows.map((r) => ({
+      name: r.name,
+      inbox: Number(r.inbox_seq),
+      acked: Number(r.acked_seq),
+      held: Number(r.held),
+    })),
     overdue: overdue.map((r) => ({ id: r.id, expiresAt: r.expires_at.getTime() })),
   });
 }
@@ -495,7 +557,11 @@ export function startSampler(w: World): () => Promise<void> {
 export async function setUp(t: TestApp, base: string): Promise<World> {
   const ws = await t.workspace('Fault');
   const members: Member[] = [];
-  for (const [label, role] of [['approver1', 'approver'], ['approver2', 'approver'], ['owner2', 'owner']] as const) {
+  for (const [label, role] of [
+    ['approver1', 'approver'],
+    ['approver2', 'approver'],
+    ['owner2', 'owner'],
+  ] as const) {
     const m = await ws.member(role);
     members.push({ label, ...m });
   }
@@ -504,16 +570,40 @@ export async function setUp(t: TestApp, base: string): Promise<World> {
   const hoard = agents.pop()!;
   const h = new History(t);
   await prefill(t, h, ws.id, hoard, agents[0]!, CAP - PREFILL_GAP);
-  return { t, h, wsId: ws.id, base, ownerKey: ws.ownerKey, workers: agents, hoard, members, asked: [], pause: new Map(), followUps: [], nextSession: 1 };
+  return {
+    t,
+    h,
+    wsId: ws.id,
+    base,
+    ownerKey: ws.ownerKey,
+    workers: agents,
+    hoard,
+    members,
+    asked: [],
+    pause: new Map(),
+    followUps: [],
+    nextSession: 1,
+  };
 }
 
 /** Fills an inbox to just under the cap straight in the tables: 9,960 sends through the API would
  *  take most of the time budget, and what is tested is the boundary, not the filling. */
-async function prefill(t: TestApp, h: History, wsId: string, recipient: Agent, sender: Agent, n: number): Promise<void> {
+async function prefill(
+  t: TestApp,
+  h: History,
+  wsId: string,
+  recipient: Agent,
+  sender: Agent,
+  n: number,
+): Promise<void> {
   await sql`insert into messages (id, workspace_id, recipient_id, sender_id, seq, body)
             select gen_random_uuid(), ${wsId}, ${recipient.id}, ${sender.id}, s, json_build_object('tag', 'prefill#' || s)
             from generate_series(1, ${n}::int) s`.execute(t.deps.db);
-  await t.deps.db.updateTable('agents').set({ inbox_seq: n, backlog_since: new Date() }).where('id', '=', recipient.id).execute();
+  await t.deps.db
+    .updateTable('agents')
+    .set({ inbox_seq: n, backlog_since: new Date() })
+    .where('id', '=', recipient.id)
+    .execute();
   h.prefill.set(recipient.name, n);
 }
 
@@ -521,7 +611,12 @@ export async function runWorkload(w: World): Promise<void> {
   const end = Date.now() + RUN_MS;
   const loops: Promise<void>[] = [];
   for (const a of w.workers) {
-    loops.push(senderLoop(w, a, end), askerLoop(w, a, end - ASK_UNTIL_BEFORE_END_MS), receiverLoop(w, a, end), controllerLoop(w, a, end));
+    loops.push(
+      senderLoop(w, a, end),
+      askerLoop(w, a, end - ASK_UNTIL_BEFORE_END_MS),
+      receiverLoop(w, a, end),
+      controllerLoop(w, a, end),
+    );
   }
   loops.push(controllerLoop(w, w.hoard, end), syncSession(w, w.hoard, rngFor('receiver:hoard'), end, HOARD_SYNC));
   loops.push(racerLoop(w, 'r1', end), racerLoop(w, 'r2', end));
@@ -530,7 +625,11 @@ export async function runWorkload(w: World): Promise<void> {
 }
 
 async function inboxSeqs(t: TestApp, wsId: string): Promise<Map<string, number>> {
-  const rows = await t.deps.db.selectFrom('agents').select(['name', 'inbox_seq']).where('workspace_id', '=', wsId).execute();
+  const rows = await t.deps.db
+    .selectFrom('agents')
+    .select(['name', 'inbox_seq'])
+    .where('workspace_id', '=', wsId)
+    .execute();
   return new Map(rows.map((r) => [r.name, Number(r.inbox_seq)]));
 }
 
@@ -548,7 +647,9 @@ async function finalStreamDrain(w: World, a: Agent, last: number): Promise<void>
 
 async function finalSyncDrain(w: World, a: Agent): Promise<void> {
   for (let i = 0; i < 40; i++) {
-    const op = await w.h.http('message.read', a.name, 'GET', '/v1/messages?limit=1000', a.key, undefined, { agent: a.name });
+    const op = await w.h.http('message.read', a.name, 'GET', '/v1/messages?limit=1000', a.key, undefined, {
+      agent: a.name,
+    });
     op.req = { after: undefined, limit: 1000, wait: 0 };
     const data: any[] = op.status === 200 ? op.body.data : [];
     if (!data.length) return;
@@ -560,7 +661,10 @@ export async function windDown(w: World): Promise<void> {
   // Every pause ends here, so everything acknowledged must now reach its recipient.
   for (const a of [...w.workers, w.hoard]) if (w.pause.get(a.name)) await control(w, a, 'unpause');
   const last = await inboxSeqs(w.t, w.wsId);
-  await Promise.all([...w.workers.map((a) => finalStreamDrain(w, a, last.get(a.name) ?? 0)), finalSyncDrain(w, w.hoard)]);
+  await Promise.all([
+    ...w.workers.map((a) => finalStreamDrain(w, a, last.get(a.name) ?? 0)),
+    finalSyncDrain(w, w.hoard),
+  ]);
   // Past every deadline plus the grace, no approval may still be pending (the sampler watches).
   const lastDeadline = Math.max(0, ...w.asked.map((x) => x.expiresAt));
   await sleep(Math.max(0, lastDeadline + STUCK_GRACE_MS + 2 * SAMPLE_EVERY_MS - Date.now()));
@@ -591,12 +695,27 @@ export interface Snapshot {
 export async function snapshot(t: TestApp, wsId: string): Promise<Snapshot> {
   const db = t.deps.db;
   const approvals = await db.selectFrom('approvals').selectAll().where('workspace_id', '=', wsId).execute();
-  const { rows: messages } = await sql<{ id: string; seq: string; recipient: string; sender: string; tag: string | null }>`
+  const { rows: messages } = await sql<{
+    id: string;
+    seq: string;
+    recipient: string;
+    sender: string;
+    tag: string | null;
+  }>`
     select m.id, m.seq, r.name as recipient, s.name as sender, m.body->>'tag' as tag
     from messages m join agents r on r.id = m.recipient_id join agents s on s.id = m.sender_id
     where m.workspace_id = ${wsId}`.execute(db);
-  const agents = await db.selectFrom('agents').select(['id', 'name', 'inbox_seq', 'acked_seq', 'pause_mode']).where('workspace_id', '=', wsId).execute();
-  const events = await db.selectFrom('outbox').select(['type', 'payload']).where('workspace_id', '=', wsId).where('type', 'like', 'pause_request.%').execute();
+  const agents = await db
+    .selectFrom('agents')
+    .select(['id', 'name', 'inbox_seq', 'acked_seq', 'pause_mode'])
+    .where('workspace_id', '=', wsId)
+    .execute();
+  const events = await db
+    .selectFrom('outbox')
+    .select(['type', 'payload'])
+    .where('workspace_id', '=', wsId)
+    .where('type', 'like', 'pause_request.%')
+    .execute();
   const snap: Snapshot = { approvals: new Map(), messages: new Map(), agents: new Map(), approvalEvents: new Map() };
   for (const r of approvals) {
     snap.approvals.set(r.id, {
@@ -614,7 +733,13 @@ export async function snapshot(t: TestApp, wsId: string): Promise<Snapshot> {
     inbox.set(Number(m.seq), { id: m.id, sender: m.sender, tag: m.tag });
     snap.messages.set(m.recipient, inbox);
   }
-  for (const a of agents) snap.agents.set(a.name, { id: a.id, inbox: Number(a.inbox_seq), acked: Number(a.acked_seq), pause: a.pause_mode as PauseState });
+  for (const a of agents)
+    snap.agents.set(a.name, {
+      id: a.id,
+      inbox: Number(a.inbox_seq),
+      acked: Number(a.acked_seq),
+      pause: a.pause_mode as PauseState,
+    });
   for (const e of events) {
     const id = (e.payload as any).data?.pause_id as string;
     snap.approvalEvents.set(id, [...(snap.approvalEvents.get(id) ?? []), e.type]);

@@ -46,7 +46,13 @@ export async function privateRedis(): Promise<PrivateRedis> {
   const port = await freePort();
   let proc: ChildProcess | undefined;
   const ping = async () => {
-    const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const r = new Redis({
+      port,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     r.on('error', () => {}); // not up yet: connect() rejects, which is the answer
     try {
       await r.connect();
@@ -56,7 +62,11 @@ export async function privateRedis(): Promise<PrivateRedis> {
     }
   };
   const start = async () => {
-    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir()], { stdio: 'ignore' });
+    proc = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir()],
+      { stdio: 'ignore' },
+    );
     await until('private redis', ping);
   };
   const kill = async () => {
@@ -105,7 +115,9 @@ function pgBin(tool: string): string {
 /** Postgres refuses to run as root; as root, the server runs as the `postgres` OS user. */
 async function asServerUser(tool: string, args: string[]): Promise<void> {
   const root = process.getuid?.() === 0;
-  await run(root ? 'runuser' : pgBin(tool), root ? ['-u', 'postgres', '--', pgBin(tool), ...args] : args, { timeout: 60_000 });
+  await run(root ? 'runuser' : pgBin(tool), root ? ['-u', 'postgres', '--', pgBin(tool), ...args] : args, {
+    timeout: 60_000,
+  });
 }
 
 export async function privatePostgres(): Promise<PrivatePostgres> {
