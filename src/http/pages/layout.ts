@@ -55,21 +55,17 @@ export function page(title: string, body: Html, opts: { wide?: boolean; script?:
   const extra = opts.wide ? new Html(WIDE) : '';
   const script = opts.script ? html`<script src="${opts.script}" defer></script>` : '';
   return html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="referrer" content="no-referrer" />
-        <title>${title} · Leash</title>
-        <style>
-          ${new Html(STYLE)}${extra}
-        </style>
-        ${script}
-      </head>
-      <body>
-        <main>${body}</main>
-      </body>
-    </html>`;
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${title} · Leash</title>
+<style>${new Html(STYLE)}${extra}</style>
+${script}
+</head>
+<body><main>${body}</main></body>
+</html>`;
 }
 
 /** The dashboard: wider, with tables, a nav bar and small inline forms. */
@@ -106,9 +102,5 @@ export function sendPage(reply: FastifyReply, status: number, content: Html, opt
 }
 
 export function messagePage(title: string, message: string): Html {
-  return page(
-    title,
-    html`<h1>${title}</h1>
-      <p>${message}</p>`,
-  );
+  return page(title, html`<h1>${title}</h1><p>${message}</p>`);
 }

@@ -24,30 +24,17 @@ function metadataSummary(metadata: Record<string, unknown> | null): Html | strin
     const s = typeof v === 'string' ? v : JSON.stringify(v);
     return s.length > 200 ? `${s.slice(0, 199)}…` : s;
   };
-  return html`<div class="card">
-    <dl>
-      ${entries.map(
-        ([k, v]) =>
-          html`<dt>${k}</dt>
-            <dd>${show(v)}</dd>`,
-      )}
-    </dl>
-  </div>`;
+  return html`<div class="card"><dl>${entries.map(([k, v]) => html`<dt>${k}</dt><dd>${show(v)}</dd>`)}</dl></div>`;
 }
 
 function outcome(a: ApprovalRow): Html {
   const when = a.response_at ? a.response_at.toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : '';
   if (a.status === 'responded') {
-    return html`<div class="card outcome" role="status">
-      <strong>${a.response_choice}</strong> — answered by ${a.responder?.display ?? 'someone'} via
-      ${a.responder?.channel ?? 'unknown'}, ${when}.${a.response_text ? html`<p>Note: ${a.response_text}</p>` : ''}
-    </div>`;
+    return html`<div class="card outcome" role="status"><strong>${a.response_choice}</strong> — answered by ${a.responder?.display ?? 'someone'}
+      via ${a.responder?.channel ?? 'unknown'}, ${when}.${a.response_text ? html`<p>Note: ${a.response_text}</p>` : ''}</div>`;
   }
   if (a.status === 'timed_out') {
-    return html`<div class="card outcome warn" role="status">
-      No answer in time: it timed out
-      ${when}${a.response_choice ? html`, and the default <strong>${a.response_choice}</strong> applied` : ''}.
-    </div>`;
+    return html`<div class="card outcome warn" role="status">No answer in time: it timed out ${when}${a.response_choice ? html`, and the default <strong>${a.response_choice}</strong> applied` : ''}.</div>`;
   }
   return html`<div class="card outcome warn" role="status">This request was cancelled ${when}.</div>`;
 }
@@ -58,7 +45,7 @@ export function responsePage(p: ResponsePageInput): Html {
   const expires = a.expires_at.toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
   const options = p.preselected ? [p.preselected, ...a.options.filter((o) => o !== p.preselected)] : a.options;
   const form = html`<form method="post" action="${p.action}">
-    <input type="hidden" name="_csrf" value="${p.csrf}" />
+    <input type="hidden" name="_csrf" value="${p.csrf}">
     ${a.allow_text_response ? html`<label for="text">Add a note (optional)</label><textarea id="text" name="text" maxlength="2000"></textarea>` : ''}
     <div class="options" role="group" aria-label="Your answer">
       ${options.map((o) => html`<button type="submit" name="choice" value="${o}" class="${o === p.preselected ? 'primary' : ''}">${o === p.preselected ? `Confirm: ${o}` : o}</button>`)}
@@ -67,10 +54,10 @@ export function responsePage(p: ResponsePageInput): Html {
   return page(
     pending ? 'Your answer is needed' : 'Answered',
     html`<h1>${pending ? 'Your answer is needed' : 'This request is closed'}</h1>
-      <p class="muted">Asked by ${p.askedBy}${pending ? html` · open until ${expires}` : ''}</p>
-      ${p.notice ? html`<div class="card notice" role="alert">${p.notice}</div>` : ''}
-      <div class="card"><p class="question">${a.message}</p></div>
-      ${metadataSummary(a.metadata)}
-      ${pending ? (p.decides ? form : html`<div class="card notice" role="status">This question was sent by ${CHANNEL_NAME[a.channel] ?? a.channel}: answer it there.</div>`) : outcome(a)}`,
+    <p class="muted">Asked by ${p.askedBy}${pending ? html` · open until ${expires}` : ''}</p>
+    ${p.notice ? html`<div class="card notice" role="alert">${p.notice}</div>` : ''}
+    <div class="card"><p class="question">${a.message}</p></div>
+    ${metadataSummary(a.metadata)}
+    ${pending ? (p.decides ? form : html`<div class="card notice" role="status">This question was sent by ${CHANNEL_NAME[a.channel] ?? a.channel}: answer it there.</div>`) : outcome(a)}`,
   );
 }
