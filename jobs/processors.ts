@@ -10,7 +10,7 @@ import { armDeliveries, armOutcomes, armSends, TIMER_LEAD_MS } from './arm.js';
 import { attemptDelivery } from './deliver.js';
 import { drainInbox } from './drain-inbox.js';
 import { expireJob } from './expire-approval.js';
-import { sendPrompt, showOutcome, type Pacer, type Pacing, type StepResult } from './prompts.js';
+import { sendPrompt, showOutcome, type AdapterFor, type Pacer, type Pacing, type StepResult } from './prompts.js';
 
 /** A slow target may hold at most this many delivery slots in this process; the rest wait. */
 const PER_TARGET_IN_FLIGHT = 4;
@@ -28,7 +28,9 @@ export function jobProcessors({
   queues,
   producer,
   closing,
+  adapterFor,
 }: {
+  adapterFor: AdapterFor;
   deps: Deps;
   queues: Queues;
   producer: Redis;
@@ -131,8 +133,8 @@ export function jobProcessors({
         if (typeof job.data.promptId !== 'string') return 'stale';
         try {
           const result = await (job.name === 'send'
-            ? sendPrompt(deps, job.data.promptId, pacing)
-            : showOutcome(deps, job.data.promptId, pacing));
+            ? sendPrompt(deps, job.data.promptId, pacing, adapterFor)
+            : showOutcome(deps, job.data.promptId, pacing, adapterFor));
           await armAfter(result);
           return result.done;
         } catch (err) {

@@ -6,8 +6,7 @@
 // a vendor's refusal for good ends it early, and that goes on the timeline and out as a webhook.
 import { recordChanges } from '../src/activity/timeline.js';
 import { approvalView, withDelivery } from '../src/approvals/approvals.js';
-import { RetryLater } from '../src/channels/adapter.js';
-import { adapters, type ChannelAdapter } from '../src/channels/registry.js';
+import { RetryLater, type ChannelAdapter } from '../src/channels/adapter.js';
 import type { Ctx } from '../src/context.js';
 import { inTransaction, json, type Tx } from '../src/db/index.js';
 import type { ApprovalRow, PromptRow } from '../src/db/schema.js';
@@ -22,6 +21,9 @@ export interface Pacing {
   pace: Pacer;
   budget: Budget;
 }
+
+/** The adapter of a channel configured on this Leash (from the composition root), or undefined. */
+export type AdapterFor = (channel: string) => ChannelAdapter | undefined;
 
 /** What the job runner arms next: a retry of this step, or the outcome after a late send. */
 export interface StepResult {
@@ -162,7 +164,12 @@ async function stillQueued(deps: Deps, promptId: string): Promise<boolean> {
 }
 
 /** Sends one prompt's question, once: a conditional claim keeps two jobs from both sending it. */
-export async function sendPrompt(deps: Deps, promptId: string, pacing: Pacing): Promise<StepResult> {
+export async function sendPrompt(
+  deps: Deps,
+  promptId: string,
+  pacing: Pacing,
+  adapterFor: AdapterFor,
+): Promise<StepResult> {
   const found = await load(deps, promptId);
   if (!found || found.prompt.status !== 'queued') return { done: 'not queued' };
   const { prompt, approval } = found;
@@ -172,8 +179,8 @@ export async function sendPrompt(deps: Deps, promptId: string, pacing: Pacing): 
   }
   // A job from an older schedule (the row has moved on): the current one comes at its time.
   if (prompt.next_attempt_at.getTime() > Date.now() + 1_000) return { done: 'not due' };
-  const adapter = adapters[prompt.channel];
-  if (!adapter || !adapter.configured(deps.config)) {
+  const adapter = adapterFor(prompt.channel);
+  if (!adapter) {
     await failForGood(deps, prompt, `the ${prompt.channel} channel is not configured on this Leash any more`, false);
     return { done: 'failed' };
   }
@@ -256,7 +263,12 @@ async function sendFailed(deps: Deps, adapter: ChannelAdapter, prompt: PromptRow
 }
 
 /** Shows the outcome on the message a prompt sent, once the approval has left pending. */
-export async function showOutcome(deps: Deps, promptId: string, pacing: Pacing): Promise<StepResult> {
+export async function showOutcome(
+  deps: Deps,
+  promptId: string,
+  pacing: Pacing,
+  adapterFor: AdapterFor,
+): Promise<StepResult> {
   const found = await load(deps, promptId);
   if (!found || found.prompt.outcome_at) return { done: 'nothing to show' };
   const { prompt, approval } = found;
@@ -267,7 +279,7 @@ export async function showOutcome(deps: Deps, promptId: string, pacing: Pacing):
       throw new RetryLater(Date.now() + 1_000, 'waiting for the question to be sent');
     return { done: 'never sent' };
   }
-  const adapter = adapters[prompt.channel];
+  const adapter = adapterFor(prompt.channel);
   const done = (error: string | null) =>
     deps.db
       .updateTable('prompts')

@@ -26,6 +26,7 @@ import {
 } from './arm.js';
 import { BATCH, dispatchBatch, outboxPending, type Fanout } from './dispatch-outbox.js';
 import { jobProcessors } from './processors.js';
+import type { AdapterFor } from './prompts.js';
 
 export interface RunningWorker {
   /** Runs one sweep now (tests use it; the timer calls it too). */
@@ -57,7 +58,7 @@ const OUTBOX_QUIET_MS = 10_000;
 /** How often the worker checks that Redis still holds its data (a FLUSHALL keeps connections up). */
 const REDIS_CHECK_MS = 2_000;
 
-export async function startWorker(deps: Deps): Promise<RunningWorker> {
+export async function startWorker(deps: Deps, adapterFor: AdapterFor): Promise<RunningWorker> {
   const { config, log, db } = deps;
   const connection = workerConnection(config);
   const producer = producerConnection(config);
@@ -129,7 +130,7 @@ export async function startWorker(deps: Deps): Promise<RunningWorker> {
   });
 
   let closing = false;
-  const processors = jobProcessors({ deps, queues, producer, closing: () => closing });
+  const processors = jobProcessors({ deps, queues, producer, adapterFor, closing: () => closing });
   // Inboxes: a message, an unpause, a start or a new delivery_url notifies `inbox:<agent>`; those
   // agents' drains are armed in one query per burst. A finished drain re-checks its agent too: a
   // message committed while it was finishing found its job id taken.

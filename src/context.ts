@@ -4,7 +4,8 @@
 import type { Actor, Role } from './db/schema.js';
 import { fail } from './errors.js';
 
-export type Channel = 'api' | 'cli' | 'slack' | 'telegram' | 'sms' | 'email' | 'web' | 'dashboard' | 'system';
+/** The surface an action came through: a built-in one, or a channel's name (src/channels/list.ts). */
+export type Channel = 'api' | 'cli' | 'dashboard' | 'system' | 'web' | (string & {});
 
 export interface Ctx {
   workspaceId: string;

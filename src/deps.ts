@@ -1,7 +1,8 @@
-// Everything a process needs, built once from config and passed down. Tests build their own.
+// Everything a process needs, built once from config and passed down (by the composition root,
+// src/app.ts, which also knows the channels).
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { ApprovalSettings } from './approvals/approvals.js';
-import { availableChannels } from './channels/registry.js';
+import type { ChannelSet } from './approvals/channels.js';
 import type { ReadyConfig } from './secret.js';
 import { createDb, type Db } from './db/index.js';
 import { Notifier } from './db/notifier.js';
@@ -20,7 +21,11 @@ export interface Deps {
   notifier: Notifier;
 }
 
-export function createDeps(config: ReadyConfig, overrides: { log?: Logger; logStream?: DestinationStream } = {}): Deps {
+export function createDeps(
+  config: ReadyConfig,
+  channels: ChannelSet,
+  overrides: { log?: Logger; logStream?: DestinationStream } = {},
+): Deps {
   const options = { level: config.logLevel, base: undefined, serializers: { req: requestForLog } };
   const log = overrides.log ?? (overrides.logStream ? pino(options, overrides.logStream) : pino(options));
   return {
@@ -28,7 +33,7 @@ export function createDeps(config: ReadyConfig, overrides: { log?: Logger; logSt
     approvals: {
       publicUrl: config.publicUrl,
       secret: config.secret,
-      channels: availableChannels(config),
+      channels,
       maxPendingPerRecipient: config.maxPendingPerRecipient,
     },
     log,

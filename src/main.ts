@@ -2,12 +2,10 @@
 // applies migrations first so `npm start` works on a fresh clone).
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { startWorker, type RunningWorker } from '../jobs/worker.js';
 import { ConfigError, loadConfig, loadDotEnv } from './config.js';
 import { createDb } from './db/index.js';
 import { ensureDatabase, migrateToLatest } from './db/migrate.js';
-import { closeDeps, createDeps } from './deps.js';
-import { buildServer } from './http/server.js';
+import { buildDeps, buildWeb, closeDeps, startWorker, type RunningWorker } from './app.js';
 import { withSecret } from './secret.js';
 
 /** `npm start` on a fresh machine: the database is created and migrated before anything reads it. */
@@ -29,11 +27,11 @@ async function main(mode: string) {
   const loaded = loadConfig();
   if (mode === 'all') await prepareDatabase(loaded.databaseUrl);
   const config = await withSecret(loaded, startupLog(loaded));
-  const deps = createDeps(config);
+  const deps = buildDeps(config);
   let app: FastifyInstance | undefined;
   let worker: RunningWorker | undefined;
   if (mode === 'web' || mode === 'all') {
-    app = await buildServer(deps);
+    app = await buildWeb(deps);
     const address = await app.listen({ port: config.port, host: config.host });
     deps.log.info({ address }, `Leash is listening on ${address} (public URL ${config.publicUrl}, API docs at /docs)`);
   }

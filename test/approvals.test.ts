@@ -2,8 +2,7 @@ import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TIMER_LEAD_MS } from '../jobs/arm.js';
 import { ARM_AHEAD_MS } from '../src/approvals/approvals.js';
-import { closeDeps, createDeps } from '../src/deps.js';
-import { buildServer } from '../src/http/server.js';
+import { buildDeps, buildWeb, closeDeps } from '../src/app.js';
 import { useTestApp, type TestApp } from './support/app.js';
 import { useWorkers } from './support/worker.js';
 
@@ -486,8 +485,8 @@ describe('long-poll: GET /v1/pause/{id}?wait=N', () => {
     const { agent } = await setup();
     const { body: a } = await t.call('POST', '/v1/pause', { key: agent.key, body: ask() });
     // A second web process: its own pool and its own LISTEN connection.
-    const otherDeps = createDeps(t.config);
-    const other = await buildServer(otherDeps);
+    const otherDeps = buildDeps(t.config);
+    const other = await buildWeb(otherDeps);
     stops.push(async () => {
       await other.close();
       await closeDeps(otherDeps);

@@ -8,8 +8,7 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { generateKey } from '../src/auth/keys.js';
 import { loadConfig } from '../src/config.js';
 import { newId } from '../src/db/index.js';
-import { closeDeps, createDeps, type Deps } from '../src/deps.js';
-import { buildServer } from '../src/http/server.js';
+import { buildDeps, buildWeb, closeDeps, type Deps } from '../src/app.js';
 import { FLUSH_MS } from '../src/http/shared-counts.js';
 import { withSecret } from '../src/secret.js';
 import { testEnv, useTestApp } from './support/app.js';
@@ -220,8 +219,8 @@ describe('where the counts live', () => {
     }
   });
   async function server(env: Record<string, string>) {
-    const deps = createDeps(await withSecret(loadConfig(testEnv(t.config.databaseUrl, env))));
-    const app = await buildServer(deps);
+    const deps = buildDeps(await withSecret(loadConfig(testEnv(t.config.databaseUrl, env))));
+    const app = await buildWeb(deps);
     await app.ready();
     extra.push({ app, deps });
     return app;

@@ -506,10 +506,10 @@ describe('approvals on Slack', () => {
   });
 
   it('plain http incoming-webhook URLs are refused unless private targets are allowed', async () => {
-    const { recipientProblem } = await import('../src/approvals/rules.js');
-    expect(recipientProblem('slack', 'http://hooks.example.com/x')).toContain('incoming-webhook URL');
-    expect(recipientProblem('slack', 'https://hooks.example.com/x')).toBeUndefined();
-    expect(recipientProblem('slack', 'http://127.0.0.1:9/x', { allowHttp: true })).toBeUndefined();
+    const { slack } = await import('../src/channels/slack/index.js');
+    expect(slack.recipientProblem('http://hooks.example.com/x', {})).toContain('incoming-webhook URL');
+    expect(slack.recipientProblem('https://hooks.example.com/x', {})).toBeUndefined();
+    expect(slack.recipientProblem('http://127.0.0.1:9/x', { allowHttp: true })).toBeUndefined();
   });
 
   it('/approvals lists pending ones with their buttons', async () => {

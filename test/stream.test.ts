@@ -6,8 +6,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeDeps, createDeps, type Deps } from '../src/deps.js';
-import { buildServer } from '../src/http/server.js';
+import { buildDeps, buildWeb, closeDeps, type Deps } from '../src/app.js';
 import { STREAM_WINDOW } from '../src/messages/live-stream.js';
 import { useTestApp } from './support/app.js';
 import { StreamClient } from './support/stream-client.js';
@@ -185,8 +184,8 @@ describe('delivery', () => {
   it('delivers a message sent through another web process (fan-out through Postgres NOTIFY)', async () => {
     const { alice, bob } = await pair();
     const c = await connect(bob.key);
-    const other: Deps = createDeps(t.config);
-    const otherApp: FastifyInstance = await buildServer(other);
+    const other: Deps = buildDeps(t.config);
+    const otherApp: FastifyInstance = await buildWeb(other);
     try {
       const res = await otherApp.inject({
         method: 'POST',
@@ -207,8 +206,8 @@ describe('delivery', () => {
 describe('shutdown', () => {
   it('a server shutting down closes its streams with 1001 (reconnect), and their rows go', async () => {
     const { bob } = await pair();
-    const other: Deps = createDeps(t.config);
-    const otherApp = await buildServer(other);
+    const other: Deps = buildDeps(t.config);
+    const otherApp = await buildWeb(other);
     const otherBase = await otherApp.listen({ host: '127.0.0.1', port: 0 });
     const c = await StreamClient.open(otherBase, bob.key);
     await otherApp.close();
@@ -227,8 +226,8 @@ describe('shutdown', () => {
 describe('memory', () => {
   it('an open stream does not hold on to its upgrade request (headers, Fastify request and reply): 10,000 idle streams must fit in 300 MB', async () => {
     const { bob } = await pair();
-    const other: Deps = createDeps(t.config);
-    const otherApp = await buildServer(other);
+    const other: Deps = buildDeps(t.config);
+    const otherApp = await buildWeb(other);
     const upgrades: WeakRef<object>[] = [];
     otherApp.addHook('onRequest', async (req) => {
       if (req.url === '/v1/stream') upgrades.push(new WeakRef(req), new WeakRef(req.raw));

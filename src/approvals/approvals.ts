@@ -4,17 +4,18 @@ import { activityRow } from '../activity/timeline.js';
 import { actingAgent, requireRole, type Ctx, type Scope } from '../context.js';
 import { batchedPerDb, isUuid, iso, json, newId, type Db } from '../db/index.js';
 import { outboxRow } from '../outbox/outbox.js';
-import type { AgentRow, ApprovalChannel, ApprovalRow, ApprovalStatus, PromptStatus } from '../db/schema.js';
+import type { AgentRow, ApprovalRow, ApprovalStatus, PromptStatus } from '../db/schema.js';
+import type { ChannelSet } from './channels.js';
 import { fail, notFound } from '../errors.js';
 import { toPage, type Page, type PageParams } from '../pagination.js';
 import { linkUrl } from './links.js';
-import { timeoutMs, type PauseRequest } from './rules.js';
+import { timeoutMs, type PauseRequest } from './request.js';
 
 export interface ApprovalSettings {
   publicUrl: string;
   secret: string;
-  /** Channels with credentials and an adapter; the rest are refused with channel_unavailable. */
-  channels: ReadonlySet<ApprovalChannel>;
+  /** The channels a request may name, and those configured here (see ChannelSet). */
+  channels: ChannelSet;
   /** MAX_PENDING_PER_RECIPIENT: beyond it a new approval for that recipient is 429 recipient_busy. */
   maxPendingPerRecipient: number;
 }
@@ -250,7 +251,7 @@ export async function createApproval(
   // An agent asks for itself; a member must be able to answer approvals to ask one.
   if (!agent) requireRole(ctx, 'approver');
   else if (actingAgent(ctx) !== agent.id) fail('forbidden', 'An agent asks only for itself');
-  if (!settings.channels.has(req.channel)) {
+  if (!settings.channels.available.has(req.channel)) {
     fail('channel_unavailable', `The ${req.channel} channel is not configured on this Leash`);
   }
   const id = newId();

@@ -25,6 +25,7 @@ import {
   type ApprovalView,
 } from './approvals.js';
 import { linkUrl } from './links.js';
+import { linkDeciding } from './channels.js';
 
 type Links = Pick<ApprovalSettings, 'publicUrl' | 'secret'>;
 
@@ -192,11 +193,6 @@ async function settleBeforeDeadline(
   }
 }
 
-/** The channels whose questions the response page may decide: web (the link is the channel) and
- *  email (Leash sent the link to the recipient). A question sent by SMS, Slack or Telegram is
- *  answered there, so a link that reached someone else (the asking agent, say) cannot decide it. */
-export const LINK_DECIDES: ReadonlySet<string> = new Set(['web', 'email']);
-
 /** Who may answer: a member with role approver or above (API, chat), or the holder of the signed
  *  link (the response page, actor `link`, for web and email questions), or the recipient phone
  *  (SMS, actor `link`). Agents never answer approvals. */
@@ -206,12 +202,14 @@ export async function decideApproval(
   id: string,
   answer: Answer,
   responder: Responder,
-  links: Links,
+  links: Links & Pick<ApprovalSettings, 'channels'>,
 ): Promise<ApprovalView> {
   if (ctx.actor.type !== 'link') requireRole(ctx, 'approver');
   requireStorable('choice', answer.choice);
   requireStorable('text', answer.text);
   const byLink = ctx.actor.type === 'link' && ctx.channel === 'web';
+  // The response page decides only some channels' questions (ChannelRules.linkDecides).
+  const linkDecides = linkDeciding(links.channels);
   return settleBeforeDeadline(
     db,
     ctx,
@@ -219,7 +217,7 @@ export async function decideApproval(
     id,
     links,
     (current) => {
-      if (byLink && !LINK_DECIDES.has(current.channel))
+      if (byLink && !linkDecides.includes(current.channel))
         fail('forbidden', `This question was sent by ${current.channel}: answer it there`);
       if (!current.options.includes(answer.choice)) {
         invalid([
@@ -237,7 +235,7 @@ export async function decideApproval(
     },
     {
       to: { status: 'responded', response_choice: answer.choice, response_text: answer.text || null, responder },
-      valid: sql<SqlBool>`options @> ${json([answer.choice])}::jsonb ${answer.text ? sql`and allow_text_response` : sql``} ${byLink ? sql`and channel = any(${[...LINK_DECIDES]}::text[])` : sql``}`,
+      valid: sql<SqlBool>`options @> ${json([answer.choice])}::jsonb ${answer.text ? sql`and allow_text_response` : sql``} ${byLink ? sql`and channel = any(${linkDecides}::text[])` : sql``}`,
     },
   );
 }

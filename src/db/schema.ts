@@ -133,7 +133,8 @@ export interface IdempotencyKeysTable {
   created_at: Generated<Date>;
 }
 
-export type ApprovalChannel = 'sms' | 'email' | 'slack' | 'telegram' | 'web';
+/** A channel's name (src/channels/list.ts). A row may name a channel this build no longer has. */
+export type ApprovalChannel = string;
 export type ApprovalStatus = 'pending' | 'responded' | 'timed_out' | 'cancelled';
 
 /** Who answered an approval (contract §3.1). */

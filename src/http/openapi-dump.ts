@@ -1,13 +1,12 @@
 // Prints the OpenAPI document (npm run openapi → docs/openapi.json). Builds the server without
 // touching the database: the pool connects lazily and no request is made.
 import { loadConfig } from './../config.js';
-import { closeDeps, createDeps } from '../deps.js';
-import { buildServer } from './server.js';
+import { buildDeps, buildWeb, closeDeps } from '../app.js';
 
 export async function openapiDocument(): Promise<unknown> {
   // A placeholder secret: nothing is signed while the document is built.
-  const deps = createDeps({ ...loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent' }), secret: 'openapi-dump' });
-  const app = await buildServer(deps);
+  const deps = buildDeps({ ...loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent' }), secret: 'openapi-dump' });
+  const app = await buildWeb(deps);
   await app.ready();
   const doc = app.swagger();
   await app.close();

@@ -129,7 +129,7 @@ export const approvalObject = z
     response_at: isoTime.nullable(),
     expires_at: isoTime,
     metadata: z.record(z.string(), z.unknown()).nullable(),
-    channel: z.enum(['sms', 'email', 'slack', 'telegram', 'web']),
+    channel: z.string().describe('the channel the question was asked on (see the request)'),
     recipient: z.string(),
     message: z.string(),
     options: z.array(z.string()),

@@ -1,4 +1,6 @@
-// The HTTP server: JSON in and out, one error shape, key auth per route, OpenAPI at /docs.
+// The HTTP server: JSON in and out, one error shape, key auth per route, OpenAPI at /docs. The
+// surfaces above it (the channels' vendor routes, the dashboard) are handed in by the composition
+// root (src/app.ts), so nothing here imports them.
 import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
 import swagger from '@fastify/swagger';
@@ -12,10 +14,6 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import { sql } from 'kysely';
-import { registerSlackEvents } from '../channels/slack/events.js';
-import { registerDashboard } from '../dashboard/routes.js';
-import { registerSms } from '../channels/sms/inbound.js';
-import { registerTelegram } from '../channels/telegram/webhook.js';
 import type { Deps } from '../deps.js';
 import { registerAuth } from './auth.js';
 import { clientErrorHandler, errorHandler, newRequestId, sendError } from './errors.js';
@@ -37,7 +35,17 @@ import { serverTimeouts } from './timeouts.js';
 import { registerWaits } from './waits.js';
 import { registerWebhookBodyBounds } from './webhook-bodies.js';
 
-export async function buildServer(deps: Deps): Promise<FastifyInstance> {
+/** A surface's routes, registered on the server with the process's deps. */
+export type Routes = (app: FastifyInstance, deps: Deps) => Promise<void> | void;
+
+export interface Surfaces {
+  /** Vendor webhooks and other routes that take JSON or their own bodies. */
+  routes: readonly Routes[];
+  /** HTML pages, which also take urlencoded forms. */
+  pages: readonly Routes[];
+}
+
+export async function buildServer(deps: Deps, surfaces: Surfaces): Promise<FastifyInstance> {
   const { config } = deps;
   const log = deps.log.child({ component: 'http' }) as FastifyBaseLogger;
   const app = Fastify({
@@ -146,14 +154,12 @@ export async function buildServer(deps: Deps): Promise<FastifyInstance> {
   registerSessionRoutes(app, deps);
   registerStreamRoute(app, deps);
   registerWebhookRoutes(app, deps);
-  await registerSlackEvents(app, deps);
-  await registerTelegram(app, deps);
-  await registerSms(app, deps);
+  for (const routes of surfaces.routes) await routes(app, deps);
   // HTML forms post urlencoded bodies; only the pages accept them (the API stays JSON-only).
   await app.register(async (pages) => {
     registerFormBody(pages);
     registerResponsePage(pages, deps);
-    registerDashboard(pages, deps);
+    for (const routes of surfaces.pages) await routes(pages, deps);
   });
   return app;
 }

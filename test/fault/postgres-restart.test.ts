@@ -7,10 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent } from '../../src/agents/registry.js';
 import { loadConfig } from '../../src/config.js';
 import { operatorCtx } from '../../src/context.js';
-import { closeDeps, createDeps, type Deps } from '../../src/deps.js';
+import { buildDeps, buildWeb, closeDeps, type Deps } from '../../src/app.js';
 import { createDb } from '../../src/db/index.js';
 import { ensureDatabase, migrateToLatest } from '../../src/db/migrate.js';
-import { buildServer } from '../../src/http/server.js';
 import { withSecret } from '../../src/secret.js';
 import { addMember } from '../../src/members/members.js';
 import { createWorkspace } from '../../src/workspaces/workspaces.js';
@@ -40,13 +39,13 @@ describe('Postgres restart', () => {
     const migrating = createDb(url, { max: 1 });
     await migrateToLatest(migrating);
     await migrating.destroy();
-    deps = createDeps(await withSecret(loadConfig(testEnv(url))));
+    deps = buildDeps(await withSecret(loadConfig(testEnv(url))));
     const ws = await createWorkspace(deps.db, { name: 'Fault', ownerEmail: 'owner@example.com' });
     const ctx = operatorCtx(ws.workspace_id);
     keys.approver = (await addMember(deps.db, ctx, { email: 'approver@example.com', role: 'approver' })).api_key;
     keys.sender = (await createAgent(deps.db, ctx, { name: 'sender' }, { allowPrivateUrls: true })).api_key;
     keys.recipient = (await createAgent(deps.db, ctx, { name: 'recipient' }, { allowPrivateUrls: true })).api_key;
-    app = await buildServer(deps);
+    app = await buildWeb(deps);
     origin = await app.listen({ port: 0, host: '127.0.0.1' });
   }, 90_000);
 

@@ -5,8 +5,7 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { closeDeps, createDeps, type Deps } from '../../src/deps.js';
-import { buildServer } from '../../src/http/server.js';
+import { buildDeps, buildWeb, closeDeps, type Deps } from '../../src/app.js';
 import { withSecret, type ReadyConfig } from '../../src/secret.js';
 import { createWorkspace } from '../../src/workspaces/workspaces.js';
 import { createTestDatabase } from './db.js';
@@ -62,8 +61,8 @@ export function useTestApp(env: Record<string, string> = {}): TestApp {
     const database = await createTestDatabase();
     drop = database.drop;
     t.config = await withSecret(loadConfig(testEnv(database.url, env)));
-    t.deps = createDeps(t.config);
-    t.app = await buildServer(t.deps);
+    t.deps = buildDeps(t.config);
+    t.app = await buildWeb(t.deps);
     await t.app.ready();
     t.call = async (method, url, opts = {}) => {
       const headers: Record<string, string> = { ...opts.headers };
@@ -136,8 +135,8 @@ export async function loggedServer(
 ): Promise<{ app: FastifyInstance; logged: () => string; close: () => Promise<void> }> {
   let logged = '';
   const logStream = new Writable({ write: (chunk, _enc, cb) => ((logged += chunk), cb()) });
-  const deps = createDeps({ ...t.config, logLevel: 'info' }, { logStream });
-  const app = await buildServer(deps);
+  const deps = buildDeps({ ...t.config, logLevel: 'info' }, { logStream });
+  const app = await buildWeb(deps);
   return {
     app,
     logged: () => logged,

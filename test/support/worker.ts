@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach } from 'vitest';
 import { Redis } from 'ioredis';
-import { startWorker, type RunningWorker } from '../../jobs/worker.js';
+import { startWorker, type RunningWorker } from '../../src/app.js';
 import type { Deps } from '../../src/deps.js';
 import type { TestApp } from './app.js';
 

@@ -4,14 +4,14 @@
 // the response page; a sent email cannot be changed.
 import nodemailer, { type Transporter } from 'nodemailer';
 import { linkUrl } from '../../approvals/links.js';
-import type { Config } from '../../config.js';
+import type { ReadyConfig } from '../../secret.js';
 import type { ApprovalRow } from '../../db/schema.js';
 import type { ChannelAdapter } from '../adapter.js';
 import { askerName, scalarMetadata } from '../text.js';
 
 const transports = new Map<string, Transporter>();
 
-function transport(config: Config): Transporter {
+function transport(config: ReadyConfig): Transporter {
   const url = config.email.smtpUrl!;
   let t = transports.get(url);
   if (!t) {
@@ -65,8 +65,6 @@ ${meta.length ? `<table style="border-collapse:collapse;margin:8px 0">${meta.map
 }
 
 export const emailAdapter: ChannelAdapter = {
-  configured: (config: Config) => Boolean(config.email.smtpUrl && config.email.from),
-
   // SMTP 5xx is a refusal for good (no such mailbox, …); 4xx and connection errors are retried.
   permanent(err) {
     const e = err as { responseCode?: number; response?: string };
@@ -77,7 +75,7 @@ export const emailAdapter: ChannelAdapter = {
   pace: (_row, prompt) => [{ key: `email:${prompt.recipient.toLowerCase()}`, everyMs: 1_000 }],
 
   async send(deps, row, prompt) {
-    const mail = approvalEmail(row, await askerName(deps.db, row), deps.approvals);
+    const mail = approvalEmail(row, await askerName(deps.db, row), deps.config);
     const info = await transport(deps.config).sendMail({ from: deps.config.email.from, to: prompt.recipient, ...mail });
     return { message_id: info.messageId };
   },

@@ -1,7 +1,6 @@
 // Approvals on Slack, worker side: post the question (a channel or user ID through chat.postMessage,
 // or an incoming-webhook URL), and once it is settled anywhere, chat.update it to the outcome
 // without buttons. Calls to one channel are spaced 1 s apart (Slack's per-channel posting limit).
-import type { Config } from '../../config.js';
 import { DeliveryError, postJson } from '../../delivery/signed-post.js';
 import type { ChannelAdapter } from '../adapter.js';
 import { askerName } from '../text.js';
@@ -33,10 +32,6 @@ async function withoutBlocksIfRefused<T>(
 }
 
 export const slackAdapter: ChannelAdapter = {
-  // Clicks must be able to come back: over the request URL (signing secret) or Socket Mode.
-  configured: (config: Config) =>
-    Boolean(config.slack.botToken && (config.slack.signingSecret || config.slack.appToken)),
-
   permanent(err) {
     // An incoming webhook refused for good (a revoked or unknown URL: 403, 404, 410; a bad
     // payload: 400), or a URL the SSRF guard refuses; a 429 or 5xx may pass.

@@ -2,7 +2,6 @@
 // approvals gets a reply code in the prompt; the code is kept with every prompt (its ref), so
 // replies can always name it. Nothing is edited afterwards: SMS cannot be.
 import { sql } from 'kysely';
-import type { Config } from '../../config.js';
 import type { ChannelAdapter } from '../adapter.js';
 import { sendSms } from './client.js';
 import { freeCode, promptText } from './prompt.js';
@@ -13,8 +12,6 @@ export interface SmsRef {
 }
 
 export const smsAdapter: ChannelAdapter = {
-  configured: (config: Config) => Boolean(config.twilio.accountSid && config.twilio.authToken && config.twilio.from),
-
   permanent(err) {
     const e = err as { status?: number; code?: number; message?: string };
     return typeof e.status === 'number' && e.status >= 400 && e.status < 500 && e.status !== 429

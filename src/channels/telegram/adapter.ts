@@ -1,7 +1,6 @@
 // Approvals on Telegram, worker side: the question with an inline keyboard to the recipient chat,
 // then, once settled anywhere, the message edited to the outcome (no keyboard). At most one
 // message a second per chat and about 30 a second overall (Telegram's limits).
-import type { Config } from '../../config.js';
 import { GrammyError } from 'grammy';
 import type { ChannelAdapter } from '../adapter.js';
 import { askerName } from '../text.js';
@@ -14,10 +13,6 @@ interface TelegramRef {
 }
 
 export const telegramAdapter: ChannelAdapter = {
-  // Presses must be able to come back: by the webhook (its secret) or by long polling.
-  configured: (config: Config) =>
-    Boolean(config.telegram.botToken && (config.telegram.webhookSecret || config.telegram.polling)),
-
   permanent: (err) =>
     err instanceof GrammyError && err.error_code >= 400 && err.error_code < 500 && err.error_code !== 429
       ? `telegram: ${err.description}`

@@ -6,7 +6,7 @@ import { findAgent } from '../../agents/registry.js';
 import { approvalKey, approvalView, audienceOf, createApproval, listApprovals } from '../../approvals/approvals.js';
 import { scopeOf } from '../../context.js';
 import { cancelApproval, decideApproval, readApproval } from '../../approvals/decide.js';
-import { pauseRequestSchema } from '../../approvals/rules.js';
+import { pauseRequestSchema } from '../../approvals/request.js';
 import { ctxFor } from '../../auth/principal.js';
 import type { Deps } from '../../deps.js';
 import { pageQuery } from '../../pagination.js';
@@ -26,7 +26,9 @@ export function registerApprovalRoutes(root: FastifyInstance, deps: Deps) {
     schema: {
       tags,
       summary: 'Ask a human: a question with 2–5 options, on one channel, with a timeout',
-      body: pauseRequestSchema(deps.config.maxTimeoutHours, { allowHttp: deps.config.allowPrivateUrls }),
+      body: pauseRequestSchema(deps.config.maxTimeoutHours, deps.approvals.channels.known, {
+        allowHttp: deps.config.allowPrivateUrls,
+      }),
       response: { 201: approvalObject, ...errors(400, 401, 403, 409) },
     },
     handler: async (req, reply) => {

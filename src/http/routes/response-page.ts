@@ -4,7 +4,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { decideApproval, expireApproval, isNotPending, LINK_DECIDES } from '../../approvals/decide.js';
+import { linkDeciding } from '../../approvals/channels.js';
+import { decideApproval, expireApproval, isNotPending } from '../../approvals/decide.js';
 import { verifyLink, type LinkTarget } from '../../approvals/links.js';
 import type { Ctx } from '../../context.js';
 import type { Db } from '../../db/index.js';
@@ -59,7 +60,7 @@ export function registerResponsePage(root: FastifyInstance, deps: Deps) {
       action: `/r/${token}`,
       preselected,
       notice,
-      decides: LINK_DECIDES.has(a.channel),
+      decides: linkDeciding(links.channels).includes(a.channel),
     });
     return sendPage(reply, status, content);
   }
