@@ -9,6 +9,7 @@ import * as m0006 from './0006_dashboard.js';
 import * as m0007 from './0007_prompts.js';
 import * as m0008 from './0008_installation_secret.js';
 import * as m0009 from './0009_identity_confirmation.js';
+import * as m0010 from './0010_channel_names.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '0007_prompts': m0007,
   '0008_installation_secret': m0008,
   '0009_identity_confirmation': m0009,
+  '0010_channel_names': m0010,
 };

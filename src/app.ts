@@ -1,14 +1,15 @@
 // The composition root: the one place that knows every part and builds a process from them —
 // config → deps (with the channels' facts) → the HTTP server with each surface's routes → the
 // worker with the configured channels' adapters. src/main.ts, the OpenAPI dump and the tests
-// build their processes here; nothing below imports this file.
+// build their processes here; nothing below imports this file. Every builder takes the channel
+// list, so a test can add a channel without touching the rest.
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
 import { startWorker as startJobs, type RunningWorker } from '../jobs/worker.js';
 import type { ChannelSet } from './approvals/channels.js';
 import type { Channel } from './channels/channel.js';
 import { CHANNELS } from './channels/list.js';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { registerDashboard } from './dashboard/routes.js';
 import { createDeps, type Deps } from './deps.js';
 import { buildServer } from './http/server.js';
@@ -19,25 +20,34 @@ export type { RunningWorker } from '../jobs/worker.js';
 
 /** The channels of this build, and those this installation has the credentials for. */
 export function channelSet(config: Config, channels: readonly Channel[] = CHANNELS): ChannelSet {
+  const names = new Set(channels.map((c) => c.name));
+  for (const name of Object.keys(config.sendBudgetPerMinute)) {
+    if (!names.has(name)) {
+      throw new ConfigError(`SEND_BUDGET_PER_MINUTE: no channel named ${name} (channels: ${[...names].join(', ')})`);
+    }
+  }
   return { known: channels, available: new Set(channels.filter((c) => c.configured(config)).map((c) => c.name)) };
 }
 
-export function buildDeps(config: ReadyConfig, overrides: { log?: Logger; logStream?: DestinationStream } = {}): Deps {
-  return createDeps(config, channelSet(config), overrides);
+export function buildDeps(
+  config: ReadyConfig,
+  overrides: { log?: Logger; logStream?: DestinationStream; channels?: readonly Channel[] } = {},
+): Deps {
+  return createDeps(config, channelSet(config, overrides.channels), overrides);
 }
 
 /** The web process: the API, the response page, the dashboard, and every channel's vendor routes. */
-export function buildWeb(deps: Deps): Promise<FastifyInstance> {
+export function buildWeb(deps: Deps, channels: readonly Channel[] = CHANNELS): Promise<FastifyInstance> {
   return buildServer(deps, {
-    routes: CHANNELS.flatMap((c) => (c.routes ? [c.routes] : [])),
+    routes: channels.flatMap((c) => (c.routes ? [c.routes] : [])),
     pages: [registerDashboard],
   });
 }
 
 /** The worker, sending on the channels configured in `deps.config`. */
-export function startWorker(deps: Deps): Promise<RunningWorker> {
+export function startWorker(deps: Deps, channels: readonly Channel[] = CHANNELS): Promise<RunningWorker> {
   const adapters = new Map(
-    CHANNELS.filter((c) => c.adapter && c.configured(deps.config)).map((c) => [c.name, c.adapter!]),
+    channels.filter((c) => c.adapter && c.configured(deps.config)).map((c) => [c.name, c.adapter!]),
   );
   return startJobs(deps, (channel) => adapters.get(channel));
 }

@@ -63,13 +63,11 @@ const envSchema = z.object({
     .transform((v) => v.split(',').map(Number)),
   // Pending approvals one channel recipient may have in a workspace (contract §3.8).
   MAX_PENDING_PER_RECIPIENT: z.coerce.number().int().min(1).default(20),
-  // Questions a workspace may send per minute on each channel; more wait for the next minute.
+  // Questions a workspace may send per minute on each channel; more wait for the next minute. The
+  // names are checked against the channels by the composition root (src/app.ts).
   SEND_BUDGET_PER_MINUTE: z
     .string()
-    .regex(
-      /^(sms|email|slack|telegram)=\d+(,(sms|email|slack|telegram)=\d+)*$/,
-      'must be like sms=20,email=60 (per channel: sms, email, slack, telegram)',
-    )
+    .regex(/^[a-z]+=\d+(,[a-z]+=\d+)*$/, 'must be like sms=20,email=60 (a channel name, =, sends a minute)')
     .default('sms=20,email=60,slack=120,telegram=120')
     .transform((v) =>
       Object.fromEntries(
@@ -131,7 +129,7 @@ export interface Config {
   channelRetryScheduleMs: number[];
   maxPendingPerRecipient: number;
   /** Sends per workspace per minute, by channel (missing: unlimited). */
-  sendBudgetPerMinute: Partial<Record<'sms' | 'email' | 'slack' | 'telegram', number>>;
+  sendBudgetPerMinute: Partial<Record<string, number>>;
   limits: Limits;
   /** Fastify's trustProxy: which hops may name the client address the per-address limit counts. */
   trustProxy: TrustProxy;

@@ -18,7 +18,7 @@ export function identityKey(id: Identity): string {
 }
 
 /** The chat surface an identity speaks through (and the timeline's channel for what it does). */
-export function surfaceOf(id: Identity): 'slack' | 'telegram' | 'sms' {
+export function surfaceOf(id: Identity): Exclude<Identity['kind'], 'phone'> | 'sms' {
   return id.kind === 'phone' ? 'sms' : id.kind;
 }
 

@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll } from 'vitest';
+import type { Channel } from '../../src/channels/channel.js';
+import { CHANNELS } from '../../src/channels/list.js';
 import { loadConfig } from '../../src/config.js';
 import { buildDeps, buildWeb, closeDeps, type Deps } from '../../src/app.js';
 import { withSecret, type ReadyConfig } from '../../src/secret.js';
@@ -26,6 +28,8 @@ export interface TestApp {
   deps: Deps;
   config: ReadyConfig;
   app: FastifyInstance;
+  /** The channels this Leash is built with (the build's, unless a test adds one). */
+  channels: readonly Channel[];
   call<T = any>(method: string, url: string, opts?: CallOptions): Promise<Response<T>>;
   /** A new workspace with its owner, plus helpers bound to the owner's key. */
   workspace(name?: string): Promise<Workspace>;
@@ -54,15 +58,16 @@ export function testEnv(databaseUrl: string, extra: Record<string, string> = {})
 }
 
 /** Registers beforeAll/afterAll hooks; the returned object is filled in before the first test. */
-export function useTestApp(env: Record<string, string> = {}): TestApp {
+export function useTestApp(env: Record<string, string> = {}, opts: { channels?: readonly Channel[] } = {}): TestApp {
   const t = {} as TestApp;
   let drop: () => Promise<void> = async () => {};
   beforeAll(async () => {
     const database = await createTestDatabase();
     drop = database.drop;
     t.config = await withSecret(loadConfig(testEnv(database.url, env)));
-    t.deps = buildDeps(t.config);
-    t.app = await buildWeb(t.deps);
+    t.channels = opts.channels ?? CHANNELS;
+    t.deps = buildDeps(t.config, { channels: t.channels });
+    t.app = await buildWeb(t.deps, t.channels);
     await t.app.ready();
     t.call = async (method, url, opts = {}) => {
       const headers: Record<string, string> = { ...opts.headers };
