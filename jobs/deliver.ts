@@ -6,7 +6,9 @@ import { sql } from 'kysely';
 import { batchedPerDb, type Db } from '../src/db/index.js';
 import type { Deps } from '../src/deps.js';
 import { DeliveryError, signedPost } from '../src/delivery/signed-post.js';
-import { retryDelay } from '../src/queue.js';
+import { retryDelay } from './backoff.js';
+import { armDeliveryRetry, armNextAgentDelivery } from './rearm.js';
+import { RunAgain, type Processor, type Scheduler } from './scheduler.js';
 
 export type AttemptResult =
   | { outcome: 'skipped' }
@@ -148,4 +150,34 @@ export async function attemptDelivery(deps: Pick<Deps, 'db' | 'config'>, deliver
       .execute();
     return { outcome: 'retry', at, attempts };
   }
+}
+
+/** A slow target may hold at most this many delivery slots in this process; the rest wait. */
+const PER_TARGET_IN_FLIGHT = 4;
+
+/** The deliveries queue. A delivery of a crashed worker is retried within ~10 s (the lock is
+ *  renewed while a POST runs, so a slow receiver keeps it). Running it twice is safe: the
+ *  webhook-id is the event's, and receivers dedupe on it. */
+export function deliveryProcessor(deps: Pick<Deps, 'db' | 'config'>, scheduler: Scheduler): Processor {
+  const inFlight = new Map<string, number>();
+  return {
+    concurrency: 32,
+    lockMs: 5_000,
+    run: async (job) => {
+      const target: string = job.data.target ?? 'unknown';
+      const busy = inFlight.get(target) ?? 0;
+      if (busy >= PER_TARGET_IN_FLIGHT) throw new RunAgain(Date.now() + 50 + Math.floor(Math.random() * 100));
+      inFlight.set(target, busy + 1);
+      try {
+        const result = await attemptDelivery(deps, job.data.deliveryId);
+        if (result.outcome === 'retry') await armDeliveryRetry(deps.db, scheduler, job.data.deliveryId);
+        if ('agentId' in result && result.agentId) await armNextAgentDelivery(deps.db, scheduler, result.agentId);
+        return result;
+      } finally {
+        const left = (inFlight.get(target) ?? 1) - 1;
+        if (left > 0) inFlight.set(target, left);
+        else inFlight.delete(target);
+      }
+    },
+  };
 }

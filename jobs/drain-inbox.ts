@@ -7,6 +7,7 @@
 import type { Deps } from '../src/deps.js';
 import { DeliveryError, NotSent, signedPost } from '../src/delivery/signed-post.js';
 import { ackInbox, deliverableMessages } from '../src/messages/messages.js';
+import { RunAgain, type Processor } from './scheduler.js';
 
 export type DrainResult = { outcome: 'done'; delivered: number } | { outcome: 'retry'; at: Date; delivered: number };
 
@@ -127,4 +128,28 @@ export async function drainInbox(
   } finally {
     await writeAck();
   }
+}
+
+/** The drains queue: one job per agent. A drain of a crashed worker is taken over once its lock
+ *  lapses; it resumes from the last ack, so running it again is always safe. A drain that lost its
+ *  lock (a long stall) sees it before its next POST and stops. */
+export function drainProcessor(deps: Pick<Deps, 'db' | 'config' | 'log'>, closing: () => boolean): Processor {
+  return {
+    concurrency: 16,
+    lockMs: 5_000,
+    run: async (job, control) => {
+      let at: number;
+      try {
+        const result = await drainInbox(deps, job.data.agentId, { stopping: closing, stillOwner: control.stillOwner });
+        if (result.outcome !== 'retry') return result;
+        at = result.at.getTime();
+      } catch (err) {
+        // Postgres away, say: the same job tries again shortly rather than waiting for the sweep.
+        deps.log.warn({ err: (err as Error).message, agent: job.data.agentId }, 'drain failed; retrying');
+        at = Date.now() + 2_000;
+      }
+      // The same job waits out the backoff, so its id keeps any second drain of this agent out.
+      throw new RunAgain(at);
+    },
+  };
 }

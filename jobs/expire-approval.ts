@@ -1,4 +1,4 @@
-// The timeout of one approval, fired by a BullMQ delayed job at expires_at. The decision itself is
+// The timeout of one approval, fired by a scheduled job at expires_at. The decision itself is
 // a conditional UPDATE (expireApprovals), so a timer that fires twice, or races an answer, is
 // harmless. Timers firing together are committed together (batched): a thousand due in the same
 // second cost a handful of transactions, not a thousand queued for Postgres' NOTIFY commit lock.
@@ -6,6 +6,8 @@ import { sql } from 'kysely';
 import { expireApprovals } from '../src/approvals/decide.js';
 import { batchedPerDb, type Db } from '../src/db/index.js';
 import type { Deps } from '../src/deps.js';
+import { timerJob } from './arm.js';
+import type { Processor, Scheduler } from './scheduler.js';
 
 export type ExpireResult = 'expired' | 'settled' | { rearmAt: Date };
 
@@ -41,4 +43,18 @@ export async function expireJob(deps: Pick<Deps, 'db' | 'approvals'>, approvalId
   while (Date.now() < row.expires_at.getTime())
     await new Promise((resolve) => setTimeout(resolve, row.expires_at.getTime() - Date.now() + 1));
   return (await expire(deps.db, { id: approvalId, links: deps.approvals })) ? 'expired' : 'settled';
+}
+
+/** The timers queue. Each job sleeps up to TIMER_LEAD_MS before its deadline, so the slots must
+ *  cover the due rate times the lead (bench/timeouts.ts). A sleeping job costs a timer and a share
+ *  of one lock-renewal call. */
+export function timerProcessor(deps: Pick<Deps, 'db' | 'approvals'>, scheduler: Scheduler): Processor {
+  return {
+    concurrency: 1_000,
+    run: async (job) => {
+      const result = await expireJob(deps, job.data.approvalId);
+      if (typeof result === 'object') await scheduler.arm('timers', [timerJob(job.data.approvalId, result.rearmAt)]);
+      return result;
+    },
+  };
 }

@@ -11,16 +11,9 @@ import type { Ctx } from '../src/context.js';
 import { inTransaction, json, type Tx } from '../src/db/index.js';
 import type { ApprovalRow, PromptRow } from '../src/db/schema.js';
 import type { Deps } from '../src/deps.js';
-import { retryDelay } from '../src/queue.js';
-
-/** Takes the destination's next slot or throws RetryLater for when it frees (see ChannelAdapter.pace). */
-export type Pacer = (key: string, everyMs: number) => Promise<void>;
-/** Counts one send against a per-minute budget or throws RetryLater for the next minute. */
-export type Budget = (key: string, perMinute: number) => Promise<void>;
-export interface Pacing {
-  pace: Pacer;
-  budget: Budget;
-}
+import { armOutcomes, armSends, type DueOutcome, type DueSend } from './arm.js';
+import { retryDelay } from './backoff.js';
+import { RunAgain, type Pacing, type Processor, type Scheduler } from './scheduler.js';
 
 /** The adapter of a channel configured on this Leash (from the composition root), or undefined. */
 export type AdapterFor = (channel: string) => ChannelAdapter | undefined;
@@ -53,7 +46,7 @@ async function load(deps: Deps, promptId: string): Promise<{ prompt: PromptRow; 
   return approval && { prompt, approval };
 }
 
-async function paced(adapter: ChannelAdapter, approval: ApprovalRow, prompt: PromptRow, pace: Pacer) {
+async function paced(adapter: ChannelAdapter, approval: ApprovalRow, prompt: PromptRow, pace: Pacing['pace']) {
   for (const p of adapter.pace?.(approval, prompt) ?? []) await pace(p.key, p.everyMs);
 }
 
@@ -186,7 +179,7 @@ export async function sendPrompt(
   }
   // Paced first: a pacing wait comes back soon and must not count against the budget again.
   await paced(adapter, approval, prompt, pacing.pace);
-  const budget = deps.config.sendBudgetPerMinute[prompt.channel as keyof Deps['config']['sendBudgetPerMinute']];
+  const budget = deps.config.sendBudgetPerMinute[prompt.channel];
   if (budget !== undefined) await pacing.budget(`${prompt.workspace_id}:${prompt.channel}`, budget);
   const claimed = await deps.db
     .updateTable('prompts')
@@ -324,4 +317,33 @@ export async function showOutcome(
   }
   await done(null);
   return { done: 'shown' };
+}
+
+/** The channels queue: a prompt's send or outcome update. A job armed before prompts existed names
+ *  an approval: its prompt was re-armed at start. */
+export function channelProcessor(deps: Deps, scheduler: Scheduler, adapterFor: AdapterFor): Processor {
+  return {
+    concurrency: 8,
+    run: async (job) => {
+      if (typeof job.data.promptId !== 'string') return 'stale';
+      const step = job.name === 'send' ? sendPrompt : showOutcome;
+      try {
+        const result = await step(deps, job.data.promptId, scheduler.pacing, adapterFor);
+        await armAfter(scheduler, result);
+        return result.done;
+      } catch (err) {
+        // A vendor's 429 or our own pacing: the same job runs again then, its attempts untouched.
+        if (err instanceof RetryLater) throw new RunAgain(err.at, err.message);
+        throw err;
+      }
+    },
+  };
+}
+
+/** What a prompt step leaves to arm: its retry, or an outcome a late send made due. */
+async function armAfter(scheduler: Scheduler, r: StepResult): Promise<void> {
+  const sends: DueSend[] = r.retry ? [r.retry] : [];
+  const outcomes: DueOutcome[] = [r.outcomeRetry, r.outcomeDue].filter((o) => o !== undefined);
+  await armSends(scheduler, sends);
+  await armOutcomes(scheduler, outcomes);
 }

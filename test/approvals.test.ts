@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TIMER_LEAD_MS } from '../jobs/arm.js';
-import { ARM_AHEAD_MS } from '../src/approvals/approvals.js';
+import { ARM_AHEAD_MS } from '../src/timer-horizon.js';
 import { buildDeps, buildWeb, closeDeps } from '../src/app.js';
 import { useTestApp, type TestApp } from './support/app.js';
 import { useWorkers } from './support/worker.js';

@@ -9,6 +9,7 @@ import type { ChannelSet } from './channels.js';
 import { fail, notFound } from '../errors.js';
 import { toPage, type Page, type PageParams } from '../pagination.js';
 import { linkUrl } from './links.js';
+import { needsWorkerNow } from '../timer-horizon.js';
 import { timeoutMs, type PauseRequest } from './request.js';
 
 export interface ApprovalSettings {
@@ -25,14 +26,6 @@ export const approvalKey = (id: string) => `approval:${id}`;
 
 /** Internal event: a new approval to deliver on its channel and to time out. Not a webhook event. */
 export const APPROVAL_REQUESTED = 'approval.requested';
-
-/**
- * A web approval due further out than this gets no approval.requested event: there is nothing to
- * send, and its timer is armed by the worker's sweep once the deadline comes within the worker's
- * horizon (at least this long). Most approvals are answered long before their deadline, so most
- * never cost the worker a round trip, and Redis holds only the next minutes' timers.
- */
-export const ARM_AHEAD_MS = 10 * 60_000;
 
 /** One recipient's state of an approval's question (contract §3.1 `delivery`): queued (not sent
  *  yet; `error` says why the last try failed), sent, failed (for good: `error`), or skipped (the
@@ -172,7 +165,7 @@ interface NewApproval {
   act_actor: string;
   act_channel: string;
   act_details: string;
-  /** null: no approval.requested event (see ARM_AHEAD_MS). */
+  /** null: no approval.requested event (see src/timer-horizon.ts). */
   ob_id: string | null;
   ob_payload: string;
   /** The prompt that sends the question (null on web: nobody is notified). */
@@ -281,7 +274,7 @@ export async function createApproval(
     act_actor: entry.actor,
     act_channel: entry.channel,
     act_details: entry.details,
-    ob_id: req.channel !== 'web' || timeout <= ARM_AHEAD_MS ? event.id : null,
+    ob_id: needsWorkerNow(req.channel, timeout) ? event.id : null,
     ob_payload: event.payload,
     pr_id: req.channel === 'web' ? null : newId(),
     max_pending: settings.maxPendingPerRecipient,

@@ -7,7 +7,6 @@
 //   forgotten and the caller signals a retry, so the next copy is handled;
 // - the request is bad (a refusal, a value Postgres cannot read, a vendor 4xx): it stays seen and
 //   is acknowledged, so it can never come back in a loop.
-import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { isDatabaseUnavailable, type Db } from '../db/index.js';
 
@@ -20,10 +19,6 @@ export async function firstTime(db: Db, source: string, key: string): Promise<bo
     .returning('key')
     .executeTakeFirst();
   return row !== undefined;
-}
-
-export async function pruneInbound(db: Db): Promise<void> {
-  await sql`delete from inbound_requests where received_at < now() - interval '7 days'`.execute(db);
 }
 
 /** What became of an inbound request, and so what the vendor should be told. */

@@ -1,5 +1,5 @@
 // Events leave through the outbox: a row written in the transaction of the change (recordChange in
-// activity/timeline.ts), turned into a job by the worker (jobs/relay-outbox.ts). The NOTIFY wakes
+// activity/timeline.ts), fanned out by the worker (jobs/dispatch-outbox.ts). The NOTIFY wakes
 // the worker the moment the change commits; its sweep finds anything the wake-up missed.
 import { json, newId } from '../db/index.js';
 

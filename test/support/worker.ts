@@ -35,7 +35,7 @@ export function useWorkers(
 export async function startTestWorker(t: TestApp, config: Partial<Deps['config']> = {}): Promise<TestWorker> {
   const prefix = `leash-test-${randomBytes(4).toString('hex')}`;
   const deps: Deps = { ...t.deps, config: { ...t.config, queuePrefix: prefix, sweepIntervalMs: 60_000, ...config } };
-  const w = await startWorker(deps);
+  const w = await startWorker(deps, t.channels);
   const forget = async () => {
     const redis = new Redis(t.config.redisUrl);
     try {
