@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
+    setupFiles: ['test/support/setup.ts'],
     // Each file gets its own database (cloned from a migrated template) and its own queue prefix.
     pool: 'forks',
     testTimeout: 20_000,

@@ -7,6 +7,7 @@ import { createDb } from './db/index.js';
 import { ensureDatabase, migrateToLatest } from './db/migrate.js';
 import { buildDeps, buildWeb, closeDeps, startWorker, type RunningWorker } from './app.js';
 import { withSecret } from './secret.js';
+import { useValidationMessages } from './validation-messages.js';
 
 /** `npm start` on a fresh machine: the database is created and migrated before anything reads it. */
 async function prepareDatabase(databaseUrl: string) {
@@ -63,6 +64,7 @@ async function main(mode: string) {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
+useValidationMessages();
 loadDotEnv();
 main(process.argv[2] ?? 'all').catch((err) => {
   console.error(err instanceof ConfigError ? err.message : err);

@@ -1,9 +1,11 @@
 // Prints the OpenAPI document (npm run openapi → docs/openapi.json). Builds the server without
 // touching the database: the pool connects lazily and no request is made.
-import { loadConfig } from './../config.js';
-import { buildDeps, buildWeb, closeDeps } from '../app.js';
+import { loadConfig } from './config.js';
+import { useValidationMessages } from './validation-messages.js';
+import { buildDeps, buildWeb, closeDeps } from './app.js';
 
 export async function openapiDocument(): Promise<unknown> {
+  useValidationMessages();
   // A placeholder secret: nothing is signed while the document is built.
   const deps = buildDeps({ ...loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent' }), secret: 'openapi-dump' });
   const app = await buildWeb(deps);

@@ -1,5 +1,7 @@
-// Plain-English validation messages, used for every zod schema in the process (field names are
-// added by the error handler): "is required", "must be one of send, full", …
+// Plain-English validation messages for every zod schema in the process (field names are added by
+// the error handler): "is required", "must be one of send, full", … Every entry point (src/main.ts,
+// the CLI, the OpenAPI dump, the tests' setup) calls useValidationMessages first, so the API, the
+// worker, config errors and the CLI say the same thing.
 import { z } from 'zod';
 
 type Issue = z.core.$ZodRawIssue;
@@ -31,4 +33,6 @@ function describe(iss: Issue): string | undefined {
   }
 }
 
-z.config({ customError: (iss) => describe(iss) });
+export function useValidationMessages(): void {
+  z.config({ customError: (iss) => describe(iss) });
+}

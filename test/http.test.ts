@@ -208,7 +208,7 @@ describe('GET /v1/directory/{name}', () => {
 describe('docs/openapi.json', () => {
   it('is the document the code generates (run `npm run openapi` after changing a route)', async () => {
     const { readFile } = await import('node:fs/promises');
-    const { openapiDocument } = await import('../src/http/openapi-dump.js');
+    const { openapiDocument } = await import('../src/openapi-dump.js');
     const committed = JSON.parse(await readFile(new URL('../docs/openapi.json', import.meta.url), 'utf8'));
     expect(committed).toEqual(JSON.parse(JSON.stringify(await openapiDocument())));
   });

@@ -10,6 +10,7 @@ import { createDb, isUuid, type Db } from '../db/index.js';
 import { ensureDatabase, migrateToLatest } from '../db/migrate.js';
 import { LeashError } from '../errors.js';
 import { createWorkspace } from '../workspaces/workspaces.js';
+import { useValidationMessages } from '../validation-messages.js';
 import { table } from './table.js';
 
 async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
@@ -123,6 +124,7 @@ program
     console.log(`Telegram will send updates to ${url}`);
   });
 
+useValidationMessages();
 loadDotEnv();
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof LeashError || err instanceof ConfigError) {

@@ -129,7 +129,11 @@ export const approvalObject = z
     response_at: isoTime.nullable(),
     expires_at: isoTime,
     metadata: z.record(z.string(), z.unknown()).nullable(),
-    channel: z.string().describe('the channel the question was asked on (see the request)'),
+    channel: z
+      .string()
+      .describe(
+        "the channel the question was asked on: one the request's enum names (or one this build no longer has)",
+      ),
     recipient: z.string(),
     message: z.string(),
     options: z.array(z.string()),

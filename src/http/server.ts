@@ -20,7 +20,6 @@ import { clientErrorHandler, errorHandler, newRequestId, sendError } from './err
 import { registerFormBody } from './form-body.js';
 import { registerJsonBody } from './json-body.js';
 import { messagePage, sendPage } from './pages/layout.js';
-import './messages.js';
 import { registerAgentRoutes } from './routes/agents.js';
 import { registerApprovalRoutes } from './routes/approvals.js';
 import { registerMeRoutes } from './routes/me.js';
