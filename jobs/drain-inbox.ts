@@ -23,8 +23,8 @@ export function drainBackoff(schedule: number[], failures: number): number {
 }
 
 /** The agent as the drain needs it: where to post, and whether it may post at all right now.
- *  Read before every POST, so the query is compiled once per drain (compiling it each time cost
- *  ~16 µs of the ~0.5 ms of CPU a message takes). */
+ *  Read before every POST, so the query is compiled once per drain (compiling it each time was a
+ *  measurable share of a message's CPU: bench/changes.md). */
 function targetReader(db: Deps['db'], agentId: string) {
   const query = db
     .selectFrom('agents')

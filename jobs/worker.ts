@@ -13,7 +13,7 @@ import { bullmqScheduler } from './bullmq/scheduler.js';
 import { deliveryProcessor } from './deliver.js';
 import { drainProcessor } from './drain-inbox.js';
 import { timerProcessor } from './expire-approval.js';
-import { inboxWakeups } from './inbox-wakeups.js';
+import { inboxWakeups, type InboxWakeups } from './inbox-wakeups.js';
 import { outboxLoop } from './outbox-loop.js';
 import { channelProcessor, type AdapterFor } from './prompts.js';
 import { armDueDeliveries, rearmEverything } from './rearm.js';
@@ -31,6 +31,25 @@ export interface RunningWorker {
 /** How often the worker checks that the scheduler still holds its jobs (a FLUSHALL keeps
  *  connections up). */
 const LOSS_CHECK_MS = 2_000;
+
+/** What wakes the worker: NOTIFYs at commit. Returns the unsubscribes. */
+async function listen(
+  deps: Deps,
+  on: { outbox: () => void; deliveries: () => void; inboxes: InboxWakeups },
+): Promise<(() => void)[]> {
+  return [
+    await deps.notifier.subscribe(OUTBOX_KEY, on.outbox),
+    await deps.notifier.subscribe(DELIVERIES_KEY, on.deliveries),
+    // An empty suffix: the listener reconnected and cannot say what it missed.
+    await deps.notifier.subscribePrefix(INBOX_PREFIX, (key) =>
+      on.inboxes.wake(key.slice(INBOX_PREFIX.length) || undefined),
+    ),
+    await deps.notifier.subscribePrefix(
+      DRAIN_RESET_PREFIX,
+      (key) => void on.inboxes.reset(key.slice(DRAIN_RESET_PREFIX.length)),
+    ),
+  ];
+}
 
 export async function startWorker(
   deps: Deps,
@@ -91,18 +110,11 @@ export async function startWorker(
     if (!scheduler.ready) return;
     await armDueDeliveries(db, scheduler, 0).catch((err) => warn(err, 'arming deliveries failed'));
   });
-  const unsubscribe = [
-    await deps.notifier.subscribe(OUTBOX_KEY, () => void outbox.dispatch()),
-    await deps.notifier.subscribe(DELIVERIES_KEY, () => void armDue()),
-    // An empty suffix: the listener reconnected and cannot say what it missed.
-    await deps.notifier.subscribePrefix(INBOX_PREFIX, (key) =>
-      inboxes.wake(key.slice(INBOX_PREFIX.length) || undefined),
-    ),
-    await deps.notifier.subscribePrefix(
-      DRAIN_RESET_PREFIX,
-      (key) => void inboxes.reset(key.slice(DRAIN_RESET_PREFIX.length)),
-    ),
-  ];
+  const unsubscribe = await listen(deps, {
+    outbox: () => void outbox.dispatch(),
+    deliveries: () => void armDue(),
+    inboxes,
+  });
 
   await rearm();
   await sweep();

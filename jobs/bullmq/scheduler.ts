@@ -3,6 +3,7 @@
 // that it did, and a reconnect may have come back empty too; either calls `lost`, and the worker
 // re-arms from Postgres.
 import { DelayedError, Worker, type Job as BullJob } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
   JOB_RETRIES,
@@ -31,21 +32,7 @@ export function bullmqScheduler({
 }): Scheduler {
   const connection = workerConnection(redisUrl);
   const producer = producerConnection(redisUrl);
-  // One warning per outage, not one per reconnect attempt per connection (several a second).
-  let redisDown = false;
-  const redisError = (err: Error, queue?: string) => {
-    if (redisDown) return;
-    redisDown = true;
-    log.warn(
-      { err: err.message, queue },
-      'redis unreachable: timers and deliveries wait, and are re-armed from Postgres when it is back',
-    );
-  };
-  for (const c of [connection, producer]) c.on('error', (err) => redisError(err));
-  producer.on('ready', () => {
-    if (redisDown) log.info('redis is back');
-    redisDown = false;
-  });
+  const redisError = outageLog(log, [connection, producer]);
   const queues = createQueues(prefix, producer);
   const sentinel = `${prefix}:leash:armed`;
   let workers: Worker[] = [];
@@ -54,23 +41,6 @@ export function bullmqScheduler({
   // fast instead and is re-armed from Postgres when Redis is back.
   const ensureReady = () => {
     if (producer.status !== 'ready') throw new SchedulerAway();
-  };
-
-  const worker = (name: QueueName, p: Processor) => {
-    const w = new Worker(name, (job, token) => runJob(job, token, p), {
-      connection,
-      prefix,
-      concurrency: p.concurrency,
-      // A crashed run's job is taken over once its lock lapses, however often that happens.
-      ...(p.lockMs ? { lockDuration: p.lockMs, stalledInterval: 5_000, maxStalledCount: 1_000 } : {}),
-    });
-    w.on('error', (err) =>
-      producer.status === 'ready' ? log.warn({ queue: name, err: err.message }, 'worker error') : redisError(err, name),
-    );
-    w.on('failed', (job, err) =>
-      log.warn({ queue: name, job: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'),
-    );
-    return w;
   };
 
   return {
@@ -102,7 +72,7 @@ export function bullmqScheduler({
       lost = hooks.lost;
       await untilReady(producer);
       workers = (Object.entries(processors) as [QueueName, Processor][]).map(([name, p]) => {
-        const w = worker(name, p);
+        const w = bullWorker(name, p, { connection, producer, prefix, log, redisError });
         w.on('completed', (job) => hooks.completed(name, job.data));
         return w;
       });
@@ -124,6 +94,56 @@ export function bullmqScheduler({
   };
 }
 
+/** A BullMQ worker running one queue's processor. */
+function bullWorker(
+  name: QueueName,
+  p: Processor,
+  { connection, producer, prefix, log, redisError }: WorkerWiring,
+): Worker {
+  const w = new Worker(name, (job, token) => runJob(job, token, p), {
+    connection,
+    prefix,
+    concurrency: p.concurrency,
+    // A crashed run's job is taken over once its lock lapses, however often that happens.
+    ...(p.lockMs ? { lockDuration: p.lockMs, stalledInterval: 5_000, maxStalledCount: 1_000 } : {}),
+  });
+  w.on('error', (err) =>
+    producer.status === 'ready' ? log.warn({ queue: name, err: err.message }, 'worker error') : redisError(err, name),
+  );
+  w.on('failed', (job, err) =>
+    log.warn({ queue: name, job: job?.id, attempt: job?.attemptsMade, err: err.message }, 'job failed'),
+  );
+  return w;
+}
+
+interface WorkerWiring {
+  connection: Redis;
+  producer: Redis;
+  prefix: string;
+  log: Logger;
+  redisError: (err: Error, queue?: string) => void;
+}
+
+/** Logs an outage once, not once per reconnect attempt per connection (several a second), and
+ *  its end. Returns the reporter for errors seen elsewhere (a worker's). */
+function outageLog(log: Logger, [connection, producer]: Redis[]) {
+  let down = false;
+  const report = (err: Error, queue?: string) => {
+    if (down) return;
+    down = true;
+    log.warn(
+      { err: err.message, queue },
+      'redis unreachable: timers and deliveries wait, and are re-armed from Postgres when it is back',
+    );
+  };
+  for (const c of [connection!, producer!]) c.on('error', (err) => report(err));
+  producer!.on('ready', () => {
+    if (down) log.info('redis is back');
+    down = false;
+  });
+  return report;
+}
+
 /** Runs one job; RunAgain puts the same job back for its time, keeping its id and attempts. */
 async function runJob(job: BullJob, token: string | undefined, p: Processor): Promise<unknown> {
   let checked = Date.now();
@@ -142,7 +162,7 @@ async function runJob(job: BullJob, token: string | undefined, p: Processor): Pr
 }
 
 /** Resolves once Redis answers, or after READY_WAIT_MS. */
-function untilReady(producer: ReturnType<typeof producerConnection>): Promise<void> {
+function untilReady(producer: Redis): Promise<void> {
   return new Promise<void>((resolve) => {
     if (producer.status === 'ready') return resolve();
     const timer = setTimeout(resolve, READY_WAIT_MS);

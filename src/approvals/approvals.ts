@@ -232,7 +232,7 @@ async function insertApprovals(db: Db, items: NewApproval[]): Promise<Asked[]> {
 const insertApproval = batchedPerDb(insertApprovals, 200);
 
 /** No NOTIFY: Postgres serializes the commits of every transaction that notifies (a global lock
- *  held through the WAL flush), which capped creates near 1,000/s. Nothing waits on a new approval
+ *  held through the WAL flush), which capped creates (bench/changes.md). Nothing waits on a new approval
  *  but the worker, which polls the outbox every OUTBOX_POLL_MS anyway. */
 export async function createApproval(
   db: Db,

@@ -14,7 +14,8 @@ type MemberKeyRow = Member & { key_id: string; key_hash: Buffer; prefix: string 
 type AgentKeyRow = AgentRow & { key_id: string; key_hash: Buffer; prefix: string };
 
 /** `prefix = $1` for one, so Postgres can keep a generic plan of the prepared statement (an array
- *  parameter of unknown length has it plan every call afresh, 0.2 ms, more than the lookup). */
+ *  parameter of unknown length has it plan every call afresh, which costs more than the lookup:
+ *  bench/changes.md). */
 const prefixIn = (prefixes: string[]) => (prefixes.length === 1 ? prefixes[0]! : sql<string>`any(${prefixes}::text[])`);
 
 /** Keys in use, with the member or agent each acts as, for a set of prefixes: one query. */

@@ -22,7 +22,7 @@ export function createDb(databaseUrl: string, options: { max?: number } = {}): D
   const max = options.max ?? 10;
   // A connection, once opened, stays open (min = max): a new Postgres backend's first queries are
   // slow (its caches are cold), and the default of closing connections idle for 10 s made every
-  // burst after a lull pay for that again (bench/decide.ts: clusters of 20-50 ms decisions at each
+  // burst after a lull pay for that again (bench/decide.ts showed slow decisions clustered at each
   // reconnect). A dropped connection is still discarded, and the next query opens a fresh one.
   const pool = new pg.Pool({ ...pgConfig(databaseUrl), max, min: max, Client: PreparingClient });
   // A client whose connection drops (a Postgres restart) must not crash the process. An idle one

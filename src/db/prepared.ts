@@ -1,7 +1,6 @@
 // Server-side prepared statements, chosen automatically (as JDBC's prepareThreshold and Npgsql's
 // auto-prepare do). node-postgres sends each query unnamed, so Postgres parses and plans it on
-// every call; for Leash's hot statements planning cost more than running them (pg_stat_statements
-// at 100 decisions/s: the outbox fan-out 0.63 ms planning, 0.19 ms executing). A statement text a
+// every call; for Leash's hot statements planning cost more than running them (bench/changes.md). A statement text a
 // connection has run PREPARE_AFTER times gets a name there, and from then on is parsed once and
 // planned as Postgres's plan cache decides (a generic plan after five runs, if no worse).
 import pg from 'pg';

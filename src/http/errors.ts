@@ -124,8 +124,8 @@ const PROCESS_PART = randomBytes(4).toString('hex');
 let requests = 0;
 
 /** Unique across processes, so a request id quoted from an error body finds one log line: the
- *  process's random part and a count. Random bytes per request cost ~20 µs of CPU each, and a
- *  UUID's text ~3 µs (bench/changes.md). */
+ *  process's random part and a count: random bytes, or a UUID's text, per request cost more CPU than
+ *  the request's own work (bench/changes.md). */
 export const newRequestId = () => `req_${PROCESS_PART}${(++requests).toString(16).padStart(12, '0')}`;
 
 /** An answer written straight on the socket, which is then closed: for what Node or a deadline

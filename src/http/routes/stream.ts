@@ -66,8 +66,8 @@ export function registerStreamRoute(app: FastifyInstance, deps: Deps) {
     (socket, req) => {
       const agentId = agentOf(req).id;
       // @fastify/websocket leaves the upgrade's request, headers, ServerResponse, Fastify request and
-      // reply and their logger reachable for as long as the stream is open (~3 KB each, found in heap
-      // snapshots): its 'error' listener closes over them, and the ServerResponse stays bound to the
+      // reply and their logger reachable for as long as the stream is open (bench/changes.md, idle
+      // connections (3)): its 'error' listener closes over them, and the ServerResponse stays bound to the
       // TCP socket. Nothing is answered on them after the upgrade, so both go; the listener's job
       // (log, then drop the connection) is done here.
       const tcp = req.raw.socket as Socket & { _httpMessage?: ServerResponse | null };
