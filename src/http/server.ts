@@ -46,6 +46,29 @@ export interface Surfaces {
 
 export async function buildServer(deps: Deps, surfaces: Surfaces): Promise<FastifyInstance> {
   const { config } = deps;
+  const app = createServer(deps);
+  registerResponseHeaders(app, config.publicUrl);
+  registerJsonBody(app);
+  await registerDocs(app);
+  await registerPageSecurity(app, deps);
+  // Before the auth hook: the plugin's own onRequest hook must see a refused upgrade, so that the
+  // socket is closed after the 401/403 is written.
+  await registerWebsocket(app);
+  const limits = await registerRateLimits(
+    app,
+    config.limits,
+    limiterStore(config.redisUrl, config.queuePrefix, deps.log),
+  );
+  registerAuth(app, deps.db, limits);
+  registerWaits(app, config.limits);
+  registerWebhookBodyBounds(app, config.limits);
+  registerHealth(app, deps);
+  await registerRoutes(app, deps, surfaces);
+  return app;
+}
+
+function createServer(deps: Deps): FastifyInstance {
+  const { config } = deps;
   const log = deps.log.child({ component: 'http' }) as FastifyBaseLogger;
   const app = Fastify({
     loggerInstance: log,
@@ -71,17 +94,21 @@ export async function buildServer(deps: Deps, surfaces: Surfaces): Promise<Fasti
   app.setNotFoundHandler((req, reply) =>
     sendError(reply, 'not_found', `No route ${req.method} ${req.url.split('?')[0]}`),
   );
-  // Every answer names its request, errors or not: the id to quote when something looks wrong.
-  // Served over https, browsers are told to keep to it (no includeSubDomains: the operator's
-  // other hosts are not ours to bind).
-  const hsts = config.publicUrl.startsWith('https:');
+  return app;
+}
+
+// Every answer names its request, errors or not: the id to quote when something looks wrong.
+// Served over https, browsers are told to keep to it (no includeSubDomains: the operator's
+// other hosts are not ours to bind).
+function registerResponseHeaders(app: FastifyInstance, publicUrl: string) {
+  const hsts = publicUrl.startsWith('https:');
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     if (hsts) reply.header('strict-transport-security', 'max-age=31536000');
   });
+}
 
-  registerJsonBody(app);
-
+async function registerDocs(app: FastifyInstance) {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -100,8 +127,10 @@ export async function buildServer(deps: Deps, surfaces: Surfaces): Promise<Fasti
     transformObject: jsonSchemaTransformObject,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+}
 
-  // Cookies and CSRF tokens for the HTML pages (response page now, dashboard later).
+// Cookies and CSRF tokens for the HTML pages (response page now, dashboard later).
+async function registerPageSecurity(app: FastifyInstance, deps: Deps) {
   await app.register(cookie, { secret: deps.config.secret });
   await app.register(csrf, {
     sessionPlugin: '@fastify/cookie',
@@ -115,9 +144,9 @@ export async function buildServer(deps: Deps, surfaces: Surfaces): Promise<Fasti
       secure: deps.config.publicUrl.startsWith('https:'),
     },
   });
+}
 
-  // Before the auth hook: the plugin's own onRequest hook must see a refused upgrade, so that the
-  // socket is closed after the 401/403 is written.
+async function registerWebsocket(app: FastifyInstance) {
   await app.register(websocket, {
     options: { maxPayload: MAX_FRAME_BYTES },
     // On shutdown streams are told to come back (1001 going away) rather than closed without a reason.
@@ -127,15 +156,9 @@ export async function buildServer(deps: Deps, surfaces: Surfaces): Promise<Fasti
       done();
     },
   });
-  const limits = await registerRateLimits(
-    app,
-    config.limits,
-    limiterStore(config.redisUrl, config.queuePrefix, deps.log),
-  );
-  registerAuth(app, deps.db, limits);
-  registerWaits(app, config.limits);
-  registerWebhookBodyBounds(app, config.limits);
+}
 
+function registerHealth(app: FastifyInstance, deps: Deps) {
   app.get('/healthz', { schema: { hide: true } }, async (_req, reply) => {
     try {
       await sql`select 1`.execute(deps.db);
@@ -144,7 +167,9 @@ export async function buildServer(deps: Deps, surfaces: Surfaces): Promise<Fasti
       return sendError(reply, 'unavailable', 'database unreachable');
     }
   });
+}
 
+async function registerRoutes(app: FastifyInstance, deps: Deps, surfaces: Surfaces) {
   registerAgentRoutes(app, deps);
   registerApprovalRoutes(app, deps);
   registerMeRoutes(app, deps);
@@ -160,5 +185,4 @@ export async function buildServer(deps: Deps, surfaces: Surfaces): Promise<Fasti
     registerResponsePage(pages, deps);
     for (const routes of surfaces.pages) await routes(pages, deps);
   });
-  return app;
 }

@@ -15,12 +15,18 @@ import { activityObject, agentObject, agentRef, errors, page } from '../schemas.
 
 const params = z.object({ id: agentRef.describe('agent id or name') });
 const secretNote = 'shown once: signs what Leash POSTs to delivery_url';
+const tags = ['agents'];
 
 export function registerAgentRoutes(root: FastifyInstance, deps: Deps) {
+  registerRegistryRoutes(root, deps);
+  registerControlRoutes(root, deps);
+  registerTimelineRoute(root, deps);
+}
+
+function registerRegistryRoutes(root: FastifyInstance, deps: Deps) {
   const app = root.withTypeProvider<ZodTypeProvider>();
   const { db } = deps;
   const urlOpts = { allowPrivateUrls: deps.config.allowPrivateUrls };
-  const tags = ['agents'];
 
   app.post('/v1/agents', {
     config: { access: 'owner' },
@@ -93,6 +99,11 @@ export function registerAgentRoutes(root: FastifyInstance, deps: Deps) {
       return reply.code(204).send(null);
     },
   });
+}
+
+function registerControlRoutes(root: FastifyInstance, deps: Deps) {
+  const app = root.withTypeProvider<ZodTypeProvider>();
+  const { db } = deps;
 
   app.post('/v1/agents/:id/pause', {
     config: { access: 'owner' },
@@ -149,6 +160,11 @@ export function registerAgentRoutes(root: FastifyInstance, deps: Deps) {
     },
     handler: async (req) => startAgent(db, ctxFor(principalOf(req), 'api'), req.params.id),
   });
+}
+
+function registerTimelineRoute(root: FastifyInstance, deps: Deps) {
+  const app = root.withTypeProvider<ZodTypeProvider>();
+  const { db } = deps;
 
   app.get('/v1/agents/:id/activity', {
     config: { access: 'member' },

@@ -15,11 +15,16 @@ import { sendCreated } from '../idempotency.js';
 import { agentRef, approvalObject, errors, page, uuid } from '../schemas.js';
 
 const params = z.object({ pause_id: uuid });
+const tags = ['approvals'];
 
 export function registerApprovalRoutes(root: FastifyInstance, deps: Deps) {
+  registerAskingRoutes(root, deps);
+  registerAnsweringRoutes(root, deps);
+}
+
+function registerAskingRoutes(root: FastifyInstance, deps: Deps) {
   const app = root.withTypeProvider<ZodTypeProvider>();
   const { db, approvals: settings } = deps;
-  const tags = ['approvals'];
 
   app.post('/v1/pause', {
     config: { access: 'any' },
@@ -87,6 +92,11 @@ export function registerApprovalRoutes(root: FastifyInstance, deps: Deps) {
       return listApprovals(db, scope, { status: req.query.status, agentId }, req.query, settings, audienceOf(ctx));
     },
   });
+}
+
+function registerAnsweringRoutes(root: FastifyInstance, deps: Deps) {
+  const app = root.withTypeProvider<ZodTypeProvider>();
+  const { db, approvals: settings } = deps;
 
   app.post('/v1/pause/:pause_id/respond', {
     config: { access: 'approver' },

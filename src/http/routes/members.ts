@@ -23,11 +23,19 @@ import { errors, isoTime, memberObject, page, uuid } from '../schemas.js';
 
 const params = z.object({ id: uuid });
 const email = z.email('must be an email address').max(320);
+const tags = ['members'];
 
+// In this order: the OpenAPI document lists paths as they were registered, /v1/members/me before
+// /v1/members/{id}.
 export function registerMemberRoutes(root: FastifyInstance, deps: Deps) {
+  registerRosterRoutes(root, deps);
+  registerSelfRoutes(root, deps);
+  registerOneMemberRoutes(root, deps);
+}
+
+function registerRosterRoutes(root: FastifyInstance, deps: Deps) {
   const app = root.withTypeProvider<ZodTypeProvider>();
   const { db } = deps;
-  const tags = ['members'];
 
   app.post('/v1/members', {
     config: { access: 'owner' },
@@ -54,6 +62,11 @@ export function registerMemberRoutes(root: FastifyInstance, deps: Deps) {
     },
     handler: async (req) => listMembers(db, principalOf(req).workspaceId, req.query),
   });
+}
+
+function registerSelfRoutes(root: FastifyInstance, deps: Deps) {
+  const app = root.withTypeProvider<ZodTypeProvider>();
+  const { db } = deps;
 
   app.get('/v1/members/me', {
     config: { access: 'member' },
@@ -80,6 +93,11 @@ export function registerMemberRoutes(root: FastifyInstance, deps: Deps) {
       });
     },
   });
+}
+
+function registerOneMemberRoutes(root: FastifyInstance, deps: Deps) {
+  const app = root.withTypeProvider<ZodTypeProvider>();
+  const { db } = deps;
 
   app.get('/v1/members/:id', {
     config: { access: 'member' },

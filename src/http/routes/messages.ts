@@ -14,11 +14,16 @@ const BODY_LIMIT = 64 * 1024;
 const messageObject = z
   .object({ id: uuid, seq: z.number().int(), from: z.string(), from_id: uuid, body: z.unknown(), created_at: isoTime })
   .meta({ id: 'Message' });
+const tags = ['messages'];
 
 export function registerMessageRoutes(root: FastifyInstance, deps: Deps) {
+  registerInboxRoutes(root, deps);
+  registerBlockRoutes(root, deps);
+}
+
+function registerInboxRoutes(root: FastifyInstance, deps: Deps) {
   const app = root.withTypeProvider<ZodTypeProvider>();
   const { db } = deps;
-  const tags = ['messages'];
 
   app.post('/v1/messages', {
     config: { access: 'agent' },
@@ -85,6 +90,11 @@ export function registerMessageRoutes(root: FastifyInstance, deps: Deps) {
     },
     handler: async (req) => ackMessages(db, ctxFor(principalOf(req), 'api'), req.body.seq),
   });
+}
+
+function registerBlockRoutes(root: FastifyInstance, deps: Deps) {
+  const app = root.withTypeProvider<ZodTypeProvider>();
+  const { db } = deps;
 
   app.post('/v1/blocks', {
     config: { access: 'agent' },

@@ -21,11 +21,16 @@ import { agentRef, errors, page, sessionObject, uuid } from '../schemas.js';
 
 const params = z.object({ id: uuid });
 const METADATA_LIMIT = 16 * 1024;
+const tags = ['sessions'];
 
 export function registerSessionRoutes(root: FastifyInstance, deps: Deps) {
+  registerOpenAndReadRoutes(root, deps);
+  registerControlRoutes(root, deps);
+}
+
+function registerOpenAndReadRoutes(root: FastifyInstance, deps: Deps) {
   const app = root.withTypeProvider<ZodTypeProvider>();
   const { db } = deps;
-  const tags = ['sessions'];
 
   app.post('/v1/sessions', {
     config: { access: 'agent' },
@@ -77,6 +82,11 @@ export function registerSessionRoutes(root: FastifyInstance, deps: Deps) {
     schema: { tags, summary: 'Get a session', params, response: { 200: sessionObject, ...errors(400, 401, 404) } },
     handler: async (req) => getSession(db, ctxFor(principalOf(req), 'api'), req.params.id),
   });
+}
+
+function registerControlRoutes(root: FastifyInstance, deps: Deps) {
+  const app = root.withTypeProvider<ZodTypeProvider>();
+  const { db } = deps;
 
   const controls = [
     ['pause', pauseSession, 'Pause a running session (409 already_paused)'],

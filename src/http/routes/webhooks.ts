@@ -45,11 +45,17 @@ const deliveryObject = z
   })
   .meta({ id: 'WebhookDelivery' });
 
+const tags = ['webhooks'];
+const params = z.object({ id: uuid });
+
 export function registerWebhookRoutes(root: FastifyInstance, deps: Deps) {
+  registerEndpointRoutes(root, deps);
+  registerDeliveryRoutes(root, deps);
+}
+
+function registerEndpointRoutes(root: FastifyInstance, deps: Deps) {
   const app = root.withTypeProvider<ZodTypeProvider>();
   const { db } = deps;
-  const tags = ['webhooks'];
-  const params = z.object({ id: uuid });
 
   app.post('/v1/webhooks', {
     config: { access: 'owner' },
@@ -114,6 +120,11 @@ export function registerWebhookRoutes(root: FastifyInstance, deps: Deps) {
       return reply.code(204).send(null);
     },
   });
+}
+
+function registerDeliveryRoutes(root: FastifyInstance, deps: Deps) {
+  const app = root.withTypeProvider<ZodTypeProvider>();
+  const { db } = deps;
 
   app.get('/v1/webhooks/:id/deliveries', {
     config: { access: 'owner' },
