@@ -14,6 +14,7 @@ import { isUuid } from '../db/index.js';
 import type { Member } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { LeashError } from '../errors.js';
+import { memberResponder } from '../members/acting.js';
 import { sendPage } from '../http/pages/layout.js';
 import { cancelSession, pauseSession, resumeSession } from '../sessions/sessions.js';
 import { redeliver } from '../webhooks/endpoints.js';
@@ -346,7 +347,7 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
     '/approvals/:id/respond',
     () => '/approvals',
     async (m, req, b) => {
-      const responder = { channel: 'dashboard', member_id: m.id, display: m.display_name ?? m.email };
+      const responder = memberResponder(m, 'dashboard');
       const a = await decideApproval(
         db,
         dashboardCtx(m),

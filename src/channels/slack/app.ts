@@ -24,6 +24,7 @@ import { actingIn } from '../../chat/identity.js';
 import { linkCommand, useCommand } from '../../chat/self-service.js';
 import { isUuid } from '../../db/index.js';
 import type { Deps } from '../../deps.js';
+import { memberResponder } from '../../members/acting.js';
 import type { Identity } from '../../members/identities.js';
 import { approvalMessage, DECIDE_ACTION, esc, noteView, NOTE_VIEW } from './blocks.js';
 
@@ -156,7 +157,7 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
       return;
     }
     try {
-      await decideApproval(db, who.ctx, row.id, { choice }, responderOf(who.member), deps.approvals);
+      await decideApproval(db, who.ctx, row.id, { choice }, memberResponder(who.member, 'slack'), deps.approvals);
     } catch (err) {
       await tell(sayError(err));
     }
@@ -173,7 +174,7 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
     const who = await actingIn(db, presser(body), row.workspace_id);
     if ('refusal' in who) return ack({ response_action: 'errors', errors: { note: who.refusal.slice(0, 150) } });
     try {
-      await decideApproval(db, who.ctx, row.id, { choice, text }, responderOf(who.member), deps.approvals);
+      await decideApproval(db, who.ctx, row.id, { choice, text }, memberResponder(who.member, 'slack'), deps.approvals);
       await ack();
     } catch (err) {
       await ack({ response_action: 'errors', errors: { note: sayError(err).slice(0, 150) } });
@@ -196,7 +197,3 @@ const presser = (b: { user: { id: string; team_id?: string }; team?: { id: strin
   teamId: b.team?.id ?? b.user.team_id ?? '',
   userId: b.user.id,
 });
-
-function responderOf(member: { id: string; display_name: string | null; email: string }) {
-  return { channel: 'slack', member_id: member.id, display: member.display_name ?? member.email };
-}

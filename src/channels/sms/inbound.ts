@@ -23,6 +23,7 @@ import { firstTime } from '../../chat/dedupe.js';
 import { actingIn } from '../../chat/identity.js';
 import { linkCommand, useCommand } from '../../chat/self-service.js';
 import type { Ctx } from '../../context.js';
+import { memberName } from '../../members/acting.js';
 import type { Identity } from '../../members/identities.js';
 import type { ApprovalRow } from '../../db/schema.js';
 import type { Deps } from '../../deps.js';
@@ -160,7 +161,7 @@ async function decide(deps: Deps, from: string, row: ApprovalRow, rest: string):
     return `This question takes no note: reply with just the number (${row.options.map((o, i) => `${i + 1} ${o}`).join(', ')}).`;
   // Any number may answer what was asked of it; a member is credited only where the number is confirmed.
   const member = await actingIn(deps.db, phoneOf(from), row.workspace_id);
-  const display = 'member' in member ? (member.member.display_name ?? member.member.email) : from;
+  const display = 'member' in member ? memberName(member.member) : from;
   const ctx: Ctx = { workspaceId: row.workspace_id, channel: 'sms', actor: { type: 'link', id: null, display } };
   try {
     await decideApproval(

@@ -23,7 +23,7 @@ import {
 import { actingIn } from '../../chat/identity.js';
 import { linkCommand, useCommand } from '../../chat/self-service.js';
 import type { Deps } from '../../deps.js';
-import type { Member } from '../../db/schema.js';
+import { memberResponder } from '../../members/acting.js';
 import type { Identity } from '../../members/identities.js';
 import { cannotWritePrivately } from './api.js';
 import {
@@ -58,8 +58,6 @@ const senderOf = (ctx: Context): Identity | undefined =>
   ctx.from && Number.isSafeInteger(ctx.from.id) ? { kind: 'telegram', userId: String(ctx.from.id) } : undefined;
 
 const NOT_HERE = 'That approval is not in your workspace.';
-
-const responder = (m: Member) => ({ channel: 'telegram', member_id: m.id, display: m.display_name ?? m.email });
 
 export function createTelegramBot(deps: Deps): Bot {
   const { config, db, log } = deps;
@@ -173,7 +171,7 @@ export function createTelegramBot(deps: Deps): Bot {
       return;
     }
     try {
-      await decideApproval(db, who.ctx, row.id, { choice }, responder(who.member), deps.approvals);
+      await decideApproval(db, who.ctx, row.id, { choice }, memberResponder(who.member, 'telegram'), deps.approvals);
       await ctx.answerCallbackQuery({ text: `Recorded: ${choice}` });
     } catch (err) {
       await ctx.answerCallbackQuery({ text: sayError(err).slice(0, 200), show_alert: true });
@@ -196,7 +194,14 @@ export function createTelegramBot(deps: Deps): Bot {
     if ('refusal' in who) return void (await ctx.reply(who.refusal));
     const text = ctx.message.text.trim() === '-' ? null : ctx.message.text.trim().slice(0, 2000);
     try {
-      await decideApproval(db, who.ctx, row.id, { choice, text }, responder(who.member), deps.approvals);
+      await decideApproval(
+        db,
+        who.ctx,
+        row.id,
+        { choice, text },
+        memberResponder(who.member, 'telegram'),
+        deps.approvals,
+      );
       await ctx.reply(`Recorded: ${choice}${text ? ' (with your note)' : ''}.`);
     } catch (err) {
       await ctx.reply(sayError(err));
