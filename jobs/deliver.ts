@@ -7,6 +7,7 @@ import { batchedPerDb, type Db } from '../src/db/index.js';
 import type { Deps } from '../src/deps.js';
 import { DeliveryError, signedPost } from '../src/delivery/signed-post.js';
 import { retryDelay } from '../src/queue.js';
+import { AGENT_EVENTS } from '../src/webhooks/events.js';
 
 export type AttemptResult =
   | { outcome: 'skipped' }
@@ -87,7 +88,7 @@ export async function attemptDelivery(deps: Pick<Deps, 'db' | 'config'>, deliver
           .where('agent_id', '=', d.agent_id)
           .where('dispatched_at', 'is', null)
           .where('id', '<', d.event_id)
-          .where('type', '~', '^(agent|session|pause_request)\\.'),
+          .where('type', '~', AGENT_EVENTS),
       )
       .limit(1)
       .executeTakeFirst();
