@@ -6,7 +6,8 @@ import { stopAgent, pauseAgent, unpauseAgent } from '../agents/control.js';
 import { findAgent } from '../agents/registry.js';
 import { agentView, type AgentView } from '../agents/view.js';
 import type { ApprovalSettings } from '../approvals/approvals.js';
-import type { Ctx } from '../context.js';
+import { pendingApprovals, type PendingPage } from '../approvals/pending.js';
+import { scopeOf, type Ctx } from '../context.js';
 import type { Db } from '../db/index.js';
 import type { Notifier } from '../db/notifier.js';
 import type { ApprovalRow } from '../db/schema.js';
@@ -226,19 +227,9 @@ export async function statusCommand(deps: CommandDeps, ctx: Ctx, args: string[],
   return lines.join('\n');
 }
 
-/** The workspace's pending approvals, oldest deadline first (at most 10). */
-export async function pendingApprovals(deps: CommandDeps, ctx: Ctx): Promise<{ rows: ApprovalRow[]; more: boolean }> {
-  const rows = await deps.db
-    .selectFrom('approvals')
-    .selectAll()
-    .where('workspace_id', '=', ctx.workspaceId)
-    .where('status', '=', 'pending')
-    .where('expires_at', '>', new Date())
-    .orderBy('expires_at')
-    .limit(11)
-    .execute();
-  return { rows: rows.slice(0, 10), more: rows.length > 10 };
-}
+/** What /approvals lists: the answerable ones, soonest deadline first, at most 10. */
+export const pendingForChat = (deps: CommandDeps, ctx: Ctx): Promise<PendingPage> =>
+  pendingApprovals(deps.db, scopeOf(ctx), { limit: 10, answerable: true });
 
 export function approvalLine(a: ApprovalRow, agentName: string | undefined): string {
   const left = Math.max(0, Math.round((a.expires_at.getTime() - Date.now()) / 60_000));

@@ -4,7 +4,6 @@
 // waiting for its agent) answers later through the command's response_url.
 import { App, LogLevel, type Logger as BoltLogger, type Receiver } from '@slack/bolt';
 import type { Logger } from 'pino';
-import { decideApproval } from '../../approvals/decide.js';
 import { agentNames } from '../../agents/registry.js';
 import {
   answerIn,
@@ -12,7 +11,7 @@ import {
   approvalLine,
   inWorkspace,
   pauseCommand,
-  pendingApprovals,
+  pendingForChat,
   sayError,
   statusCommand,
   stopCommand,
@@ -20,11 +19,9 @@ import {
   whoRuns,
   type CommandName,
 } from '../../chat/commands.js';
-import { actingIn } from '../../chat/identity.js';
+import { answerFromChat } from '../../chat/answer.js';
 import { linkCommand, useCommand } from '../../chat/self-service.js';
-import { isUuid } from '../../db/index.js';
 import type { Deps } from '../../deps.js';
-import { memberResponder } from '../../members/acting.js';
 import type { Identity } from '../../members/identities.js';
 import { approvalMessage, DECIDE_ACTION, esc, noteView, NOTE_VIEW } from './blocks.js';
 
@@ -90,7 +87,7 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
 
     if (command.command === '/approvals') {
       // At most 9: each takes up to 5 blocks, and a message holds 50.
-      const pending = await pendingApprovals(commandDeps, who.ctx);
+      const pending = await pendingForChat(commandDeps, who.ctx);
       const rows = pending.rows.slice(0, 9);
       const more = pending.more || pending.rows.length > 9;
       if (rows.length === 0) return ack({ text: esc(inWorkspace(who, 'No pending approvals.')) });
@@ -140,45 +137,29 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
       respond({ response_type: 'ephemeral', replace_original: false, text: esc(text) }).catch((err) =>
         log.warn({ err: err.message }, 'slack respond failed'),
       );
-    // The approval names its workspace; the clicker must be confirmed there (someone confirmed in
-    // several workspaces answers in each).
-    const row = isUuid(approvalId ?? '')
-      ? await db.selectFrom('approvals').selectAll().where('id', '=', approvalId!).executeTakeFirst()
-      : undefined;
-    const choice = row?.options[Number(index)];
-    if (!row || choice === undefined) return void (await tell(NOT_HERE));
-    const who = await actingIn(db, presser(b), row.workspace_id);
-    if ('refusal' in who) return void (await tell(who.refusal));
-    if (row.allow_text_response && row.status === 'pending' && b.trigger_id) {
+    const press = { approvalId: approvalId ?? '', option: Number(index), canAskNote: !!b.trigger_id };
+    const answered = await answerFromChat(deps, presser(b), press);
+    if ('askNote' in answered) {
       await client.views.open({
-        trigger_id: b.trigger_id,
-        view: noteView(row, Number(index), { r: b.response_url }) as never,
+        trigger_id: b.trigger_id!,
+        view: noteView(answered.approval, press.option, { r: b.response_url }) as never,
       });
-      return;
-    }
-    try {
-      await decideApproval(db, who.ctx, row.id, { choice }, memberResponder(who.member, 'slack'), deps.approvals);
-    } catch (err) {
-      await tell(sayError(err));
-    }
+    } else if (!answered.recorded) await tell(answered.text);
   });
 
   app.view(NOTE_VIEW, async ({ view, body, ack }) => {
     const meta = JSON.parse(view.private_metadata || '{}') as { a?: string; c?: number };
-    const text = (view.state.values.note?.text?.value ?? '').trim() || null;
-    const row = isUuid(meta.a ?? '')
-      ? await db.selectFrom('approvals').selectAll().where('id', '=', meta.a!).executeTakeFirst()
-      : undefined;
-    const choice = row?.options[meta.c ?? -1];
-    if (!row || choice === undefined) return ack({ response_action: 'errors', errors: { note: NOT_HERE } });
-    const who = await actingIn(db, presser(body), row.workspace_id);
-    if ('refusal' in who) return ack({ response_action: 'errors', errors: { note: who.refusal.slice(0, 150) } });
-    try {
-      await decideApproval(db, who.ctx, row.id, { choice, text }, memberResponder(who.member, 'slack'), deps.approvals);
-      await ack();
-    } catch (err) {
-      await ack({ response_action: 'errors', errors: { note: sayError(err).slice(0, 150) } });
-    }
+    const note = (view.state.values.note?.text?.value ?? '').trim() || null;
+    const answered = await answerFromChat(deps, presser(body), {
+      approvalId: meta.a ?? '',
+      option: meta.c ?? -1,
+      note,
+    });
+    const refusal = (text: string) => ack({ response_action: 'errors', errors: { note: text.slice(0, 150) } });
+    if ('askNote' in answered) return ack(); // never: the modal is the note
+    if (!answered.recorded) return refusal(answered.text);
+    // As a failed decision would: a failed ack is followed by one that says what went wrong.
+    await ack().catch((err) => refusal(sayError(err)));
   });
 
   // A listener's failure goes back to the receiver, which tells a passing one (retry) from a bad
@@ -188,8 +169,6 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
   });
   return app;
 }
-
-const NOT_HERE = 'That approval is not in your workspace.';
 
 /** The Slack user behind a click or a modal: the team comes with the payload or with the user. */
 const presser = (b: { user: { id: string; team_id?: string }; team?: { id: string } | null }): Identity => ({

@@ -6,12 +6,12 @@
 import { sql } from 'kysely';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import twilio from 'twilio';
-import { decideApproval, settledMessage } from '../../approvals/decide.js';
+import { settledMessage } from '../../approvals/decide.js';
+import { answerFromPhone, recordedText } from '../../chat/answer.js';
 import {
   answerIn,
   answerWithin,
   pauseCommand,
-  sayError,
   statusCommand,
   stopCommand,
   unpauseCommand,
@@ -20,10 +20,7 @@ import {
   type CommandName,
 } from '../../chat/commands.js';
 import { firstTime } from '../../chat/dedupe.js';
-import { actingIn } from '../../chat/identity.js';
 import { linkCommand, useCommand } from '../../chat/self-service.js';
-import type { Ctx } from '../../context.js';
-import { memberName } from '../../members/acting.js';
 import type { Identity } from '../../members/identities.js';
 import type { ApprovalRow } from '../../db/schema.js';
 import type { Deps } from '../../deps.js';
@@ -159,23 +156,8 @@ async function decide(deps: Deps, from: string, row: ApprovalRow, rest: string):
     return `Reply with a number from 1 to ${row.options.length} (${row.options.map((o, i) => `${i + 1} ${o}`).join(', ')}).`;
   if (parsed.note && !row.allow_text_response)
     return `This question takes no note: reply with just the number (${row.options.map((o, i) => `${i + 1} ${o}`).join(', ')}).`;
-  // Any number may answer what was asked of it; a member is credited only where the number is confirmed.
-  const member = await actingIn(deps.db, phoneOf(from), row.workspace_id);
-  const display = 'member' in member ? memberName(member.member) : from;
-  const ctx: Ctx = { workspaceId: row.workspace_id, channel: 'sms', actor: { type: 'link', id: null, display } };
-  try {
-    await decideApproval(
-      deps.db,
-      ctx,
-      row.id,
-      { choice: parsed.choice, text: parsed.note },
-      { channel: 'sms', display, ...('member' in member ? { member_id: member.member.id } : {}) },
-      deps.approvals,
-    );
-    return `Recorded: ${parsed.choice}${parsed.note ? ' (with your note)' : ''}. Thank you.`;
-  } catch (err) {
-    return sayError(err);
-  }
+  const answered = await answerFromPhone(deps, from, row, parsed);
+  return answered.recorded ? `${recordedText(answered.choice, answered.note)}. Thank you.` : answered.text;
 }
 
 const phoneOf = (from: string): Identity => ({ kind: 'phone', phone: from });

@@ -3,14 +3,13 @@
 // identity and calls the same core action as the API; every button press is answered. Updates
 // reach it through ./inbound.ts (once each, failures classified), by webhook or long polling.
 import { Bot, type Api, type Context } from 'grammy';
-import { decideApproval } from '../../approvals/decide.js';
 import { agentNames } from '../../agents/registry.js';
 import {
   answerIn,
   answerWithin,
   inWorkspace,
   pauseCommand,
-  pendingApprovals,
+  pendingForChat,
   sayError,
   statusCommand,
   stopCommand,
@@ -20,10 +19,9 @@ import {
   type CommandName,
   type Running,
 } from '../../chat/commands.js';
-import { actingIn } from '../../chat/identity.js';
+import { answerFromChat, recordedText } from '../../chat/answer.js';
 import { linkCommand, useCommand } from '../../chat/self-service.js';
 import type { Deps } from '../../deps.js';
-import { memberResponder } from '../../members/acting.js';
 import type { Identity } from '../../members/identities.js';
 import { cannotWritePrivately } from './api.js';
 import {
@@ -57,8 +55,6 @@ const NO_USER = 'Send commands from a user account.';
 const senderOf = (ctx: Context): Identity | undefined =>
   ctx.from && Number.isSafeInteger(ctx.from.id) ? { kind: 'telegram', userId: String(ctx.from.id) } : undefined;
 
-const NOT_HERE = 'That approval is not in your workspace.';
-
 export function createTelegramBot(deps: Deps): Bot {
   const { config, db, log } = deps;
   const bot = new Bot(config.telegram.botToken!, { client: { apiRoot: config.telegram.apiRoot, timeoutSeconds: 10 } });
@@ -73,11 +69,6 @@ export function createTelegramBot(deps: Deps): Bot {
   const running = async (ctx: Context, name: CommandName): Promise<Running | { refusal: string }> => {
     const sender = senderOf(ctx);
     return sender ? whoRuns(db, sender, name, words(ctx)) : { refusal: NO_USER };
-  };
-  /** Who answers an approval of `workspaceId`. */
-  const answering = async (ctx: Context, workspaceId: string) => {
-    const sender = senderOf(ctx);
-    return sender ? actingIn(db, sender, workspaceId) : { refusal: NO_USER };
   };
 
   bot.command(['start', 'help'], (ctx) =>
@@ -128,7 +119,7 @@ export function createTelegramBot(deps: Deps): Bot {
   });
 
   async function sendApprovals(api: Api, chatId: number, who: Running) {
-    const { rows, more } = await pendingApprovals(commandDeps, who.ctx);
+    const { rows, more } = await pendingForChat(commandDeps, who.ctx);
     if (rows.length === 0) return void (await api.sendMessage(chatId, inWorkspace(who, 'No pending approvals.')));
     const names = await agentNames(
       db,
@@ -150,32 +141,24 @@ export function createTelegramBot(deps: Deps): Bot {
   bot.on('callback_query:data', async (ctx) => {
     const press = namedOption(DECIDE, ctx.callbackQuery.data);
     if (!press) return void (await ctx.answerCallbackQuery({ text: UNKNOWN_BUTTON }));
-    if (!senderOf(ctx)) return void (await ctx.answerCallbackQuery({ text: NO_USER, show_alert: true }));
-    // The approval names its workspace; the presser must be confirmed there.
-    const row = await db.selectFrom('approvals').selectAll().where('id', '=', press.approvalId).executeTakeFirst();
-    const choice = row?.options[press.option];
-    if (!row || choice === undefined) return void (await ctx.answerCallbackQuery({ text: NOT_HERE, show_alert: true }));
-    const who = await answering(ctx, row.workspace_id);
-    if ('refusal' in who)
-      return void (await ctx.answerCallbackQuery({ text: who.refusal.slice(0, 200), show_alert: true }));
-    if (row.allow_text_response && row.status === 'pending' && ctx.chat) {
-      await ctx.answerCallbackQuery({ text: `Reply with a note for “${choice}”` });
-      await ctx.api.sendMessage(
-        ctx.chat.id,
-        `Your answer: <b>${esc(choice.replace(/\n/g, ' '))}</b>. Reply to this message with a note, or with - for none.\n#leash-note d:${row.id}:${press.option}`,
-        {
-          parse_mode: 'HTML',
-          reply_markup: { force_reply: true },
-        },
-      );
-      return;
+    const sender = senderOf(ctx);
+    if (!sender) return void (await ctx.answerCallbackQuery({ text: NO_USER, show_alert: true }));
+    const answered = await answerFromChat(deps, sender, { ...press, canAskNote: !!ctx.chat });
+    if (!('askNote' in answered)) {
+      const refusal = (text: string) => ctx.answerCallbackQuery({ text: text.slice(0, 200), show_alert: true });
+      if (!answered.recorded) return void (await refusal(answered.text));
+      // A failed confirmation is followed by one that says so: Telegram's retry then hears "Already decided".
+      return void (await ctx
+        .answerCallbackQuery({ text: recordedText(answered.choice, null) })
+        .catch((err) => refusal(sayError(err))));
     }
-    try {
-      await decideApproval(db, who.ctx, row.id, { choice }, memberResponder(who.member, 'telegram'), deps.approvals);
-      await ctx.answerCallbackQuery({ text: `Recorded: ${choice}` });
-    } catch (err) {
-      await ctx.answerCallbackQuery({ text: sayError(err).slice(0, 200), show_alert: true });
-    }
+    const { approval, choice } = answered;
+    await ctx.answerCallbackQuery({ text: `Reply with a note for “${choice}”` });
+    await ctx.api.sendMessage(
+      ctx.chat!.id,
+      `Your answer: <b>${esc(choice.replace(/\n/g, ' '))}</b>. Reply to this message with a note, or with - for none.\n#leash-note d:${approval.id}:${press.option}`,
+      { parse_mode: 'HTML', reply_markup: { force_reply: true } },
+    );
   });
 
   // A press with no data (a game's button, say) is none of ours, but is answered all the same.
@@ -187,25 +170,13 @@ export function createTelegramBot(deps: Deps): Bot {
     if (prompt?.from?.id !== ctx.me.id || !NOTE_TAG.test(prompt.text ?? '')) return next();
     const tag = namedOption(NOTE_TAG, prompt.text ?? '');
     if (!tag) return void (await ctx.reply(UNKNOWN_NOTE_PROMPT));
-    const row = await db.selectFrom('approvals').selectAll().where('id', '=', tag.approvalId).executeTakeFirst();
-    const choice = row?.options[tag.option];
-    if (!row || choice === undefined) return void (await ctx.reply(NOT_HERE));
-    const who = await answering(ctx, row.workspace_id);
-    if ('refusal' in who) return void (await ctx.reply(who.refusal));
-    const text = ctx.message.text.trim() === '-' ? null : ctx.message.text.trim().slice(0, 2000);
-    try {
-      await decideApproval(
-        db,
-        who.ctx,
-        row.id,
-        { choice, text },
-        memberResponder(who.member, 'telegram'),
-        deps.approvals,
-      );
-      await ctx.reply(`Recorded: ${choice}${text ? ' (with your note)' : ''}.`);
-    } catch (err) {
-      await ctx.reply(sayError(err));
-    }
+    const sender = senderOf(ctx);
+    if (!sender) return void (await ctx.reply(NO_USER));
+    const note = ctx.message.text.trim() === '-' ? null : ctx.message.text.trim().slice(0, 2000);
+    const answered = await answerFromChat(deps, sender, { ...tag, note });
+    if ('askNote' in answered) return; // never: the note is here, none is asked for
+    if (!answered.recorded) return void (await ctx.reply(answered.text));
+    await ctx.reply(`${recordedText(answered.choice, answered.note)}.`).catch((err) => ctx.reply(sayError(err)));
   });
 
   return bot;
