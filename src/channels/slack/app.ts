@@ -5,36 +5,23 @@
 import { App, LogLevel, type Logger as BoltLogger, type Receiver } from '@slack/bolt';
 import type { Logger } from 'pino';
 import { agentNames } from '../../agents/registry.js';
+import { runCommand } from '../../chat/agent-commands.js';
+import { slashHelp, type CommandName } from '../../chat/command-table.js';
 import {
   answerIn,
-  answerWithin,
   approvalLine,
   inWorkspace,
-  pauseCommand,
   pendingForChat,
+  replyNowOrLater,
   sayError,
-  statusCommand,
-  stopCommand,
-  unpauseCommand,
   whoRuns,
-  type CommandName,
+  type Running,
 } from '../../chat/commands.js';
 import { answerFromChat } from '../../chat/answer.js';
 import { linkCommand, useCommand } from '../../chat/self-service.js';
 import type { Deps } from '../../deps.js';
 import type { Identity } from '../../members/identities.js';
 import { approvalMessage, DECIDE_ACTION, esc, noteView, NOTE_VIEW } from './blocks.js';
-
-const HELP = [
-  'Leash commands:',
-  '/pause <agent> [send|full] [reason…] — pause an agent (send: its outbound messages are refused; full: inbound ones are held too)',
-  '/unpause <agent> — let it run again (held messages are delivered in order)',
-  '/stop <agent> [force] — ask it to stop (it has 30 s to confirm), or stop it at once',
-  '/status [agent] — state, pause, backlog and presence',
-  '/approvals [workspace] — pending approvals, with buttons',
-  '/leash link <code> — link and confirm your Slack account for your Leash member (code from POST /v1/members/me/link-codes)',
-  '/leash use [workspace|none] — in several workspaces: where commands that name none go (or name one: /pause acme/bob)',
-].join('\n');
 
 /** Slack's SDK logs through pino, warnings and errors only. */
 export function boltLogger(log: Logger): BoltLogger {
@@ -66,12 +53,6 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
     },
   });
   const commandDeps = { db, notifier: deps.notifier, approvals: deps.approvals };
-  const run = {
-    '/pause': pauseCommand,
-    '/unpause': unpauseCommand,
-    '/stop': stopCommand,
-    '/status': statusCommand,
-  } as const;
 
   app.command(/^\/(pause|unpause|stop|status|approvals|leash)$/, async ({ command, ack, respond }) => {
     const args = command.text.trim().split(/\s+/).filter(Boolean);
@@ -80,48 +61,21 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
       const [sub, ...rest] = args;
       if (sub === 'link') return ack({ text: esc(await linkCommand(db, identity, rest)) });
       if (sub === 'use') return ack({ text: esc(await useCommand(db, identity, rest)) });
-      return ack({ text: HELP });
+      return ack({ text: slashHelp('slack') });
     }
-    const who = await whoRuns(db, identity, command.command.slice(1) as CommandName, args);
+    const name = command.command.slice(1) as CommandName;
+    const who = await whoRuns(db, identity, name, args);
     if ('refusal' in who) return ack({ text: esc(who.refusal) });
-
-    if (command.command === '/approvals') {
-      // At most 9: each takes up to 5 blocks, and a message holds 50.
-      const pending = await pendingForChat(commandDeps, who.ctx);
-      const rows = pending.rows.slice(0, 9);
-      const more = pending.more || pending.rows.length > 9;
-      if (rows.length === 0) return ack({ text: esc(inWorkspace(who, 'No pending approvals.')) });
-      const names = await agentNames(
-        db,
-        rows.map((r) => r.agent_id),
-      );
-      const blocks = rows.flatMap((r) => [
-        ...approvalMessage(r, names.get(r.agent_id ?? '')).blocks,
-        { type: 'divider' },
-      ]);
-      if (more)
-        blocks.push({
-          type: 'context',
-          elements: [{ type: 'mrkdwn', text: 'More are pending: see GET /v1/pause?status=pending.' }],
-        });
-      return ack({
-        text: esc(rows.map((r) => approvalLine(r, names.get(r.agent_id ?? ''))).join('\n')),
-        blocks,
-      } as never);
-    }
+    if (name === 'approvals') return ack((await approvalsList(deps, who)) as never);
 
     // Slack wants an ack within 3 s: a slow reply (a graceful stop) follows through response_url.
-    const action = answerIn(who, run[command.command as keyof typeof run](commandDeps, who.ctx, who.args));
-    const quick = await answerWithin(action);
-    if (quick !== undefined) return ack({ text: esc(quick) });
-    const waiting =
-      command.command === '/stop'
-        ? `Asked ${who.args[0] ?? ''} to stop; waiting up to 30 s for it to confirm.`
-        : 'Working on it.';
-    await ack({ text: esc(`${waiting} The result follows here.`) });
-    await respond({ response_type: 'ephemeral', text: esc(await action) }).catch((err) =>
-      log.warn({ err: err.message }, 'slack respond failed'),
-    );
+    const action = answerIn(who, runCommand(name, commandDeps, who.ctx, who.args));
+    const reply = await replyNowOrLater(name, who.args, action, { tail: 'The result follows here.', canFollow: true });
+    await ack({ text: esc(reply.now) });
+    if (reply.later)
+      await respond({ response_type: 'ephemeral', text: esc(await reply.later) }).catch((err) =>
+        log.warn({ err: err.message }, 'slack respond failed'),
+      );
   });
 
   app.action(DECIDE_ACTION, async ({ body, action, ack, respond, client }) => {
@@ -168,6 +122,26 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
     throw err;
   });
   return app;
+}
+
+/** /approvals: the answerable ones as Block Kit messages with their buttons, at most 9 (each
+ *  takes up to 5 blocks, and a message holds 50). */
+async function approvalsList(deps: Deps, who: Running) {
+  const pending = await pendingForChat(deps, who.ctx);
+  const rows = pending.rows.slice(0, 9);
+  const more = pending.more || pending.rows.length > 9;
+  if (rows.length === 0) return { text: esc(inWorkspace(who, 'No pending approvals.')) };
+  const names = await agentNames(
+    deps.db,
+    rows.map((r) => r.agent_id),
+  );
+  const blocks = rows.flatMap((r) => [...approvalMessage(r, names.get(r.agent_id ?? '')).blocks, { type: 'divider' }]);
+  if (more)
+    blocks.push({
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: 'More are pending: see GET /v1/pause?status=pending.' }],
+    });
+  return { text: esc(rows.map((r) => approvalLine(r, names.get(r.agent_id ?? ''))).join('\n')), blocks };
 }
 
 /** The Slack user behind a click or a modal: the team comes with the payload or with the user. */

@@ -8,17 +8,9 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import twilio from 'twilio';
 import { settledMessage } from '../../approvals/decide.js';
 import { answerFromPhone, recordedText } from '../../chat/answer.js';
-import {
-  answerIn,
-  answerWithin,
-  pauseCommand,
-  statusCommand,
-  stopCommand,
-  unpauseCommand,
-  whoRuns,
-  type CommandDeps,
-  type CommandName,
-} from '../../chat/commands.js';
+import { runCommand, type CommandDeps } from '../../chat/agent-commands.js';
+import { smsHelp, smsUsageLine, SMS_COMMANDS, type CommandName } from '../../chat/command-table.js';
+import { answerIn, replyNowOrLater, whoRuns } from '../../chat/commands.js';
 import { firstTime } from '../../chat/dedupe.js';
 import { linkCommand, useCommand } from '../../chat/self-service.js';
 import type { Identity } from '../../members/identities.js';
@@ -33,12 +25,9 @@ import { parseChoice, splitCode } from './prompt.js';
 const OPT_OUT = new Set(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'OPTOUT', 'REVOKE']);
 /** Opt-in words: the carrier's too, never a command; but "yes" may well answer a question. */
 const OPT_IN = new Set(['START', 'UNSTOP', 'YES', 'OPTIN']);
-const HELP =
-  'Leash: reply to a prompt with its number (or its code and number, e.g. K7 1). Owners: PAUSE <agent> [full], UNPAUSE <agent>, HALT <agent>, STATUS. LINK <code> confirms this number for your member. In several workspaces: PAUSE acme/<agent>, or USE acme for a default.';
-
-/** The commands a phone may send, and the chat command each one is. */
-const COMMANDS: Record<string, CommandName> = { PAUSE: 'pause', UNPAUSE: 'unpause', HALT: 'stop', STATUS: 'status' };
-const WORDS = [...Object.keys(COMMANDS), 'HELP', 'LINK', 'USE'];
+const HELP = smsHelp();
+/** The words that start a command: the owner's commands (./command-table.ts) and the identity's own. */
+const WORDS = [...SMS_COMMANDS.keys(), 'HELP', 'LINK', 'USE'];
 
 function twiml(reply: FastifyReply, text?: string) {
   const r = new twilio.twiml.MessagingResponse();
@@ -172,32 +161,23 @@ async function command(
   if (word === 'HELP') return HELP;
   if (word === 'LINK') return linkCommand(deps.db, phoneOf(from), words);
   if (word === 'USE') return useCommand(deps.db, phoneOf(from), words);
-  const who = await whoRuns(deps.db, phoneOf(from), COMMANDS[word]!, words);
+  const name = SMS_COMMANDS.get(word) as Exclude<CommandName, 'approvals'>;
+  const who = await whoRuns(deps.db, phoneOf(from), name, words);
   if ('refusal' in who) return who.refusal;
-  const { args } = who;
-  const usage = {
-    PAUSE: 'PAUSE <agent> [full]',
-    UNPAUSE: 'UNPAUSE <agent>',
-    HALT: 'HALT <agent>',
-    STATUS: 'STATUS [agent]',
-  }[word as 'PAUSE'];
-  const [name, mode] = args;
-  const fits =
-    word === 'STATUS'
-      ? args.length <= 1
-      : word === 'PAUSE'
-        ? !!name && args.length <= 2 && (mode === undefined || /^(full|send)$/i.test(mode))
-        : args.length === 1;
-  if (!fits) return `Usage: ${usage}`;
-  const run = {
-    PAUSE: () => pauseCommand(commandDeps, who.ctx, mode ? [name!, mode.toLowerCase()] : [name!]),
-    UNPAUSE: () => unpauseCommand(commandDeps, who.ctx, args),
-    HALT: () => stopCommand(commandDeps, who.ctx, args),
-    STATUS: () => statusCommand(commandDeps, who.ctx, args),
-  }[word as 'PAUSE'];
-  const action = answerIn(who, run());
-  // Only a halt waits (for its agent); the TwiML reply cannot, so it says so and the stop goes on.
-  if (word !== 'HALT') return action;
-  const quick = await answerWithin(action);
-  return quick ?? `Asked ${args[0]} to stop; it has 30 s to confirm. Send STATUS to see.`;
+  const args = smsArgs(name, who.args);
+  if (!args) return smsUsageLine(name);
+  const action = answerIn(who, runCommand(name, commandDeps, who.ctx, args));
+  // The TwiML reply is the only one: a halt that waits for its agent says so, and the stop goes on.
+  const reply = await replyNowOrLater(name, args, action, { tail: 'Send STATUS to see.', canFollow: false });
+  return reply.now;
+}
+
+/** The arguments a command takes by SMS (fewer than in Slack or Telegram: no reasons, no force),
+ *  as the command reads them; undefined when they do not fit. */
+function smsArgs(name: Exclude<CommandName, 'approvals'>, args: string[]): string[] | undefined {
+  const [agent, mode] = args;
+  if (name === 'status') return args.length <= 1 ? args : undefined;
+  if (name !== 'pause') return args.length === 1 ? args : undefined;
+  if (!agent || args.length > 2 || (mode !== undefined && !/^(full|send)$/i.test(mode))) return undefined;
+  return mode ? [agent, mode.toLowerCase()] : [agent];
 }

@@ -4,19 +4,15 @@
 // reach it through ./inbound.ts (once each, failures classified), by webhook or long polling.
 import { Bot, type Api, type Context } from 'grammy';
 import { agentNames } from '../../agents/registry.js';
+import { runCommand, type CommandDeps } from '../../chat/agent-commands.js';
+import { slashHelp, type CommandName } from '../../chat/command-table.js';
 import {
   answerIn,
-  answerWithin,
   inWorkspace,
-  pauseCommand,
   pendingForChat,
+  replyNowOrLater,
   sayError,
-  statusCommand,
-  stopCommand,
-  unpauseCommand,
   whoRuns,
-  type CommandDeps,
-  type CommandName,
   type Running,
 } from '../../chat/commands.js';
 import { answerFromChat, recordedText } from '../../chat/answer.js';
@@ -36,17 +32,6 @@ import {
 } from './messages.js';
 
 const LIST_AT_MOST = 5;
-
-const HELP = [
-  'Leash commands:',
-  '/pause <agent> [send|full] [reason…] — pause an agent (send: its outbound messages are refused; full: inbound ones are held too)',
-  '/unpause <agent> — let it run again',
-  '/stop <agent> [force] — ask it to stop (30 s to confirm), or stop it at once',
-  '/status [agent] — state, pause, backlog and presence',
-  '/approvals [workspace] — pending approvals, with buttons',
-  '/link <code> — link and confirm this Telegram account for your Leash member',
-  '/use [workspace|none] — in several workspaces: where commands that name none go (or name one: /pause acme/bob)',
-].join('\n');
 
 const NO_USER = 'Send commands from a user account.';
 
@@ -73,7 +58,7 @@ export function createTelegramBot(deps: Deps): Bot {
 
   bot.command(['start', 'help'], (ctx) =>
     ctx.reply(
-      `Hi! I am Leash: I pause, stop and ask approvals for your AI agents.\n\nTo use me, link this account to your Leash member: get a code with POST /v1/members/me/link-codes and send /link CODE here. An owner may add your Telegram user ID (${ctx.from?.id ?? 'unknown'}) to your member, but it acts only once you confirm it here with /link CODE.\n\n${HELP}`,
+      `Hi! I am Leash: I pause, stop and ask approvals for your AI agents.\n\nTo use me, link this account to your Leash member: get a code with POST /v1/members/me/link-codes and send /link CODE here. An owner may add your Telegram user ID (${ctx.from?.id ?? 'unknown'}) to your member, but it acts only once you confirm it here with /link CODE.\n\n${slashHelp('telegram')}`,
     ),
   );
 
@@ -85,22 +70,16 @@ export function createTelegramBot(deps: Deps): Bot {
   }
 
   // These confirm in the chat they came from: the reply names only the agent acted on.
-  const commands = { pause: pauseCommand, unpause: unpauseCommand, stop: stopCommand } as const;
-  for (const [name, run] of Object.entries(commands)) {
+  for (const name of ['pause', 'unpause', 'stop'] as const) {
     bot.command(name, async (ctx) => {
-      const who = await running(ctx, name as CommandName);
+      const who = await running(ctx, name);
       if ('refusal' in who) return void (await ctx.reply(who.refusal));
-      const action = answerIn(who, run(commandDeps, who.ctx, who.args));
-      const quick = await answerWithin(action);
-      if (quick !== undefined) return void (await ctx.reply(quick));
-      await ctx.reply(
-        name === 'stop'
-          ? `Asked ${who.args[0] ?? ''} to stop; waiting up to 30 s for it to confirm.`
-          : 'Working on it; the result follows.',
-      );
+      const action = answerIn(who, runCommand(name, commandDeps, who.ctx, who.args));
+      const reply = await replyNowOrLater(name, who.args, action, { tail: 'The result follows.', canFollow: true });
+      await ctx.reply(reply.now);
       // The webhook is answered now; the result follows as its own message.
-      void action
-        .then((text) => ctx.reply(text))
+      void reply.later
+        ?.then((text) => ctx.reply(text))
         .catch((err) => log.warn({ err: err.message }, 'telegram reply failed'));
     });
   }
@@ -108,7 +87,7 @@ export function createTelegramBot(deps: Deps): Bot {
   bot.command('status', async (ctx) => {
     const who = await running(ctx, 'status');
     if ('refusal' in who) return void (await ctx.reply(who.refusal));
-    const text = await answerIn(who, statusCommand(commandDeps, who.ctx, who.args));
+    const text = await answerIn(who, runCommand('status', commandDeps, who.ctx, who.args));
     await answerPrivately(ctx, 'status', (chatId) => ctx.api.sendMessage(chatId, text));
   });
 
