@@ -3,9 +3,9 @@
 // X-Twilio-Signature (over PUBLIC_URL + path and every parameter) is checked before anything is
 // acted on; a MessageSid is handled once; every message gets a TwiML reply saying what happened.
 // The carriers' opt-out words (STOP, START, …) are theirs: they never reach an agent command.
-import { sql } from 'kysely';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import twilio from 'twilio';
+import { lastSettledAskedOf, pendingAskedOf, type AskedOfPhone } from '../../approvals/asked-of-phone.js';
 import { settledMessage } from '../../approvals/decide.js';
 import { answerFromPhone, recordedText } from '../../chat/answer.js';
 import { runCommand, type CommandDeps } from '../../chat/agent-commands.js';
@@ -75,31 +75,15 @@ export async function registerSms(root: FastifyInstance, deps: Deps): Promise<vo
   });
 }
 
-/** An approval asked of this phone, with the reply code of its prompt there. */
-type Asked = ApprovalRow & { code: string | null };
-
-/** The approvals whose question went (or is going) to this phone by SMS. */
-const askedOf = (deps: Deps, from: string) =>
-  deps.db
-    .selectFrom('prompts as p')
-    .innerJoin('approvals as a', 'a.id', 'p.approval_id')
-    .selectAll('a')
-    .select(sql<string | null>`p.ref->>'code'`.as('code'))
-    .where('p.channel', '=', 'sms')
-    .where('p.recipient', '=', from);
-
 async function answer(deps: Deps, commandDeps: CommandDeps, from: string, text: string): Promise<string> {
   const { code, rest } = splitCode(text);
-  const pending: Asked[] = await askedOf(deps, from)
-    .where('a.status', '=', 'pending')
-    .orderBy('a.created_at')
-    .execute();
-  const codeOf = (a: Asked) => a.code ?? undefined;
+  const pending = await pendingAskedOf(deps.db, from);
+  const codeOf = (a: AskedOfPhone) => a.code ?? undefined;
 
   if (code) {
     const target = pending.find((a) => codeOf(a) === code);
     if (target) return decide(deps, from, target, rest);
-    const earlier = await lastTo(deps, from, code);
+    const earlier = await lastSettledAskedOf(deps.db, from, code);
     return earlier
       ? settledMessage(earlier)
       : `No approval with code ${code} is waiting for this number. ${pending.length ? list(pending) : ''}`.trim();
@@ -112,12 +96,12 @@ async function answer(deps: Deps, commandDeps: CommandDeps, from: string, text: 
     return `You have ${pending.length} pending approvals; start your reply with its code. ${list(pending)}`;
   if (isCommand) return command(deps, commandDeps, from, first, rest.split(/\s+/).slice(1));
   if (pending.length === 0 && /^\d/.test(rest)) {
-    const earlier = await lastTo(deps, from);
+    const earlier = await lastSettledAskedOf(deps.db, from);
     if (earlier) return settledMessage(earlier);
   }
   return `Sorry, I did not understand that. ${HELP}`;
 
-  function list(rows: Asked[]) {
+  function list(rows: AskedOfPhone[]) {
     return rows
       .map(
         (a) =>
@@ -125,17 +109,6 @@ async function answer(deps: Deps, commandDeps: CommandDeps, from: string, text: 
       )
       .join('; ');
   }
-}
-
-/** The latest approval sent to this number (with this code), to say how it ended. */
-async function lastTo(deps: Deps, from: string, code?: string): Promise<ApprovalRow | undefined> {
-  let q = askedOf(deps, from).where('a.status', '!=', 'pending');
-  if (code) q = q.where(sql<string>`p.ref->>'code'`, '=', code);
-  return q
-    .where('a.updated_at', '>', new Date(Date.now() - 7 * 86_400_000))
-    .orderBy('a.updated_at', 'desc')
-    .limit(1)
-    .executeTakeFirst();
 }
 
 /** Only the recipient phone answers (contract §3.1): it acts like the holder of a signed link. */
