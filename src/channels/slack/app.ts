@@ -38,7 +38,7 @@ export function boltLogger(log: Logger): BoltLogger {
 }
 
 export function createSlackApp(deps: Deps, receiver: Receiver): App {
-  const { config, db, log } = deps;
+  const { config, log } = deps;
   const app = new App({
     receiver,
     // A fixed token, known good: Bolt would otherwise call auth.test before every listener.
@@ -52,8 +52,19 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
       timeout: 10_000,
     },
   });
-  const commandDeps = { db, notifier: deps.notifier, approvals: deps.approvals };
+  registerCommands(app, deps);
+  registerAnswers(app, deps);
+  // A listener's failure goes back to the receiver, which tells a passing one (retry) from a bad
+  // request (acknowledged) and logs it: handleOnce in src/chat/dedupe.ts.
+  app.error(async (err) => {
+    throw err;
+  });
+  return app;
+}
 
+/** The slash commands: the owner's, and /leash (link, use, help). */
+function registerCommands(app: App, deps: Deps): void {
+  const { db, log } = deps;
   app.command(/^\/(pause|unpause|stop|status|approvals|leash)$/, async ({ command, ack, respond }) => {
     const args = command.text.trim().split(/\s+/).filter(Boolean);
     const identity: Identity = { kind: 'slack', teamId: command.team_id, userId: command.user_id };
@@ -69,7 +80,7 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
     if (name === 'approvals') return ack((await approvalsList(deps, who)) as never);
 
     // Slack wants an ack within 3 s: a slow reply (a graceful stop) follows through response_url.
-    const action = answerIn(who, runCommand(name, commandDeps, who.ctx, who.args));
+    const action = answerIn(who, runCommand(name, deps, who.ctx, who.args));
     const reply = await replyNowOrLater(name, who.args, action, { tail: 'The result follows here.', canFollow: true });
     await ack({ text: esc(reply.now) });
     if (reply.later)
@@ -77,7 +88,11 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
         log.warn({ err: err.message }, 'slack respond failed'),
       );
   });
+}
 
+/** Approval buttons, and the note modal a button opens when the approval takes a note. */
+function registerAnswers(app: App, deps: Deps): void {
+  const { log } = deps;
   app.action(DECIDE_ACTION, async ({ body, action, ack, respond, client }) => {
     await ack();
     const b = body as {
@@ -115,13 +130,6 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
     // As a failed decision would: a failed ack is followed by one that says what went wrong.
     await ack().catch((err) => refusal(sayError(err)));
   });
-
-  // A listener's failure goes back to the receiver, which tells a passing one (retry) from a bad
-  // request (acknowledged) and logs it: handleOnce in src/chat/dedupe.ts.
-  app.error(async (err) => {
-    throw err;
-  });
-  return app;
 }
 
 /** /approvals: the answerable ones as Block Kit messages with their buttons, at most 9 (each

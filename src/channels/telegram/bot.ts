@@ -41,15 +41,24 @@ const senderOf = (ctx: Context): Identity | undefined =>
   ctx.from && Number.isSafeInteger(ctx.from.id) ? { kind: 'telegram', userId: String(ctx.from.id) } : undefined;
 
 export function createTelegramBot(deps: Deps): Bot {
-  const { config, db, log } = deps;
+  const { config } = deps;
   const bot = new Bot(config.telegram.botToken!, { client: { apiRoot: config.telegram.apiRoot, timeoutSeconds: 10 } });
-  const commandDeps: CommandDeps = { db, notifier: deps.notifier, approvals: deps.approvals };
+  // Commands first: grammY runs handlers in the order they were added.
+  registerCommands(bot, deps);
+  registerAnswers(bot, deps);
+  return bot;
+}
 
-  const words = (ctx: Context) =>
-    String(ctx.match ?? '')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean);
+const words = (ctx: Context) =>
+  String(ctx.match ?? '')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean);
+
+/** The owner's commands, and linking. */
+function registerCommands(bot: Bot, deps: Deps): void {
+  const { db, log } = deps;
+  const commandDeps: CommandDeps = { db, notifier: deps.notifier, approvals: deps.approvals };
   /** Who runs the command of this message, in which workspace. */
   const running = async (ctx: Context, name: CommandName): Promise<Running | { refusal: string }> => {
     const sender = senderOf(ctx);
@@ -94,29 +103,33 @@ export function createTelegramBot(deps: Deps): Bot {
   bot.command('approvals', async (ctx) => {
     const who = await running(ctx, 'approvals');
     if ('refusal' in who) return void (await ctx.reply(who.refusal));
-    await answerPrivately(ctx, 'approvals', (chatId) => sendApprovals(ctx.api, chatId, who));
+    await answerPrivately(ctx, 'approvals', (chatId) => sendApprovals(commandDeps, ctx.api, chatId, who));
   });
+}
 
-  async function sendApprovals(api: Api, chatId: number, who: Running) {
-    const { rows, more } = await pendingForChat(commandDeps, who.ctx);
-    if (rows.length === 0) return void (await api.sendMessage(chatId, inWorkspace(who, 'No pending approvals.')));
-    const names = await agentNames(
-      db,
-      rows.map((r) => r.agent_id),
+/** /approvals: the answerable ones, each with its keyboard, at most LIST_AT_MOST. */
+async function sendApprovals(deps: CommandDeps, api: Api, chatId: number, who: Running) {
+  const { rows, more } = await pendingForChat(deps, who.ctx);
+  if (rows.length === 0) return void (await api.sendMessage(chatId, inWorkspace(who, 'No pending approvals.')));
+  const names = await agentNames(
+    deps.db,
+    rows.map((r) => r.agent_id),
+  );
+  for (const r of rows.slice(0, LIST_AT_MOST))
+    await api.sendMessage(chatId, approvalText(r, names.get(r.agent_id ?? '')), {
+      parse_mode: 'HTML',
+      reply_markup: keyboard(r),
+    });
+  const left = rows.length - LIST_AT_MOST + (more ? 1 : 0);
+  if (left > 0)
+    await api.sendMessage(
+      chatId,
+      `…and ${more ? 'more than ' : ''}${Math.max(left, 1)} more: see GET /v1/pause?status=pending.`,
     );
-    for (const r of rows.slice(0, LIST_AT_MOST))
-      await api.sendMessage(chatId, approvalText(r, names.get(r.agent_id ?? '')), {
-        parse_mode: 'HTML',
-        reply_markup: keyboard(r),
-      });
-    const left = rows.length - LIST_AT_MOST + (more ? 1 : 0);
-    if (left > 0)
-      await api.sendMessage(
-        chatId,
-        `…and ${more ? 'more than ' : ''}${Math.max(left, 1)} more: see GET /v1/pause?status=pending.`,
-      );
-  }
+}
 
+/** Approval buttons, and the notes that follow a button when the approval takes one. */
+function registerAnswers(bot: Bot, deps: Deps): void {
   bot.on('callback_query:data', async (ctx) => {
     const press = namedOption(DECIDE, ctx.callbackQuery.data);
     if (!press) return void (await ctx.answerCallbackQuery({ text: UNKNOWN_BUTTON }));
@@ -157,8 +170,6 @@ export function createTelegramBot(deps: Deps): Bot {
     if (!answered.recorded) return void (await ctx.reply(answered.text));
     await ctx.reply(`${recordedText(answered.choice, answered.note)}.`).catch((err) => ctx.reply(sayError(err)));
   });
-
-  return bot;
 }
 
 /** Pending approvals and agents' state belong to the workspace, not to everyone in a group: asked
