@@ -18,8 +18,9 @@ export interface CommandDeps {
   approvals: Pick<ApprovalSettings, 'publicUrl' | 'secret'>;
 }
 
-function usage(prefix: string, name: CommandName): never {
-  throw new LeashError('invalid_request', usageLine(name, prefix));
+/** Bad arguments: the usage line, as Slack and Telegram spell it (SMS checks its own first). */
+function usage(name: CommandName): never {
+  throw new LeashError('invalid_request', usageLine(name));
 }
 
 const ago = (d: Date, now = Date.now()) => {
@@ -48,9 +49,9 @@ export function agentLine(a: AgentView): string {
 }
 
 /** `pause bob full deploy freeze` → pause bob (full) with reason "deploy freeze"; the mode is optional. */
-export async function pauseCommand(deps: CommandDeps, ctx: Ctx, args: string[], prefix = '/'): Promise<string> {
+export async function pauseCommand(deps: CommandDeps, ctx: Ctx, args: string[]): Promise<string> {
   const [name, maybeMode, ...rest] = args;
-  if (!name) usage(prefix, 'pause');
+  if (!name) usage('pause');
   const explicit = maybeMode === 'send' || maybeMode === 'full';
   const mode = explicit ? maybeMode : 'send';
   const reason = (explicit ? rest : [maybeMode, ...rest]).filter(Boolean).join(' ').slice(0, 500) || null;
@@ -62,18 +63,18 @@ export async function pauseCommand(deps: CommandDeps, ctx: Ctx, args: string[], 
   return `Paused ${a.name} (${mode})${reason ? ` — ${reason}` : ''}. ${hold}\n${agentLine(a)}`;
 }
 
-export async function unpauseCommand(deps: CommandDeps, ctx: Ctx, args: string[], prefix = '/'): Promise<string> {
+export async function unpauseCommand(deps: CommandDeps, ctx: Ctx, args: string[]): Promise<string> {
   const [name, extra] = args;
-  if (!name || extra) usage(prefix, 'unpause');
+  if (!name || extra) usage('unpause');
   const a = await unpauseAgent(deps.db, ctx, name);
   const held = a.backlog.undelivered > 0 ? ` ${a.backlog.undelivered} held messages are being delivered in order.` : '';
   return `Unpaused ${a.name}.${held}\n${agentLine(a)}`;
 }
 
 /** `stop bob` asks bob to stop and waits for its confirmation; `stop bob force` stops it at once. */
-export async function stopCommand(deps: CommandDeps, ctx: Ctx, args: string[], prefix = '/'): Promise<string> {
+export async function stopCommand(deps: CommandDeps, ctx: Ctx, args: string[]): Promise<string> {
   const [name, flag, extra] = args;
-  if (!name || extra || (flag !== undefined && flag !== 'force')) usage(prefix, 'stop');
+  if (!name || extra || (flag !== undefined && flag !== 'force')) usage('stop');
   const graceful = flag !== 'force';
   const timeout = CHAT_STOP_TIMEOUT_MS;
   try {
@@ -83,7 +84,7 @@ export async function stopCommand(deps: CommandDeps, ctx: Ctx, args: string[], p
     if (err instanceof LeashError && err.code === 'graceful_timeout') {
       throw new LeashError(
         'graceful_timeout',
-        `${name} did not confirm the stop within ${timeout / 1000} s; it stays stopping. Force it with: ${prefix}stop ${name} force`,
+        `${name} did not confirm the stop within ${timeout / 1000} s; it stays stopping. Force it with: /stop ${name} force`,
       );
     }
     throw err;
@@ -93,9 +94,9 @@ export async function stopCommand(deps: CommandDeps, ctx: Ctx, args: string[], p
 const STATUS_AT_MOST = 50;
 
 /** `status bob`: its line, open sessions and pending approvals; `status`: a line per agent. */
-export async function statusCommand(deps: CommandDeps, ctx: Ctx, args: string[], prefix = '/'): Promise<string> {
+export async function statusCommand(deps: CommandDeps, ctx: Ctx, args: string[]): Promise<string> {
   const [name, extra] = args;
-  if (extra) usage(prefix, 'status');
+  if (extra) usage('status');
   if (name) {
     const row = await findAgent(deps.db, ctx.workspaceId, name);
     const [o] = await agentOverviews(deps.db, { workspaceId: ctx.workspaceId, agentId: row.id });

@@ -43,7 +43,7 @@ const byName = new Map(COMMANDS.map((c) => [c.name, c]));
 export const commandOf = (name: CommandName): Command => byName.get(name)!;
 
 /** A command's usage line on a slash surface (Slack, Telegram). */
-export const usageLine = (name: CommandName, prefix = '/'): string => `Usage: ${prefix}${name} ${commandOf(name).args}`;
+export const usageLine = (name: CommandName): string => `Usage: /${name} ${commandOf(name).args}`;
 
 const SMS = spellingOn('sms');
 
