@@ -9,6 +9,7 @@ import { DeliveryError, signedPost } from '../src/delivery/signed-post.js';
 import { retryDelay } from './backoff.js';
 import { armDeliveryRetry, armNextAgentDelivery } from './rearm.js';
 import { RunAgain, type Processor, type Scheduler } from './scheduler.js';
+import { AGENT_EVENTS } from '../src/webhooks/events.js';
 
 export type AttemptResult =
   | { outcome: 'skipped' }
@@ -89,7 +90,7 @@ export async function attemptDelivery(deps: Pick<Deps, 'db' | 'config'>, deliver
           .where('agent_id', '=', d.agent_id)
           .where('dispatched_at', 'is', null)
           .where('id', '<', d.event_id)
-          .where('type', '~', '^(agent|session|pause_request)\\.'),
+          .where('type', '~', AGENT_EVENTS),
       )
       .limit(1)
       .executeTakeFirst();

@@ -9,13 +9,12 @@ import { APPROVAL_REQUESTED } from '../src/approvals/approvals.js';
 import { uuidv7Sql } from '../src/db/index.js';
 import type { ApprovalChannel } from '../src/db/schema.js';
 import type { Deps } from '../src/deps.js';
-import { WEBHOOK_EVENTS } from '../src/webhooks/events.js';
+import { AGENT_EVENTS, WEBHOOK_EVENTS } from '../src/webhooks/events.js';
 import type { DueDelivery, DueOutcome, DueSend } from './arm.js';
 
 /** Events per transaction. A batch that comes back shorter is the last one for now: anything
  *  committed after its read NOTIFYs (or is found by the poll), so the worker does not read again. */
 export const BATCH = 200;
-const AGENT_EVENT = /^(agent|session|pause_request)\./;
 
 export interface Fanout {
   events: number;
@@ -80,7 +79,7 @@ export async function dispatchBatch(deps: Pick<Deps, 'db'>): Promise<Fanout> {
       union all
       select ev.id, ev.workspace_id, ev.type, null, ev.agent_id
       from ev join agents a on a.id = ev.agent_id
-      where ev.type ~ ${AGENT_EVENT.source} and a.delivery_url is not null
+      where ev.type ~ ${AGENT_EVENTS} and a.delivery_url is not null
     ), created as (
       insert into deliveries (id, workspace_id, event_id, event_type, endpoint_id, agent_id)
       select ${uuidv7Sql}, workspace_id, event_id, event_type, endpoint_id, agent_id from targets

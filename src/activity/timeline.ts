@@ -98,6 +98,23 @@ export function activityView(row: ActivityRow) {
 
 export type ActivityView = ReturnType<typeof activityView>;
 
+/** An agent's latest timeline entries, newest first, as rows (the dashboard's agent page). */
+export async function recentActivity(
+  db: Db,
+  workspaceId: string,
+  agentId: string,
+  limit: number,
+): Promise<ActivityRow[]> {
+  return db
+    .selectFrom('activity')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('agent_id', '=', agentId)
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
+}
+
 /** Newest first. */
 export async function listActivity(
   db: Db,

@@ -126,6 +126,18 @@ export async function findAgent(
   return row;
 }
 
+/** The workspace's live agents by name, at most `limit` (the dashboard's list). */
+export async function agentsByName(db: Db, workspaceId: string, limit: number): Promise<AgentRow[]> {
+  return db
+    .selectFrom('agents')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('deleted_at', 'is', null)
+    .orderBy('name')
+    .limit(limit)
+    .execute();
+}
+
 /** Names by id, for showing who asked (approval lists and messages): one query. */
 export async function agentNames(db: Db, ids: (string | null)[]): Promise<Map<string, string>> {
   const wanted = [...new Set(ids.filter((i): i is string => !!i))];

@@ -4,6 +4,7 @@ import type { Channel, Ctx } from '../context.js';
 export { hasRole } from '../context.js';
 import { batchedPerDb, type Db } from '../db/index.js';
 import type { AgentRow, Member } from '../db/schema.js';
+import { memberActor } from '../members/acting.js';
 import { keyMatches, keyPrefix } from './keys.js';
 
 export type Principal =
@@ -75,7 +76,7 @@ export function ctxFor(principal: Principal, channel: Channel): Ctx {
       workspaceId: principal.workspaceId,
       channel,
       role: m.role,
-      actor: { type: 'member', id: m.id, display: m.display_name ?? m.email },
+      actor: memberActor(m),
     };
   }
   const a = principal.agent;

@@ -6,6 +6,7 @@
 import type { Ctx } from '../context.js';
 import { isUuid, type Db } from '../db/index.js';
 import type { Member } from '../db/schema.js';
+import { memberCtx } from '../members/acting.js';
 import { confirmedHolders, defaultWorkspace, surfaceOf, type Holder, type Identity } from '../members/identities.js';
 import { workspaceHandle } from '../workspaces/workspaces.js';
 import { spellingFor } from './surfaces.js';
@@ -27,13 +28,7 @@ export function notConfirmed(identity: Identity, scope = 'a Leash member'): stri
 }
 
 function acting(holder: Holder, identity: Identity, workspace: Place, several: boolean): Acting {
-  const ctx: Ctx = {
-    workspaceId: holder.workspace_id,
-    channel: surfaceOf(identity),
-    role: holder.role,
-    actor: { type: 'member', id: holder.id, display: holder.display_name ?? holder.email },
-  };
-  return { member: holder, ctx, workspace, several };
+  return { member: holder, ctx: memberCtx(holder, surfaceOf(identity)), workspace, several };
 }
 
 /** The workspaces a person is confirmed in, oldest first, as they name them. */

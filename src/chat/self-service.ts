@@ -2,6 +2,7 @@
 // confirm it for their member with a link code (`link CODE`), and, confirmed in several
 // workspaces, choose where commands that name none go (`use acme`, `use`, `use none`).
 import type { Db } from '../db/index.js';
+import { memberName } from '../members/acting.js';
 import { chooseDefault, defaultWorkspace, type Identity } from '../members/identities.js';
 import { redeemLinkCode } from '../members/link-codes.js';
 import { answerOf } from './commands.js';
@@ -17,7 +18,7 @@ export async function linkCommand(db: Db, identity: Identity, args: string[]): P
 
 async function link(db: Db, identity: Identity, code: string): Promise<string> {
   const { member, workspace } = await redeemLinkCode(db, code, identity);
-  const linked = `Linked and confirmed: ${spellingFor(identity).self} now acts as ${member.display_name ?? member.email} (${member.role}) in ${workspace.name}.`;
+  const linked = `Linked and confirmed: ${spellingFor(identity).self} now acts as ${memberName(member)} (${member.role}) in ${workspace.name}.`;
   const places = await placesOf(db, identity);
   return places.holders.length > 1 ? `${linked} ${await whereBareCommandsGo(db, identity, places)}` : linked;
 }

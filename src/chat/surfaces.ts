@@ -4,7 +4,7 @@
 // `PAUSE` by SMS).
 import { surfaceOf, type Identity } from '../members/identities.js';
 
-type Surface = ReturnType<typeof surfaceOf>;
+export type Surface = ReturnType<typeof surfaceOf>;
 
 export interface Spelling {
   /** The identity, addressed: "Your Slack account". */
@@ -50,4 +50,5 @@ const SPELLING: Record<Surface, Spelling> = {
   },
 };
 
-export const spellingFor = (identity: Identity): Spelling => SPELLING[surfaceOf(identity)];
+export const spellingOn = (surface: Surface): Spelling => SPELLING[surface];
+export const spellingFor = (identity: Identity): Spelling => spellingOn(surfaceOf(identity));

@@ -5,18 +5,21 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createHmac } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import { pauseAgent, startAgent, stopAgent, unpauseAgent } from '../agents/control.js';
-import { agentNames, findAgent } from '../agents/registry.js';
+import { agentNames, agentsByName, findAgent } from '../agents/registry.js';
+import { recentActivity } from '../activity/timeline.js';
 import { agentView } from '../agents/view.js';
 import { withDelivery } from '../approvals/approvals.js';
 import { decideApproval } from '../approvals/decide.js';
-import { requireRole } from '../context.js';
-import { isUuid } from '../db/index.js';
+import { pendingApprovals } from '../approvals/pending.js';
+import { scopeOf } from '../context.js';
 import type { Member } from '../db/schema.js';
 import type { Deps } from '../deps.js';
 import { LeashError } from '../errors.js';
+import { memberResponder } from '../members/acting.js';
+import { membersByEmail } from '../members/members.js';
 import { sendPage } from '../http/pages/layout.js';
-import { cancelSession, pauseSession, resumeSession } from '../sessions/sessions.js';
-import { redeliver } from '../webhooks/endpoints.js';
+import { agentOfSession, cancelSession, pauseSession, recentSessions, resumeSession } from '../sessions/sessions.js';
+import { endpointsWithFailures, redeliver } from '../webhooks/endpoints.js';
 import {
   createLoginLinks,
   dashboardCtx,
@@ -202,43 +205,17 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
 
   // Pages.
   view('/', async (member, req, reply) => {
-    const rows = await db
-      .selectFrom('agents')
-      .selectAll()
-      .where('workspace_id', '=', member.workspace_id)
-      .where('deleted_at', 'is', null)
-      .orderBy('name')
-      .limit(500)
-      .execute();
+    const rows = await agentsByName(db, member.workspace_id, 500);
     return agentsPage(frame(reply, member, req), rows.map(agentView));
   });
   view('/agents/:id', async (member, req, reply) => {
     const row = await findAgent(db, member.workspace_id, (req.params as { id: string }).id);
-    const sessions = await db
-      .selectFrom('sessions')
-      .selectAll()
-      .where('agent_id', '=', row.id)
-      .orderBy('id', 'desc')
-      .limit(20)
-      .execute();
-    const activity = await db
-      .selectFrom('activity')
-      .selectAll()
-      .where('agent_id', '=', row.id)
-      .orderBy('id', 'desc')
-      .limit(50)
-      .execute();
+    const sessions = await recentSessions(db, scopeOf(dashboardCtx(member)), row.id, 20);
+    const activity = await recentActivity(db, member.workspace_id, row.id, 50);
     return agentPage(frame(reply, member, req, 'agent'), agentView(row), sessions, activity);
   });
   view('/approvals', async (member, req, reply) => {
-    const rows = await db
-      .selectFrom('approvals')
-      .selectAll()
-      .where('workspace_id', '=', member.workspace_id)
-      .where('status', '=', 'pending')
-      .orderBy('expires_at')
-      .limit(100)
-      .execute();
+    const { rows } = await pendingApprovals(db, scopeOf(dashboardCtx(member)), { limit: 100 });
     return approvalsPage(
       frame(reply, member, req),
       await withDelivery(db, rows),
@@ -249,38 +226,10 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
     );
   });
   view('/members', async (member, req, reply) => {
-    const rows = await db
-      .selectFrom('members')
-      .selectAll()
-      .where('workspace_id', '=', member.workspace_id)
-      .orderBy('email')
-      .limit(500)
-      .execute();
-    return membersPage(frame(reply, member, req), rows);
+    return membersPage(frame(reply, member, req), await membersByEmail(db, member.workspace_id, 500));
   });
   view('/webhooks', async (member, req, reply) => {
-    // Endpoint URLs often carry tokens: owners only, as in the API.
-    requireRole(dashboardCtx(member), 'owner');
-    const endpoints = await db
-      .selectFrom('webhook_endpoints')
-      .selectAll()
-      .where('workspace_id', '=', member.workspace_id)
-      .where('deleted_at', 'is', null)
-      .orderBy('created_at')
-      .execute();
-    const out = [];
-    for (const e of endpoints) {
-      const failed = await db
-        .selectFrom('deliveries')
-        .select(['id', 'event_type', 'attempts', 'last_error', 'updated_at'])
-        .where('endpoint_id', '=', e.id)
-        .where('status', '=', 'failed')
-        .orderBy('id', 'desc')
-        .limit(20)
-        .execute();
-      out.push({ id: e.id, url: e.url, events: e.events, disabled: e.disabled_reason, failed });
-    }
-    return webhooksPage(frame(reply, member, req), out);
+    return webhooksPage(frame(reply, member, req), await endpointsWithFailures(db, dashboardCtx(member)));
   });
 
   // Actions: the same core calls as the API, as this member, on channel "dashboard".
@@ -323,14 +272,8 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
     return `Stopped ${a.name}${graceful ? '' : ' (forced)'}.`;
   });
   const sessionTo = async (req: FastifyRequest, member: Member) => {
-    if (!isUuid(id(req))) return '/';
-    const s = await db
-      .selectFrom('sessions')
-      .select('agent_id')
-      .where('id', '=', id(req))
-      .where('workspace_id', '=', member.workspace_id)
-      .executeTakeFirst();
-    return s ? `/agents/${s.agent_id}` : '/';
+    const agentId = await agentOfSession(db, scopeOf(dashboardCtx(member)), id(req));
+    return agentId ? `/agents/${agentId}` : '/';
   };
   for (const [verb, run, done] of [
     ['pause', pauseSession, 'paused'],
@@ -346,7 +289,7 @@ export function registerDashboard(app: FastifyInstance, deps: Deps) {
     '/approvals/:id/respond',
     () => '/approvals',
     async (m, req, b) => {
-      const responder = { channel: 'dashboard', member_id: m.id, display: m.display_name ?? m.email };
+      const responder = memberResponder(m, 'dashboard');
       const a = await decideApproval(
         db,
         dashboardCtx(m),

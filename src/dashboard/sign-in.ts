@@ -5,6 +5,7 @@ import { authenticate } from '../auth/principal.js';
 import type { Ctx } from '../context.js';
 import type { Db } from '../db/index.js';
 import type { Member } from '../db/schema.js';
+import { memberCtx } from '../members/acting.js';
 import { isStorable } from '../storable-text.js';
 
 export const SESSION_COOKIE = 'leash_session';
@@ -87,10 +88,5 @@ export async function signOut(db: Db, token: string | undefined): Promise<void> 
 }
 
 export function dashboardCtx(m: Member): Ctx {
-  return {
-    workspaceId: m.workspace_id,
-    channel: 'dashboard',
-    role: m.role,
-    actor: { type: 'member', id: m.id, display: m.display_name ?? m.email },
-  };
+  return memberCtx(m, 'dashboard');
 }

@@ -8,6 +8,7 @@ import { record } from '../activity/timeline.js';
 import type { Ctx } from '../context.js';
 import { inTransaction, type Db } from '../db/index.js';
 import { fail } from '../errors.js';
+import { memberCtx } from './acting.js';
 import { confirmedColumns, holds, keepCurrentWorkspace, surfaceOf, type Identity } from './identities.js';
 import { guardIdentities, memberView, type MemberView } from './members.js';
 
@@ -66,12 +67,7 @@ export async function redeemLinkCode(db: Db, code: string, identity: Identity): 
         .returningAll()
         .executeTakeFirstOrThrow();
       const how = holds(before, identity) ? 'confirmed' : 'linked';
-      const ctx: Ctx = {
-        workspaceId: row.workspace_id,
-        channel: surfaceOf(identity),
-        role: row.role,
-        actor: { type: 'member', id: row.id, display: row.display_name ?? row.email },
-      };
+      const ctx = memberCtx(row, surfaceOf(identity));
       await record(tx, ctx, { action: `member.${how}`, details: { member_id: row.id, identity: identity.kind } });
       const workspace = await tx
         .selectFrom('workspaces')

@@ -182,6 +182,17 @@ export async function getMember(db: Db, workspaceId: string, id: string): Promis
   return row;
 }
 
+/** The workspace's members by email, at most `limit` (the dashboard's list). */
+export async function membersByEmail(db: Db, workspaceId: string, limit: number): Promise<Member[]> {
+  return db
+    .selectFrom('members')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .orderBy('email')
+    .limit(limit)
+    .execute();
+}
+
 export async function listMembers(db: Db, workspaceId: string, page: PageParams): Promise<Page<MemberView>> {
   let q = db.selectFrom('members').selectAll().where('workspace_id', '=', workspaceId);
   if (page.cursor) q = q.where('id', '>', page.cursor);

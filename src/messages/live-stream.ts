@@ -9,6 +9,7 @@ import { streamClosed, streamOpened } from '../agents/presence.js';
 import { coalesced } from '../coalesced.js';
 import { inTransaction, newId, type Db } from '../db/index.js';
 import type { Notifier } from '../db/notifier.js';
+import { AGENT_EVENTS } from '../webhooks/events.js';
 import { agentKey, inboxKey } from '../wakeups.js';
 import { ackInbox, deliverableMessages } from './messages.js';
 
@@ -40,8 +41,6 @@ const RETRY_MS = 1_000;
  *  agent (100 decisions a second) costs one row per event. */
 const EVENT_LOOKBACK_MS = 10_000;
 const FULL_READ_LIMIT = 500;
-/** The outbox events that are the agent's control frames. */
-const CONTROL_EVENT = '^(agent|session|pause_request)\\.';
 
 /** The smallest UUIDv7 of a millisecond: ids compare by time first. */
 function idFloor(ms: number): string {
@@ -223,7 +222,7 @@ export class LiveStream {
         from agents a
         left join lateral (
           select o.id, o.type, o.payload from outbox o
-          where ${ofAgent} and ${which} and o.type ~ ${CONTROL_EVENT}
+          where ${ofAgent} and ${which} and o.type ~ ${AGENT_EVENTS}
           order by o.id limit ${FULL_READ_LIMIT}
         ) o on true
         where a.id = ${this.agentId}

@@ -77,6 +77,25 @@ export async function getSession(db: Db, ctx: Ctx, id: string): Promise<SessionV
   return sessionView(await findSession(db, scopeOf(ctx), id));
 }
 
+/** An agent's latest sessions, newest first, as rows (the dashboard's agent page). */
+export async function recentSessions(db: Db, scope: Scope, agentId: string, limit: number): Promise<SessionRow[]> {
+  let q = db.selectFrom('sessions').selectAll().where('workspace_id', '=', scope.workspaceId);
+  if (scope.agentId) q = q.where('agent_id', '=', scope.agentId);
+  return q.where('agent_id', '=', agentId).orderBy('id', 'desc').limit(limit).execute();
+}
+
+/** The agent a session belongs to, if the session is there for `scope` to see. */
+export async function agentOfSession(db: Db, scope: Scope, id: string): Promise<string | undefined> {
+  if (!isUuid(id)) return undefined;
+  let q = db
+    .selectFrom('sessions')
+    .select('agent_id')
+    .where('id', '=', id)
+    .where('workspace_id', '=', scope.workspaceId);
+  if (scope.agentId) q = q.where('agent_id', '=', scope.agentId);
+  return (await q.executeTakeFirst())?.agent_id;
+}
+
 /** Newest first. */
 export async function listSessions(
   db: Db,

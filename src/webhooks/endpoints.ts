@@ -107,6 +107,32 @@ export async function deleteEndpoint(db: Db, ctx: Ctx, id: string): Promise<void
   });
 }
 
+/** Every live endpoint, oldest first, with its latest failed deliveries (the dashboard's page).
+ *  Owners only, as in the API: endpoint URLs often carry tokens. */
+export async function endpointsWithFailures(db: Db, ctx: Ctx, failedLimit = 20) {
+  requireRole(ctx, 'owner');
+  const endpoints = await db
+    .selectFrom('webhook_endpoints')
+    .selectAll()
+    .where('workspace_id', '=', ctx.workspaceId)
+    .where('deleted_at', 'is', null)
+    .orderBy('created_at')
+    .execute();
+  const out = [];
+  for (const e of endpoints) {
+    const failed = await db
+      .selectFrom('deliveries')
+      .select(['id', 'event_type', 'attempts', 'last_error', 'updated_at'])
+      .where('endpoint_id', '=', e.id)
+      .where('status', '=', 'failed')
+      .orderBy('id', 'desc')
+      .limit(failedLimit)
+      .execute();
+    out.push({ id: e.id, url: e.url, events: e.events, disabled: e.disabled_reason, failed });
+  }
+  return out;
+}
+
 /** Newest first. */
 export async function listDeliveries(
   db: Db,

@@ -15,3 +15,8 @@ export const WEBHOOK_EVENTS = [
 ] as const;
 
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+
+/** The events an agent itself receives, on its delivery_url and as control frames on its stream:
+ *  its own agent.*, session.* and pause_request.* events. A POSIX regex, for Postgres's `~` (the
+ *  fan-out, delivery ordering and the stream each select by it). */
+export const AGENT_EVENTS = '^(agent|session|pause_request)\\.';

@@ -4,39 +4,24 @@
 // waiting for its agent) answers later through the command's response_url.
 import { App, LogLevel, type Logger as BoltLogger, type Receiver } from '@slack/bolt';
 import type { Logger } from 'pino';
-import { decideApproval } from '../../approvals/decide.js';
 import { agentNames } from '../../agents/registry.js';
+import { runCommand } from '../../chat/agent-commands.js';
+import { slashHelp, type CommandName } from '../../chat/command-table.js';
 import {
   answerIn,
-  answerWithin,
   approvalLine,
   inWorkspace,
-  pauseCommand,
-  pendingApprovals,
+  pendingForChat,
+  replyNowOrLater,
   sayError,
-  statusCommand,
-  stopCommand,
-  unpauseCommand,
   whoRuns,
-  type CommandName,
+  type Running,
 } from '../../chat/commands.js';
-import { actingIn } from '../../chat/identity.js';
+import { answerFromChat } from '../../chat/answer.js';
 import { linkCommand, useCommand } from '../../chat/self-service.js';
-import { isUuid } from '../../db/index.js';
 import type { Deps } from '../../deps.js';
 import type { Identity } from '../../members/identities.js';
 import { approvalMessage, DECIDE_ACTION, esc, noteView, NOTE_VIEW } from './blocks.js';
-
-const HELP = [
-  'Leash commands:',
-  '/pause <agent> [send|full] [reason…] — pause an agent (send: its outbound messages are refused; full: inbound ones are held too)',
-  '/unpause <agent> — let it run again (held messages are delivered in order)',
-  '/stop <agent> [force] — ask it to stop (it has 30 s to confirm), or stop it at once',
-  '/status [agent] — state, pause, backlog and presence',
-  '/approvals [workspace] — pending approvals, with buttons',
-  '/leash link <code> — link and confirm your Slack account for your Leash member (code from POST /v1/members/me/link-codes)',
-  '/leash use [workspace|none] — in several workspaces: where commands that name none go (or name one: /pause acme/bob)',
-].join('\n');
 
 /** Slack's SDK logs through pino, warnings and errors only. */
 export function boltLogger(log: Logger): BoltLogger {
@@ -53,7 +38,7 @@ export function boltLogger(log: Logger): BoltLogger {
 }
 
 export function createSlackApp(deps: Deps, receiver: Receiver): App {
-  const { config, db, log } = deps;
+  const { config, log } = deps;
   const app = new App({
     receiver,
     // A fixed token, known good: Bolt would otherwise call auth.test before every listener.
@@ -67,14 +52,19 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
       timeout: 10_000,
     },
   });
-  const commandDeps = { db, notifier: deps.notifier, approvals: deps.approvals };
-  const run = {
-    '/pause': pauseCommand,
-    '/unpause': unpauseCommand,
-    '/stop': stopCommand,
-    '/status': statusCommand,
-  } as const;
+  registerCommands(app, deps);
+  registerAnswers(app, deps);
+  // A listener's failure goes back to the receiver, which tells a passing one (retry) from a bad
+  // request (acknowledged) and logs it: handleOnce in src/chat/dedupe.ts.
+  app.error(async (err) => {
+    throw err;
+  });
+  return app;
+}
 
+/** The slash commands: the owner's, and /leash (link, use, help). */
+function registerCommands(app: App, deps: Deps): void {
+  const { db, log } = deps;
   app.command(/^\/(pause|unpause|stop|status|approvals|leash)$/, async ({ command, ack, respond }) => {
     const args = command.text.trim().split(/\s+/).filter(Boolean);
     const identity: Identity = { kind: 'slack', teamId: command.team_id, userId: command.user_id };
@@ -82,50 +72,27 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
       const [sub, ...rest] = args;
       if (sub === 'link') return ack({ text: esc(await linkCommand(db, identity, rest)) });
       if (sub === 'use') return ack({ text: esc(await useCommand(db, identity, rest)) });
-      return ack({ text: HELP });
+      return ack({ text: slashHelp('slack') });
     }
-    const who = await whoRuns(db, identity, command.command.slice(1) as CommandName, args);
+    const name = command.command.slice(1) as CommandName;
+    const who = await whoRuns(db, identity, name, args);
     if ('refusal' in who) return ack({ text: esc(who.refusal) });
-
-    if (command.command === '/approvals') {
-      // At most 9: each takes up to 5 blocks, and a message holds 50.
-      const pending = await pendingApprovals(commandDeps, who.ctx);
-      const rows = pending.rows.slice(0, 9);
-      const more = pending.more || pending.rows.length > 9;
-      if (rows.length === 0) return ack({ text: esc(inWorkspace(who, 'No pending approvals.')) });
-      const names = await agentNames(
-        db,
-        rows.map((r) => r.agent_id),
-      );
-      const blocks = rows.flatMap((r) => [
-        ...approvalMessage(r, names.get(r.agent_id ?? '')).blocks,
-        { type: 'divider' },
-      ]);
-      if (more)
-        blocks.push({
-          type: 'context',
-          elements: [{ type: 'mrkdwn', text: 'More are pending: see GET /v1/pause?status=pending.' }],
-        });
-      return ack({
-        text: esc(rows.map((r) => approvalLine(r, names.get(r.agent_id ?? ''))).join('\n')),
-        blocks,
-      } as never);
-    }
+    if (name === 'approvals') return ack((await approvalsList(deps, who)) as never);
 
     // Slack wants an ack within 3 s: a slow reply (a graceful stop) follows through response_url.
-    const action = answerIn(who, run[command.command as keyof typeof run](commandDeps, who.ctx, who.args));
-    const quick = await answerWithin(action);
-    if (quick !== undefined) return ack({ text: esc(quick) });
-    const waiting =
-      command.command === '/stop'
-        ? `Asked ${who.args[0] ?? ''} to stop; waiting up to 30 s for it to confirm.`
-        : 'Working on it.';
-    await ack({ text: esc(`${waiting} The result follows here.`) });
-    await respond({ response_type: 'ephemeral', text: esc(await action) }).catch((err) =>
-      log.warn({ err: err.message }, 'slack respond failed'),
-    );
+    const action = answerIn(who, runCommand(name, deps, who.ctx, who.args));
+    const reply = await replyNowOrLater(name, who.args, action, { tail: 'The result follows here.', canFollow: true });
+    await ack({ text: esc(reply.now) });
+    if (reply.later)
+      await respond({ response_type: 'ephemeral', text: esc(await reply.later) }).catch((err) =>
+        log.warn({ err: err.message }, 'slack respond failed'),
+      );
   });
+}
 
+/** Approval buttons, and the note modal a button opens when the approval takes a note. */
+function registerAnswers(app: App, deps: Deps): void {
+  const { log } = deps;
   app.action(DECIDE_ACTION, async ({ body, action, ack, respond, client }) => {
     await ack();
     const b = body as {
@@ -139,56 +106,51 @@ export function createSlackApp(deps: Deps, receiver: Receiver): App {
       respond({ response_type: 'ephemeral', replace_original: false, text: esc(text) }).catch((err) =>
         log.warn({ err: err.message }, 'slack respond failed'),
       );
-    // The approval names its workspace; the clicker must be confirmed there (someone confirmed in
-    // several workspaces answers in each).
-    const row = isUuid(approvalId ?? '')
-      ? await db.selectFrom('approvals').selectAll().where('id', '=', approvalId!).executeTakeFirst()
-      : undefined;
-    const choice = row?.options[Number(index)];
-    if (!row || choice === undefined) return void (await tell(NOT_HERE));
-    const who = await actingIn(db, presser(b), row.workspace_id);
-    if ('refusal' in who) return void (await tell(who.refusal));
-    if (row.allow_text_response && row.status === 'pending' && b.trigger_id) {
+    const press = { approvalId: approvalId ?? '', option: Number(index), canAskNote: !!b.trigger_id };
+    const answered = await answerFromChat(deps, presser(b), press);
+    if ('askNote' in answered) {
       await client.views.open({
-        trigger_id: b.trigger_id,
-        view: noteView(row, Number(index), { r: b.response_url }) as never,
+        trigger_id: b.trigger_id!,
+        view: noteView(answered.approval, press.option, { r: b.response_url }) as never,
       });
-      return;
-    }
-    try {
-      await decideApproval(db, who.ctx, row.id, { choice }, responderOf(who.member), deps.approvals);
-    } catch (err) {
-      await tell(sayError(err));
-    }
+    } else if (!answered.recorded) await tell(answered.text);
   });
 
   app.view(NOTE_VIEW, async ({ view, body, ack }) => {
     const meta = JSON.parse(view.private_metadata || '{}') as { a?: string; c?: number };
-    const text = (view.state.values.note?.text?.value ?? '').trim() || null;
-    const row = isUuid(meta.a ?? '')
-      ? await db.selectFrom('approvals').selectAll().where('id', '=', meta.a!).executeTakeFirst()
-      : undefined;
-    const choice = row?.options[meta.c ?? -1];
-    if (!row || choice === undefined) return ack({ response_action: 'errors', errors: { note: NOT_HERE } });
-    const who = await actingIn(db, presser(body), row.workspace_id);
-    if ('refusal' in who) return ack({ response_action: 'errors', errors: { note: who.refusal.slice(0, 150) } });
-    try {
-      await decideApproval(db, who.ctx, row.id, { choice, text }, responderOf(who.member), deps.approvals);
-      await ack();
-    } catch (err) {
-      await ack({ response_action: 'errors', errors: { note: sayError(err).slice(0, 150) } });
-    }
+    const note = (view.state.values.note?.text?.value ?? '').trim() || null;
+    const answered = await answerFromChat(deps, presser(body), {
+      approvalId: meta.a ?? '',
+      option: meta.c ?? -1,
+      note,
+    });
+    const refusal = (text: string) => ack({ response_action: 'errors', errors: { note: text.slice(0, 150) } });
+    if ('askNote' in answered) return ack(); // never: the modal is the note
+    if (!answered.recorded) return refusal(answered.text);
+    // As a failed decision would: a failed ack is followed by one that says what went wrong.
+    await ack().catch((err) => refusal(sayError(err)));
   });
-
-  // A listener's failure goes back to the receiver, which tells a passing one (retry) from a bad
-  // request (acknowledged) and logs it: handleOnce in src/chat/dedupe.ts.
-  app.error(async (err) => {
-    throw err;
-  });
-  return app;
 }
 
-const NOT_HERE = 'That approval is not in your workspace.';
+/** /approvals: the answerable ones as Block Kit messages with their buttons, at most 9 (each
+ *  takes up to 5 blocks, and a message holds 50). */
+async function approvalsList(deps: Deps, who: Running) {
+  const pending = await pendingForChat(deps, who.ctx);
+  const rows = pending.rows.slice(0, 9);
+  const more = pending.more || pending.rows.length > 9;
+  if (rows.length === 0) return { text: esc(inWorkspace(who, 'No pending approvals.')) };
+  const names = await agentNames(
+    deps.db,
+    rows.map((r) => r.agent_id),
+  );
+  const blocks = rows.flatMap((r) => [...approvalMessage(r, names.get(r.agent_id ?? '')).blocks, { type: 'divider' }]);
+  if (more)
+    blocks.push({
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: 'More are pending: see GET /v1/pause?status=pending.' }],
+    });
+  return { text: esc(rows.map((r) => approvalLine(r, names.get(r.agent_id ?? ''))).join('\n')), blocks };
+}
 
 /** The Slack user behind a click or a modal: the team comes with the payload or with the user. */
 const presser = (b: { user: { id: string; team_id?: string }; team?: { id: string } | null }): Identity => ({
@@ -196,7 +158,3 @@ const presser = (b: { user: { id: string; team_id?: string }; team?: { id: strin
   teamId: b.team?.id ?? b.user.team_id ?? '',
   userId: b.user.id,
 });
-
-function responderOf(member: { id: string; display_name: string | null; email: string }) {
-  return { channel: 'slack', member_id: member.id, display: member.display_name ?? member.email };
-}

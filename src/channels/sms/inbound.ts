@@ -3,26 +3,16 @@
 // X-Twilio-Signature (over PUBLIC_URL + path and every parameter) is checked before anything is
 // acted on; a MessageSid is handled once; every message gets a TwiML reply saying what happened.
 // The carriers' opt-out words (STOP, START, …) are theirs: they never reach an agent command.
-import { sql } from 'kysely';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import twilio from 'twilio';
-import { decideApproval, settledMessage } from '../../approvals/decide.js';
-import {
-  answerIn,
-  answerWithin,
-  pauseCommand,
-  sayError,
-  statusCommand,
-  stopCommand,
-  unpauseCommand,
-  whoRuns,
-  type CommandDeps,
-  type CommandName,
-} from '../../chat/commands.js';
+import { lastSettledAskedOf, pendingAskedOf, type AskedOfPhone } from '../../approvals/asked-of-phone.js';
+import { settledMessage } from '../../approvals/decide.js';
+import { answerFromPhone, recordedText } from '../../chat/answer.js';
+import { runCommand, type CommandDeps } from '../../chat/agent-commands.js';
+import { smsHelp, smsUsageLine, SMS_COMMANDS, type CommandName } from '../../chat/command-table.js';
+import { answerIn, replyNowOrLater, whoRuns } from '../../chat/commands.js';
 import { firstTime } from '../../chat/dedupe.js';
-import { actingIn } from '../../chat/identity.js';
 import { linkCommand, useCommand } from '../../chat/self-service.js';
-import type { Ctx } from '../../context.js';
 import type { Identity } from '../../members/identities.js';
 import type { ApprovalRow } from '../../db/schema.js';
 import type { Deps } from '../../deps.js';
@@ -35,12 +25,9 @@ import { parseChoice, splitCode } from './prompt.js';
 const OPT_OUT = new Set(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'OPTOUT', 'REVOKE']);
 /** Opt-in words: the carrier's too, never a command; but "yes" may well answer a question. */
 const OPT_IN = new Set(['START', 'UNSTOP', 'YES', 'OPTIN']);
-const HELP =
-  'Leash: reply to a prompt with its number (or its code and number, e.g. K7 1). Owners: PAUSE <agent> [full], UNPAUSE <agent>, HALT <agent>, STATUS. LINK <code> confirms this number for your member. In several workspaces: PAUSE acme/<agent>, or USE acme for a default.';
-
-/** The commands a phone may send, and the chat command each one is. */
-const COMMANDS: Record<string, CommandName> = { PAUSE: 'pause', UNPAUSE: 'unpause', HALT: 'stop', STATUS: 'status' };
-const WORDS = [...Object.keys(COMMANDS), 'HELP', 'LINK', 'USE'];
+const HELP = smsHelp();
+/** The words that start a command: the owner's commands (./command-table.ts) and the identity's own. */
+const WORDS = [...SMS_COMMANDS.keys(), 'HELP', 'LINK', 'USE'];
 
 function twiml(reply: FastifyReply, text?: string) {
   const r = new twilio.twiml.MessagingResponse();
@@ -88,31 +75,15 @@ export async function registerSms(root: FastifyInstance, deps: Deps): Promise<vo
   });
 }
 
-/** An approval asked of this phone, with the reply code of its prompt there. */
-type Asked = ApprovalRow & { code: string | null };
-
-/** The approvals whose question went (or is going) to this phone by SMS. */
-const askedOf = (deps: Deps, from: string) =>
-  deps.db
-    .selectFrom('prompts as p')
-    .innerJoin('approvals as a', 'a.id', 'p.approval_id')
-    .selectAll('a')
-    .select(sql<string | null>`p.ref->>'code'`.as('code'))
-    .where('p.channel', '=', 'sms')
-    .where('p.recipient', '=', from);
-
 async function answer(deps: Deps, commandDeps: CommandDeps, from: string, text: string): Promise<string> {
   const { code, rest } = splitCode(text);
-  const pending: Asked[] = await askedOf(deps, from)
-    .where('a.status', '=', 'pending')
-    .orderBy('a.created_at')
-    .execute();
-  const codeOf = (a: Asked) => a.code ?? undefined;
+  const pending = await pendingAskedOf(deps.db, from);
+  const codeOf = (a: AskedOfPhone) => a.code ?? undefined;
 
   if (code) {
     const target = pending.find((a) => codeOf(a) === code);
     if (target) return decide(deps, from, target, rest);
-    const earlier = await lastTo(deps, from, code);
+    const earlier = await lastSettledAskedOf(deps.db, from, code);
     return earlier
       ? settledMessage(earlier)
       : `No approval with code ${code} is waiting for this number. ${pending.length ? list(pending) : ''}`.trim();
@@ -125,12 +96,12 @@ async function answer(deps: Deps, commandDeps: CommandDeps, from: string, text: 
     return `You have ${pending.length} pending approvals; start your reply with its code. ${list(pending)}`;
   if (isCommand) return command(deps, commandDeps, from, first, rest.split(/\s+/).slice(1));
   if (pending.length === 0 && /^\d/.test(rest)) {
-    const earlier = await lastTo(deps, from);
+    const earlier = await lastSettledAskedOf(deps.db, from);
     if (earlier) return settledMessage(earlier);
   }
   return `Sorry, I did not understand that. ${HELP}`;
 
-  function list(rows: Asked[]) {
+  function list(rows: AskedOfPhone[]) {
     return rows
       .map(
         (a) =>
@@ -140,17 +111,6 @@ async function answer(deps: Deps, commandDeps: CommandDeps, from: string, text: 
   }
 }
 
-/** The latest approval sent to this number (with this code), to say how it ended. */
-async function lastTo(deps: Deps, from: string, code?: string): Promise<ApprovalRow | undefined> {
-  let q = askedOf(deps, from).where('a.status', '!=', 'pending');
-  if (code) q = q.where(sql<string>`p.ref->>'code'`, '=', code);
-  return q
-    .where('a.updated_at', '>', new Date(Date.now() - 7 * 86_400_000))
-    .orderBy('a.updated_at', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-}
-
 /** Only the recipient phone answers (contract §3.1): it acts like the holder of a signed link. */
 async function decide(deps: Deps, from: string, row: ApprovalRow, rest: string): Promise<string> {
   const parsed = parseChoice(rest, row.options);
@@ -158,23 +118,8 @@ async function decide(deps: Deps, from: string, row: ApprovalRow, rest: string):
     return `Reply with a number from 1 to ${row.options.length} (${row.options.map((o, i) => `${i + 1} ${o}`).join(', ')}).`;
   if (parsed.note && !row.allow_text_response)
     return `This question takes no note: reply with just the number (${row.options.map((o, i) => `${i + 1} ${o}`).join(', ')}).`;
-  // Any number may answer what was asked of it; a member is credited only where the number is confirmed.
-  const member = await actingIn(deps.db, phoneOf(from), row.workspace_id);
-  const display = 'member' in member ? (member.member.display_name ?? member.member.email) : from;
-  const ctx: Ctx = { workspaceId: row.workspace_id, channel: 'sms', actor: { type: 'link', id: null, display } };
-  try {
-    await decideApproval(
-      deps.db,
-      ctx,
-      row.id,
-      { choice: parsed.choice, text: parsed.note },
-      { channel: 'sms', display, ...('member' in member ? { member_id: member.member.id } : {}) },
-      deps.approvals,
-    );
-    return `Recorded: ${parsed.choice}${parsed.note ? ' (with your note)' : ''}. Thank you.`;
-  } catch (err) {
-    return sayError(err);
-  }
+  const answered = await answerFromPhone(deps, from, row, parsed);
+  return answered.recorded ? `${recordedText(answered.choice, answered.note)}. Thank you.` : answered.text;
 }
 
 const phoneOf = (from: string): Identity => ({ kind: 'phone', phone: from });
@@ -189,32 +134,23 @@ async function command(
   if (word === 'HELP') return HELP;
   if (word === 'LINK') return linkCommand(deps.db, phoneOf(from), words);
   if (word === 'USE') return useCommand(deps.db, phoneOf(from), words);
-  const who = await whoRuns(deps.db, phoneOf(from), COMMANDS[word]!, words);
+  const name = SMS_COMMANDS.get(word) as Exclude<CommandName, 'approvals'>;
+  const who = await whoRuns(deps.db, phoneOf(from), name, words);
   if ('refusal' in who) return who.refusal;
-  const { args } = who;
-  const usage = {
-    PAUSE: 'PAUSE <agent> [full]',
-    UNPAUSE: 'UNPAUSE <agent>',
-    HALT: 'HALT <agent>',
-    STATUS: 'STATUS [agent]',
-  }[word as 'PAUSE'];
-  const [name, mode] = args;
-  const fits =
-    word === 'STATUS'
-      ? args.length <= 1
-      : word === 'PAUSE'
-        ? !!name && args.length <= 2 && (mode === undefined || /^(full|send)$/i.test(mode))
-        : args.length === 1;
-  if (!fits) return `Usage: ${usage}`;
-  const run = {
-    PAUSE: () => pauseCommand(commandDeps, who.ctx, mode ? [name!, mode.toLowerCase()] : [name!]),
-    UNPAUSE: () => unpauseCommand(commandDeps, who.ctx, args),
-    HALT: () => stopCommand(commandDeps, who.ctx, args),
-    STATUS: () => statusCommand(commandDeps, who.ctx, args),
-  }[word as 'PAUSE'];
-  const action = answerIn(who, run());
-  // Only a halt waits (for its agent); the TwiML reply cannot, so it says so and the stop goes on.
-  if (word !== 'HALT') return action;
-  const quick = await answerWithin(action);
-  return quick ?? `Asked ${args[0]} to stop; it has 30 s to confirm. Send STATUS to see.`;
+  const args = smsArgs(name, who.args);
+  if (!args) return smsUsageLine(name);
+  const action = answerIn(who, runCommand(name, commandDeps, who.ctx, args));
+  // The TwiML reply is the only one: a halt that waits for its agent says so, and the stop goes on.
+  const reply = await replyNowOrLater(name, args, action, { tail: 'Send STATUS to see.', canFollow: false });
+  return reply.now;
+}
+
+/** The arguments a command takes by SMS (fewer than in Slack or Telegram: no reasons, no force),
+ *  as the command reads them; undefined when they do not fit. */
+function smsArgs(name: Exclude<CommandName, 'approvals'>, args: string[]): string[] | undefined {
+  const [agent, mode] = args;
+  if (name === 'status') return args.length <= 1 ? args : undefined;
+  if (name !== 'pause') return args.length === 1 ? args : undefined;
+  if (!agent || args.length > 2 || (mode !== undefined && !/^(full|send)$/i.test(mode))) return undefined;
+  return mode ? [agent, mode.toLowerCase()] : [agent];
 }

@@ -3,27 +3,21 @@
 // identity and calls the same core action as the API; every button press is answered. Updates
 // reach it through ./inbound.ts (once each, failures classified), by webhook or long polling.
 import { Bot, type Api, type Context } from 'grammy';
-import { decideApproval } from '../../approvals/decide.js';
 import { agentNames } from '../../agents/registry.js';
+import { runCommand, type CommandDeps } from '../../chat/agent-commands.js';
+import { slashHelp, type CommandName } from '../../chat/command-table.js';
 import {
   answerIn,
-  answerWithin,
   inWorkspace,
-  pauseCommand,
-  pendingApprovals,
+  pendingForChat,
+  replyNowOrLater,
   sayError,
-  statusCommand,
-  stopCommand,
-  unpauseCommand,
   whoRuns,
-  type CommandDeps,
-  type CommandName,
   type Running,
 } from '../../chat/commands.js';
-import { actingIn } from '../../chat/identity.js';
+import { answerFromChat, recordedText } from '../../chat/answer.js';
 import { linkCommand, useCommand } from '../../chat/self-service.js';
 import type { Deps } from '../../deps.js';
-import type { Member } from '../../db/schema.js';
 import type { Identity } from '../../members/identities.js';
 import { cannotWritePrivately } from './api.js';
 import {
@@ -39,17 +33,6 @@ import {
 
 const LIST_AT_MOST = 5;
 
-const HELP = [
-  'Leash commands:',
-  '/pause <agent> [send|full] [reason…] — pause an agent (send: its outbound messages are refused; full: inbound ones are held too)',
-  '/unpause <agent> — let it run again',
-  '/stop <agent> [force] — ask it to stop (30 s to confirm), or stop it at once',
-  '/status [agent] — state, pause, backlog and presence',
-  '/approvals [workspace] — pending approvals, with buttons',
-  '/link <code> — link and confirm this Telegram account for your Leash member',
-  '/use [workspace|none] — in several workspaces: where commands that name none go (or name one: /pause acme/bob)',
-].join('\n');
-
 const NO_USER = 'Send commands from a user account.';
 
 /** The sender as an identity: an integer user id, or nothing (a channel post, or a malformed
@@ -57,34 +40,34 @@ const NO_USER = 'Send commands from a user account.';
 const senderOf = (ctx: Context): Identity | undefined =>
   ctx.from && Number.isSafeInteger(ctx.from.id) ? { kind: 'telegram', userId: String(ctx.from.id) } : undefined;
 
-const NOT_HERE = 'That approval is not in your workspace.';
-
-const responder = (m: Member) => ({ channel: 'telegram', member_id: m.id, display: m.display_name ?? m.email });
-
 export function createTelegramBot(deps: Deps): Bot {
-  const { config, db, log } = deps;
+  const { config } = deps;
   const bot = new Bot(config.telegram.botToken!, { client: { apiRoot: config.telegram.apiRoot, timeoutSeconds: 10 } });
-  const commandDeps: CommandDeps = { db, notifier: deps.notifier, approvals: deps.approvals };
+  // Commands first: grammY runs handlers in the order they were added.
+  registerCommands(bot, deps);
+  registerAnswers(bot, deps);
+  return bot;
+}
 
-  const words = (ctx: Context) =>
-    String(ctx.match ?? '')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean);
+const words = (ctx: Context) =>
+  String(ctx.match ?? '')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean);
+
+/** The owner's commands, and linking. */
+function registerCommands(bot: Bot, deps: Deps): void {
+  const { db, log } = deps;
+  const commandDeps: CommandDeps = { db, notifier: deps.notifier, approvals: deps.approvals };
   /** Who runs the command of this message, in which workspace. */
   const running = async (ctx: Context, name: CommandName): Promise<Running | { refusal: string }> => {
     const sender = senderOf(ctx);
     return sender ? whoRuns(db, sender, name, words(ctx)) : { refusal: NO_USER };
   };
-  /** Who answers an approval of `workspaceId`. */
-  const answering = async (ctx: Context, workspaceId: string) => {
-    const sender = senderOf(ctx);
-    return sender ? actingIn(db, sender, workspaceId) : { refusal: NO_USER };
-  };
 
   bot.command(['start', 'help'], (ctx) =>
     ctx.reply(
-      `Hi! I am Leash: I pause, stop and ask approvals for your AI agents.\n\nTo use me, link this account to your Leash member: get a code with POST /v1/members/me/link-codes and send /link CODE here. An owner may add your Telegram user ID (${ctx.from?.id ?? 'unknown'}) to your member, but it acts only once you confirm it here with /link CODE.\n\n${HELP}`,
+      `Hi! I am Leash: I pause, stop and ask approvals for your AI agents.\n\nTo use me, link this account to your Leash member: get a code with POST /v1/members/me/link-codes and send /link CODE here. An owner may add your Telegram user ID (${ctx.from?.id ?? 'unknown'}) to your member, but it acts only once you confirm it here with /link CODE.\n\n${slashHelp('telegram')}`,
     ),
   );
 
@@ -96,22 +79,16 @@ export function createTelegramBot(deps: Deps): Bot {
   }
 
   // These confirm in the chat they came from: the reply names only the agent acted on.
-  const commands = { pause: pauseCommand, unpause: unpauseCommand, stop: stopCommand } as const;
-  for (const [name, run] of Object.entries(commands)) {
+  for (const name of ['pause', 'unpause', 'stop'] as const) {
     bot.command(name, async (ctx) => {
-      const who = await running(ctx, name as CommandName);
+      const who = await running(ctx, name);
       if ('refusal' in who) return void (await ctx.reply(who.refusal));
-      const action = answerIn(who, run(commandDeps, who.ctx, who.args));
-      const quick = await answerWithin(action);
-      if (quick !== undefined) return void (await ctx.reply(quick));
-      await ctx.reply(
-        name === 'stop'
-          ? `Asked ${who.args[0] ?? ''} to stop; waiting up to 30 s for it to confirm.`
-          : 'Working on it; the result follows.',
-      );
+      const action = answerIn(who, runCommand(name, commandDeps, who.ctx, who.args));
+      const reply = await replyNowOrLater(name, who.args, action, { tail: 'The result follows.', canFollow: true });
+      await ctx.reply(reply.now);
       // The webhook is answered now; the result follows as its own message.
-      void action
-        .then((text) => ctx.reply(text))
+      void reply.later
+        ?.then((text) => ctx.reply(text))
         .catch((err) => log.warn({ err: err.message }, 'telegram reply failed'));
     });
   }
@@ -119,65 +96,61 @@ export function createTelegramBot(deps: Deps): Bot {
   bot.command('status', async (ctx) => {
     const who = await running(ctx, 'status');
     if ('refusal' in who) return void (await ctx.reply(who.refusal));
-    const text = await answerIn(who, statusCommand(commandDeps, who.ctx, who.args));
+    const text = await answerIn(who, runCommand('status', commandDeps, who.ctx, who.args));
     await answerPrivately(ctx, 'status', (chatId) => ctx.api.sendMessage(chatId, text));
   });
 
   bot.command('approvals', async (ctx) => {
     const who = await running(ctx, 'approvals');
     if ('refusal' in who) return void (await ctx.reply(who.refusal));
-    await answerPrivately(ctx, 'approvals', (chatId) => sendApprovals(ctx.api, chatId, who));
+    await answerPrivately(ctx, 'approvals', (chatId) => sendApprovals(commandDeps, ctx.api, chatId, who));
   });
+}
 
-  async function sendApprovals(api: Api, chatId: number, who: Running) {
-    const { rows, more } = await pendingApprovals(commandDeps, who.ctx);
-    if (rows.length === 0) return void (await api.sendMessage(chatId, inWorkspace(who, 'No pending approvals.')));
-    const names = await agentNames(
-      db,
-      rows.map((r) => r.agent_id),
+/** /approvals: the answerable ones, each with its keyboard, at most LIST_AT_MOST. */
+async function sendApprovals(deps: CommandDeps, api: Api, chatId: number, who: Running) {
+  const { rows, more } = await pendingForChat(deps, who.ctx);
+  if (rows.length === 0) return void (await api.sendMessage(chatId, inWorkspace(who, 'No pending approvals.')));
+  const names = await agentNames(
+    deps.db,
+    rows.map((r) => r.agent_id),
+  );
+  for (const r of rows.slice(0, LIST_AT_MOST))
+    await api.sendMessage(chatId, approvalText(r, names.get(r.agent_id ?? '')), {
+      parse_mode: 'HTML',
+      reply_markup: keyboard(r),
+    });
+  const left = rows.length - LIST_AT_MOST + (more ? 1 : 0);
+  if (left > 0)
+    await api.sendMessage(
+      chatId,
+      `…and ${more ? 'more than ' : ''}${Math.max(left, 1)} more: see GET /v1/pause?status=pending.`,
     );
-    for (const r of rows.slice(0, LIST_AT_MOST))
-      await api.sendMessage(chatId, approvalText(r, names.get(r.agent_id ?? '')), {
-        parse_mode: 'HTML',
-        reply_markup: keyboard(r),
-      });
-    const left = rows.length - LIST_AT_MOST + (more ? 1 : 0);
-    if (left > 0)
-      await api.sendMessage(
-        chatId,
-        `…and ${more ? 'more than ' : ''}${Math.max(left, 1)} more: see GET /v1/pause?status=pending.`,
-      );
-  }
+}
 
+/** Approval buttons, and the notes that follow a button when the approval takes one. */
+function registerAnswers(bot: Bot, deps: Deps): void {
   bot.on('callback_query:data', async (ctx) => {
     const press = namedOption(DECIDE, ctx.callbackQuery.data);
     if (!press) return void (await ctx.answerCallbackQuery({ text: UNKNOWN_BUTTON }));
-    if (!senderOf(ctx)) return void (await ctx.answerCallbackQuery({ text: NO_USER, show_alert: true }));
-    // The approval names its workspace; the presser must be confirmed there.
-    const row = await db.selectFrom('approvals').selectAll().where('id', '=', press.approvalId).executeTakeFirst();
-    const choice = row?.options[press.option];
-    if (!row || choice === undefined) return void (await ctx.answerCallbackQuery({ text: NOT_HERE, show_alert: true }));
-    const who = await answering(ctx, row.workspace_id);
-    if ('refusal' in who)
-      return void (await ctx.answerCallbackQuery({ text: who.refusal.slice(0, 200), show_alert: true }));
-    if (row.allow_text_response && row.status === 'pending' && ctx.chat) {
-      await ctx.answerCallbackQuery({ text: `Reply with a note for “${choice}”` });
-      await ctx.api.sendMessage(
-        ctx.chat.id,
-        `Your answer: <b>${esc(choice.replace(/\n/g, ' '))}</b>. Reply to this message with a note, or with - for none.\n#leash-note d:${row.id}:${press.option}`,
-        {
-          parse_mode: 'HTML',
-          reply_markup: { force_reply: true },
-        },
-      );
-      return;
+    const sender = senderOf(ctx);
+    if (!sender) return void (await ctx.answerCallbackQuery({ text: NO_USER, show_alert: true }));
+    const answered = await answerFromChat(deps, sender, { ...press, canAskNote: !!ctx.chat });
+    if (!('askNote' in answered)) {
+      const refusal = (text: string) => ctx.answerCallbackQuery({ text: text.slice(0, 200), show_alert: true });
+      if (!answered.recorded) return void (await refusal(answered.text));
+      // A failed confirmation is followed by one that says so: Telegram's retry then hears "Already decided".
+      return void (await ctx
+        .answerCallbackQuery({ text: recordedText(answered.choice, null) })
+        .catch((err) => refusal(sayError(err))));
     }
-    try {
-      await decideApproval(db, who.ctx, row.id, { choice }, responder(who.member), deps.approvals);
-      await ctx.answerCallbackQuery({ text: `Recorded: ${choice}` });
-    } catch (err) {
-      await ctx.answerCallbackQuery({ text: sayError(err).slice(0, 200), show_alert: true });
-    }
+    const { approval, choice } = answered;
+    await ctx.answerCallbackQuery({ text: `Reply with a note for “${choice}”` });
+    await ctx.api.sendMessage(
+      ctx.chat!.id,
+      `Your answer: <b>${esc(choice.replace(/\n/g, ' '))}</b>. Reply to this message with a note, or with - for none.\n#leash-note d:${approval.id}:${press.option}`,
+      { parse_mode: 'HTML', reply_markup: { force_reply: true } },
+    );
   });
 
   // A press with no data (a game's button, say) is none of ours, but is answered all the same.
@@ -189,21 +162,14 @@ export function createTelegramBot(deps: Deps): Bot {
     if (prompt?.from?.id !== ctx.me.id || !NOTE_TAG.test(prompt.text ?? '')) return next();
     const tag = namedOption(NOTE_TAG, prompt.text ?? '');
     if (!tag) return void (await ctx.reply(UNKNOWN_NOTE_PROMPT));
-    const row = await db.selectFrom('approvals').selectAll().where('id', '=', tag.approvalId).executeTakeFirst();
-    const choice = row?.options[tag.option];
-    if (!row || choice === undefined) return void (await ctx.reply(NOT_HERE));
-    const who = await answering(ctx, row.workspace_id);
-    if ('refusal' in who) return void (await ctx.reply(who.refusal));
-    const text = ctx.message.text.trim() === '-' ? null : ctx.message.text.trim().slice(0, 2000);
-    try {
-      await decideApproval(db, who.ctx, row.id, { choice, text }, responder(who.member), deps.approvals);
-      await ctx.reply(`Recorded: ${choice}${text ? ' (with your note)' : ''}.`);
-    } catch (err) {
-      await ctx.reply(sayError(err));
-    }
+    const sender = senderOf(ctx);
+    if (!sender) return void (await ctx.reply(NO_USER));
+    const note = ctx.message.text.trim() === '-' ? null : ctx.message.text.trim().slice(0, 2000);
+    const answered = await answerFromChat(deps, sender, { ...tag, note });
+    if ('askNote' in answered) return; // never: the note is here, none is asked for
+    if (!answered.recorded) return void (await ctx.reply(answered.text));
+    await ctx.reply(`${recordedText(answered.choice, answered.note)}.`).catch((err) => ctx.reply(sayError(err)));
   });
-
-  return bot;
 }
 
 /** Pending approvals and agents' state belong to the workspace, not to everyone in a group: asked

@@ -9,6 +9,7 @@ import { cancelApproval, decideApproval, readApproval } from '../../approvals/de
 import { pauseRequestSchema } from '../../approvals/request.js';
 import { ctxFor } from '../../auth/principal.js';
 import type { Deps } from '../../deps.js';
+import { memberResponder } from '../../members/acting.js';
 import { pageQuery } from '../../pagination.js';
 import { memberOf, principalOf } from '../auth.js';
 import { sendCreated } from '../idempotency.js';
@@ -110,8 +111,7 @@ function registerAnsweringRoutes(root: FastifyInstance, deps: Deps) {
     handler: async (req) => {
       const member = memberOf(req);
       const ctx = ctxFor(principalOf(req), 'api');
-      const responder = { channel: 'api', member_id: member.id, display: member.display_name ?? member.email };
-      return decideApproval(db, ctx, req.params.pause_id, req.body, responder, settings);
+      return decideApproval(db, ctx, req.params.pause_id, req.body, memberResponder(member, 'api'), settings);
     },
   });
 

@@ -4,30 +4,16 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { approvalById, askedBy, linkedApproval } from '../../approvals/answering.js';
 import { linkDeciding } from '../../approvals/channels.js';
-import { decideApproval, expireApproval, isNotPending } from '../../approvals/decide.js';
+import { decideApproval, isNotPending } from '../../approvals/decide.js';
 import { verifyLink, type LinkTarget } from '../../approvals/links.js';
 import type { Ctx } from '../../context.js';
-import type { Db } from '../../db/index.js';
-import type { ApprovalRow, Responder } from '../../db/schema.js';
+import type { Responder } from '../../db/schema.js';
 import type { Deps } from '../../deps.js';
 import { LeashError } from '../../errors.js';
 import { messagePage, sendPage } from '../pages/layout.js';
 import { responsePage } from '../pages/response-page.js';
-
-async function load(db: Db, target: LinkTarget): Promise<ApprovalRow | undefined> {
-  return db.selectFrom('approvals').selectAll().where('id', '=', target.approvalId).executeTakeFirst();
-}
-
-async function askedBy(db: Db, a: ApprovalRow): Promise<string> {
-  if (!a.agent_id) return a.requested_by.display;
-  const agent = await db
-    .selectFrom('agents')
-    .select(['name', 'display_name'])
-    .where('id', '=', a.agent_id)
-    .executeTakeFirst();
-  return agent ? (agent.display_name ?? agent.name) : a.requested_by.display;
-}
 
 /** Form fields skip the JSON parser's guard, so NUL is refused here (Postgres cannot store it). */
 const storable = (max: number) =>
@@ -45,13 +31,8 @@ export function registerResponsePage(root: FastifyInstance, deps: Deps) {
   const params = z.object({ token: z.string().max(100) });
 
   async function render(reply: FastifyReply, token: string, target: LinkTarget, status = 200, notice?: string) {
-    let a = await load(db, target);
+    const a = await linkedApproval(db, target, links);
     if (!a) return sendPage(reply, 404, NOT_VALID());
-    // Past its deadline but the timer has not fired yet: settle it so the page tells the truth.
-    if (a.status === 'pending' && a.expires_at.getTime() <= Date.now()) {
-      await expireApproval(db, a.id, links);
-      a = (await load(db, target))!;
-    }
     const preselected = target.choice !== undefined ? a.options[target.choice] : undefined;
     const content = responsePage({
       approval: a,
@@ -90,7 +71,7 @@ export function registerResponsePage(root: FastifyInstance, deps: Deps) {
     handler: async (req, reply) => {
       const target = verifyLink(deps.config.secret, req.params.token);
       if (!target) return sendPage(reply, 404, NOT_VALID());
-      const a = await load(db, target);
+      const a = await approvalById(db, target.approvalId);
       if (!a) return sendPage(reply, 404, NOT_VALID());
       // Whoever holds the link may answer, so the answer is credited to the link (and the person it
       // was addressed to), never to a member account: the link proves nobody's identity.
