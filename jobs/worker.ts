@@ -1,7 +1,7 @@
 // The worker process, in parts (as pg-boss splits manager, maintenance and timekeeper): the outbox
 // loop (jobs/outbox-loop.ts), the processors of each queue (in each job's file), inbox wake-ups
 // (jobs/inbox-wakeups.ts), the sweep and clean-up (jobs/sweep.ts), all on a scheduler
-// (jobs/scheduler.ts; BullMQ by default). Postgres is the record: at start, on every sweep and
+// (jobs/scheduler.ts: BullMQ in queue mode, in-process otherwise; the root chooses). Postgres is the record: at start, on every sweep and
 // whenever the scheduler may have lost its jobs, work is re-armed from Postgres (jobs/rearm.ts).
 import { coalesced } from '../src/coalesced.js';
 import type { Deps } from '../src/deps.js';
@@ -9,7 +9,6 @@ import { OUTBOX_KEY } from '../src/outbox/outbox.js';
 import { horizonMs } from '../src/timer-horizon.js';
 import { DELIVERIES_KEY } from '../src/webhooks/endpoints.js';
 import { DRAIN_RESET_PREFIX, INBOX_PREFIX } from '../src/wakeups.js';
-import { bullmqScheduler } from './bullmq/scheduler.js';
 import { deliveryProcessor } from './deliver.js';
 import { drainProcessor } from './drain-inbox.js';
 import { timerProcessor } from './expire-approval.js';
@@ -51,15 +50,7 @@ async function listen(
   ];
 }
 
-export async function startWorker(
-  deps: Deps,
-  adapterFor: AdapterFor,
-  scheduler: Scheduler = bullmqScheduler({
-    redisUrl: deps.config.redisUrl,
-    prefix: deps.config.queuePrefix,
-    log: deps.log,
-  }),
-): Promise<RunningWorker> {
+export async function startWorker(deps: Deps, adapterFor: AdapterFor, scheduler: Scheduler): Promise<RunningWorker> {
   const { config, log, db } = deps;
   /** Logs a failure, but not once more per wake-up for an outage already reported. */
   const warn = (err: Error, msg: string) => {

@@ -5,6 +5,8 @@
 // list, so a test can add a channel without touching the rest.
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
+import { bullmqScheduler } from '../jobs/bullmq/scheduler.js';
+import { inProcessScheduler } from '../jobs/in-process/scheduler.js';
 import { startWorker as startJobs, type RunningWorker } from '../jobs/worker.js';
 import type { ChannelSet } from './approvals/channels.js';
 import type { Channel } from './channels/channel.js';
@@ -49,5 +51,9 @@ export function startWorker(deps: Deps, channels: readonly Channel[] = CHANNELS)
   const adapters = new Map(
     channels.filter((c) => c.adapter && c.configured(deps.config)).map((c) => [c.name, c.adapter!]),
   );
-  return startJobs(deps, (channel) => adapters.get(channel));
+  // Queue mode shares the work through Redis; otherwise the one process schedules it (contract §2).
+  const scheduler = deps.config.redisUrl
+    ? bullmqScheduler({ redisUrl: deps.config.redisUrl, prefix: deps.config.queuePrefix, log: deps.log })
+    : inProcessScheduler({ log: deps.log });
+  return startJobs(deps, (channel) => adapters.get(channel), scheduler);
 }
