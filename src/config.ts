@@ -1,6 +1,7 @@
 // Configuration is read from the environment once, validated with zod, and passed down explicitly.
 // Defaults follow the contract (§2). Nothing else in the code reads process.env.
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 
 const bool = z
@@ -16,8 +17,11 @@ const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('0.0.0.0'),
-  DATABASE_URL: z.string().url().default('postgres://localhost:5432/leash'),
-  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  // Unset: embedded mode (a Postgres server of our own under LEASH_DATA_DIR). Contract §2.
+  DATABASE_URL: z.string().url().optional(),
+  // Unset: in-process scheduling (one process: npm start).
+  REDIS_URL: z.string().url().optional(),
+  LEASH_DATA_DIR: z.string().default('./.leash'),
   PUBLIC_URL: z.string().url().optional(),
   LEASH_SECRET: optional,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -110,8 +114,14 @@ export interface Config {
   env: 'development' | 'test' | 'production';
   port: number;
   host: string;
-  databaseUrl: string;
-  redisUrl: string;
+  /** How this installation runs (contract §2): embedded (no DATABASE_URL), single (no REDIS_URL)
+   *  or queue (both). */
+  mode: 'embedded' | 'single' | 'queue';
+  /** Unset in embedded mode until the embedded server is up (src/database.ts). */
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  /** Where embedded mode keeps its database, as an absolute path. */
+  dataDir: string;
   publicUrl: string;
   /** LEASH_SECRET; unset outside production means the installation's own (src/secret.ts). */
   secret: string | undefined;
@@ -186,8 +196,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     env: e.NODE_ENV,
     port: e.PORT,
     host: e.HOST,
+    mode: !e.DATABASE_URL ? 'embedded' : !e.REDIS_URL ? 'single' : 'queue',
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
+    dataDir: resolve(e.LEASH_DATA_DIR),
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     secret: e.LEASH_SECRET,
     logLevel: e.LOG_LEVEL,

@@ -6,8 +6,9 @@ import { buildDeps, buildWeb, closeDeps } from './app.js';
 
 export async function openapiDocument(): Promise<unknown> {
   useValidationMessages();
-  // A placeholder secret: nothing is signed while the document is built.
-  const deps = buildDeps({ ...loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent' }), secret: 'openapi-dump' });
+  // Placeholders: nothing is signed or queried while the document is built.
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent' });
+  const deps = buildDeps({ ...config, databaseUrl: 'postgres://127.0.0.1:1/openapi-dump', secret: 'openapi-dump' });
   const app = await buildWeb(deps);
   await app.ready();
   const doc = app.swagger();

@@ -8,8 +8,10 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createDb } from './db/index.js';
 
-/** Configuration whose secret is known (LEASH_SECRET, or the installation's own). */
-export type ReadyConfig = Config & { secret: string };
+/** Configuration whose database is known (embedded mode: once its server is up). */
+export type ConnectedConfig = Config & { databaseUrl: string };
+/** Configuration whose database and secret are known (LEASH_SECRET, or the installation's own). */
+export type ReadyConfig = ConnectedConfig & { secret: string };
 
 /** The installation's generated secret: the one in Postgres, made now if there is none yet. */
 export async function installationSecret(databaseUrl: string): Promise<{ secret: string; created: boolean }> {
@@ -37,7 +39,7 @@ export async function installationSecret(databaseUrl: string): Promise<{ secret:
 }
 
 /** The configuration with its secret: LEASH_SECRET, or the installation's (logged once). */
-export async function withSecret(config: Config, log?: Pick<Logger, 'info'>): Promise<ReadyConfig> {
+export async function withSecret(config: ConnectedConfig, log?: Pick<Logger, 'info'>): Promise<ReadyConfig> {
   if (config.secret) return config as ReadyConfig;
   const { secret, created } = await installationSecret(config.databaseUrl);
   log?.info(

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 
@@ -7,8 +8,11 @@ describe('configuration', () => {
     expect(c).toMatchObject({
       env: 'development',
       port: 3000,
-      databaseUrl: 'postgres://localhost:5432/leash',
-      redisUrl: 'redis://127.0.0.1:6379',
+      // Contract §2 (v1.1): no DATABASE_URL is embedded mode, no REDIS_URL in-process scheduling.
+      mode: 'embedded',
+      databaseUrl: undefined,
+      redisUrl: undefined,
+      dataDir: resolve('.leash'),
       publicUrl: 'http://localhost:3000',
       backlogCap: 10_000,
       maxTimeoutHours: 168,
@@ -18,6 +22,13 @@ describe('configuration', () => {
       twilio: { apiUrl: 'https://api.twilio.com' },
     });
     expect(c.retryScheduleMs).toEqual([5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]);
+  });
+
+  it('the mode follows which services are configured', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/leash' }).mode).toBe('single');
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/leash', REDIS_URL: 'redis://r:6379' }).mode).toBe('queue');
+    expect(loadConfig({ REDIS_URL: 'redis://r:6379' }).mode).toBe('embedded');
+    expect(loadConfig({ LEASH_DATA_DIR: '/srv/leash' }).dataDir).toBe('/srv/leash');
   });
 
   it('PUBLIC_URL follows PORT unless set, without a trailing slash', () => {

@@ -11,7 +11,7 @@ import { newId } from '../src/db/index.js';
 import { buildDeps, buildWeb, closeDeps, type Deps } from '../src/app.js';
 import { FLUSH_MS } from '../src/http/shared-counts.js';
 import { withSecret } from '../src/secret.js';
-import { testEnv, useTestApp } from './support/app.js';
+import { testConfig, useTestApp } from './support/app.js';
 import { slackSignature } from './support/fake-slack.js';
 import { wellInsideAMinute } from './support/windows.js';
 
@@ -219,7 +219,7 @@ describe('where the counts live', () => {
     }
   });
   async function server(env: Record<string, string>) {
-    const deps = buildDeps(await withSecret(loadConfig(testEnv(t.config.databaseUrl, env))));
+    const deps = buildDeps(await withSecret(testConfig(t.config.databaseUrl, env)));
     const app = await buildWeb(deps);
     await app.ready();
     extra.push({ app, deps });

@@ -2,9 +2,8 @@
 // itself and keeps in Postgres: never a constant anyone can read in the source.
 import { describe, expect, it } from 'vitest';
 import { signLink } from '../src/approvals/links.js';
-import { loadConfig } from '../src/config.js';
 import { installationSecret, withSecret } from '../src/secret.js';
-import { testEnv, useTestApp } from './support/app.js';
+import { testConfig, useTestApp } from './support/app.js';
 
 const t = useTestApp();
 
@@ -15,20 +14,18 @@ describe('the installation secret', () => {
     expect(Buffer.from(rows[0]!.secret, 'base64url')).toHaveLength(32);
     expect(t.config.secret).toBe(rows[0]!.secret);
     // Another process of this installation (same database) signs with the same secret.
-    const other = await withSecret(loadConfig(testEnv(t.config.databaseUrl)));
+    const other = await withSecret(testConfig(t.config.databaseUrl));
     expect(other.secret).toBe(t.config.secret);
     expect(await installationSecret(t.config.databaseUrl)).toEqual({ secret: t.config.secret, created: false });
   });
 
   it('says so in the log when it is used (and LEASH_SECRET, when set, wins)', async () => {
     const lines: unknown[] = [];
-    await withSecret(loadConfig(testEnv(t.config.databaseUrl)), {
+    await withSecret(testConfig(t.config.databaseUrl), {
       info: (...args: unknown[]) => void lines.push(args),
     });
     expect(JSON.stringify(lines)).toContain('LEASH_SECRET is not set');
-    const chosen = await withSecret(
-      loadConfig(testEnv(t.config.databaseUrl, { LEASH_SECRET: 'chosen-by-the-operator' })),
-    );
+    const chosen = await withSecret(testConfig(t.config.databaseUrl, { LEASH_SECRET: 'chosen-by-the-operator' }));
     expect(chosen.secret).toBe('chosen-by-the-operator');
   });
 

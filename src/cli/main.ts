@@ -1,24 +1,44 @@
 #!/usr/bin/env node
 // The `leash` command: operator tasks that run against the database directly (no API key needed).
 import { Command } from 'commander';
+import { destination, pino } from 'pino';
 import { overview } from '../agents/overview.js';
 import { telegramApi } from '../channels/telegram/api.js';
 import { createAgent } from '../agents/registry.js';
 import { ConfigError, loadConfig, loadDotEnv } from '../config.js';
 import { operatorCtx } from '../context.js';
 import { createDb, isUuid, type Db } from '../db/index.js';
-import { ensureDatabase, migrateToLatest } from '../db/migrate.js';
+import { prepareDatabase } from '../db/migrate.js';
+import { connectDatabase, runningEmbeddedUrl } from '../database.js';
+import { DataDirError } from '../embedded/data-dir.js';
 import { LeashError } from '../errors.js';
 import { createWorkspace } from '../workspaces/workspaces.js';
 import { useValidationMessages } from '../validation-messages.js';
 import { table } from './table.js';
 
-async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
-  const db = createDb(loadConfig().databaseUrl, { max: 2 });
+/** Runs `fn` on the installation's database: DATABASE_URL, or in embedded mode the running Leash's
+ *  server, or one started for this command and stopped after it (contract §2). Embedded databases
+ *  are created and migrated first: there is no release step to do it. */
+async function withDb<T>(fn: (db: Db) => Promise<T>, opts: { prepare?: boolean } = {}): Promise<T> {
+  const config = loadConfig();
+  const conn = await connectDatabase(config, pino({ level: 'warn' }, destination(2)), { useRunning: true });
   try {
-    return await fn(db);
+    const url = conn.config.databaseUrl;
+    if (opts.prepare || config.mode === 'embedded') {
+      const { created, applied } = await prepareDatabase(url);
+      if (opts.prepare) {
+        if (created) console.log('created the database');
+        console.log(applied.length ? `applied ${applied.join(', ')}` : 'the database is up to date');
+      }
+    }
+    const db = createDb(url, { max: 2 });
+    try {
+      return await fn(db);
+    } finally {
+      await db.destroy();
+    }
   } finally {
-    await db.destroy();
+    await conn.close();
   }
 }
 
@@ -31,11 +51,7 @@ program
   .command('migrate')
   .description('create the database if needed and apply all migrations')
   .action(async () => {
-    const config = loadConfig();
-    if (await ensureDatabase(config.databaseUrl)) console.log('created the database');
-    const result = await withDb(migrateToLatest);
-    const applied = result.results?.map((r) => r.migrationName) ?? [];
-    console.log(applied.length ? `applied ${applied.join(', ')}` : 'the database is up to date');
+    await withDb(async () => {}, { prepare: true });
   });
 
 program
@@ -51,6 +67,21 @@ program
       out,
       `Workspace ${o.workspace} created (${out.workspace_id}).\nOwner ${o.ownerEmail} (${out.member_id}).\n\nAPI key (shown once, keep it safe):\n  ${out.api_key}`,
     );
+  });
+
+program
+  .command('db-url')
+  .description('print the database URL (in embedded mode: the running Leash’s; for pg_dump)')
+  .action(async () => {
+    const config = loadConfig();
+    if (config.databaseUrl) return console.log(config.databaseUrl);
+    const url = await runningEmbeddedUrl(config.dataDir);
+    if (!url) {
+      throw new DataDirError(
+        `Leash is not running on ${config.dataDir}: start it (npm start) and ask again, so its database can be reached`,
+      );
+    }
+    console.log(url);
   });
 
 const agent = program.command('agent').description('manage agents');
@@ -127,7 +158,7 @@ program
 useValidationMessages();
 loadDotEnv();
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof LeashError || err instanceof ConfigError) {
+  if (err instanceof LeashError || err instanceof ConfigError || err instanceof DataDirError) {
     console.error(`leash: ${err.message}`);
     process.exit(err instanceof LeashError && err.code === 'invalid_request' ? 2 : 1);
   }

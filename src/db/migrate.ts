@@ -1,7 +1,7 @@
 import { Migrator, type MigrationResultSet } from 'kysely';
 import pg from 'pg';
 import { migrations } from '../../migrations/index.js';
-import { pgConfig, type Db } from './index.js';
+import { createDb, pgConfig, type Db } from './index.js';
 
 export async function migrateToLatest(db: Db): Promise<MigrationResultSet> {
   // A static list (not a folder scan): it works the same under vitest, from dist/, and bundled.
@@ -42,5 +42,18 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
     // Another process created it between our check and our create.
     if ((err as { code?: string }).code === '42P04') return false;
     throw err;
+  }
+}
+
+/** A fresh machine's first start: the database is created and migrated before anything reads it.
+ *  Returns the migrations it applied. */
+export async function prepareDatabase(databaseUrl: string): Promise<{ created: boolean; applied: string[] }> {
+  const created = await ensureDatabase(databaseUrl);
+  const db = createDb(databaseUrl, { max: 1 });
+  try {
+    const result = await migrateToLatest(db);
+    return { created, applied: result.results?.map((r) => r.migrationName) ?? [] };
+  } finally {
+    await db.destroy();
   }
 }

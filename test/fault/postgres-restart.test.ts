@@ -5,7 +5,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent } from '../../src/agents/registry.js';
-import { loadConfig } from '../../src/config.js';
 import { operatorCtx } from '../../src/context.js';
 import { buildDeps, buildWeb, closeDeps, type Deps } from '../../src/app.js';
 import { createDb } from '../../src/db/index.js';
@@ -13,7 +12,7 @@ import { ensureDatabase, migrateToLatest } from '../../src/db/migrate.js';
 import { withSecret } from '../../src/secret.js';
 import { addMember } from '../../src/members/members.js';
 import { createWorkspace } from '../../src/workspaces/workspaces.js';
-import { testEnv } from '../support/app.js';
+import { testConfig } from '../support/app.js';
 import { privatePostgres, type PrivatePostgres } from './support/services.js';
 
 interface Outcome {
@@ -39,7 +38,7 @@ describe('Postgres restart', () => {
     const migrating = createDb(url, { max: 1 });
     await migrateToLatest(migrating);
     await migrating.destroy();
-    deps = buildDeps(await withSecret(loadConfig(testEnv(url))));
+    deps = buildDeps(await withSecret(testConfig(url)));
     const ws = await createWorkspace(deps.db, { name: 'Fault', ownerEmail: 'owner@example.com' });
     const ctx = operatorCtx(ws.workspace_id);
     keys.approver = (await addMember(deps.db, ctx, { email: 'approver@example.com', role: 'approver' })).api_key;

@@ -8,7 +8,7 @@ import type { Channel } from '../../src/channels/channel.js';
 import { CHANNELS } from '../../src/channels/list.js';
 import { loadConfig } from '../../src/config.js';
 import { buildDeps, buildWeb, closeDeps, type Deps } from '../../src/app.js';
-import { withSecret, type ReadyConfig } from '../../src/secret.js';
+import { withSecret, type ConnectedConfig, type ReadyConfig } from '../../src/secret.js';
 import { createWorkspace } from '../../src/workspaces/workspaces.js';
 import { createTestDatabase } from './db.js';
 
@@ -47,6 +47,8 @@ export function testEnv(databaseUrl: string, extra: Record<string, string> = {})
   return {
     NODE_ENV: 'test',
     DATABASE_URL: databaseUrl,
+    // Queue mode unless a test says otherwise (REDIS_URL: '' is single mode).
+    REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     QUEUE_PREFIX: `leash-test-${randomBytes(4).toString('hex')}`,
     // Out of the way unless a file sets them (test/limits.test.ts): a file's volume from one key,
@@ -57,6 +59,11 @@ export function testEnv(databaseUrl: string, extra: Record<string, string> = {})
   };
 }
 
+/** The configuration of a test Leash on `databaseUrl` (its env from testEnv). */
+export function testConfig(databaseUrl: string, extra: Record<string, string> = {}): ConnectedConfig {
+  return { ...loadConfig(testEnv(databaseUrl, extra)), databaseUrl };
+}
+
 /** Registers beforeAll/afterAll hooks; the returned object is filled in before the first test. */
 export function useTestApp(env: Record<string, string> = {}, opts: { channels?: readonly Channel[] } = {}): TestApp {
   const t = {} as TestApp;
@@ -64,7 +71,7 @@ export function useTestApp(env: Record<string, string> = {}, opts: { channels?: 
   beforeAll(async () => {
     const database = await createTestDatabase();
     drop = database.drop;
-    t.config = await withSecret(loadConfig(testEnv(database.url, env)));
+    t.config = await withSecret(testConfig(database.url, env));
     t.channels = opts.channels ?? CHANNELS;
     t.deps = buildDeps(t.config, { channels: t.channels });
     t.app = await buildWeb(t.deps, t.channels);

@@ -37,7 +37,9 @@ export async function startTestWorker(t: TestApp, config: Partial<Deps['config']
   const deps: Deps = { ...t.deps, config: { ...t.config, queuePrefix: prefix, sweepIntervalMs: 60_000, ...config } };
   const w = await startWorker(deps, t.channels);
   const forget = async () => {
-    const redis = new Redis(t.config.redisUrl);
+    // Single mode has no Redis: its jobs live in the process and go with it.
+    if (!deps.config.redisUrl) return 0;
+    const redis = new Redis(deps.config.redisUrl);
     try {
       const keys = await redis.keys(`${prefix}:*`);
       if (keys.length) await redis.del(...keys);
