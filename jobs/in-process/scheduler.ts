@@ -36,101 +36,122 @@ class Lane {
 }
 
 export function inProcessScheduler({ log }: { log: Logger }): Scheduler {
-  const lanes = Object.fromEntries(QUEUE_NAMES.map((n) => [n, new Lane()])) as Record<QueueName, Lane>;
-  let completed: (queue: QueueName, data: JobData) => void = () => {};
-  let closed = false;
-  const idle: (() => void)[] = [];
+  return new InProcessScheduler(log);
+}
 
-  const wake = (name: QueueName, entry: Entry) => {
+class InProcessScheduler implements Scheduler {
+  readonly ready = true;
+  readonly pacing = memoryPacing();
+  private readonly lanes = Object.fromEntries(QUEUE_NAMES.map((n) => [n, new Lane()])) as Record<QueueName, Lane>;
+  private completed: (queue: QueueName, data: JobData) => void = () => {};
+  private closed = false;
+  private readonly idle: (() => void)[] = [];
+
+  constructor(private readonly log: Logger) {}
+
+  async arm(queue: QueueName, jobs: Job[]): Promise<void> {
+    const lane = this.lanes[queue];
+    for (const job of jobs) {
+      // As with BullMQ's job ids: work already armed (waiting or running) is not armed again.
+      if (this.closed || lane.entries.has(job.id)) continue;
+      const entry: Entry = { job, failures: 0, running: false };
+      lane.entries.set(job.id, entry);
+      this.schedule(queue, entry);
+    }
+  }
+
+  async hurry(queue: QueueName, id: string): Promise<void> {
+    const entry = this.lanes[queue].entries.get(id);
+    if (entry?.timer) this.wake(queue, entry);
+  }
+
+  async start(processors: Processors, hooks: { completed(queue: QueueName, data: JobData): void }): Promise<void> {
+    this.completed = hooks.completed;
+    for (const name of QUEUE_NAMES) {
+      this.lanes[name].processor = processors[name];
+      this.drive(name);
+    }
+  }
+
+  async armedAll(): Promise<void> {}
+
+  /** Nothing can be lost behind the process's back: its jobs live and die with it. */
+  async check(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const lane of Object.values(this.lanes)) {
+      for (const entry of lane.entries.values()) clearTimeout(entry.timer);
+      lane.due.length = 0;
+    }
+    // Running jobs finish (a drain stops after its current message), as BullMQ's close waits.
+    const busy = () => Object.values(this.lanes).some((l) => l.running > 0);
+    while (busy()) await new Promise<void>((resolve) => this.idle.push(resolve));
+  }
+
+  private wake(name: QueueName, entry: Entry) {
     clearTimeout(entry.timer);
     entry.timer = undefined;
-    lanes[name].due.push(entry);
-    drive(name);
-  };
-  const schedule = (name: QueueName, entry: Entry) => {
+    this.lanes[name].due.push(entry);
+    this.drive(name);
+  }
+
+  private schedule(name: QueueName, entry: Entry) {
     const wait = entry.job.at - Date.now();
-    if (wait <= 0) return wake(name, entry);
+    if (wait <= 0) return this.wake(name, entry);
     entry.timer = setTimeout(
-      () => (entry.job.at <= Date.now() ? wake(name, entry) : schedule(name, entry)),
+      () => (entry.job.at <= Date.now() ? this.wake(name, entry) : this.schedule(name, entry)),
       Math.min(wait, MAX_DELAY_MS),
     );
-  };
+  }
+
   /** Starts due jobs while the queue has slots. */
-  const drive = (name: QueueName) => {
-    const lane = lanes[name];
+  private drive(name: QueueName) {
+    const lane = this.lanes[name];
     const p = lane.processor;
-    while (p && !closed && lane.running < p.concurrency && lane.due.length) {
+    while (p && !this.closed && lane.running < p.concurrency && lane.due.length) {
       const entry = lane.due.shift()!;
       if (lane.entries.get(entry.job.id) !== entry) continue;
       lane.running++;
       entry.running = true;
-      void run(name, lane, p, entry);
+      void this.run(name, p, entry);
     }
-  };
-  const run = async (name: QueueName, lane: Lane, p: Processor, entry: Entry) => {
+  }
+
+  private async run(name: QueueName, p: Processor, entry: Entry) {
+    const lane = this.lanes[name];
     try {
-      await p.run({ name: entry.job.name, data: entry.job.data }, { stillOwner: async () => !closed });
+      await p.run({ name: entry.job.name, data: entry.job.data }, { stillOwner: async () => !this.closed });
       lane.entries.delete(entry.job.id);
-      completed(name, entry.job.data);
+      this.completed(name, entry.job.data);
     } catch (err) {
-      retry(name, entry, err);
+      this.retry(name, entry, err);
     } finally {
       entry.running = false;
       lane.running--;
-      if (lane.running === 0) idle.splice(0).forEach((f) => f());
-      drive(name);
+      if (lane.running === 0) this.idle.splice(0).forEach((f) => f());
+      this.drive(name);
     }
-  };
-  const retry = (name: QueueName, entry: Entry, err: unknown) => {
-    const lane = lanes[name];
+  }
+
+  /** RunAgain: the same job at its time. A failure: again with backoff, until its attempts run out. */
+  private retry(name: QueueName, entry: Entry, err: unknown) {
+    const lane = this.lanes[name];
     if (err instanceof RunAgain) {
       entry.job = { ...entry.job, at: err.at };
-      return closed ? lane.entries.delete(entry.job.id) : schedule(name, entry);
+      if (this.closed) lane.entries.delete(entry.job.id);
+      else this.schedule(name, entry);
+      return;
     }
     entry.failures++;
     const { attempts, backoffMs } = JOB_RETRIES[name];
-    log.warn({ queue: name, job: entry.job.id, attempt: entry.failures, err: (err as Error).message }, 'job failed');
-    if (entry.failures >= attempts || closed) return lane.entries.delete(entry.job.id);
+    const { id } = entry.job;
+    this.log.warn({ queue: name, job: id, attempt: entry.failures, err: (err as Error).message }, 'job failed');
+    if (entry.failures >= attempts || this.closed) {
+      lane.entries.delete(id);
+      return;
+    }
     entry.job = { ...entry.job, at: Date.now() + backoffMs * 2 ** (entry.failures - 1) };
-    schedule(name, entry);
-  };
-
-  return {
-    ready: true,
-    async arm(queue, jobs) {
-      const lane = lanes[queue];
-      for (const job of jobs) {
-        // As with BullMQ's job ids: work already armed (waiting or running) is not armed again.
-        if (closed || lane.entries.has(job.id)) continue;
-        const entry: Entry = { job, failures: 0, running: false };
-        lane.entries.set(job.id, entry);
-        schedule(queue, entry);
-      }
-    },
-    async hurry(queue, id) {
-      const entry = lanes[queue].entries.get(id);
-      if (entry?.timer) wake(queue, entry);
-    },
-    pacing: memoryPacing(),
-    async start(processors: Processors, hooks) {
-      completed = hooks.completed;
-      for (const name of QUEUE_NAMES) {
-        lanes[name].processor = processors[name];
-        drive(name);
-      }
-    },
-    async armedAll() {},
-    // Nothing can be lost behind the process's back: its jobs live and die with it.
-    async check() {},
-    async close() {
-      closed = true;
-      for (const lane of Object.values(lanes)) {
-        for (const entry of lane.entries.values()) clearTimeout(entry.timer);
-        lane.due.length = 0;
-      }
-      // Running jobs finish (a drain stops after its current message), as BullMQ's close waits.
-      const busy = () => Object.values(lanes).some((l) => l.running > 0);
-      while (busy()) await new Promise<void>((resolve) => idle.push(resolve));
-    },
-  };
+    this.schedule(name, entry);
+  }
 }
