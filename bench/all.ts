@@ -13,6 +13,7 @@ const SCENARIOS = [
   ['messages', '4–5. message accept, cap, drains'],
   ['fanout', '6. webhook fan-out'],
   ['idle', '7. idle connections'],
+  ['modes', '8. embedded mode beside queue mode'],
 ] as const;
 
 /** The load generator's own flags (package.json's bench scripts pass the same): on two cores its

@@ -6,18 +6,16 @@
 // WARMUP decisions first; Leash's are reported on their own row.
 //   npm run bench:decide       BENCH_QUICK=1 for a short run
 import Fastify from 'fastify';
-import type { Pool } from 'undici';
 import WebSocket from 'ws';
 import { client, cpuMeter, f, get, post, report, stats, type Stats } from './support/lib.js';
-import { ask, QUICK, startLeash, type BenchLeash } from './support/leash.js';
+import { decideAll, PARK_AHEAD_MS, RATE } from './support/decisions.js';
+import { ask, QUICK, startLeash } from './support/leash.js';
 
 const N = QUICK ? 300 : 1_000;
 /** Decisions at the same rate before the measured ones, reported apart: the first after start pay
  *  for V8 compiling the path and for the connection pool growing (new Postgres backends with cold
  *  caches), once per process. The target is the steady state. */
 const WARMUP = QUICK ? 100 : 300;
-const RATE = 100; // decisions per second
-const PARK_AHEAD_MS = 1_000; // each long-poll is parked this long before its answer goes
 
 /** The floor: a bare Fastify long-poll released by a bare POST, both on loopback. */
 async function baseline(n: number): Promise<Stats> {
@@ -54,32 +52,6 @@ async function baseline(n: number): Promise<Stats> {
   await Promise.all([pool.close(), parked.close()]);
   await app.close();
   return stats(ms);
-}
-
-/** Decides `ids` at RATE, each with its long-poll parked PARK_AHEAD_MS before: the latencies. */
-async function decideAll(leash: BenchLeash, L: Pool, waiters: Pool, ids: string[]) {
-  const answerMs: number[] = [];
-  const pollMs: number[] = [];
-  const sentAt = new Map<string, number>();
-  const started = performance.now();
-  await Promise.all(
-    ids.map(async (id, i) => {
-      const due = started + PARK_AHEAD_MS + i * (1000 / RATE);
-      await new Promise((r) => setTimeout(r, Math.max(0, due - PARK_AHEAD_MS - performance.now())));
-      const woke = get(waiters, `/v1/pause/${id}?wait=30`, leash.agent.key).then((r) => {
-        if (r.json.status !== 'responded') throw new Error(`long-poll returned ${r.json.status}`);
-        return performance.now();
-      });
-      await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
-      const t0 = performance.now();
-      sentAt.set(id, t0);
-      const d = await post(L, `/v1/pause/${id}/respond`, { choice: 'Approve' }, leash.approverKey);
-      if (d.status !== 200) throw new Error(`respond: ${d.status}`);
-      answerMs.push(performance.now() - t0);
-      pollMs.push((await woke) - t0);
-    }),
-  );
-  return { answerMs, pollMs, sentAt, wallS: (performance.now() - started - PARK_AHEAD_MS) / 1000 };
 }
 
 async function main() {

@@ -2,41 +2,15 @@
 // approvals spread over two minutes, then 1,000 created at once so that they fall due together.
 // There is no bare baseline for lateness: the targets are absolute (p99 ≤ 50 ms, max ≤ 250 ms).
 //   npm run bench:timeouts       BENCH_QUICK=1 for a short run
-import { client, f, load, post, report, stats, type Stats } from './support/lib.js';
-import { ask, QUICK, startLeash, type BenchLeash } from './support/leash.js';
+import { client, f, load, post, report, type Stats } from './support/lib.js';
+import { lateness, untilSettled } from './support/lateness.js';
+import { ask, QUICK, startLeash } from './support/leash.js';
 
 const N_SPREAD = QUICK ? 2_000 : 10_000;
 const SPREAD_S = QUICK ? 20 : 120;
 const FIRST_DUE_S = QUICK ? 10 : 20; // after creating starts: creating 10,000 takes ~15 s
 const N_BURST = 1_000;
 const CONNS = 50;
-
-async function lateness(leash: BenchLeash, ids: string[]): Promise<{ s: Stats; pending: number }> {
-  const rows = await leash.db
-    .selectFrom('approvals')
-    .select(['status', 'expires_at', 'response_at'])
-    .where('id', 'in', ids)
-    .execute();
-  const pending = rows.filter((r) => r.status !== 'timed_out').length;
-  return {
-    s: stats(rows.filter((r) => r.response_at).map((r) => r.response_at!.getTime() - r.expires_at.getTime())),
-    pending,
-  };
-}
-
-async function untilSettled(leash: BenchLeash, ids: string[], deadline: number): Promise<void> {
-  while (Date.now() < deadline) {
-    const left = await leash.db
-      .selectFrom('approvals')
-      .select('id')
-      .where('id', 'in', ids)
-      .where('status', '=', 'pending')
-      .limit(1)
-      .execute();
-    if (left.length === 0) return;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 async function main() {
   const leash = await startLeash('timeouts');

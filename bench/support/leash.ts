@@ -3,13 +3,16 @@
 // NODE_ENV=production and LOG_LEVEL=warn (BENCH_MODE=web runs the web part alone, to tell its cost
 // from the worker's), a workspace with an approver and an agent.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { createAgent } from '../../src/agents/registry.js';
 import { operatorCtx, type Ctx } from '../../src/context.js';
 import { createDb, type Db } from '../../src/db/index.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { addMember } from '../../src/members/members.js';
+import { runningEmbeddedUrl } from '../../src/database.js';
 import { createWorkspace } from '../../src/workspaces/workspaces.js';
 import { freePort, freshDatabase, startProcess, stopProcess } from './lib.js';
 
@@ -42,40 +45,60 @@ export const DEPLOYED_NODE_FLAGS = (
   .split(/\s+/)
   .filter(Boolean);
 
-export async function startLeash(tag: string, env: Record<string, string> = {}): Promise<BenchLeash> {
+/** queue: the throwaway database and the local Redis (what every bench measured before the
+ *  modes); single: no Redis; embedded: no DATABASE_URL either, Leash's own Postgres in a temp dir. */
+export type BenchMode = 'queue' | 'single' | 'embedded';
+
+/** What every bench Leash runs with. */
+function benchEnv(port: number): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    LEASH_SECRET: 'bench-secret-of-at-least-32-bytes!',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+    QUEUE_PREFIX: `leash-bench-${randomBytes(3).toString('hex')}`,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    ALLOW_PRIVATE_URLS: 'true',
+    // The benchmarks drive one key (and one address) far past the per-key limits a deployment
+    // has by default; the limiter still counts every request, it just never refuses.
+    RATE_LIMIT_PER_MINUTE: '100000000',
+    AUTH_FAILURES_PER_MINUTE: '100000000',
+    MAX_WAITS_PER_KEY: '100000',
+  };
+}
+
+/** A workspace with an approver and an agent, straight into the database. */
+async function seed(db: Db) {
+  const ws = await createWorkspace(db, { name: 'Bench', ownerEmail: 'owner@example.com' });
+  const ctx = operatorCtx(ws.workspace_id);
+  const approver = await addMember(db, ctx, { email: 'approver@example.com', role: 'approver' });
+  const newAgent = async (name: string, extra: Record<string, unknown> = {}) => {
+    const a = await createAgent(db, ctx, { name, ...extra }, { allowPrivateUrls: true });
+    return { id: a.agent.id, key: a.api_key };
+  };
+  const agent = await newAgent('bench-agent');
+  return { workspaceId: ws.workspace_id, ctx, ownerKey: ws.api_key, approverKey: approver.api_key, agent, newAgent };
+}
+
+export async function startLeash(
+  tag: string,
+  env: Record<string, string> = {},
+  mode: BenchMode = 'queue',
+): Promise<BenchLeash> {
+  if (mode === 'embedded') return startEmbeddedLeash(env);
   const database = await freshDatabase(tag);
   const db = createDb(database.url, { max: 4 });
   let child: ChildProcess | undefined;
   try {
     await migrateToLatest(db);
-    const ws = await createWorkspace(db, { name: 'Bench', ownerEmail: 'owner@example.com' });
-    const ctx = operatorCtx(ws.workspace_id);
-    const approver = await addMember(db, ctx, { email: 'approver@example.com', role: 'approver' });
-    const newAgent = async (name: string, extra: Record<string, unknown> = {}) => {
-      const a = await createAgent(db, ctx, { name, ...extra }, { allowPrivateUrls: true });
-      return { id: a.agent.id, key: a.api_key };
-    };
-    const agent = await newAgent('bench-agent');
+    const seeded = await seed(db);
     const port = await freePort();
+    const redis: Record<string, string> =
+      mode === 'queue' ? { REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' } : {};
     child = await startProcess(
       'dist/src/main.js',
       [process.env.BENCH_MODE ?? 'all'],
-      {
-        DATABASE_URL: database.url,
-        NODE_ENV: 'production',
-        LEASH_SECRET: 'bench-secret-of-at-least-32-bytes!',
-        LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
-        QUEUE_PREFIX: `leash-bench-${randomBytes(3).toString('hex')}`,
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        ALLOW_PRIVATE_URLS: 'true',
-        // The benchmarks drive one key (and one address) far past the per-key limits a deployment
-        // has by default; the limiter still counts every request (in Redis), it just never refuses.
-        RATE_LIMIT_PER_MINUTE: '100000000',
-        AUTH_FAILURES_PER_MINUTE: '100000000',
-        MAX_WAITS_PER_KEY: '100000',
-        ...env,
-      },
+      { DATABASE_URL: database.url, ...redis, ...benchEnv(port), ...env },
       `http://127.0.0.1:${port}/healthz`,
       DEPLOYED_NODE_FLAGS,
     );
@@ -86,12 +109,7 @@ export async function startLeash(tag: string, env: Record<string, string> = {}):
       origin: `http://127.0.0.1:${port}`,
       port,
       process: proc,
-      workspaceId: ws.workspace_id,
-      ctx,
-      ownerKey: ws.api_key,
-      approverKey: approver.api_key,
-      agent,
-      newAgent,
+      ...seeded,
       async stop() {
         await stopProcess(proc);
         await db.destroy();
@@ -104,6 +122,37 @@ export async function startLeash(tag: string, env: Record<string, string> = {}):
     await database.drop();
     throw err;
   }
+}
+
+/** Embedded mode: a data dir of its own, and the process's own Postgres (found through it). */
+export async function startEmbeddedLeash(env: Record<string, string> = {}, dataDir?: string): Promise<BenchLeash> {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'leash-bench-'));
+  chmodSync(dir, 0o755);
+  const port = await freePort();
+  const { DATABASE_URL: _db, REDIS_URL: _redis, ...inherited } = process.env;
+  const child = await startProcess(
+    'dist/src/main.js',
+    ['all'],
+    { ...benchEnv(port), LEASH_DATA_DIR: dir, ...env },
+    `http://127.0.0.1:${port}/healthz`,
+    DEPLOYED_NODE_FLAGS,
+    inherited as Record<string, string>,
+  );
+  const databaseUrl = (await runningEmbeddedUrl(dir))!;
+  const db = createDb(databaseUrl, { max: 4 });
+  return {
+    db,
+    databaseUrl,
+    origin: `http://127.0.0.1:${port}`,
+    port,
+    process: child,
+    ...(await seed(db)),
+    async stop() {
+      await db.destroy();
+      await stopProcess(child);
+      if (!dataDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** An approval request as an agent would send it. */

@@ -40,6 +40,8 @@ export async function startProcess(
   env: Record<string, string>,
   ready: string,
   nodeArgs: string[] = [],
+  /** The environment the process starts from (default: this one's). */
+  base: Record<string, string | undefined> = process.env,
 ): Promise<ChildProcess> {
   // BENCH_PROFILE=dir writes a V8 CPU profile of each process there (open in Chrome DevTools).
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
@@ -49,7 +51,7 @@ export async function startProcess(
   // BENCH_STDOUT=file keeps the process's standard output (its logs; see BENCH_LOG_LEVEL).
   const stdout = process.env.BENCH_STDOUT ? openSync(process.env.BENCH_STDOUT, 'a') : 'ignore';
   const child = spawn(process.execPath, [...profile, ...nodeArgs, ...extra, ...loader, entry, ...args], {
-    env: { ...process.env, ...env },
+    env: { ...base, ...env },
     stdio: ['ignore', stdout, 'pipe'],
   });
   let err = '';
