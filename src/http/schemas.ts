@@ -2,7 +2,7 @@
 // next to the domain rules they come from.
 import { z } from 'zod';
 
-export const isoTime = z.string().describe('ISO 8601 UTC time');
+export const isoTime = z.string().meta({ description: 'ISO 8601 UTC time', format: 'date-time' });
 export const uuid = z.uuid();
 /** An agent id or name from a path or query string. Bodies are guarded by the JSON parser; these are
  *  not, and Postgres refuses a string holding NUL (a 400 that could not say which field). */

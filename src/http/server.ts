@@ -18,6 +18,7 @@ import type { Deps } from '../deps.js';
 import { registerAuth } from './auth.js';
 import { clientErrorHandler, errorHandler, newRequestId, sendError } from './errors.js';
 import { registerFormBody } from './form-body.js';
+import { polishDocument } from './openapi-polish.js';
 import { registerJsonBody } from './json-body.js';
 import { messagePage, sendPage } from './pages/layout.js';
 import { registerAgentRoutes } from './routes/agents.js';
@@ -49,7 +50,7 @@ export async function buildServer(deps: Deps, surfaces: Surfaces): Promise<Fasti
   const app = createServer(deps);
   registerResponseHeaders(app, config.publicUrl);
   registerJsonBody(app);
-  await registerDocs(app);
+  await registerDocs(app, config.publicUrl);
   await registerPageSecurity(app, deps);
   // Before the auth hook: the plugin's own onRequest hook must see a refused upgrade, so that the
   // socket is closed after the 401/403 is written.
@@ -108,7 +109,7 @@ function registerResponseHeaders(app: FastifyInstance, publicUrl: string) {
   });
 }
 
-async function registerDocs(app: FastifyInstance) {
+async function registerDocs(app: FastifyInstance, publicUrl: string) {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -124,7 +125,7 @@ async function registerDocs(app: FastifyInstance) {
       security: [{ bearer: [] }],
     },
     transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+    transformObject: (input) => polishDocument(jsonSchemaTransformObject(input), publicUrl),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 }
