@@ -11,6 +11,7 @@ import { startWorker as startJobs, type RunningWorker } from '../jobs/worker.js'
 import type { ChannelSet } from './approvals/channels.js';
 import type { Channel } from './channels/channel.js';
 import { CHANNELS } from './channels/list.js';
+import { registerCompat } from './compat/index.js';
 import { ConfigError, type Config } from './config.js';
 import { registerDashboard } from './dashboard/routes.js';
 import { createDeps, type Deps } from './deps.js';
@@ -38,10 +39,11 @@ export function buildDeps(
   return createDeps(config, channelSet(config, overrides.channels), overrides);
 }
 
-/** The web process: the API, the response page, the dashboard, and every channel's vendor routes. */
+/** The web process: the API, the response page, the dashboard, every channel's vendor routes, and
+ *  the seed APIs' drop-in routes under /compat. */
 export function buildWeb(deps: Deps, channels: readonly Channel[] = CHANNELS): Promise<FastifyInstance> {
   return buildServer(deps, {
-    routes: channels.flatMap((c) => (c.routes ? [c.routes] : [])),
+    routes: [...channels.flatMap((c) => (c.routes ? [c.routes] : [])), registerCompat],
     pages: [registerDashboard],
   });
 }

@@ -13,6 +13,8 @@ export interface Ctx {
   channel: Channel;
   /** The member's role, when the actor is a member. */
   role?: Role;
+  /** A compatibility route the action came through (src/compat/): on the timeline as `details.via`. */
+  via?: string;
 }
 
 export function operatorCtx(workspaceId: string): Ctx {

@@ -25,7 +25,7 @@ export function activityRow(ctx: Ctx, entry: ActivityEntry) {
     action: entry.action,
     actor: json(ctx.actor),
     channel: ctx.channel,
-    details: json(entry.details ?? {}),
+    details: json(ctx.via ? { ...entry.details, via: ctx.via } : (entry.details ?? {})),
   };
 }
 

@@ -69,7 +69,7 @@ export async function authenticate(db: Db, key: string): Promise<Principal | und
   return { kind: 'agent', workspaceId: agent.workspace_id, keyId: key_id, agent };
 }
 
-export function ctxFor(principal: Principal, channel: Channel): Ctx {
+export function ctxFor(principal: Principal, channel: Channel, via?: string): Ctx {
   if (principal.kind === 'member') {
     const m = principal.member;
     return {
@@ -77,6 +77,7 @@ export function ctxFor(principal: Principal, channel: Channel): Ctx {
       channel,
       role: m.role,
       actor: memberActor(m),
+      ...(via ? { via } : {}),
     };
   }
   const a = principal.agent;

@@ -183,7 +183,22 @@ async function registerRoutes(app: FastifyInstance, deps: Deps, surfaces: Surfac
   // HTML forms post urlencoded bodies; only the pages accept them (the API stays JSON-only).
   await app.register(async (pages) => {
     registerFormBody(pages);
+    refuseJsonPosts(pages);
     registerResponsePage(pages, deps);
     for (const routes of surfaces.pages) await routes(pages, deps);
+  });
+}
+
+/** A JSON POST to a page's form route is an API client at the wrong address (the stop API's
+ *  `POST /agents/{id}/stop` without its /compat base, say): a JSON answer that says where to go,
+ *  never the HTML "form expired" page. */
+function refuseJsonPosts(pages: FastifyInstance) {
+  pages.addHook('onRequest', async (req, reply) => {
+    if (req.method !== 'POST' || !/^application\/(.+\+)?json/i.test(req.headers['content-type'] ?? '')) return;
+    return sendError(
+      reply,
+      'unsupported_media_type',
+      `${req.url.split('?')[0]} is a dashboard form and takes form posts; the JSON API is under /v1, and the seed APIs' drop-in routes under /compat`,
+    );
   });
 }

@@ -45,3 +45,26 @@ export function workspaceHandle(name: string): string {
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '');
 }
+
+/** A workspace and its first owner (who "hired" its agents, for the hired-agent compatibility API). */
+export async function workspaceWithFirstOwner(
+  db: Db,
+  workspaceId: string,
+): Promise<{ id: string; name: string; created_at: Date; owner_id: string | null }> {
+  const row = await db
+    .selectFrom('workspaces as w')
+    .select(['w.id', 'w.name', 'w.created_at'])
+    .select((eb) =>
+      eb
+        .selectFrom('members as m')
+        .select('m.id')
+        .whereRef('m.workspace_id', '=', 'w.id')
+        .where('m.role', '=', 'owner')
+        .orderBy('m.created_at')
+        .limit(1)
+        .as('owner_id'),
+    )
+    .where('w.id', '=', workspaceId)
+    .executeTakeFirstOrThrow();
+  return row;
+}
