@@ -10,6 +10,7 @@ import * as m0007 from './0007_prompts.js';
 import * as m0008 from './0008_installation_secret.js';
 import * as m0009 from './0009_identity_confirmation.js';
 import * as m0010 from './0010_channel_names.js';
+import * as m0011 from './0011_request_hash.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '0008_installation_secret': m0008,
   '0009_identity_confirmation': m0009,
   '0010_channel_names': m0010,
+  '0011_request_hash': m0011,
 };

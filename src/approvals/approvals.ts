@@ -10,6 +10,7 @@ import { fail, notFound } from '../errors.js';
 import { toPage, type Page, type PageParams } from '../pagination.js';
 import { linkUrl } from './links.js';
 import { needsWorkerNow } from '../timer-horizon.js';
+import { requestHash } from './request-hash.js';
 import { timeoutMs, type PauseRequest } from './request.js';
 
 export interface ApprovalSettings {
@@ -87,6 +88,7 @@ export function approvalView(
     agent_id: row.agent_id,
     responder: row.responder,
     via_timeout: row.via_timeout,
+    request_hash: row.request_hash,
     url: urlFor(row, settings, audience),
     delivery: row.delivery,
   };
@@ -135,7 +137,7 @@ export function approvalViewSql(table: string, url: string): RawBuilder<unknown>
     'metadata', ${c('metadata')}, 'channel', ${c('channel')}, 'recipient', ${c('recipient')}, 'message', ${c('message')},
     'options', ${c('options')}, 'allow_text_response', ${c('allow_text_response')}, 'timeout_default', ${c('timeout_default')},
     'created_at', ${isoSql(c('created_at'))}, 'agent_id', ${c('agent_id')}, 'responder', ${c('responder')},
-    'via_timeout', ${c('via_timeout')}, 'url', case when ${c('channel')} = 'web' then ${url}::text end,
+    'via_timeout', ${c('via_timeout')}, 'request_hash', ${c('request_hash')}, 'url', case when ${c('channel')} = 'web' then ${url}::text end,
     'delivery', ${deliverySql(c('id'))})`;
 }
 
@@ -161,6 +163,7 @@ interface NewApproval {
   timeout_default: string | null;
   metadata: unknown;
   expires_at: string;
+  request_hash: string;
   act_id: string;
   act_actor: string;
   act_channel: string;
@@ -190,7 +193,7 @@ async function insertApprovals(db: Db, items: NewApproval[]): Promise<Asked[]> {
     with input as (
       select * from json_to_recordset(${json(items)}::json) as x(
         id uuid, workspace_id uuid, agent_id uuid, requested_by jsonb, channel text, recipient text, message text,
-        options jsonb, allow_text_response boolean, timeout_default text, metadata json, expires_at timestamptz,
+        options jsonb, allow_text_response boolean, timeout_default text, metadata json, expires_at timestamptz, request_hash text,
         act_id uuid, act_actor text, act_channel text, act_details text, ob_id uuid, ob_payload text, pr_id uuid, max_pending int)
     ), a as (
       select id, run_state, pause_mode from agents where id in (select agent_id from input) order by id for key share
@@ -201,8 +204,8 @@ async function insertApprovals(db: Db, items: NewApproval[]): Promise<Asked[]> {
           + row_number() over (partition by i.workspace_id, i.channel, i.recipient order by i.id) > i.max_pending end as busy
       from input i
     ), ins as (
-      insert into approvals (id, workspace_id, agent_id, requested_by, channel, recipient, message, options, allow_text_response, timeout_default, metadata, expires_at)
-      select i.id, i.workspace_id, i.agent_id, i.requested_by, i.channel, i.recipient, i.message, i.options, i.allow_text_response, i.timeout_default, i.metadata, i.expires_at
+      insert into approvals (id, workspace_id, agent_id, requested_by, channel, recipient, message, options, allow_text_response, timeout_default, metadata, expires_at, request_hash)
+      select i.id, i.workspace_id, i.agent_id, i.requested_by, i.channel, i.recipient, i.message, i.options, i.allow_text_response, i.timeout_default, i.metadata, i.expires_at, i.request_hash
       from input i left join a on a.id = i.agent_id join busy b on b.id = i.id
       where (i.agent_id is null or (a.run_state = 'running' and a.pause_mode is null)) and not b.busy
       returning *
@@ -270,6 +273,17 @@ export async function createApproval(
     timeout_default: req.timeout_default,
     metadata: req.metadata,
     expires_at: expiresAt,
+    request_hash: requestHash({
+      agent_id: agentId,
+      channel: req.channel,
+      recipient: req.recipient,
+      message: req.message,
+      options: req.options,
+      metadata: req.metadata as Record<string, unknown> | null,
+      allow_text_response: req.allow_text_response,
+      timeout_default: req.timeout_default,
+      expires_at: expiresAt,
+    }),
     act_id: entry.id,
     act_actor: entry.actor,
     act_channel: entry.channel,

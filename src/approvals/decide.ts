@@ -36,9 +36,13 @@ const EVENT = {
 } as const;
 
 /** What the timeline says of a settled approval. */
-function settledDetails(row: Pick<ApprovalRow, 'id' | 'response_choice' | 'response_text' | 'via_timeout'>) {
+function settledDetails(
+  row: Pick<ApprovalRow, 'id' | 'response_choice' | 'response_text' | 'via_timeout'> & { request_hash?: string | null },
+) {
   return {
     pause_id: row.id,
+    // What exactly was decided (src/approvals/request-hash.ts).
+    ...(row.request_hash ? { request_hash: row.request_hash } : {}),
     choice: row.response_choice,
     ...(row.response_text ? { text: row.response_text } : {}),
     ...(row.via_timeout ? { via_timeout: true } : {}),
@@ -110,7 +114,9 @@ async function settleInOneStatement(
     with u as (${update.returningAll()}),
     act as (
       insert into activity (id, workspace_id, agent_id, action, actor, channel, details)
-      select ${act.id}, u.workspace_id, u.agent_id, ${act.action}, ${act.actor}::jsonb, ${act.channel}, ${act.details}::jsonb from u
+      select ${act.id}, u.workspace_id, u.agent_id, ${act.action}, ${act.actor}::jsonb, ${act.channel},
+        ${act.details}::jsonb || case when u.request_hash is null then '{}'::jsonb else jsonb_build_object('request_hash', u.request_hash) end
+      from u
     ), ob as (
       insert into outbox (id, workspace_id, agent_id, type, payload)
       select ${eventId}, u.workspace_id, u.agent_id, ${type},

@@ -162,6 +162,8 @@ export interface ApprovalsTable {
   response_at: Time | null;
   responder: Json<Responder | null> | null;
   via_timeout: ColumnType<boolean, boolean | undefined, boolean>;
+  /** src/approvals/request-hash.ts; null on rows from before it. */
+  request_hash: string | null;
   expires_at: Time;
   created_at: CreatedAt;
   updated_at: UpdatedAt;

@@ -143,6 +143,12 @@ export const approvalObject = z
     agent_id: uuid.nullable(),
     responder: z.object({ channel: z.string(), member_id: z.string().optional(), display: z.string() }).nullable(),
     via_timeout: z.boolean(),
+    request_hash: z
+      .string()
+      .nullable()
+      .describe(
+        'sha256:<hex> of the RFC 8785 canonical JSON of agent_id, channel, recipient, message, options, metadata, allow_text_response, timeout_default, expires_at (docs/api.md); null for approvals older than it',
+      ),
     url: z
       .string()
       .nullable()
