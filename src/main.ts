@@ -32,6 +32,13 @@ async function main(mode: string) {
   checkMode(mode, loaded);
   const log = startupLog(loaded);
   const database = await connectDatabase(loaded, log);
+  // A signal while starting up stops what has started (the embedded Postgres) instead of leaving it.
+  const interrupted = (signal: string) => {
+    log.info({ signal }, 'interrupted while starting');
+    void database.close().finally(() => process.exit(1));
+  };
+  process.once('SIGTERM', interrupted);
+  process.once('SIGINT', interrupted);
   let closing: Promise<void> | undefined;
   try {
     if (mode === 'all') await prepareDatabase(database.config.databaseUrl);
@@ -51,6 +58,8 @@ async function main(mode: string) {
       );
     }
     if (mode === 'worker' || mode === 'all') worker = await startWorker(deps);
+    process.off('SIGTERM', interrupted);
+    process.off('SIGINT', interrupted);
     const shutdown = (signal: string) => {
       closing ??= stop(deps, app, worker, database.close, signal);
     };

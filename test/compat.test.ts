@@ -200,6 +200,10 @@ describe('agent runtime API: GET /agents, POST /agents/{agentId}/stop|start', ()
     const refused = await curl('/agents/deaf-runtime/stop', { token: viewer.key, body: { graceful: false } });
     expect(refused.status).toBe(403);
     expect(refused.body.success).toBe(false);
+    const bad = await curl('/agents/deaf-runtime/stop', { body: { graceful: 'false' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ success: false, error: expect.stringContaining('graceful') });
+    expect((await t.call('GET', '/v1/agents/deaf-runtime', { key: ws.ownerKey })).body.status).toBe('stopping');
     const unknownRoute = await curl('/agents/deaf-runtime/explode');
     expect(unknownRoute).toEqual({ status: 404, body: { success: false, error: 'Agent not found' } });
   });

@@ -48,10 +48,12 @@ const bare = (dir: string, extra: Record<string, string> = {}) => ({
   ...extra,
 });
 
-function start(dir: string, extra: Record<string, string> = {}, mode = 'all'): Running {
+function start(dir: string, extra: Record<string, string> = {}, mode = 'all', group = false): Running {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', mode], {
     env: bare(dir, extra),
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, as a terminal gives `npm start`: a Ctrl-C reaches every process in it.
+    detached: group,
   });
   const p: Running = {
     child,
@@ -185,6 +187,18 @@ describe('embedded mode', () => {
     const notRunning = await leash(dir, 'db-url');
     expect(notRunning.code).toBe(1);
     expect(notRunning.stderr).toContain('Leash is not running on');
+  });
+
+  it('a Ctrl-C in the terminal (SIGINT to the whole process group) exits 0 promptly and leaves no Postgres', async () => {
+    const dir = dataDir();
+    const p = start(dir, {}, 'all', true);
+    await p.address();
+    const signalled = Date.now();
+    process.kill(-p.child.pid!, 'SIGINT');
+    expect(await p.exited).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(10_000);
+    expect(postgresOf(dir)).toEqual([]);
+    expect(existsSync(join(dir, 'leash.pid'))).toBe(false);
   });
 
   it('after kill -9: every approval times out exactly once and held messages drain in order; nothing lost', async () => {

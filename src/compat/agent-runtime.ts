@@ -9,6 +9,7 @@ import type { AgentView } from '../agents/view.js';
 import { agentView } from '../agents/view.js';
 import { ctxFor } from '../auth/principal.js';
 import type { Deps } from '../deps.js';
+import { fail } from '../errors.js';
 import { principalOf } from '../http/auth.js';
 import { answerErrorsAs, type Failure, type Shape } from './errors.js';
 
@@ -52,7 +53,13 @@ export async function registerAgentRuntimeCompat(app: FastifyInstance, deps: Dep
     '/agents/:agentId/stop',
     { config: { access: 'owner' }, schema: { hide: true } },
     async (req) => {
-      const input = stopBody.parse(req.body ?? undefined);
+      const parsed = stopBody.safeParse(req.body ?? undefined);
+      if (!parsed.success)
+        fail(
+          'invalid_request',
+          `body: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`,
+        );
+      const input = parsed.data;
       const ctx = ctxFor(principalOf(req), 'api', via('POST /agents/{agentId}/stop'));
       const view = await stopAgent(db, deps.notifier, ctx, req.params.agentId, input, deps.approvals);
       const stoppedAt = view.stopped_at ? Date.parse(view.stopped_at) : Date.now();

@@ -2,7 +2,9 @@
 // Leash's own (not found, forbidden, a refused transition), the auth hook's and the rate limiter's —
 // through its API's shape, with the status Leash would give.
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { isDatabaseUnavailable } from '../db/index.js';
 import { ERROR_STATUS, LeashError, type ErrorCode } from '../errors.js';
+import { isUnstorableValue } from '../http/errors.js';
 
 export interface Failure {
   status: number;
@@ -13,6 +15,14 @@ export interface Failure {
 
 export function failureOf(err: FastifyError | LeashError): Failure {
   if (err instanceof LeashError) return { status: ERROR_STATUS[err.code], code: err.code, message: err.message };
+  if (isUnstorableValue(err)) return { status: 400, code: 'invalid_request', message: 'A value cannot be stored' };
+  if (isDatabaseUnavailable(err)) {
+    return {
+      status: 503,
+      code: 'unavailable',
+      message: 'Leash cannot reach its database right now; try again shortly',
+    };
+  }
   const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
   if (status === 429) return { status, code: 'rate_limited', message: err.message };
   if (status < 500) return { status, code: 'invalid_request', message: err.message };

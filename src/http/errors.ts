@@ -12,7 +12,7 @@ import { messagePage, sendPage } from './pages/layout.js';
 
 /** A value Postgres cannot store or read as its type: the request's fault, whatever slipped past
  *  validation (a malformed number or uuid, NUL, an invalid escape). */
-function isUnstorableValue(err: unknown): boolean {
+export function isUnstorableValue(err: unknown): boolean {
   const code = (err as { code?: string }).code;
   return code === '22P02' || code === '22P05' || code === '22021';
 }
