@@ -56,6 +56,6 @@ export function startWorker(deps: Deps, channels: readonly Channel[] = CHANNELS)
   // Queue mode shares the work through Redis; otherwise the one process schedules it (contract §2).
   const scheduler = deps.config.redisUrl
     ? bullmqScheduler({ redisUrl: deps.config.redisUrl, prefix: deps.config.queuePrefix, log: deps.log })
-    : inProcessScheduler({ log: deps.log });
+    : inProcessScheduler({ log: deps.log, databaseUrl: deps.config.databaseUrl });
   return startJobs(deps, (channel) => adapters.get(channel), scheduler);
 }

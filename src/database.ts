@@ -15,12 +15,12 @@ export interface Connection {
 export async function connectDatabase(
   config: Config,
   log: Logger,
-  opts: { useRunning?: boolean } = {},
+  opts: { useRunning?: boolean; mayCreate?: boolean } = {},
 ): Promise<Connection> {
   if (config.databaseUrl) return { config: { ...config, databaseUrl: config.databaseUrl }, close: async () => {} };
   const running = opts.useRunning ? await runningEmbeddedUrl(config.dataDir) : undefined;
   if (running) return { config: { ...config, databaseUrl: running }, close: async () => {} };
-  const server = await startEmbeddedPostgres(config.dataDir, log);
+  const server = await startEmbeddedPostgres(config.dataDir, log, { mayCreate: opts.mayCreate });
   return { config: { ...config, databaseUrl: server.url }, close: () => server.stop() };
 }
 

@@ -291,6 +291,16 @@ describe('embedded mode refuses, in one line, with exit 1', () => {
     expect(existsSync(join(dir, 'pg'))).toBe(false);
   });
 
+  it('a CLI command other than migrate or init, where there is no Leash data, making none', async () => {
+    const dir = dataDir();
+    const res = await leash(dir, 'status');
+    expect(res.code).toBe(1);
+    expect(res.stderr.trim()).toMatch(
+      /^leash: No Leash data in .*leash-embedded-.*: run this where Leash keeps its data/,
+    );
+    expect(existsSync(join(dir, 'pg'))).toBe(false);
+  });
+
   it('a data dir that cannot be written', async () => {
     const file = join(dataDir(), 'a-file');
     writeFileSync(file, 'not a directory');
@@ -309,6 +319,9 @@ describe('embedded mode refuses, in one line, with exit 1', () => {
     const dir = dataDir();
     mkdirSync(join(dir, 'pg'));
     writeFileSync(join(dir, 'pg', 'PG_VERSION'), 'garbage\n');
+    // Without its state file the cluster's password is unknown: said as such.
+    await refused(start(dir), /server\.json is missing or unreadable, and it holds the embedded cluster's password/);
+    writeFileSync(join(dir, 'server.json'), JSON.stringify({ port: 0, password: 'p', pid: 0 }));
     await refused(start(dir), /^Embedded Postgres could not start in .*: /);
   });
 

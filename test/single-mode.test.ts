@@ -45,6 +45,11 @@ describe('single mode', () => {
     await worker();
   });
 
+  it('a second worker without Redis on the same database is refused, saying why', async () => {
+    await worker();
+    await expect(worker()).rejects.toThrow(/Another Leash without REDIS_URL already runs its worker on this database/);
+  });
+
   it('a timer fires on time, once, with the declared default', async () => {
     await worker();
     const ws = await t.workspace();

@@ -14,6 +14,7 @@ import {
   type QueueName,
   type Scheduler,
 } from '../scheduler.js';
+import { claimScheduling } from './claim.js';
 import { memoryPacing } from './pacing.js';
 
 /** setTimeout's longest delay; a job due later is looked at again then. */
@@ -35,8 +36,9 @@ class Lane {
   processor?: Processor;
 }
 
-export function inProcessScheduler({ log }: { log: Logger }): Scheduler {
-  return new InProcessScheduler(log);
+/** `databaseUrl`: the database this process alone schedules for (jobs/in-process/claim.ts). */
+export function inProcessScheduler({ log, databaseUrl }: { log: Logger; databaseUrl?: string }): Scheduler {
+  return new InProcessScheduler(log, databaseUrl);
 }
 
 class InProcessScheduler implements Scheduler {
@@ -47,7 +49,12 @@ class InProcessScheduler implements Scheduler {
   private closed = false;
   private readonly idle: (() => void)[] = [];
 
-  constructor(private readonly log: Logger) {}
+  private release: () => Promise<void> = async () => {};
+
+  constructor(
+    private readonly log: Logger,
+    private readonly databaseUrl?: string,
+  ) {}
 
   async arm(queue: QueueName, jobs: Job[]): Promise<void> {
     const lane = this.lanes[queue];
@@ -66,6 +73,7 @@ class InProcessScheduler implements Scheduler {
   }
 
   async start(processors: Processors, hooks: { completed(queue: QueueName, data: JobData): void }): Promise<void> {
+    if (this.databaseUrl) this.release = await claimScheduling(this.databaseUrl);
     this.completed = hooks.completed;
     for (const name of QUEUE_NAMES) {
       this.lanes[name].processor = processors[name];
@@ -87,6 +95,7 @@ class InProcessScheduler implements Scheduler {
     // Running jobs finish (a drain stops after its current message), as BullMQ's close waits.
     const busy = () => Object.values(this.lanes).some((l) => l.running > 0);
     while (busy()) await new Promise<void>((resolve) => this.idle.push(resolve));
+    await this.release();
   }
 
   private wake(name: QueueName, entry: Entry) {

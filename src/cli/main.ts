@@ -19,9 +19,15 @@ import { table } from './table.js';
 /** Runs `fn` on the installation's database: DATABASE_URL, or in embedded mode the running Leash's
  *  server, or one started for this command and stopped after it (contract §2). Embedded databases
  *  are created and migrated first: there is no release step to do it. */
-async function withDb<T>(fn: (db: Db) => Promise<T>, opts: { prepare?: boolean } = {}): Promise<T> {
+async function withDb<T>(
+  fn: (db: Db) => Promise<T>,
+  opts: { prepare?: boolean; mayCreate?: boolean } = {},
+): Promise<T> {
   const config = loadConfig();
-  const conn = await connectDatabase(config, pino({ level: 'warn' }, destination(2)), { useRunning: true });
+  // Only migrate and init make an installation; another command in the wrong directory would
+  // otherwise make a new, empty one and act there.
+  const log = pino({ level: 'warn' }, destination(2));
+  const conn = await connectDatabase(config, log, { useRunning: true, mayCreate: opts.mayCreate ?? false });
   try {
     const url = conn.config.databaseUrl;
     if (opts.prepare || config.mode === 'embedded') {
@@ -51,7 +57,7 @@ program
   .command('migrate')
   .description('create the database if needed and apply all migrations')
   .action(async () => {
-    await withDb(async () => {}, { prepare: true });
+    await withDb(async () => {}, { prepare: true, mayCreate: true });
   });
 
 program
@@ -61,7 +67,9 @@ program
   .requiredOption('--owner-email <email>', 'the first owner’s email')
   .option('--json', 'print {"workspace_id", "member_id", "api_key"}')
   .action(async (o: { workspace: string; ownerEmail: string; json?: boolean }) => {
-    const out = await withDb((db) => createWorkspace(db, { name: o.workspace, ownerEmail: o.ownerEmail }));
+    const out = await withDb((db) => createWorkspace(db, { name: o.workspace, ownerEmail: o.ownerEmail }), {
+      mayCreate: true,
+    });
     print(
       !!o.json,
       out,

@@ -4,7 +4,7 @@
 // taken over; Postgres's own postmaster.pid guards the cluster itself the same way.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export class DataDirError extends Error {}
@@ -49,27 +49,33 @@ export async function holder(dataDir: string): Promise<number | undefined> {
   return pid > 0 && pid !== process.pid && alive(pid) ? pid : undefined;
 }
 
-/** Takes the directory for this process, or refuses if a live Leash has it. Returns the release. */
+/** Takes the directory for this process, or refuses if a live Leash has it. Returns the release.
+ *  The pid is written to a file of its own first and linked into place, so the lock never exists
+ *  without its pid (a reader could take an empty one for stale). */
 export async function lock(dataDir: string): Promise<() => Promise<void>> {
-  for (let tries = 0; tries < 3; tries++) {
-    try {
-      const file = await open(lockFile(dataDir), 'wx');
-      await file.writeFile(String(process.pid));
-      await file.close();
-      return () => rm(lockFile(dataDir), { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = await holder(dataDir);
-      if (pid) {
-        throw new DataDirError(
-          `Another Leash (pid ${pid}) is running on ${dataDir}: stop it first, or set LEASH_DATA_DIR to another directory`,
-        );
+  const mine = join(dataDir, `leash.pid.${process.pid}`);
+  await writeFile(mine, String(process.pid));
+  try {
+    for (let tries = 0; tries < 3; tries++) {
+      try {
+        await link(mine, lockFile(dataDir));
+        return () => rm(lockFile(dataDir), { force: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const pid = await holder(dataDir);
+        if (pid) {
+          throw new DataDirError(
+            `Another Leash (pid ${pid}) is running on ${dataDir}: stop it first, or set LEASH_DATA_DIR to another directory`,
+          );
+        }
+        // Its process is gone: the lock is stale.
+        await rm(lockFile(dataDir), { force: true });
       }
-      // Its process is gone: the lock is stale.
-      await rm(lockFile(dataDir), { force: true });
     }
+    throw new DataDirError(`Could not take the lock on ${dataDir}: another Leash is starting there`);
+  } finally {
+    await rm(mine, { force: true });
   }
-  throw new DataDirError(`Could not take the lock on ${dataDir}: another Leash is starting there`);
 }
 
 export async function readState(dataDir: string): Promise<ServerState | undefined> {
@@ -80,11 +86,22 @@ export async function readState(dataDir: string): Promise<ServerState | undefine
   }
 }
 
+/** Written whole or not at all (a crash mid-write must not lose the cluster's password), and
+ *  readable by this user only. */
 export async function writeState(dataDir: string, state: ServerState): Promise<void> {
-  await writeFile(stateFile(dataDir), JSON.stringify(state), { mode: 0o600 });
+  const tmp = `${stateFile(dataDir)}.${process.pid}`;
+  await writeFile(tmp, JSON.stringify(state), { mode: 0o600 });
+  await chmod(tmp, 0o600);
+  await rename(tmp, stateFile(dataDir));
 }
 
-/** The cluster's password: made once, kept in the state file (readable by this user only). */
-export async function clusterPassword(dataDir: string): Promise<string> {
-  return (await readState(dataDir))?.password ?? randomBytes(18).toString('base64url');
+/** The cluster's password: made with the cluster, kept in the state file. A cluster whose
+ *  password is lost cannot be reached; say so rather than try a new one. */
+export async function clusterPassword(dataDir: string, fresh: boolean): Promise<string> {
+  const known = (await readState(dataDir))?.password;
+  if (known) return known;
+  if (fresh) return randomBytes(18).toString('base64url');
+  throw new DataDirError(
+    `${stateFile(dataDir)} is missing or unreadable, and it holds the embedded cluster's password: restore it, or move ${dataDir} away to start afresh`,
+  );
 }

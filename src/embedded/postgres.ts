@@ -96,16 +96,37 @@ async function stopServer(pg: { stop(): Promise<void> }): Promise<void> {
   clearTimeout(timer);
 }
 
+/** initdb reads the password from a file the library writes in the temp dir with the default
+ *  mode; a umask keeps it this user's. As root, initdb runs as the postgres user, who must read it. */
+async function initialise(pg: { initialise(): Promise<void> }): Promise<void> {
+  if (process.getuid?.() === 0) return pg.initialise();
+  const before = process.umask(0o077);
+  try {
+    await pg.initialise();
+  } finally {
+    process.umask(before);
+  }
+}
+
 /** Starts the embedded server (initialising the cluster on first use) and makes sure the database
  *  exists. Refuses a data dir another Leash holds. */
-export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedServer> {
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  log: Logger,
+  opts: { mayCreate?: boolean } = {},
+): Promise<EmbeddedServer> {
+  if (opts.mayCreate === false && !existsSync(join(clusterDir(dataDir), 'PG_VERSION'))) {
+    throw new DataDirError(
+      `No Leash data in ${dataDir}: run this where Leash keeps its data (LEASH_DATA_DIR), or start Leash first (npm start)`,
+    );
+  }
   await ensureWritable(dataDir);
   const release = await lock(dataDir);
   try {
     const cluster = clusterDir(dataDir);
     await stopOrphan(cluster, log);
     const fresh = (await clusterState(cluster)) === 'absent';
-    const password = await clusterPassword(dataDir);
+    const password = await clusterPassword(dataDir, fresh);
     const port = await freePort();
     const EmbeddedPostgres = await loadEmbeddedPostgres();
     const output: string[] = [];
@@ -129,7 +150,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
         `Embedded Postgres could not ${what} in ${cluster}: ${said || String(err ?? 'it exited')}`,
       );
     };
-    if (fresh) await pg.initialise().catch(failed('initialise'));
+    if (fresh) await initialise(pg).catch(failed('initialise'));
     await writeState(dataDir, { port, password, pid: process.pid });
     await pg.start().catch(failed('start'));
     const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
