@@ -118,7 +118,7 @@ export class Leash {
       http: this.http,
       apiKey: this.apiKey,
       streamUrl: `${this.baseUrl.replace(/^http/, 'ws')}/v1/stream`,
-      onControl: (frame) => this.events.dispatch(frame),
+      hooks: { onReady: (agent) => this.events.observe(agent), onControl: (frame) => this.events.dispatch(frame) },
     };
   }
 
@@ -132,7 +132,7 @@ export class Leash {
     void (async () => {
       while (!signal.aborted) {
         try {
-          const conn = await StreamConnection.open(ctx.streamUrl, ctx.apiKey, ctx.onControl, signal);
+          const conn = await StreamConnection.open(ctx.streamUrl, ctx.apiKey, ctx.hooks, signal);
           delay.reset();
           while ((await conn.next(signal)).kind !== 'closed');
         } catch (err) {

@@ -4,8 +4,8 @@
 import { backoff, sleep } from './backoff.js';
 import { isAbortError, LeashError } from './errors.js';
 import type { Http } from './http.js';
-import type { ControlEvent, Message } from './types.js';
-import { CLOSE_STOPPED, StreamConnection } from './stream.js';
+import type { Message } from './types.js';
+import { CLOSE_STOPPED, StreamConnection, type StreamHooks } from './stream.js';
 
 export interface MessagesOptions {
   /** Ends the iteration (quietly: the loop just stops). */
@@ -18,7 +18,7 @@ export interface StreamContext {
   http: Http;
   apiKey: string | undefined;
   streamUrl: string;
-  onControl: (frame: ControlEvent) => void;
+  hooks: StreamHooks;
 }
 
 /** Where the iteration is: the highest seq handed out, and the highest the loop is done with. */
@@ -80,7 +80,7 @@ async function* streamRound(ctx: StreamContext, cursor: Cursor, delay: { reset()
 
 async function openStream(ctx: StreamContext, signal?: AbortSignal): Promise<StreamConnection> {
   try {
-    return await StreamConnection.open(ctx.streamUrl, ctx.apiKey, ctx.onControl, signal);
+    return await StreamConnection.open(ctx.streamUrl, ctx.apiKey, ctx.hooks, signal);
   } catch (err) {
     // Leash's own refusals (a bad key, a stopped agent, too many waits) and the network are
     // handled by the caller; any other HTTP answer is something in between that will not upgrade.

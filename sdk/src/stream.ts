@@ -3,7 +3,12 @@
 // has been sent (the server refuses an ack past that, e.g. right after a reconnect).
 import WebSocket from 'ws';
 import { abortError, errorFromResponse, LeashError, NetworkError } from './errors.js';
-import type { ControlEvent, Message, ReadyFrame } from './types.js';
+import type { Agent, ControlEvent, Message, ReadyFrame } from './types.js';
+
+export interface StreamHooks {
+  onReady: (agent: Agent) => void;
+  onControl: (frame: ControlEvent) => void;
+}
 
 export type StreamItem = { kind: 'message'; message: Message } | { kind: 'closed'; code: number; reason: string };
 
@@ -36,7 +41,7 @@ export class StreamConnection {
   }
 
   /** Opens a stream; rejects with the server's refusal (a LeashError) or a NetworkError. */
-  static open(url: string, apiKey: string | undefined, onControl: (f: ControlEvent) => void, signal?: AbortSignal) {
+  static open(url: string, apiKey: string | undefined, hooks: StreamHooks, signal?: AbortSignal) {
     return new Promise<StreamConnection>((resolve, reject) => {
       const ws = new WebSocket(url, { headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {} });
       const early: string[] = [];
@@ -62,7 +67,8 @@ export class StreamConnection {
         signal?.removeEventListener('abort', onAbort);
         ws.removeAllListeners();
         ws.on('error', () => ws.terminate());
-        const conn = new StreamConnection(ws, frame as ReadyFrame, onControl);
+        hooks.onReady((frame as ReadyFrame).agent);
+        const conn = new StreamConnection(ws, frame as ReadyFrame, hooks.onControl);
         for (const f of early) conn.frame(f);
         resolve(conn);
       });

@@ -39,6 +39,11 @@ export async function startProxy(target: string): Promise<Proxy> {
       },
     );
     upstream.on('error', () => req.socket.destroy());
+    // A client that gave up (an aborted long-poll) takes its upstream request with it, or the
+    // server would hold it open until its wait ends.
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
     req.pipe(upstream);
   });
   server.on('upgrade', (_req, socket) => {
