@@ -187,7 +187,7 @@ describe('send', () => {
     expect(err).toBeInstanceOf(AgentPausedError);
     expect(err).toMatchObject({ status: 403, code: 'AGENT_PAUSED_BY_OWNER' });
     const inbox = await t.call('GET', '/v1/messages?after=0', { key: b.key });
-    expect(inbox.body.data.map((m: any) => m.body)).toEqual([{ hello: 1 }]);
+    expect(inbox.body.data.map((m: { body: unknown }) => m.body)).toEqual([{ hello: 1 }]);
   });
 });
 
