@@ -134,7 +134,11 @@ export class Leash {
         try {
           const conn = await StreamConnection.open(ctx.streamUrl, ctx.apiKey, ctx.hooks, signal);
           delay.reset();
-          while ((await conn.next(signal)).kind !== 'closed');
+          try {
+            while ((await conn.next(signal)).kind !== 'closed');
+          } finally {
+            conn.close();
+          }
         } catch (err) {
           if (isAbortError(err)) return;
         }

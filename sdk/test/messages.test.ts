@@ -160,6 +160,8 @@ describe('on()', () => {
     } finally {
       leash.close();
     }
+    // close() ends the event stream's socket, not only its reconnect loop.
+    await expect.poll(() => t.app.websocketServer.clients.size).toBe(0);
   });
 
   it('stop_requested, then confirmStopped() completes a graceful stop', async () => {
