@@ -11,6 +11,7 @@ import * as m0008 from './0008_installation_secret.js';
 import * as m0009 from './0009_identity_confirmation.js';
 import * as m0010 from './0010_channel_names.js';
 import * as m0011 from './0011_request_hash.js';
+import * as m0012 from './0012_approvers.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   '0009_identity_confirmation': m0009,
   '0010_channel_names': m0010,
   '0011_request_hash': m0011,
+  '0012_approvers': m0012,
 };

@@ -5,6 +5,8 @@ export const ERROR_STATUS = {
   channel_unavailable: 400,
   unauthorized: 401,
   forbidden: 403,
+  self_approval: 403,
+  not_an_approver: 403,
   AGENT_PAUSED_BY_OWNER: 403,
   AGENT_INACTIVE: 403,
   BLOCKED: 403,

@@ -74,6 +74,7 @@ describe('authorization in the core', () => {
       options: ['yes', 'no'],
       allow_text_response: false,
       timeout_default: null,
+      approvers: null,
       metadata: null,
       timeout_seconds: 60,
     };

@@ -411,6 +411,24 @@ describe('approvals on Slack', () => {
     expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.status).toBe('pending');
   });
 
+  it('a question naming approvers is refused to a linked approver it does not name, and decided by one it does', async () => {
+    const { ws, owner, bob } = await setup();
+    const listedUser = userId();
+    const listed = await ws.member('approver', { slack: { team_id: TEAM, user_id: listedUser } });
+    await confirmHeld(t, listed.id);
+    const a = await ask(bob.key, { approvers: [listed.id] });
+    const refused = await click(owner, `${a.body.pause_id}|0`);
+    await expect.poll(() => responsesTo(refused.responseUrl).length).toBe(1);
+    expect(responsesTo(refused.responseUrl)[0]!.body.text).toBe('Only the approvers this question names may decide it');
+    expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.status).toBe('pending');
+    await click(listedUser, `${a.body.pause_id}|0`);
+    await expect
+      .poll(
+        async () => (await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.responder?.member_id,
+      )
+      .toBe(listed.id);
+  });
+
   it('with allow_text_response a click opens a note modal; submitting it decides with the note', async () => {
     const { owner, bob } = await setup();
     const a = await ask(bob.key, { allow_text_response: true });

@@ -10,6 +10,7 @@ import { fail, notFound } from '../errors.js';
 import { toPage, type Page, type PageParams } from '../pagination.js';
 import { linkUrl } from './links.js';
 import { needsWorkerNow } from '../timer-horizon.js';
+import { resolveApprovers } from './deciders.js';
 import { requestHash } from './request-hash.js';
 import { timeoutMs, type PauseRequest } from './request.js';
 
@@ -89,6 +90,7 @@ export function approvalView(
     responder: row.responder,
     via_timeout: row.via_timeout,
     request_hash: row.request_hash,
+    approvers: row.approvers,
     url: urlFor(row, settings, audience),
     delivery: row.delivery,
   };
@@ -137,7 +139,7 @@ export function approvalViewSql(table: string, url: string): RawBuilder<unknown>
     'metadata', ${c('metadata')}, 'channel', ${c('channel')}, 'recipient', ${c('recipient')}, 'message', ${c('message')},
     'options', ${c('options')}, 'allow_text_response', ${c('allow_text_response')}, 'timeout_default', ${c('timeout_default')},
     'created_at', ${isoSql(c('created_at'))}, 'agent_id', ${c('agent_id')}, 'responder', ${c('responder')},
-    'via_timeout', ${c('via_timeout')}, 'request_hash', ${c('request_hash')}, 'url', case when ${c('channel')} = 'web' then ${url}::text end,
+    'via_timeout', ${c('via_timeout')}, 'request_hash', ${c('request_hash')}, 'approvers', ${c('approvers')}, 'url', case when ${c('channel')} = 'web' then ${url}::text end,
     'delivery', ${deliverySql(c('id'))})`;
 }
 
@@ -164,6 +166,9 @@ interface NewApproval {
   metadata: unknown;
   expires_at: string;
   request_hash: string;
+  /** Member ids (src/approvals/deciders.ts), or null: any approver. */
+  approvers: string[] | null;
+  recipient_approves: boolean;
   act_id: string;
   act_actor: string;
   act_channel: string;
@@ -193,7 +198,7 @@ async function insertApprovals(db: Db, items: NewApproval[]): Promise<Asked[]> {
     with input as (
       select * from json_to_recordset(${json(items)}::json) as x(
         id uuid, workspace_id uuid, agent_id uuid, requested_by jsonb, channel text, recipient text, message text,
-        options jsonb, allow_text_response boolean, timeout_default text, metadata json, expires_at timestamptz, request_hash text,
+        options jsonb, allow_text_response boolean, timeout_default text, metadata json, expires_at timestamptz, request_hash text, approvers jsonb, recipient_approves boolean,
         act_id uuid, act_actor text, act_channel text, act_details text, ob_id uuid, ob_payload text, pr_id uuid, max_pending int)
     ), a as (
       select id, run_state, pause_mode from agents where id in (select agent_id from input) order by id for key share
@@ -204,8 +209,8 @@ async function insertApprovals(db: Db, items: NewApproval[]): Promise<Asked[]> {
           + row_number() over (partition by i.workspace_id, i.channel, i.recipient order by i.id) > i.max_pending end as busy
       from input i
     ), ins as (
-      insert into approvals (id, workspace_id, agent_id, requested_by, channel, recipient, message, options, allow_text_response, timeout_default, metadata, expires_at, request_hash)
-      select i.id, i.workspace_id, i.agent_id, i.requested_by, i.channel, i.recipient, i.message, i.options, i.allow_text_response, i.timeout_default, i.metadata, i.expires_at, i.request_hash
+      insert into approvals (id, workspace_id, agent_id, requested_by, channel, recipient, message, options, allow_text_response, timeout_default, metadata, expires_at, request_hash, approvers, recipient_approves)
+      select i.id, i.workspace_id, i.agent_id, i.requested_by, i.channel, i.recipient, i.message, i.options, i.allow_text_response, i.timeout_default, i.metadata, i.expires_at, i.request_hash, i.approvers, i.recipient_approves
       from input i left join a on a.id = i.agent_id join busy b on b.id = i.id
       where (i.agent_id is null or (a.run_state = 'running' and a.pause_mode is null)) and not b.busy
       returning *
@@ -250,6 +255,8 @@ export async function createApproval(
   if (!settings.channels.available.has(req.channel)) {
     fail('channel_unavailable', `The ${req.channel} channel is not configured on this Leash`);
   }
+  // Only when the question names approvers: a plain approval costs no extra query.
+  const listed = req.approvers && (await resolveApprovers(db, ctx.workspaceId, req.approvers, req.recipient));
   const id = newId();
   const agentId = agent?.id ?? null;
   const timeout = timeoutMs(req);
@@ -284,6 +291,8 @@ export async function createApproval(
       timeout_default: req.timeout_default,
       expires_at: expiresAt,
     }),
+    approvers: listed?.ids ?? null,
+    recipient_approves: listed?.recipientApproves ?? false,
     act_id: entry.id,
     act_actor: entry.actor,
     act_channel: entry.channel,

@@ -26,6 +26,7 @@ import {
 } from './approvals.js';
 import { linkUrl } from './links.js';
 import { linkDeciding } from './channels.js';
+import { deciderOf, deciderSql, requireDecider } from './deciders.js';
 
 type Links = Pick<ApprovalSettings, 'publicUrl' | 'secret'>;
 
@@ -214,6 +215,7 @@ export async function decideApproval(
   requireStorable('choice', answer.choice);
   requireStorable('text', answer.text);
   const byLink = ctx.actor.type === 'link' && ctx.channel === 'web';
+  const decider = deciderOf(ctx, responder);
   // The response page decides only some channels' questions (ChannelRules.linkDecides).
   const linkDecides = linkDeciding(links.channels);
   return settleBeforeDeadline(
@@ -225,6 +227,7 @@ export async function decideApproval(
     (current) => {
       if (byLink && !linkDecides.includes(current.channel))
         fail('forbidden', `This question was sent by ${current.channel}: answer it there`);
+      requireDecider(current, decider);
       if (!current.options.includes(answer.choice)) {
         invalid([
           { field: 'choice', message: `must be one of ${current.options.map((o) => JSON.stringify(o)).join(', ')}` },
@@ -241,7 +244,7 @@ export async function decideApproval(
     },
     {
       to: { status: 'responded', response_choice: answer.choice, response_text: answer.text || null, responder },
-      valid: sql<SqlBool>`options @> ${json([answer.choice])}::jsonb ${answer.text ? sql`and allow_text_response` : sql``} ${byLink ? sql`and channel = any(${linkDecides}::text[])` : sql``}`,
+      valid: sql<SqlBool>`options @> ${json([answer.choice])}::jsonb ${answer.text ? sql`and allow_text_response` : sql``} ${byLink ? sql`and channel = any(${linkDecides}::text[])` : sql``} and ${deciderSql(decider)}`,
     },
   );
 }

@@ -32,6 +32,13 @@ export function pauseRequestSchema(
         .optional()
         .describe('Leash extension: the timeout in seconds, instead of timeout_hours'),
       timeout_default: z.string().nullable().default(null),
+      approvers: z
+        .array(z.string().trim().min(1).max(320))
+        .min(1)
+        .max(50)
+        .nullable()
+        .default(null)
+        .describe('Leash extension: member ids or emails; when set, only they may decide'),
       metadata: z
         .record(z.string(), z.unknown())
         .nullable()

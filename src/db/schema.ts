@@ -164,6 +164,10 @@ export interface ApprovalsTable {
   via_timeout: ColumnType<boolean, boolean | undefined, boolean>;
   /** src/approvals/request-hash.ts; null on rows from before it. */
   request_hash: string | null;
+  /** Member ids: when set, only they decide (src/approvals/deciders.ts). */
+  approvers: Json<string[]> | null;
+  /** The recipient is a listed approver: the response page's link counts as theirs. */
+  recipient_approves: ColumnType<boolean, boolean | undefined, boolean>;
   expires_at: Time;
   created_at: CreatedAt;
   updated_at: UpdatedAt;

@@ -149,6 +149,10 @@ export const approvalObject = z
       .describe(
         'sha256:<hex> of the RFC 8785 canonical JSON of agent_id, channel, recipient, message, options, metadata, allow_text_response, timeout_default, expires_at (docs/api.md); null for approvals older than it',
       ),
+    approvers: z
+      .array(z.string())
+      .nullable()
+      .describe('member ids: when set, only they may decide (403 not_an_approver for others)'),
     url: z
       .string()
       .nullable()
