@@ -105,6 +105,23 @@ describe('prompts and replies', () => {
     expect((await inbound(to, `${unused} 1`)).text).toBe(`No approval with code ${unused} is waiting for this number.`);
   });
 
+  it('a question naming approvers takes a reply only from a phone confirmed to one of them', async () => {
+    const { ws, bob } = await setup();
+    await worker();
+    const listedPhone = phone();
+    const listed = await ws.member('approver', { phone: listedPhone });
+    await confirmHeld(t, listed.id);
+    const stranger = phone();
+    const refusedAsk = await ask(bob.key, stranger, { approvers: [listed.id] });
+    await expect.poll(() => sentTo(stranger).length).toBe(1);
+    expect((await inbound(stranger, '1')).text).toBe('Only the approvers this question names may decide it');
+    expect((await status(bob.key, refusedAsk.body.pause_id)).status).toBe('pending');
+    const a = await ask(bob.key, listedPhone, { approvers: [listed.id] });
+    await expect.poll(() => sentTo(listedPhone).length).toBe(1);
+    expect((await inbound(listedPhone, '1')).text).toBe('Recorded: Approve. Thank you.');
+    expect((await status(bob.key, a.body.pause_id)).responder).toMatchObject({ channel: 'sms', member_id: listed.id });
+  });
+
   it('replies are accepted only from the recipient number', async () => {
     const { bob } = await setup();
     const to = phone();

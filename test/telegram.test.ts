@@ -394,6 +394,24 @@ describe('approvals on Telegram', () => {
     expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.status).toBe('pending');
   });
 
+  it('a question naming approvers is refused to a linked approver it does not name, and decided by one it does', async () => {
+    const { ws, owner, bob } = await setup();
+    const listedUser = newUser();
+    const listed = await ws.member('approver', { telegram: { user_id: listedUser } });
+    await confirmHeld(t, listed.id);
+    const a = await ask(bob.key, { approvers: [listed.id] });
+    const from = tg.calls.length;
+    await deliver(tgPress(owner, `d:${a.body.pause_id}:0`));
+    expect(answers(from).map((c) => c.args.text)[0]).toBe('Only the approvers this question names may decide it');
+    expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.status).toBe('pending');
+    await deliver(tgPress(listedUser, `d:${a.body.pause_id}:0`));
+    await expect
+      .poll(
+        async () => (await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.responder?.member_id,
+      )
+      .toBe(listed.id);
+  });
+
   it('with allow_text_response a press asks for a note by force-reply; the reply decides with it', async () => {
     const { owner, bob } = await setup();
     const a = await ask(bob.key, { allow_text_response: true });
