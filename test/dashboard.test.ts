@@ -192,6 +192,34 @@ describe('actions', () => {
     );
   });
 
+  it('a question naming approvers: an owner it does not name is refused on the approvals page, a listed one decides', async () => {
+    const ws = await t.workspace();
+    const bob = await ws.agent('bob');
+    const listed = await ws.member('approver');
+    const a = await t.call('POST', '/v1/pause', {
+      key: bob.key,
+      body: {
+        recipient: 'x@example.com',
+        channel: 'web',
+        message: 'Go?',
+        options: ['Yes', 'No'],
+        approvers: [listed.id],
+      },
+    });
+    const owner = await signedIn(ws.ownerKey);
+    const page = await owner.get('/approvals');
+    const refused = await owner.post(`/approvals/${a.body.pause_id}/respond`, { _csrf: page.csrf!, choice: 'Yes' });
+    expect(target(refused.location)).toBe('/approvals?error=Only the approvers this question names may decide it');
+    expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: ws.ownerKey })).body.status).toBe('pending');
+    const them = await signedIn(listed.key);
+    const theirs = await them.get('/approvals');
+    await them.post(`/approvals/${a.body.pause_id}/respond`, { _csrf: theirs.csrf!, choice: 'Yes' });
+    expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: ws.ownerKey })).body).toMatchObject({
+      status: 'responded',
+      responder: { member_id: listed.id },
+    });
+  });
+
   it('without a session an action goes to /login and changes nothing', async () => {
     const ws = await t.workspace();
     const bob = await ws.agent('bob');
