@@ -69,6 +69,13 @@ export const armOutcomes = (s: Scheduler, rows: DueOutcome[]) =>
     })),
   );
 
+/** A quorum's vote to show on each sent message (the job id names the vote's event). */
+export const armProgress = (s: Scheduler, rows: { id: string; event_id: string }[]) =>
+  s.arm(
+    'channels',
+    rows.map((r) => ({ name: 'progress', id: `progress.${r.id}.${r.event_id}`, data: { promptId: r.id }, at: 0 })),
+  );
+
 /** One drain per agent (the id is the agent's), at its backoff time if the last attempt failed. */
 export const armDrains = (s: Scheduler, rows: DueDrain[]) =>
   s.arm(

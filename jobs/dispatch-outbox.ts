@@ -26,6 +26,8 @@ export interface Fanout {
   sends: DueSend[];
   /** The prompts of approvals that left pending: show the outcome (or conclude an unsent one). */
   outcomes: DueOutcome[];
+  /** Sent prompts of approvals a quorum's vote moved: show the new count. */
+  progress: { id: string; event_id: string }[];
 }
 
 /** Whether any event waits (one cheap read on the partial index: the poll runs often). */
@@ -63,6 +65,7 @@ export async function dispatchBatch(deps: Pick<Deps, 'db'>): Promise<Fanout> {
     requested: Json<Fanout['requested'][number]>[];
     sends: Json<DueSend>[];
     outcomes: Json<DueOutcome>[];
+    progress: { id: string; event_id: string }[];
   }>`
     with ev as (
       select o.id, o.workspace_id, o.agent_id, o.type, o.payload
@@ -103,6 +106,9 @@ export async function dispatchBatch(deps: Pick<Deps, 'db'>): Promise<Fanout> {
         from ev join prompts p on p.approval_id = (ev.payload->'data'->>'pause_id')::uuid
         where ev.type = ${APPROVAL_REQUESTED} and p.status = 'queued') as sends,
       (select coalesce(json_agg(outcomes), '[]') from outcomes) as outcomes,
+      (select coalesce(json_agg(json_build_object('id', p.id, 'event_id', ev.id)), '[]')
+        from ev join prompts p on p.approval_id = (ev.payload->'data'->>'pause_id')::uuid
+        where ev.type = 'pause_request.voted' and p.status = 'sent') as progress,
       -- This bookkeeping may commit asynchronously (see the top of the file).
       set_config('synchronous_commit', 'off', true) as async_commit`.execute(deps.db);
   const r = rows[0]!;
@@ -112,5 +118,6 @@ export async function dispatchBatch(deps: Pick<Deps, 'db'>): Promise<Fanout> {
     requested: r.requested.map((a) => ({ ...a, expires_at: new Date(a.expires_at!) })),
     sends: r.sends.map((p) => ({ ...p, next_attempt_at: new Date(p.next_attempt_at!) })),
     outcomes: r.outcomes.map((p) => ({ ...p, outcome_next_at: new Date(p.outcome_next_at!) })),
+    progress: r.progress,
   };
 }

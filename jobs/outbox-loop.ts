@@ -4,7 +4,7 @@
 import { coalesced } from '../src/coalesced.js';
 import type { Deps } from '../src/deps.js';
 import { horizonMs } from '../src/timer-horizon.js';
-import { armDeliveries, armOutcomes, armSends, armTimers } from './arm.js';
+import { armDeliveries, armOutcomes, armProgress, armSends, armTimers } from './arm.js';
 import { BATCH, dispatchBatch, outboxPending, type Fanout } from './dispatch-outbox.js';
 import { SchedulerAway, type Scheduler } from './scheduler.js';
 
@@ -35,6 +35,7 @@ export function outboxLoop(deps: Deps, scheduler: Scheduler, warn: (err: Error, 
     );
     await armSends(scheduler, fan.sends);
     await armOutcomes(scheduler, fan.outcomes);
+    await armProgress(scheduler, fan.progress);
   };
   /** When the outbox last had events: the poll slows down after a quiet spell. */
   let lastEventAt = Date.now();

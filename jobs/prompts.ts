@@ -7,6 +7,7 @@
 import { recordChanges } from '../src/activity/timeline.js';
 import { approvalView, withDelivery } from '../src/approvals/approvals.js';
 import { RetryLater, type ChannelAdapter } from '../src/channels/adapter.js';
+import { presented } from '../src/approvals/presented.js';
 import type { Ctx } from '../src/context.js';
 import { inTransaction, json, type Tx } from '../src/db/index.js';
 import type { ApprovalRow, PromptRow } from '../src/db/schema.js';
@@ -194,24 +195,11 @@ export async function sendPrompt(
 
   let ref: Record<string, unknown> | null;
   try {
-    ref = await adapter.send(deps, approval, prompt);
+    ref = await adapter.send(deps, await presented(deps.db, approval, prompt), prompt);
   } catch (err) {
     return sendFailed(deps, adapter, prompt, err);
   }
-  // Recorded even when empty: a sent question is never sent again by a re-arm.
-  await deps.db
-    .updateTable('prompts')
-    .set((eb) => ({
-      status: 'sent',
-      sent_at: new Date(),
-      ref: json(ref ?? {}),
-      last_error: null,
-      attempts: eb('attempts', '+', 1),
-      claimed_at: null,
-      updated_at: new Date(),
-    }))
-    .where('id', '=', prompt.id)
-    .execute();
+  await markSent(deps, prompt, ref);
   // Settled while it was being sent: the outcome job found it still queued and left it to us.
   const now = await deps.db.selectFrom('approvals').select('status').where('id', '=', approval.id).executeTakeFirst();
   if (now && now.status !== 'pending') {
@@ -225,6 +213,64 @@ export async function sendPrompt(
     return { done: 'sent', ...(due ? { outcomeDue: due } : {}) };
   }
   return { done: 'sent' };
+}
+
+/** Recorded even when `ref` is empty: a sent question is never sent again by a re-arm. An
+ *  escalation step or the reminder goes on the timeline with it (an escalation also out as
+ *  pause_request.escalated). */
+async function markSent(deps: Deps, prompt: PromptRow, ref: Record<string, unknown> | null): Promise<void> {
+  await inTransaction(deps.db, async (tx) => {
+    const sent = await tx
+      .updateTable('prompts')
+      .set((eb) => ({
+        status: 'sent',
+        sent_at: new Date(),
+        ref: json(ref ?? {}),
+        last_error: null,
+        attempts: eb('attempts', '+', 1),
+        claimed_at: null,
+        updated_at: new Date(),
+      }))
+      .where('id', '=', prompt.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    if (sent.kind !== 'question') await recordLaterSent(tx, deps, sent);
+  });
+}
+
+async function recordLaterSent(tx: Tx, deps: Deps, prompt: PromptRow): Promise<void> {
+  const approval = await tx
+    .selectFrom('approvals')
+    .selectAll()
+    .where('id', '=', prompt.approval_id)
+    .executeTakeFirstOrThrow();
+  const [record] = await withDelivery(tx, [approval]);
+  const escalated = prompt.kind === 'escalation';
+  await recordChanges(tx, [
+    {
+      ctx: senderCtx(prompt),
+      entry: {
+        action: escalated ? 'approval.escalated' : 'approval.reminded',
+        agentId: approval.agent_id,
+        details: {
+          pause_id: approval.id,
+          channel: prompt.channel,
+          recipient: prompt.recipient,
+          ...(escalated ? { step: prompt.step } : {}),
+        },
+      },
+      ...(escalated
+        ? {
+            event: {
+              workspaceId: approval.workspace_id,
+              agentId: approval.agent_id,
+              type: 'pause_request.escalated',
+              data: approvalView(record!, deps.approvals, 'agent'),
+            },
+          }
+        : {}),
+    },
+  ]);
 }
 
 /** A send that threw: waited out (the vendor's 429), failed for good, or retried with backoff. */
@@ -319,6 +365,34 @@ export async function showOutcome(
   return { done: 'shown' };
 }
 
+/** A quorum's vote changed what a sent, still pending question shows: show it again. Only where the
+ *  channel edits messages; a failure is logged and left (the outcome update, which is retried and
+ *  re-armed from Postgres, replaces the message anyway). */
+export async function showProgress(
+  deps: Deps,
+  promptId: string,
+  pacing: Pacing,
+  adapterFor: AdapterFor,
+): Promise<StepResult> {
+  const found = await load(deps, promptId);
+  if (!found || found.prompt.status !== 'sent' || found.approval.status !== 'pending')
+    return { done: 'nothing to show' };
+  const { prompt, approval } = found;
+  const adapter = adapterFor(prompt.channel);
+  if (!adapter?.progress) return { done: 'not editable' };
+  await paced(adapter, approval, prompt, pacing.pace);
+  try {
+    await adapter.progress(deps, await presented(deps.db, approval, prompt), prompt);
+  } catch (err) {
+    if (err instanceof RetryLater) throw err;
+    deps.log.warn({ approval: approval.id, prompt: prompt.id, err: errorText(err) }, 'the progress could not be shown');
+    return { done: 'gave up' };
+  }
+  return { done: 'shown' };
+}
+
+const STEPS = { send: sendPrompt, outcome: showOutcome, progress: showProgress } as const;
+
 /** The channels queue: a prompt's send or outcome update. A job armed before prompts existed names
  *  an approval: its prompt was re-armed at start. */
 export function channelProcessor(deps: Deps, scheduler: Scheduler, adapterFor: AdapterFor): Processor {
@@ -326,7 +400,7 @@ export function channelProcessor(deps: Deps, scheduler: Scheduler, adapterFor: A
     concurrency: 8,
     run: async (job) => {
       if (typeof job.data.promptId !== 'string') return 'stale';
-      const step = job.name === 'send' ? sendPrompt : showOutcome;
+      const step = STEPS[job.name as keyof typeof STEPS] ?? showOutcome;
       try {
         const result = await step(deps, job.data.promptId, scheduler.pacing, adapterFor);
         await armAfter(scheduler, result);

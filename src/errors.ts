@@ -19,6 +19,7 @@ export const ERROR_STATUS = {
   already_running: 409,
   already_finished: 409,
   not_pending: 409,
+  already_voted: 409,
   name_taken: 409,
   identity_taken: 409,
   last_owner: 409,

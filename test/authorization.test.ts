@@ -75,6 +75,9 @@ describe('authorization in the core', () => {
       allow_text_response: false,
       timeout_default: null,
       approvers: null,
+      approvals_required: 1,
+      escalation: null,
+      remind_after_seconds: null,
       metadata: null,
       timeout_seconds: 60,
     };

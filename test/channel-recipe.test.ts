@@ -19,6 +19,7 @@ const pigeon: Channel = {
   name: 'pigeon',
   recipientProblem: (r) => (/^coop-\d+$/.test(r) ? undefined : 'must be a coop such as coop-7 for channel pigeon'),
   linkDecides: false,
+  recipientDecides: false,
   configured: () => true,
   adapter: {
     async send(_deps, approval, prompt) {

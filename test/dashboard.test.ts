@@ -220,6 +220,36 @@ describe('actions', () => {
     });
   });
 
+  it('a quorum of 2 on the approvals page: "1 of 2 approvals" with who voted, the same member twice refused', async () => {
+    const ws = await t.workspace();
+    const bob = await ws.agent('bob');
+    const other = await ws.member('approver');
+    const a = await t.call('POST', '/v1/pause', {
+      key: bob.key,
+      body: {
+        recipient: 'x@example.com',
+        channel: 'web',
+        message: 'Go?',
+        options: ['Yes', 'No'],
+        approvals_required: 2,
+      },
+    });
+    const owner = await signedIn(ws.ownerKey);
+    const page = await owner.get('/approvals');
+    expect(page.html).toContain('0 of 2 approvals for Yes');
+    const voted = await owner.post(`/approvals/${a.body.pause_id}/respond`, { _csrf: page.csrf!, choice: 'Yes' });
+    expect(target(voted.location)).toBe('/approvals?notice=Vote recorded: 1 of 2 approvals.');
+    const after = await owner.get('/approvals');
+    expect(after.html).toContain('1 of 2 approvals for Yes');
+    expect(after.html).toMatch(/@example\.com \(Yes\)/);
+    const twice = await owner.post(`/approvals/${a.body.pause_id}/respond`, { _csrf: after.csrf!, choice: 'No' });
+    expect(target(twice.location)).toBe('/approvals?error=You already voted on this question (Yes)');
+    const them = await signedIn(other.key);
+    const theirs = await them.get('/approvals');
+    await them.post(`/approvals/${a.body.pause_id}/respond`, { _csrf: theirs.csrf!, choice: 'Yes' });
+    expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: ws.ownerKey })).body.status).toBe('responded');
+  });
+
   it('without a session an action goes to /login and changes nothing', async () => {
     const ws = await t.workspace();
     const bob = await ws.agent('bob');

@@ -429,6 +429,46 @@ describe('approvals on Slack', () => {
       .toBe(listed.id);
   });
 
+  it('a quorum of 2: the message counts "1 of 2 approvals", a second click by the same member is refused, another settles it', async () => {
+    const { ws, owner, bob } = await setup();
+    await worker();
+    const secondUser = userId();
+    const second = await ws.member('approver', { slack: { team_id: TEAM, user_id: secondUser } });
+    await confirmHeld(t, second.id);
+    const message = `quorum ${randomBytes(3).toString('hex')}`;
+    const a = await ask(bob.key, { message, approvals_required: 2 });
+    expect(a.status).toBe(201);
+    await expect.poll(() => posts(message).length).toBe(1);
+    expect(JSON.stringify(posts(message)[0]!.args.blocks)).toContain('0 of 2 approvals for Approve');
+    const refTs = async () =>
+      (
+        (
+          await t.deps.db
+            .selectFrom('prompts')
+            .select('ref')
+            .where('approval_id', '=', a.body.pause_id)
+            .executeTakeFirstOrThrow()
+        ).ref as { ts?: string } | null
+      )?.ts;
+    await expect.poll(refTs).toBeTruthy();
+    const ts = (await refTs())!;
+    const first = await click(owner, `${a.body.pause_id}|0`);
+    await expect.poll(() => responsesTo(first.responseUrl).length).toBe(1);
+    expect(responsesTo(first.responseUrl)[0]!.body.text).toBe('Recorded: Approve — 1 of 2 approvals');
+    await expect.poll(() => updates(ts).length).toBe(1);
+    const progress = JSON.stringify(updates(ts)[0]!.args.blocks);
+    expect(progress).toContain('1 of 2 approvals for Approve');
+    expect(progress).toContain('leash.decide.0'); // still answerable
+    const again = await click(owner, `${a.body.pause_id}|0`);
+    await expect.poll(() => responsesTo(again.responseUrl).length).toBe(1);
+    expect(responsesTo(again.responseUrl)[0]!.body.text).toBe('You already voted on this question (Approve)');
+    await click(secondUser, `${a.body.pause_id}|0`);
+    await expect
+      .poll(async () => (await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.status)
+      .toBe('responded');
+    await expect.poll(() => updates(ts).some((u) => JSON.stringify(u.args.blocks).includes('decided by'))).toBe(true);
+  });
+
   it('with allow_text_response a click opens a note modal; submitting it decides with the note', async () => {
     const { owner, bob } = await setup();
     const a = await ask(bob.key, { allow_text_response: true });

@@ -122,6 +122,21 @@ describe('prompts and replies', () => {
     expect((await status(bob.key, a.body.pause_id)).responder).toMatchObject({ channel: 'sms', member_id: listed.id });
   });
 
+  it('a quorum of 2: the reply from the phone is one vote, counted back to it; the phone twice is refused; a member settles it', async () => {
+    const { ws, bob } = await setup();
+    await worker();
+    const to = phone();
+    const other = await ws.member('approver');
+    const a = await ask(bob.key, to, { approvals_required: 2 });
+    await expect.poll(() => sentTo(to).length).toBe(1);
+    expect(sentTo(to)[0]!.body).toContain('0 of 2 approvals for Approve');
+    expect((await inbound(to, '1')).text).toBe('Recorded: Approve — 1 of 2 approvals. Thank you.');
+    expect((await inbound(to, '1')).text).toBe('You already voted on this question (Approve)');
+    expect((await status(bob.key, a.body.pause_id)).votes).toMatchObject([{ channel: 'sms', display: to }]);
+    await t.call('POST', `/v1/pause/${a.body.pause_id}/respond`, { key: other.key, body: { choice: 'Approve' } });
+    expect((await status(bob.key, a.body.pause_id)).status).toBe('responded');
+  });
+
   it('replies are accepted only from the recipient number', async () => {
     const { bob } = await setup();
     const to = phone();

@@ -412,6 +412,30 @@ describe('approvals on Telegram', () => {
       .toBe(listed.id);
   });
 
+  it('a quorum of 2: the press says "1 of 2 approvals", the message is edited to count it (keyboard kept), the same member twice is refused', async () => {
+    const { ws, owner, bob } = await setup();
+    await worker();
+    const secondUser = newUser();
+    const second = await ws.member('approver', { telegram: { user_id: secondUser } });
+    await confirmHeld(t, second.id);
+    const a = await ask(bob.key, { approvals_required: 2 });
+    const ref = await refOf(a.body.pause_id);
+    expect(sentFor(a.body.pause_id)[0]!.args.text).toContain('0 of 2 approvals for Approve');
+    const from = tg.calls.length;
+    await deliver(tgPress(owner, `d:${a.body.pause_id}:0`));
+    await deliver(tgPress(owner, `d:${a.body.pause_id}:0`));
+    expect(answers(from).map((c) => c.args.text)).toEqual([
+      'Recorded: Approve — 1 of 2 approvals',
+      'You already voted on this question (Approve)',
+    ]);
+    await expect.poll(() => editsOf(ref.message_id).length).toBe(1);
+    expect(editsOf(ref.message_id)[0]!.args.text).toContain('1 of 2 approvals for Approve');
+    expect(editsOf(ref.message_id)[0]!.args.reply_markup.inline_keyboard.flat()).toHaveLength(2);
+    await deliver(tgPress(secondUser, `d:${a.body.pause_id}:0`));
+    expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.status).toBe('responded');
+    await expect.poll(() => editsOf(ref.message_id).some((e) => String(e.args.text).includes('decided by'))).toBe(true);
+  });
+
   it('with allow_text_response a press asks for a note by force-reply; the reply decides with it', async () => {
     const { owner, bob } = await setup();
     const a = await ask(bob.key, { allow_text_response: true });

@@ -6,11 +6,11 @@ import { batchedPerDb, isUuid, iso, json, newId, type Db } from '../db/index.js'
 import { outboxRow } from '../outbox/outbox.js';
 import type { AgentRow, ApprovalRow, ApprovalStatus, PromptStatus } from '../db/schema.js';
 import type { ChannelSet } from './channels.js';
-import { fail, notFound } from '../errors.js';
+import { fail, invalid, notFound } from '../errors.js';
 import { toPage, type Page, type PageParams } from '../pagination.js';
 import { linkUrl } from './links.js';
 import { needsWorkerNow } from '../timer-horizon.js';
-import { resolveApprovers } from './deciders.js';
+import { requireEnoughDeciders, resolveApprovers } from './deciders.js';
 import { requestHash } from './request-hash.js';
 import { timeoutMs, type PauseRequest } from './request.js';
 
@@ -40,8 +40,18 @@ export interface DeliveryState {
   error: string | null;
 }
 
-/** An approval as its view needs it: the row and its prompts' states. */
-export type ApprovalRecord = ApprovalRow & { delivery: DeliveryState[] };
+/** One decider's vote (contract §3.1 `votes`), kept only where `approvals_required` > 1. */
+export interface VoteView {
+  choice: string;
+  text: string | null;
+  channel: string;
+  member_id?: string;
+  display: string;
+  at: string;
+}
+
+/** An approval as its view needs it: the row, its prompts' states and its votes. */
+export type ApprovalRecord = ApprovalRow & { delivery: DeliveryState[]; votes: VoteView[] };
 
 /**
  * Who reads an approval, for its `url` (the response page, the power to answer web and email
@@ -91,6 +101,10 @@ export function approvalView(
     via_timeout: row.via_timeout,
     request_hash: row.request_hash,
     approvers: row.approvers,
+    approvals_required: row.approvals_required,
+    votes: row.votes,
+    escalation: row.escalation,
+    remind_after_seconds: row.remind_after_seconds,
     url: urlFor(row, settings, audience),
     delivery: row.delivery,
   };
@@ -102,27 +116,38 @@ export type ApprovalView = ReturnType<typeof approvalView>;
 const isoSql = (ref: RawBuilder<unknown>) => sql`to_char(${ref} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /** The `delivery` of the approval whose id `approvalId` refers to, as json, in SQL: one probe of
- *  the prompts' approval index (none for most web approvals). */
+ *  the prompts' approval index (none for most web approvals). An escalation step or reminder shows
+ *  once it is due, and not at all if the approval settled before it. */
 export function deliverySql(approvalId: RawBuilder<unknown>): RawBuilder<DeliveryState[]> {
   return sql<
     DeliveryState[]
   >`coalesce((select json_agg(json_build_object('channel', p.channel, 'recipient', p.recipient, 'status', p.status,
       'sent_at', ${isoSql(sql.ref('p.sent_at'))}, 'error', case when p.status in ('queued', 'failed') then p.last_error end) order by p.id)
-    from prompts p where p.approval_id = ${approvalId}), '[]'::json)`;
+    from prompts p where p.approval_id = ${approvalId}
+      and (p.kind = 'question' or (p.status <> 'skipped' and (p.status <> 'queued' or p.attempts > 0 or p.next_attempt_at <= now())))), '[]'::json)`;
 }
 
-/** Rows read without their delivery states get them here, in one query for all of them. */
+/** The `votes` of the approval `table` names, as json, in SQL: no probe unless it takes a quorum. */
+export function votesSql(table: string): RawBuilder<VoteView[]> {
+  const c = (column: keyof ApprovalRow) => sql.ref(`${table}.${column}`);
+  return sql<VoteView[]>`case when ${c('approvals_required')} > 1 then coalesce((select json_agg(
+      jsonb_build_object('choice', v.choice, 'text', v.text, 'channel', v.channel, 'display', v.display, 'at', ${isoSql(sql.ref('v.created_at'))})
+      || case when v.member_id is null then '{}'::jsonb else jsonb_build_object('member_id', v.member_id) end order by v.id)
+    from approval_votes v where v.approval_id = ${c('id')}), '[]'::json) else '[]'::json end`;
+}
+
+/** Rows read without their delivery states and votes get them here, in one query for all of them. */
 export async function withDelivery(db: Db, rows: ApprovalRow[]): Promise<ApprovalRecord[]> {
   const ids = rows.map((r) => r.id);
   const found = ids.length
     ? await db
         .selectFrom('approvals as a')
-        .select(['a.id', deliverySql(sql.ref('a.id')).as('delivery')])
+        .select(['a.id', deliverySql(sql.ref('a.id')).as('delivery'), votesSql('a').as('votes')])
         .where('a.id', '=', sql<string>`any(${ids}::uuid[])`)
         .execute()
     : [];
-  const byId = new Map(found.map((r) => [r.id, r.delivery]));
-  return rows.map((r) => ({ ...r, delivery: byId.get(r.id) ?? [] }));
+  const byId = new Map(found.map((r) => [r.id, r]));
+  return rows.map((r) => ({ ...r, delivery: byId.get(r.id)?.delivery ?? [], votes: byId.get(r.id)?.votes ?? [] }));
 }
 
 /**
@@ -139,8 +164,20 @@ export function approvalViewSql(table: string, url: string): RawBuilder<unknown>
     'metadata', ${c('metadata')}, 'channel', ${c('channel')}, 'recipient', ${c('recipient')}, 'message', ${c('message')},
     'options', ${c('options')}, 'allow_text_response', ${c('allow_text_response')}, 'timeout_default', ${c('timeout_default')},
     'created_at', ${isoSql(c('created_at'))}, 'agent_id', ${c('agent_id')}, 'responder', ${c('responder')},
-    'via_timeout', ${c('via_timeout')}, 'request_hash', ${c('request_hash')}, 'approvers', ${c('approvers')}, 'url', case when ${c('channel')} = 'web' then ${url}::text end,
+    'via_timeout', ${c('via_timeout')}, 'request_hash', ${c('request_hash')}, 'approvers', ${c('approvers')},
+    'approvals_required', ${c('approvals_required')}, 'votes', ${votesSql(table)}, 'escalation', ${c('escalation')},
+    'remind_after_seconds', ${c('remind_after_seconds')}, 'url', case when ${c('channel')} = 'web' then ${url}::text end,
     'delivery', ${deliverySql(c('id'))})`;
+}
+
+/** A prompt queued for later: the worker sends it when due, unless the approval has settled. */
+interface LaterPrompt {
+  id: string;
+  channel: string;
+  recipient: string;
+  kind: 'escalation' | 'reminder';
+  step: number | null;
+  next_attempt_at: string;
 }
 
 interface Asked extends ApprovalRow {
@@ -169,6 +206,11 @@ interface NewApproval {
   /** Member ids (src/approvals/deciders.ts), or null: any approver. */
   approvers: string[] | null;
   recipient_approves: boolean;
+  approvals_required: number;
+  escalation: unknown;
+  remind_after_seconds: number | null;
+  /** Escalation steps and the reminder: prompts queued for their time (null: none). */
+  later: LaterPrompt[] | null;
   act_id: string;
   act_actor: string;
   act_channel: string;
@@ -199,7 +241,7 @@ async function insertApprovals(db: Db, items: NewApproval[]): Promise<Asked[]> {
       select * from json_to_recordset(${json(items)}::json) as x(
         id uuid, workspace_id uuid, agent_id uuid, requested_by jsonb, channel text, recipient text, message text,
         options jsonb, allow_text_response boolean, timeout_default text, metadata json, expires_at timestamptz, request_hash text, approvers jsonb, recipient_approves boolean,
-        act_id uuid, act_actor text, act_channel text, act_details text, ob_id uuid, ob_payload text, pr_id uuid, max_pending int)
+        approvals_required int, escalation jsonb, remind_after_seconds int, later json, act_id uuid, act_actor text, act_channel text, act_details text, ob_id uuid, ob_payload text, pr_id uuid, max_pending int)
     ), a as (
       select id, run_state, pause_mode from agents where id in (select agent_id from input) order by id for key share
     ), busy as (
@@ -209,14 +251,20 @@ async function insertApprovals(db: Db, items: NewApproval[]): Promise<Asked[]> {
           + row_number() over (partition by i.workspace_id, i.channel, i.recipient order by i.id) > i.max_pending end as busy
       from input i
     ), ins as (
-      insert into approvals (id, workspace_id, agent_id, requested_by, channel, recipient, message, options, allow_text_response, timeout_default, metadata, expires_at, request_hash, approvers, recipient_approves)
-      select i.id, i.workspace_id, i.agent_id, i.requested_by, i.channel, i.recipient, i.message, i.options, i.allow_text_response, i.timeout_default, i.metadata, i.expires_at, i.request_hash, i.approvers, i.recipient_approves
+      insert into approvals (id, workspace_id, agent_id, requested_by, channel, recipient, message, options, allow_text_response, timeout_default, metadata, expires_at, request_hash, approvers, recipient_approves, approvals_required, escalation, remind_after_seconds)
+      select i.id, i.workspace_id, i.agent_id, i.requested_by, i.channel, i.recipient, i.message, i.options, i.allow_text_response, i.timeout_default, i.metadata, i.expires_at, i.request_hash, i.approvers, i.recipient_approves, i.approvals_required, i.escalation, i.remind_after_seconds
       from input i left join a on a.id = i.agent_id join busy b on b.id = i.id
       where (i.agent_id is null or (a.run_state = 'running' and a.pause_mode is null)) and not b.busy
       returning *
     ), pr as (
       insert into prompts (id, approval_id, workspace_id, channel, recipient)
       select i.pr_id, ins.id, ins.workspace_id, ins.channel, ins.recipient from input i join ins on ins.id = i.id where i.pr_id is not null
+    ), later as (
+      insert into prompts (id, approval_id, workspace_id, channel, recipient, kind, step, next_attempt_at)
+      select l.id, ins.id, ins.workspace_id, l.channel, l.recipient, l.kind, l.step, l.next_attempt_at
+      from input i join ins on ins.id = i.id
+        cross join json_to_recordset(i.later) as l(id uuid, channel text, recipient text, kind text, step int, next_attempt_at timestamptz)
+      where i.later is not null
     ), act as (
       insert into activity (id, workspace_id, agent_id, action, actor, channel, details)
       select i.act_id, i.workspace_id, i.agent_id, 'approval.requested', i.act_actor::jsonb, i.act_channel, i.act_details::jsonb from input i join ins on ins.id = i.id
@@ -255,12 +303,16 @@ export async function createApproval(
   if (!settings.channels.available.has(req.channel)) {
     fail('channel_unavailable', `The ${req.channel} channel is not configured on this Leash`);
   }
-  // Only when the question names approvers: a plain approval costs no extra query.
+  requireConfigured(req, settings.channels);
+  // Only when the question names approvers or a quorum: a plain approval costs no extra query.
   const listed = req.approvers && (await resolveApprovers(db, ctx.workspaceId, req.approvers, req.recipient));
+  if (req.approvals_required > 1) await requireEnoughDeciders(db, ctx, req, listed?.ids ?? null, settings.channels);
   const id = newId();
   const agentId = agent?.id ?? null;
   const timeout = timeoutMs(req);
-  const expiresAt = new Date(Date.now() + timeout).toISOString();
+  const now = Date.now();
+  const expiresAt = new Date(now + timeout).toISOString();
+  const later = laterPrompts(req, now);
   const entry = activityRow(ctx, {
     action: 'approval.requested',
     agentId,
@@ -280,24 +332,18 @@ export async function createApproval(
     timeout_default: req.timeout_default,
     metadata: req.metadata,
     expires_at: expiresAt,
-    request_hash: requestHash({
-      agent_id: agentId,
-      channel: req.channel,
-      recipient: req.recipient,
-      message: req.message,
-      options: req.options,
-      metadata: req.metadata as Record<string, unknown> | null,
-      allow_text_response: req.allow_text_response,
-      timeout_default: req.timeout_default,
-      expires_at: expiresAt,
-    }),
+    request_hash: hashOf(req, agentId, expiresAt),
     approvers: listed?.ids ?? null,
     recipient_approves: listed?.recipientApproves ?? false,
+    approvals_required: req.approvals_required,
+    escalation: req.escalation,
+    remind_after_seconds: req.remind_after_seconds,
+    later: later.length ? later : null,
     act_id: entry.id,
     act_actor: entry.actor,
     act_channel: entry.channel,
     act_details: entry.details,
-    ob_id: needsWorkerNow(req.channel, timeout) ? event.id : null,
+    ob_id: needsWorkerNow(req.channel, timeout) || later.length ? event.id : null,
     ob_payload: event.payload,
     pr_id: req.channel === 'web' ? null : newId(),
     max_pending: settings.maxPendingPerRecipient,
@@ -318,21 +364,70 @@ export async function createApproval(
     req.channel === 'web'
       ? []
       : [{ channel: req.channel, recipient: req.recipient, status: 'queued', sent_at: null, error: null }];
-  return approvalView({ ...row, delivery }, settings, audienceOf(ctx));
+  return approvalView({ ...row, delivery, votes: [] }, settings, audienceOf(ctx));
 }
 
-/** The approvals with their delivery states (one statement). */
+/** What exactly was asked (src/approvals/request-hash.ts). */
+const hashOf = (req: PauseRequest, agentId: string | null, expiresAt: string) =>
+  requestHash({
+    agent_id: agentId,
+    channel: req.channel,
+    recipient: req.recipient,
+    message: req.message,
+    options: req.options,
+    metadata: req.metadata as Record<string, unknown> | null,
+    allow_text_response: req.allow_text_response,
+    timeout_default: req.timeout_default,
+    expires_at: expiresAt,
+  });
+
+/** Every channel an escalation step names must be on here, like the question's own. */
+function requireConfigured(req: PauseRequest, channels: ChannelSet): void {
+  const off = (req.escalation ?? []).flatMap((step, i) =>
+    channels.available.has(step.channel)
+      ? []
+      : [{ field: `escalation.${i}.channel`, message: `the ${step.channel} channel is not configured on this Leash` }],
+  );
+  if (off.length) invalid(off);
+}
+
+/** The escalation steps and the reminder, as prompts queued for their time after `now`. */
+function laterPrompts(req: PauseRequest, now: number): LaterPrompt[] {
+  const at = (seconds: number) => new Date(now + seconds * 1000).toISOString();
+  const steps = (req.escalation ?? []).map((step, i) => ({
+    id: newId(),
+    channel: step.channel,
+    recipient: step.recipient,
+    kind: 'escalation' as const,
+    step: i,
+    next_attempt_at: at(step.after_seconds),
+  }));
+  if (req.remind_after_seconds === null) return steps;
+  const reminder = {
+    id: newId(),
+    channel: req.channel,
+    recipient: req.recipient,
+    kind: 'reminder' as const,
+    step: null,
+    next_attempt_at: at(req.remind_after_seconds),
+  };
+  return [...steps, reminder];
+}
+
+/** The approvals with their delivery states and votes (one statement). */
 const approvalRecords = (db: Db) =>
   db
     .selectFrom('approvals')
     .selectAll()
-    .select(deliverySql(sql.ref('approvals.id')).as('delivery'));
+    .select([deliverySql(sql.ref('approvals.id')).as('delivery'), votesSql('approvals').as('votes')]);
 
-export async function findApproval(db: Db, scope: Scope, id: string): Promise<ApprovalRecord> {
+/** `lock`: FOR UPDATE, so a vote counts every vote committed before it (src/approvals/votes.ts). */
+export async function findApproval(db: Db, scope: Scope, id: string, lock = false): Promise<ApprovalRecord> {
   // Not a UUID: no such approval (every surface, not only the API's validated routes).
   if (!isUuid(id)) notFound(`Approval ${id}`);
   let q = approvalRecords(db).where('id', '=', id).where('workspace_id', '=', scope.workspaceId);
   if (scope.agentId) q = q.where('agent_id', '=', scope.agentId);
+  if (lock) q = q.forUpdate();
   const row = await q.executeTakeFirst();
   if (!row) notFound(`Approval ${id}`);
   return row;

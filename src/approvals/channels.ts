@@ -10,6 +10,9 @@ export interface ChannelRules {
    *  (web) or Leash sent it to the recipient (email). A question sent by SMS, Slack or Telegram is
    *  answered there, so a link that reached someone else (the asking agent, say) cannot decide it. */
   readonly linkDecides: boolean;
+  /** The recipient may answer without being a member (the link, the phone the question went to),
+   *  counted as one decider by its address: web, email, sms. */
+  readonly recipientDecides: boolean;
 }
 
 /** The channels of this build (`known`: what a request may name) and of this installation

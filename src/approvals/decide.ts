@@ -26,7 +26,8 @@ import {
 } from './approvals.js';
 import { linkUrl } from './links.js';
 import { linkDeciding } from './channels.js';
-import { deciderOf, deciderSql, requireDecider } from './deciders.js';
+import { deciderOf, deciderSql, requireDecider, type Decider } from './deciders.js';
+import { recordVote, votedChange, votesSettle, type Answer } from './votes.js';
 
 type Links = Pick<ApprovalSettings, 'publicUrl' | 'secret'>;
 
@@ -124,7 +125,7 @@ async function settleInOneStatement(
         json_build_object('type', ${type}::text, 'timestamp', ${now.toISOString()}::text, 'data', ${approvalViewSql('u', linkUrl(links.publicUrl, links.secret, { approvalId: id }))})
       from u
     )
-    select u.*, ${deliverySql(sql.ref('u.id'))} as delivery, ${notify(sql`${OUTBOX_KEY}::text`)} as n_outbox, ${notify(sql`${approvalKey(id)}::text`)} as n_approval,
+    select u.*, ${deliverySql(sql.ref('u.id'))} as delivery, '[]'::json as votes, ${notify(sql`${OUTBOX_KEY}::text`)} as n_outbox, ${notify(sql`${approvalKey(id)}::text`)} as n_approval,
       -- withDetail(agentKey(u.agent_id), the event's id), assembled around the column
       case when u.agent_id is not null then ${notify(sql`${agentKey('')}::text || u.agent_id || ${withDetail('', eventId)}::text`)} end as n_agent
     from u`.execute(db);
@@ -150,10 +151,7 @@ export function settledMessage(
   return `Timed out at ${row.expires_at.toISOString()}`;
 }
 
-export interface Answer {
-  choice: string;
-  text?: string | null;
-}
+export type { Answer };
 
 /**
  * The shared path of answering and cancelling: move a pending approval, still before its deadline,
@@ -168,21 +166,25 @@ async function settleBeforeDeadline(
   links: Links,
   changes: (current: ApprovalRow, now: Date) => Updateable<ApprovalsTable>,
   fast?: { to: Settling; valid?: Expression<SqlBool> },
+  vote?: Vote,
 ): Promise<ApprovalView> {
   if (fast && isUuid(id)) {
     const view = await settleInOneStatement(db, ctx, scope, id, links, fast.to, fast.valid);
     if (view) return view;
   }
   // Only when the common case matched nothing: read the row, to say why (or apply `changes`,
-  // which refuse a bad answer with a clear error).
+  // which refuse a bad answer with a clear error), or to count a vote (locked: see votes.ts).
   let expired = false;
   try {
     return await inTransaction(db, async (tx) => {
-      const current = await findApproval(tx, scope, id);
+      const current = await findApproval(tx, scope, id, Boolean(vote));
       const now = new Date();
+      const set = changes(current, now);
+      if (vote && current.approvals_required > 1 && current.status === 'pending' && current.expires_at > now)
+        return vote(tx, current, set, now);
       const row = await tx
         .updateTable('approvals')
-        .set({ ...changes(current, now), response_at: now, updated_at: now })
+        .set({ ...set, response_at: now, updated_at: now })
         .where('id', '=', current.id)
         .where('status', '=', 'pending')
         .where('expires_at', '>', now)
@@ -198,6 +200,31 @@ async function settleBeforeDeadline(
   } finally {
     if (expired) await expireApproval(db, id, links);
   }
+}
+
+type Vote = (tx: Tx, current: ApprovalRecord, set: Updateable<ApprovalsTable>, now: Date) => Promise<ApprovalView>;
+
+/** A vote on a question that takes a quorum (votes.ts), in the transaction that locked it: the
+ *  vote, and if it decides the question, the status change, commit together. */
+function voting(ctx: Ctx, answer: Answer, responder: Responder, decider: Decider, links: Links): Vote {
+  return async (tx, current, set, now) => {
+    const agreeing = await recordVote(tx, current, answer, responder, decider);
+    const settles = votesSettle(current, answer.choice, agreeing);
+    const row = settles
+      ? await tx
+          .updateTable('approvals')
+          .set({ ...set, response_at: now, updated_at: now })
+          .where('id', '=', current.id)
+          .where('status', '=', 'pending')
+          .returningAll()
+          .executeTakeFirstOrThrow()
+      : current;
+    const [record] = await withDelivery(tx, [row]);
+    const changes = [votedChange(ctx, record!, links, { ...answer, agreeing })];
+    if (settles) changes.push(settlement(ctx, record!, links).change);
+    await recordChanges(tx, changes);
+    return approvalView(record!, links, audienceOf(ctx));
+  };
 }
 
 /** Who may answer: a member with role approver or above (API, chat), or the holder of the signed
@@ -244,8 +271,10 @@ export async function decideApproval(
     },
     {
       to: { status: 'responded', response_choice: answer.choice, response_text: answer.text || null, responder },
-      valid: sql<SqlBool>`options @> ${json([answer.choice])}::jsonb ${answer.text ? sql`and allow_text_response` : sql``} ${byLink ? sql`and channel = any(${linkDecides}::text[])` : sql``} and ${deciderSql(decider)}`,
+      // A question that takes a quorum is voted on, on the slow path.
+      valid: sql<SqlBool>`approvals_required = 1 and options @> ${json([answer.choice])}::jsonb ${answer.text ? sql`and allow_text_response` : sql``} ${byLink ? sql`and channel = any(${linkDecides}::text[])` : sql``} and ${deciderSql(decider)}`,
     },
+    voting(ctx, answer, responder, decider, links),
   );
 }
 

@@ -5,6 +5,7 @@
 // approver only when Leash sent it to one (the question's recipient is a listed approver).
 import { sql, type RawBuilder, type SqlBool } from 'kysely';
 import type { Ctx } from '../context.js';
+import type { ChannelSet } from './channels.js';
 import { isUuid, json, type Db } from '../db/index.js';
 import type { ApprovalRow, Responder } from '../db/schema.js';
 import { fail, invalid } from '../errors.js';
@@ -77,4 +78,39 @@ export async function resolveApprovers(
     ids: listed.map((m) => m.id),
     recipientApproves: listed.some((m) => m.id === recipient || m.email.toLowerCase() === r),
   };
+}
+
+/** A quorum must be reachable: more distinct deciders than can answer (the listed approvers, or
+ *  the workspace's approvers and owners, plus the recipient's own link or phone; never the asking
+ *  member) is refused at create. */
+export async function requireEnoughDeciders(
+  db: Db,
+  ctx: Ctx,
+  req: { approvals_required: number; channel: string },
+  listed: string[] | null,
+  channels: ChannelSet,
+): Promise<void> {
+  const asker = ctx.actor.type === 'member' ? ctx.actor.id : null;
+  let possible: number;
+  if (listed) possible = listed.filter((id) => id !== asker).length;
+  else {
+    const row = await db
+      .selectFrom('members')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('workspace_id', '=', ctx.workspaceId)
+      .where('role', 'in', ['approver', 'owner'])
+      .where('id', '!=', asker ?? '00000000-0000-0000-0000-000000000000')
+      .executeTakeFirstOrThrow();
+    // The response page's link (web, email) or the recipient phone (sms) decides as one more.
+    const recipient = channels.known.find((c) => c.name === req.channel)?.recipientDecides;
+    possible = Number(row.n) + (recipient ? 1 : 0);
+  }
+  if (req.approvals_required > possible) {
+    invalid([
+      {
+        field: 'approvals_required',
+        message: `needs ${req.approvals_required} distinct deciders, but only ${possible} can decide this question`,
+      },
+    ]);
+  }
 }

@@ -21,6 +21,9 @@ export interface ChannelAdapter {
   /** The approval left pending (answered anywhere, timed out, cancelled): show the outcome on the
    *  message the prompt sent. */
   settled?(deps: ChannelDeps, approval: ApprovalRow, prompt: PromptRow): Promise<void>;
+  /** Still pending, but what the message shows changed (a quorum's vote): show it again, its
+   *  buttons kept. Only for channels whose messages can be edited. */
+  progress?(deps: ChannelDeps, approval: ApprovalRow, prompt: PromptRow): Promise<void>;
   /** Why an error is final (the vendor refused for good: no such chat, bot blocked, number opted
    *  out…), or undefined when trying again may help. Final errors are recorded, not retried. */
   permanent?(err: unknown): string | undefined;

@@ -6,6 +6,7 @@
 import { approvalById } from '../approvals/answering.js';
 import type { ApprovalSettings } from '../approvals/approvals.js';
 import { decideApproval } from '../approvals/decide.js';
+import { tallyText } from '../approvals/votes.js';
 import type { Ctx } from '../context.js';
 import type { Db } from '../db/index.js';
 import type { ApprovalRow, Responder } from '../db/schema.js';
@@ -30,8 +31,8 @@ export interface Press {
 }
 
 export type Decided =
-  /** `choice` and `note` are recorded. */
-  | { recorded: true; choice: string; note: string | null }
+  /** `choice` and `note` are recorded; `tally`: a vote that has not decided the question yet. */
+  | { recorded: true; choice: string; note: string | null; tally?: string }
   /** Nothing changed; `text` says why (the core's refusal, or who may not answer here). */
   | { recorded: false; text: string };
 
@@ -39,8 +40,8 @@ export type Decided =
 export type Answered = Decided | { askNote: true; approval: ApprovalRow; choice: string };
 
 /** The confirmation of a recorded answer; each surface ends the sentence its own way. */
-export const recordedText = (choice: string, note: string | null | undefined) =>
-  `Recorded: ${choice}${note ? ' (with your note)' : ''}`;
+export const recordedText = (choice: string, note: string | null | undefined, tally?: string) =>
+  `Recorded: ${choice}${note ? ' (with your note)' : ''}${tally ? ` — ${tally}` : ''}`;
 
 const NOT_HERE = 'That approval is not in your workspace.';
 
@@ -81,8 +82,17 @@ async function decide(
   responder: Responder,
 ): Promise<Decided> {
   try {
-    await decideApproval(deps.db, ctx, row.id, { choice: answer.choice, text: answer.note }, responder, deps.approvals);
-    return { recorded: true, ...answer };
+    const view = await decideApproval(
+      deps.db,
+      ctx,
+      row.id,
+      { choice: answer.choice, text: answer.note },
+      responder,
+      deps.approvals,
+    );
+    const agreeing = view.votes.filter((v) => v.choice === view.options[0]).length;
+    const tally = view.status === 'pending' ? tallyText(agreeing, view.approvals_required) : undefined;
+    return { recorded: true, ...answer, ...(tally ? { tally } : {}) };
   } catch (err) {
     return { recorded: false, text: sayError(err) };
   }

@@ -1,5 +1,6 @@
 // The dashboard's pages: server-rendered, escaped by construction (html``), plain forms that work
 // without JavaScript. Buttons show only what the member's role allows; the core checks again.
+import { tallyText } from '../approvals/votes.js';
 import type { AgentView } from '../agents/view.js';
 import { hasRole } from '../context.js';
 import type { ApprovalRecord } from '../approvals/approvals.js';
@@ -128,12 +129,21 @@ function deliveryTrouble(a: ApprovalRecord): Html {
   return html`${lines}`;
 }
 
+/** A quorum's progress and who voted. */
+function quorum(a: ApprovalRecord): Html | string {
+  if (a.approvals_required <= 1) return '';
+  const first = a.options[0]!;
+  const agreeing = a.votes.filter((v) => v.choice === first).length;
+  const who = a.votes.map((v) => `${v.display} (${v.choice})`).join(', ');
+  return html`<p data-quorum>${tallyText(agreeing, a.approvals_required)} for ${first}${who ? html` <span class="muted">· ${who}</span>` : ''}</p>`;
+}
+
 export function approvalsPage(f: Frame, rows: ApprovalRecord[], names: Map<string, string>): Html {
   const canAnswer = hasRole(f.member, 'approver');
   const cards = rows.map(
     (a) => html`<div class="card" data-approval="${a.id}"><p class="question">${a.message}</p>
 <p class="muted">${a.agent_id ? (names.get(a.agent_id) ?? 'an agent') : 'a member'} · via ${a.channel} to ${a.recipient} · expires ${when(a.expires_at)}</p>
-${deliveryTrouble(a)}
+${quorum(a)}${deliveryTrouble(a)}
 ${canAnswer ? html`${a.options.map((o) => post(f, `/approvals/${a.id}/respond`, o, { choice: o }))}` : ''}</div>`,
   );
   return layout(

@@ -168,12 +168,40 @@ export interface ApprovalsTable {
   approvers: Json<string[]> | null;
   /** The recipient is a listed approver: the response page's link counts as theirs. */
   recipient_approves: ColumnType<boolean, boolean | undefined, boolean>;
+  /** Distinct deciders the first option needs (src/approvals/votes.ts). */
+  approvals_required: ColumnType<number, number | undefined, number>;
+  escalation: Json<EscalationStep[]> | null;
+  remind_after_seconds: number | null;
   expires_at: Time;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }
 
 export type PromptStatus = 'queued' | 'sent' | 'failed' | 'skipped';
+
+/** Still pending `after_seconds` after creation, the question is also sent there. */
+export interface EscalationStep {
+  after_seconds: number;
+  channel: ApprovalChannel;
+  recipient: string;
+}
+
+/** Why a prompt was sent: the question itself, an escalation step (its index in `step`), or the reminder. */
+export type PromptKind = 'question' | 'escalation' | 'reminder';
+
+/** One decider's vote on an approval that needs several (contract §3.1 `votes`). */
+export interface ApprovalVotesTable {
+  id: string;
+  approval_id: string;
+  /** Who, counted distinct: `member:<id>`, or the channel and address of an unlinked recipient. */
+  decider: string;
+  choice: string;
+  text: string | null;
+  channel: string;
+  member_id: string | null;
+  display: string;
+  created_at: CreatedAt;
+}
 
 /** An approval's question as sent to one recipient on one channel, and its outcome update. */
 export interface PromptsTable {
@@ -193,6 +221,8 @@ export interface PromptsTable {
   outcome_next_at: Time | null;
   outcome_at: Time | null;
   outcome_error: string | null;
+  kind: ColumnType<PromptKind, PromptKind | undefined, PromptKind>;
+  step: number | null;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }
@@ -298,6 +328,7 @@ export interface DB {
   idempotency_keys: IdempotencyKeysTable;
   approvals: ApprovalsTable;
   prompts: PromptsTable;
+  approval_votes: ApprovalVotesTable;
   webhook_endpoints: WebhookEndpointsTable;
   deliveries: DeliveriesTable;
   messages: MessagesTable;

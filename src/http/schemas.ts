@@ -153,6 +153,26 @@ export const approvalObject = z
       .array(z.string())
       .nullable()
       .describe('member ids: when set, only they may decide (403 not_an_approver for others)'),
+    approvals_required: z
+      .number()
+      .int()
+      .describe('distinct deciders the first option needs; any other option is decided by one'),
+    votes: z
+      .array(
+        z.object({
+          choice: z.string(),
+          text: z.string().nullable(),
+          channel: z.string(),
+          member_id: z.string().optional(),
+          display: z.string(),
+          at: isoTime,
+        }),
+      )
+      .describe("each decider's vote, oldest first; kept only when approvals_required > 1"),
+    escalation: z
+      .array(z.object({ after_seconds: z.number().int(), channel: z.string(), recipient: z.string() }))
+      .nullable(),
+    remind_after_seconds: z.number().int().nullable(),
     url: z
       .string()
       .nullable()

@@ -3,6 +3,8 @@ export const WEBHOOK_EVENTS = [
   'pause_request.responded',
   'pause_request.timed_out',
   'pause_request.cancelled',
+  'pause_request.voted',
+  'pause_request.escalated',
   'pause_request.send_failed',
   'agent.paused',
   'agent.unpaused',

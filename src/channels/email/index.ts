@@ -10,6 +10,7 @@ export const email: Channel = {
     EMAIL.safeParse(recipient).success ? undefined : 'must be an email address for channel email',
   // Leash sent the link to the recipient: the page is how they answer.
   linkDecides: true,
+  recipientDecides: true,
   configured: (config) => Boolean(config.email.smtpUrl && config.email.from),
   adapter: emailAdapter,
 };

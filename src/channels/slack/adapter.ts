@@ -2,7 +2,8 @@
 // or an incoming-webhook URL), and once it is settled anywhere, chat.update it to the outcome
 // without buttons. Calls to one channel are spaced 1 s apart (Slack's per-channel posting limit).
 import { DeliveryError, postJson } from '../../delivery/signed-post.js';
-import type { ChannelAdapter } from '../adapter.js';
+import type { ChannelAdapter, ChannelDeps } from '../adapter.js';
+import type { ApprovalRow, PromptRow } from '../../db/schema.js';
 import { askerName } from '../text.js';
 import { approvalMessage, outcomeMessage } from './blocks.js';
 import { callSlack, slackClient, slackError } from './client.js';
@@ -72,23 +73,36 @@ export const slackAdapter: ChannelAdapter = {
   },
 
   async settled(deps, row, prompt) {
-    const ref = prompt.ref as SlackRef | null;
-    if (!ref?.channel || !ref.ts) return;
-    const message = outcomeMessage(row, await askerName(deps.db, row));
-    try {
-      await withoutBlocksIfRefused(message, (m) =>
-        callSlack('chat.update', () =>
-          slackClient(deps.config).chat.update({ channel: ref.channel!, ts: ref.ts!, ...m } as never),
-        ),
-      );
-    } catch (err) {
-      // The message or channel is gone: nothing left to update.
-      const code = slackError(err);
-      if (code && ['message_not_found', 'channel_not_found', 'cant_update_message', 'is_archived'].includes(code)) {
-        deps.log.warn({ approval: row.id, code }, 'slack message could not be updated; leaving it');
-        return;
-      }
-      throw err;
-    }
+    await update(deps, row, prompt, outcomeMessage(row, await askerName(deps.db, row)));
+  },
+
+  async progress(deps, row, prompt) {
+    await update(deps, row, prompt, approvalMessage(row, await askerName(deps.db, row)));
   },
 };
+
+/** chat.update of the message a prompt posted (one posted through an incoming webhook cannot be). */
+async function update(
+  deps: ChannelDeps,
+  row: ApprovalRow,
+  prompt: PromptRow,
+  message: { text: string; blocks: object[] },
+): Promise<void> {
+  const ref = prompt.ref as SlackRef | null;
+  if (!ref?.channel || !ref.ts) return;
+  try {
+    await withoutBlocksIfRefused(message, (m) =>
+      callSlack('chat.update', () =>
+        slackClient(deps.config).chat.update({ channel: ref.channel!, ts: ref.ts!, ...m } as never),
+      ),
+    );
+  } catch (err) {
+    // The message or channel is gone: nothing left to update.
+    const code = slackError(err);
+    if (code && ['message_not_found', 'channel_not_found', 'cant_update_message', 'is_archived'].includes(code)) {
+      deps.log.warn({ approval: row.id, code }, 'slack message could not be updated; leaving it');
+      return;
+    }
+    throw err;
+  }
+}

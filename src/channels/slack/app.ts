@@ -17,7 +17,7 @@ import {
   whoRuns,
   type Running,
 } from '../../chat/commands.js';
-import { answerFromChat } from '../../chat/answer.js';
+import { answerFromChat, recordedText } from '../../chat/answer.js';
 import { linkCommand, useCommand } from '../../chat/self-service.js';
 import type { Deps } from '../../deps.js';
 import type { Identity } from '../../members/identities.js';
@@ -114,6 +114,8 @@ function registerAnswers(app: App, deps: Deps): void {
         view: noteView(answered.approval, press.option, { r: b.response_url }) as never,
       });
     } else if (!answered.recorded) await tell(answered.text);
+    // A vote that has not decided yet: the message shows the count once the worker updates it.
+    else if (answered.tally) await tell(recordedText(answered.choice, answered.note, answered.tally));
   });
 
   app.view(NOTE_VIEW, async ({ view, body, ack }) => {

@@ -10,6 +10,7 @@ export const slack: Channel = {
       ? undefined
       : 'must be a Slack channel or user ID (C…, U…) or an incoming-webhook URL for channel slack',
   linkDecides: false,
+  recipientDecides: false,
   // Clicks must be able to come back: over the request URL (signing secret) or Socket Mode.
   configured: (config) => Boolean(config.slack.botToken && (config.slack.signingSecret || config.slack.appToken)),
   adapter: slackAdapter,

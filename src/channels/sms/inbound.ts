@@ -119,7 +119,9 @@ async function decide(deps: Deps, from: string, row: ApprovalRow, rest: string):
   if (parsed.note && !row.allow_text_response)
     return `This question takes no note: reply with just the number (${row.options.map((o, i) => `${i + 1} ${o}`).join(', ')}).`;
   const answered = await answerFromPhone(deps, from, row, parsed);
-  return answered.recorded ? `${recordedText(answered.choice, answered.note)}. Thank you.` : answered.text;
+  return answered.recorded
+    ? `${recordedText(answered.choice, answered.note, answered.tally)}. Thank you.`
+    : answered.text;
 }
 
 const phoneOf = (from: string): Identity => ({ kind: 'phone', phone: from });

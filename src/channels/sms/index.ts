@@ -9,6 +9,7 @@ export const sms: Channel = {
   recipientProblem: (recipient) =>
     E164.test(recipient) ? undefined : 'must be an E.164 phone number such as +15551234567 for channel sms',
   linkDecides: false,
+  recipientDecides: true,
   configured: (config) => Boolean(config.twilio.accountSid && config.twilio.authToken && config.twilio.from),
   adapter: smsAdapter,
   routes: registerSms,

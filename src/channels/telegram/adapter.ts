@@ -2,7 +2,8 @@
 // then, once settled anywhere, the message edited to the outcome (no keyboard). At most one
 // message a second per chat and about 30 a second overall (Telegram's limits).
 import { GrammyError } from 'grammy';
-import type { ChannelAdapter } from '../adapter.js';
+import type { ChannelAdapter, ChannelDeps } from '../adapter.js';
+import type { PromptRow } from '../../db/schema.js';
 import { askerName } from '../text.js';
 import { callTelegram, notModified, telegramApi } from './api.js';
 import { approvalText, keyboard, outcomeText } from './messages.js';
@@ -32,17 +33,32 @@ export const telegramAdapter: ChannelAdapter = {
   },
 
   async settled(deps, row, prompt) {
-    const ref = prompt.ref as TelegramRef | null;
-    if (!ref?.chat_id || !ref.message_id) return;
-    const text = outcomeText(row, await askerName(deps.db, row));
-    try {
-      // Without reply_markup the keyboard goes.
-      await callTelegram('editMessageText', () =>
-        telegramApi(deps.config).editMessageText(ref.chat_id!, ref.message_id!, text, { parse_mode: 'HTML' }),
-      );
-    } catch (err) {
-      if (notModified(err)) return;
-      throw err;
-    }
+    // Without reply_markup the keyboard goes.
+    await edit(deps, prompt, outcomeText(row, await askerName(deps.db, row)));
+  },
+
+  async progress(deps, row, prompt) {
+    await edit(deps, prompt, approvalText(row, await askerName(deps.db, row)), keyboard(row));
   },
 };
+
+async function edit(
+  deps: ChannelDeps,
+  prompt: PromptRow,
+  text: string,
+  replyMarkup?: ReturnType<typeof keyboard>,
+): Promise<void> {
+  const ref = prompt.ref as TelegramRef | null;
+  if (!ref?.chat_id || !ref.message_id) return;
+  try {
+    await callTelegram('editMessageText', () =>
+      telegramApi(deps.config).editMessageText(ref.chat_id!, ref.message_id!, text, {
+        parse_mode: 'HTML',
+        ...(replyMarkup ? { reply_markup: replyMarkup } : {}),
+      }),
+    );
+  } catch (err) {
+    if (notModified(err)) return;
+    throw err;
+  }
+}

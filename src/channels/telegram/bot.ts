@@ -141,7 +141,7 @@ function registerAnswers(bot: Bot, deps: Deps): void {
       if (!answered.recorded) return void (await refusal(answered.text));
       // A failed confirmation is followed by one that says so: Telegram's retry then hears "Already decided".
       return void (await ctx
-        .answerCallbackQuery({ text: recordedText(answered.choice, null) })
+        .answerCallbackQuery({ text: recordedText(answered.choice, null, answered.tally) })
         .catch((err) => refusal(sayError(err))));
     }
     const { approval, choice } = answered;
@@ -168,7 +168,9 @@ function registerAnswers(bot: Bot, deps: Deps): void {
     const answered = await answerFromChat(deps, sender, { ...tag, note });
     if ('askNote' in answered) return; // never: the note is here, none is asked for
     if (!answered.recorded) return void (await ctx.reply(answered.text));
-    await ctx.reply(`${recordedText(answered.choice, answered.note)}.`).catch((err) => ctx.reply(sayError(err)));
+    await ctx
+      .reply(`${recordedText(answered.choice, answered.note, answered.tally)}.`)
+      .catch((err) => ctx.reply(sayError(err)));
   });
 }
 

@@ -9,6 +9,7 @@ export const telegram: Channel = {
       ? undefined
       : 'must be a Telegram chat ID for channel telegram',
   linkDecides: false,
+  recipientDecides: false,
   // Presses must be able to come back: by the webhook (its secret) or by long polling.
   configured: (config) =>
     Boolean(config.telegram.botToken && (config.telegram.webhookSecret || config.telegram.polling)),

@@ -13,5 +13,6 @@ export const web: Channel = {
       ? undefined
       : 'must be an email address or a member id for channel web',
   linkDecides: true,
+  recipientDecides: true,
   configured: () => true,
 };

@@ -13,6 +13,8 @@ export interface ResponsePageInput {
   notice?: string;
   /** False for questions sent by SMS, Slack or Telegram: the page shows them, the channel answers. */
   decides: boolean;
+  /** A quorum's progress ("1 of 2 approvals for Approve so far"), while pending. */
+  tally?: string;
 }
 
 const CHANNEL_NAME: Record<string, string> = { sms: 'text message (SMS)', slack: 'Slack', telegram: 'Telegram' };
@@ -56,7 +58,7 @@ export function responsePage(p: ResponsePageInput): Html {
     html`<h1>${pending ? 'Your answer is needed' : 'This request is closed'}</h1>
     <p class="muted">Asked by ${p.askedBy}${pending ? html` · open until ${expires}` : ''}</p>
     ${p.notice ? html`<div class="card notice" role="alert">${p.notice}</div>` : ''}
-    <div class="card"><p class="question">${a.message}</p></div>
+    <div class="card"><p class="question">${a.message}</p>${p.tally ? html`<p class="muted" role="status">${p.tally}</p>` : ''}</div>
     ${metadataSummary(a.metadata)}
     ${pending ? (p.decides ? form : html`<div class="card notice" role="status">This question was sent by ${CHANNEL_NAME[a.channel] ?? a.channel}: answer it there.</div>`) : outcome(a)}`,
   );

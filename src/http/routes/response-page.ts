@@ -7,6 +7,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { approvalById, askedBy, linkedApproval } from '../../approvals/answering.js';
 import { linkDeciding } from '../../approvals/channels.js';
 import { decideApproval, isNotPending } from '../../approvals/decide.js';
+import { agreeingVotes, tallyText } from '../../approvals/votes.js';
 import { verifyLink, type LinkTarget } from '../../approvals/links.js';
 import type { Ctx } from '../../context.js';
 import type { Responder } from '../../db/schema.js';
@@ -42,6 +43,10 @@ export function registerResponsePage(root: FastifyInstance, deps: Deps) {
       preselected,
       notice,
       decides: linkDeciding(links.channels).includes(a.channel),
+      tally:
+        a.status === 'pending' && a.approvals_required > 1
+          ? `${tallyText(await agreeingVotes(db, a), a.approvals_required)} for ${a.options[0]} so far`
+          : undefined,
     });
     return sendPage(reply, status, content);
   }
@@ -91,9 +96,9 @@ export function registerResponsePage(root: FastifyInstance, deps: Deps) {
           links,
         );
       } catch (err) {
-        if (isNotPending(err)) return render(reply, req.params.token, target, 409, err.message);
-        if (err instanceof LeashError && err.code === 'forbidden')
-          return render(reply, req.params.token, target, 403, err.message);
+        // Too late, already voted; not this question's approver: said on the page, like the rest.
+        if (isNotPending(err) || (err instanceof LeashError && (err.status === 409 || err.status === 403)))
+          return render(reply, req.params.token, target, (err as LeashError).status, (err as LeashError).message);
         if (err instanceof LeashError && err.code === 'invalid_request')
           return render(reply, req.params.token, target, 400, 'Choose one of the options below.');
         throw err;
