@@ -27,6 +27,11 @@ export interface AskOptions<O extends readonly string[] = readonly string[]> {
   approvers?: string[];
   /** How many distinct deciders must choose the first option. Sent only when given. */
   approvalsRequired?: number;
+  /** Still pending that long after the ask, the question is also sent there (at most 3 steps,
+   *  each before the timeout). Sent only when given. */
+  escalation?: { after: number | string; channel: Channel; recipient: string }[];
+  /** Still pending that long after the ask, one reminder to the same recipient. Sent only when given. */
+  remindAfter?: number | string;
   /** Generated when absent; every retry of this ask sends the same one, so it never asks twice. */
   idempotencyKey?: string;
   signal?: AbortSignal;
@@ -83,6 +88,14 @@ export function pauseBody(opts: AskOptions): PauseRequestBody {
   if (opts.metadata !== undefined) body.metadata = opts.metadata;
   if (opts.approvers !== undefined) body.approvers = opts.approvers;
   if (opts.approvalsRequired !== undefined) body.approvals_required = opts.approvalsRequired;
+  if (opts.escalation !== undefined) {
+    body.escalation = opts.escalation.map((s) => ({
+      after_seconds: parseDuration(s.after),
+      channel: s.channel,
+      recipient: s.recipient,
+    }));
+  }
+  if (opts.remindAfter !== undefined) body.remind_after_seconds = parseDuration(opts.remindAfter);
   return body;
 }
 

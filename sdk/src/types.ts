@@ -56,7 +56,16 @@ export interface Approval {
   approvers?: string[] | null;
   approvals_required?: number;
   votes?: Vote[];
+  escalation?: EscalationStep[] | null;
+  remind_after_seconds?: number | null;
   request_hash?: string;
+}
+
+/** Still pending `after_seconds` after creation, the question is also sent there. */
+export interface EscalationStep {
+  after_seconds: number;
+  channel: string;
+  recipient: string;
 }
 
 export interface PauseState {
@@ -136,6 +145,8 @@ export interface PauseRequestBody {
   /** Extensions (contract §3.1), sent only when given. */
   approvers?: string[];
   approvals_required?: number;
+  escalation?: EscalationStep[];
+  remind_after_seconds?: number;
 }
 
 /** A control frame of the stream: one of the agent's own events as it happens. */
@@ -199,10 +210,19 @@ export const APPROVAL_FIELDS = fields<Approval>()([
   'approvers',
   'approvals_required',
   'votes',
+  'escalation',
+  'remind_after_seconds',
   'request_hash',
 ]);
 /** Fields of the contract that the SDK types as optional because a server may not serve them yet. */
-export const APPROVAL_EXTENSION_FIELDS = ['approvers', 'approvals_required', 'votes', 'request_hash'] as const;
+export const APPROVAL_EXTENSION_FIELDS = [
+  'approvers',
+  'approvals_required',
+  'votes',
+  'escalation',
+  'remind_after_seconds',
+  'request_hash',
+] as const;
 export const RESPONDER_FIELDS = fields<Responder>()(['channel', 'member_id', 'display']);
 export const DELIVERY_FIELDS = fields<DeliveryState>()(['channel', 'recipient', 'status', 'sent_at', 'error']);
 export const AGENT_FIELDS = fields<Agent>()([
@@ -246,5 +266,12 @@ export const PAUSE_REQUEST_FIELDS = fields<PauseRequestBody>()([
   'metadata',
   'approvers',
   'approvals_required',
+  'escalation',
+  'remind_after_seconds',
 ]);
-export const PAUSE_REQUEST_EXTENSION_FIELDS = ['approvers', 'approvals_required'] as const;
+export const PAUSE_REQUEST_EXTENSION_FIELDS = [
+  'approvers',
+  'approvals_required',
+  'escalation',
+  'remind_after_seconds',
+] as const;

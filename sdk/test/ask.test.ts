@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestApp, type Workspace } from '../../test/support/app.js';
 import { useWorkers } from '../../test/support/worker.js';
 import { AgentPausedError, ApprovalDeniedError, Leash, parseDuration } from '../src/index.js';
+import { pauseBody } from '../src/decisions.js';
 import { allApprovals, listen, onePending, respond } from './support/leash.js';
 
 const t = useTestApp();
@@ -44,6 +45,41 @@ describe('ask', () => {
     expect(d).toMatchObject({ id: p.pause_id, status: 'responded', text: 'go ahead', viaTimeout: false });
     expect(d.responder?.member_id).toBe(ws.ownerId);
     expect(d.approval.pause_id).toBe(p.pause_id);
+  });
+
+  it('passes a quorum through, and resolves once the votes settle it, with the votes', async () => {
+    const a = await agent('policy-asker');
+    const second = await ws.member('approver');
+    const asking = a.leash.ask({
+      message: 'Rotate the prod keys?',
+      options: ['Approve', 'Reject'],
+      recipient: 'ops@acme.com',
+      approvalsRequired: 2,
+    });
+    const p = await onePending(t, ws, a.id);
+    expect(p).toMatchObject({ approvals_required: 2, escalation: null, remind_after_seconds: null });
+    await respond(t, ws, p.pause_id, 'Approve');
+    await t.call('POST', `/v1/pause/${p.pause_id}/respond`, { key: second.key, body: { choice: 'Approve' } });
+    const d = await asking;
+    expect(d.choice).toBe('Approve');
+    expect(d.approval.votes?.map((v) => v.member_id)).toEqual([ws.ownerId, second.id]);
+  });
+
+  it('sends escalation steps and the reminder with their durations in seconds, and nothing when not given', () => {
+    const base = { message: 'Go?', options: ['Yes', 'No'], recipient: 'ops@acme.com' } as const;
+    expect(
+      pauseBody({
+        ...base,
+        escalation: [{ after: '30m', channel: 'sms', recipient: '+15550001111' }],
+        remindAfter: '15m',
+      }),
+    ).toMatchObject({
+      escalation: [{ after_seconds: 1800, channel: 'sms', recipient: '+15550001111' }],
+      remind_after_seconds: 900,
+    });
+    const plain = pauseBody(base);
+    expect(plain).not.toHaveProperty('escalation');
+    expect(plain).not.toHaveProperty('remind_after_seconds');
   });
 
   it('a timeout with a default resolves with the default, via_timeout', async () => {
