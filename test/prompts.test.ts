@@ -75,6 +75,21 @@ describe('outcome updates', () => {
     expect(callsTo('editMessageText', recipient)).toHaveLength(4);
   });
 
+  it('a send that fails is visible in delivery (queued, with the error), and retried until sent', async () => {
+    const { ask, get } = await setup();
+    const recipient = nextChat();
+    // Once: the workspace's telegram budget here is 2 sends a minute.
+    tg.failNext('sendMessage', 502, 'Bad Gateway', 1, recipient);
+    await workers({ channelRetryScheduleMs: [1_000] });
+    const a = await ask('telegram', recipient);
+    await expect
+      .poll(async () => (await get(a.body.pause_id)).delivery[0])
+      .toMatchObject({ status: 'queued', sent_at: null, error: expect.stringContaining('Bad Gateway') });
+    await expect.poll(async () => (await get(a.body.pause_id)).delivery[0].status, { timeout: 10_000 }).toBe('sent');
+    expect((await get(a.body.pause_id)).delivery[0]).toMatchObject({ error: null, sent_at: expect.any(String) });
+    expect(callsTo('sendMessage', recipient)).toHaveLength(2);
+  });
+
   it('a question settled before it went out is never sent: its prompt is skipped', async () => {
     const { ws, ask, get } = await setup();
     const recipient = nextChat();

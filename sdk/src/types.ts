@@ -171,6 +171,9 @@ export type ControlEventName =
   | 'pause_request_responded'
   | 'pause_request_timed_out'
   | 'pause_request_cancelled'
+  | 'pause_request_voted'
+  | 'pause_request_escalated'
+  | 'pause_request_send_failed'
   // Events the server may add later still reach a handler registered by name.
   | (string & {});
 
