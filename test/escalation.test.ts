@@ -5,18 +5,25 @@ import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ACCOUNT_SID, AUTH_TOKEN, FROM, inboundSms, startFakeTwilio } from './support/fake-twilio.js';
 import { useTestApp } from './support/app.js';
+import { startSmtp } from './support/smtp.js';
 import { startTestWorker, useWorkers } from './support/worker.js';
 
 const PUBLIC_URL = 'https://leash.example.test';
 const twilio = await startFakeTwilio();
+const smtp = await startSmtp();
 const t = useTestApp({
   PUBLIC_URL,
+  SMTP_URL: smtp.url,
+  EMAIL_FROM: 'leash@example.test',
   TWILIO_ACCOUNT_SID: ACCOUNT_SID,
   TWILIO_AUTH_TOKEN: AUTH_TOKEN,
   TWILIO_FROM: FROM,
   TWILIO_API_URL: twilio.url,
 });
-afterAll(() => twilio.close());
+afterAll(async () => {
+  await twilio.close();
+  await smtp.close();
+});
 const worker = useWorkers(t);
 
 let phoneN = 5_550_170_000;
@@ -86,6 +93,39 @@ describe('escalation', () => {
       response_choice: 'Reject',
       responder: { channel: 'sms', display: phone },
     });
+  });
+
+  it('an SMS question escalated to email is answered on the page the email links to, once it was sent there', async () => {
+    await worker();
+    const { ws, ask, get } = await setup();
+    const own = nextPhone();
+    const q = await ask({
+      channel: 'sms',
+      recipient: own,
+      escalation: [{ after_seconds: 1, channel: 'email', recipient: 'cto@example.com' }],
+    });
+    const url = (await t.call('GET', `/v1/pause/${q.body.pause_id}`, { key: ws.ownerKey })).body.url as string;
+    const path = new URL(url).pathname;
+    // Before the escalation went out, the page only shows the SMS question.
+    expect((await t.app.inject({ method: 'GET', url: path })).body).toContain('answer it there');
+    await expect
+      .poll(() => smtp.mails.filter((m) => m.to.includes('cto@example.com')).length, { timeout: 5_000 })
+      .toBe(1);
+    const mail = smtp.mails.find((m) => m.to.includes('cto@example.com'))!;
+    expect(mail.text).toContain('Escalated: nobody has answered this yet.');
+    expect(mail.text).toContain(path);
+    const page = await t.app.inject({ method: 'GET', url: path });
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]!;
+    const cookie = [page.headers['set-cookie'] ?? []]
+      .flat()
+      .find((c) => c.startsWith('_csrf='))!
+      .split(';')[0]!;
+    const answered = await t.call('POST', path, {
+      body: new URLSearchParams({ _csrf: csrf, choice: 'Approve' }).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+    });
+    expect(answered.status).toBe(303);
+    expect(await get(q.body.pause_id)).toMatchObject({ status: 'responded', responder: { channel: 'web' } });
   });
 
   it('a reminder goes once to the same recipient, and says so', async () => {

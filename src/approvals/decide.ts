@@ -164,7 +164,7 @@ async function settleBeforeDeadline(
   scope: Scope,
   id: string,
   links: Links,
-  changes: (current: ApprovalRow, now: Date) => Updateable<ApprovalsTable>,
+  changes: (current: ApprovalRecord, now: Date) => Updateable<ApprovalsTable>,
   fast?: { to: Settling; valid?: Expression<SqlBool> },
   vote?: Vote,
 ): Promise<ApprovalView> {
@@ -252,8 +252,12 @@ export async function decideApproval(
     id,
     links,
     (current) => {
-      if (byLink && !linkDecides.includes(current.channel))
-        fail('forbidden', `This question was sent by ${current.channel}: answer it there`);
+      // The link decides where Leash sent it: the question's channel, or an escalation step's.
+      const sentLink = [
+        current.channel,
+        ...current.delivery.filter((d) => d.status === 'sent').map((d) => d.channel),
+      ].some((c) => linkDecides.includes(c));
+      if (byLink && !sentLink) fail('forbidden', `This question was sent by ${current.channel}: answer it there`);
       requireDecider(current, decider);
       if (!current.options.includes(answer.choice)) {
         invalid([
@@ -272,7 +276,7 @@ export async function decideApproval(
     {
       to: { status: 'responded', response_choice: answer.choice, response_text: answer.text || null, responder },
       // A question that takes a quorum is voted on, on the slow path.
-      valid: sql<SqlBool>`approvals_required = 1 and options @> ${json([answer.choice])}::jsonb ${answer.text ? sql`and allow_text_response` : sql``} ${byLink ? sql`and channel = any(${linkDecides}::text[])` : sql``} and ${deciderSql(decider)}`,
+      valid: sql<SqlBool>`approvals_required = 1 and options @> ${json([answer.choice])}::jsonb ${answer.text ? sql`and allow_text_response` : sql``} ${byLink ? sql`and (channel = any(${linkDecides}::text[]) or exists (select 1 from prompts p where p.approval_id = approvals.id and p.channel = any(${linkDecides}::text[]) and p.status = 'sent'))` : sql``} and ${deciderSql(decider)}`,
     },
     voting(ctx, answer, responder, decider, links),
   );

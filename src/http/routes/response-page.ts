@@ -11,6 +11,7 @@ import { agreeingVotes, tallyText } from '../../approvals/votes.js';
 import { verifyLink, type LinkTarget } from '../../approvals/links.js';
 import type { Ctx } from '../../context.js';
 import type { Responder } from '../../db/schema.js';
+import type { Db } from '../../db/index.js';
 import type { Deps } from '../../deps.js';
 import { LeashError } from '../../errors.js';
 import { messagePage, sendPage } from '../pages/layout.js';
@@ -25,6 +26,19 @@ const storable = (max: number) =>
 
 const NOT_VALID = () =>
   messagePage('Link not valid', 'This link is not valid. Ask for a new one, or answer from another channel.');
+
+/** The page decides a question Leash sent the link for: on its own channel, or an escalation's. */
+async function linkDecidesFor(db: Db, channels: string[], a: { id: string; channel: string }): Promise<boolean> {
+  if (channels.includes(a.channel)) return true;
+  const sent = await db
+    .selectFrom('prompts')
+    .select('id')
+    .where('approval_id', '=', a.id)
+    .where('channel', 'in', channels)
+    .where('status', '=', 'sent')
+    .executeTakeFirst();
+  return sent !== undefined;
+}
 
 export function registerResponsePage(root: FastifyInstance, deps: Deps) {
   const app = root.withTypeProvider<ZodTypeProvider>();
@@ -42,7 +56,7 @@ export function registerResponsePage(root: FastifyInstance, deps: Deps) {
       action: `/r/${token}`,
       preselected,
       notice,
-      decides: linkDeciding(links.channels).includes(a.channel),
+      decides: await linkDecidesFor(db, linkDeciding(links.channels), a),
       tally:
         a.status === 'pending' && a.approvals_required > 1
           ? `${tallyText(await agreeingVotes(db, a), a.approvals_required)} for ${a.options[0]} so far`
