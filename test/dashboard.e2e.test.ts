@@ -116,6 +116,42 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in Chromium', () => {
     });
   });
 
+  it('shows a quorum in progress, on the approvals page and the response page, and the vote that completes it settles it', async () => {
+    const ws = await t.workspace();
+    const bob = await ws.agent('bob');
+    const first = await ws.member('approver');
+    const a = await t.call('POST', '/v1/pause', {
+      key: bob.key,
+      body: {
+        recipient: 'owner@example.com',
+        channel: 'web',
+        message: 'Rotate the production database password?',
+        options: ['Rotate', 'Not now'],
+        approvals_required: 2,
+        timeout_seconds: 600,
+      },
+    });
+    await t.call('POST', `/v1/pause/${a.body.pause_id}/respond`, { key: first.key, body: { choice: 'Rotate' } });
+    const page = await signIn(ws.ownerKey);
+    await page.goto(`${base}/approvals`);
+    const quorum = page.locator(`[data-approval="${a.body.pause_id}"] [data-quorum]`);
+    expect(await quorum.textContent()).toContain('1 of 2 approvals for Rotate');
+    await page.screenshot({ path: `${SHOTS}/approvals-quorum.png`, fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: `${SHOTS}/approvals-quorum-phone.png`, fullPage: true });
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    await page.goto(new URL(a.body.url).pathname.replace(/^/, base));
+    expect(await page.locator('.question + [role=status]').textContent()).toBe('1 of 2 approvals for Rotate so far');
+    await page.screenshot({ path: `${SHOTS}/response-quorum-phone.png`, fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.screenshot({ path: `${SHOTS}/response-quorum.png`, fullPage: true });
+    await page.goto(`${base}/approvals`);
+    await page.click(`[data-approval="${a.body.pause_id}"] button:has-text("Rotate")`);
+    await page.waitForURL(/\/approvals\?notice=/);
+    expect(await page.locator('[role=status]').textContent()).toContain('Answered: Rotate.');
+    expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.status).toBe('responded');
+  });
+
   it('shows a failed webhook delivery and redelivers it', async () => {
     const ws = await t.workspace();
     const bob = await ws.agent('bob');
