@@ -3,9 +3,9 @@
 // (here) and Slack (test/slack.test.ts); every surface decides through the same core rule.
 import { describe, expect, it } from 'vitest';
 import { useTestApp } from './support/app.js';
+import { answerOnPage as answerPage } from './support/response-page.js';
 
 const t = useTestApp();
-const FORM = 'application/x-www-form-urlencoded';
 
 const ask = (key: string, extra: Record<string, unknown> = {}) =>
   t.call('POST', '/v1/pause', {
@@ -31,20 +31,7 @@ const count = async (workspaceId: string) =>
     ).n,
   );
 
-/** Answers on the response page as a browser would: GET for the CSRF token, then POST. */
-async function answerOnPage(url: string, choice: string) {
-  const path = new URL(url).pathname;
-  const page = await t.app.inject({ method: 'GET', url: path });
-  const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]!;
-  const cookie = [page.headers['set-cookie'] ?? []]
-    .flat()
-    .find((c) => c.startsWith('_csrf='))!
-    .split(';')[0]!;
-  return t.call('POST', path, {
-    body: new URLSearchParams({ _csrf: csrf, choice }).toString(),
-    headers: { 'content-type': FORM, cookie },
-  });
-}
+const answerOnPage = (url: string, choice: string) => answerPage(t, url, { choice });
 
 describe('approvers', () => {
   it('only the listed members decide; the approval names them by id', async () => {

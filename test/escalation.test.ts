@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ACCOUNT_SID, AUTH_TOKEN, FROM, inboundSms, startFakeTwilio } from './support/fake-twilio.js';
 import { useTestApp } from './support/app.js';
+import { answerOnPage } from './support/response-page.js';
 import { startSmtp } from './support/smtp.js';
 import { startTestWorker, useWorkers } from './support/worker.js';
 
@@ -114,16 +115,7 @@ describe('escalation', () => {
     const mail = smtp.mails.find((m) => m.to.includes('cto@example.com'))!;
     expect(mail.text).toContain('Escalated: nobody has answered this yet.');
     expect(mail.text).toContain(path);
-    const page = await t.app.inject({ method: 'GET', url: path });
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]!;
-    const cookie = [page.headers['set-cookie'] ?? []]
-      .flat()
-      .find((c) => c.startsWith('_csrf='))!
-      .split(';')[0]!;
-    const answered = await t.call('POST', path, {
-      body: new URLSearchParams({ _csrf: csrf, choice: 'Approve' }).toString(),
-      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
-    });
+    const answered = await answerOnPage(t, path, { choice: 'Approve' });
     expect(answered.status).toBe(303);
     expect(await get(q.body.pause_id)).toMatchObject({ status: 'responded', responder: { channel: 'web' } });
   });

@@ -4,9 +4,9 @@
 // test/telegram.test.ts, test/sms.test.ts, test/dashboard.test.ts); the response page here.
 import { describe, expect, it } from 'vitest';
 import { useTestApp, type Workspace } from './support/app.js';
+import { answerOnPage } from './support/response-page.js';
 
 const t = useTestApp();
-const FORM = 'application/x-www-form-urlencoded';
 
 const ask = (key: string, extra: Record<string, unknown> = {}) =>
   t.call('POST', '/v1/pause', {
@@ -136,18 +136,7 @@ describe('approvals_required', () => {
     const [a] = await approvers(ws, 1);
     const q = await ask(ws.ownerKey, { approvals_required: 2 });
     const path = new URL(q.body.url).pathname;
-    const answer = async () => {
-      const page = await t.app.inject({ method: 'GET', url: path });
-      const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]!;
-      const cookie = [page.headers['set-cookie'] ?? []]
-        .flat()
-        .find((c) => c.startsWith('_csrf='))!
-        .split(';')[0]!;
-      return t.call('POST', path, {
-        body: new URLSearchParams({ _csrf: csrf, choice: 'Approve' }).toString(),
-        headers: { 'content-type': FORM, cookie },
-      });
-    };
+    const answer = () => answerOnPage(t, path, { choice: 'Approve' });
     expect((await answer()).status).toBe(303);
     expect((await t.app.inject({ method: 'GET', url: path })).body).toContain('1 of 2 approvals for Approve so far');
     const twice = await answer();

@@ -94,14 +94,13 @@ export async function requireEnoughDeciders(
   let possible: number;
   if (listed) possible = listed.filter((id) => id !== asker).length;
   else {
-    const row = await db
+    let q = db
       .selectFrom('members')
       .select((eb) => eb.fn.countAll<string>().as('n'))
       .where('workspace_id', '=', ctx.workspaceId)
-      .where('role', 'in', ['approver', 'owner'])
-      .where('id', '!=', asker ?? '00000000-0000-0000-0000-000000000000')
-      .executeTakeFirstOrThrow();
-    // The response page's link (web, email) or the recipient phone (sms) decides as one more.
+      .where('role', 'in', ['approver', 'owner']);
+    if (asker) q = q.where('id', '!=', asker);
+    const row = await q.executeTakeFirstOrThrow();
     const recipient = channels.known.find((c) => c.name === req.channel)?.recipientDecides;
     possible = Number(row.n) + (recipient ? 1 : 0);
   }

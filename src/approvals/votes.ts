@@ -78,6 +78,10 @@ export async function agreeingVotes(db: Db, approval: Pick<ApprovalRow, 'id' | '
 /** "1 of 2 approvals": the quorum's progress, as every surface says it. */
 export const tallyText = (agreeing: number, required: number) => `${agreeing} of ${required} approvals`;
 
+/** The quorum's progress of an approval as read (its `votes`), in tallyText's words. */
+export const tallyOf = (a: { votes: { choice: string }[]; options: string[]; approvals_required: number }) =>
+  tallyText(a.votes.filter((v) => v.choice === a.options[0]).length, a.approvals_required);
+
 /** The vote on the timeline and out as pause_request.voted (the approval with its votes). */
 export function votedChange(
   ctx: Ctx,

@@ -6,7 +6,7 @@
 import { approvalById } from '../approvals/answering.js';
 import type { ApprovalSettings } from '../approvals/approvals.js';
 import { decideApproval } from '../approvals/decide.js';
-import { tallyText } from '../approvals/votes.js';
+import { tallyOf } from '../approvals/votes.js';
 import type { Ctx } from '../context.js';
 import type { Db } from '../db/index.js';
 import type { ApprovalRow, Responder } from '../db/schema.js';
@@ -90,8 +90,7 @@ async function decide(
       responder,
       deps.approvals,
     );
-    const agreeing = view.votes.filter((v) => v.choice === view.options[0]).length;
-    const tally = view.status === 'pending' ? tallyText(agreeing, view.approvals_required) : undefined;
+    const tally = view.status === 'pending' ? tallyOf(view) : undefined;
     return { recorded: true, ...answer, ...(tally ? { tally } : {}) };
   } catch (err) {
     return { recorded: false, text: sayError(err) };

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { agentNames } from '../agents/registry.js';
 import { withDelivery } from '../approvals/approvals.js';
 import { decideApproval } from '../approvals/decide.js';
-import { tallyText } from '../approvals/votes.js';
+import { tallyOf } from '../approvals/votes.js';
 import { pendingApprovals } from '../approvals/pending.js';
 import { scopeOf } from '../context.js';
 import type { Deps } from '../deps.js';
@@ -42,10 +42,7 @@ export function registerApprovalActions(app: FastifyInstance, deps: Deps) {
         responder,
         deps.approvals,
       );
-      if (a.status === 'pending') {
-        const agreeing = a.votes.filter((v) => v.choice === a.options[0]).length;
-        return `Vote recorded: ${tallyText(agreeing, a.approvals_required)}.`;
-      }
+      if (a.status === 'pending') return `Vote recorded: ${tallyOf(a)}.`;
       return `Answered: ${a.response_choice}.`;
     },
   );

@@ -1,6 +1,6 @@
 // The dashboard's pages: server-rendered, escaped by construction (html``), plain forms that work
 // without JavaScript. Buttons show only what the member's role allows; the core checks again.
-import { tallyText } from '../approvals/votes.js';
+import { tallyOf } from '../approvals/votes.js';
 import type { AgentView } from '../agents/view.js';
 import { hasRole } from '../context.js';
 import type { ApprovalRecord } from '../approvals/approvals.js';
@@ -132,10 +132,8 @@ function deliveryTrouble(a: ApprovalRecord): Html {
 /** A quorum's progress and who voted. */
 function quorum(a: ApprovalRecord): Html | string {
   if (a.approvals_required <= 1) return '';
-  const first = a.options[0]!;
-  const agreeing = a.votes.filter((v) => v.choice === first).length;
   const who = a.votes.map((v) => `${v.display} (${v.choice})`).join(', ');
-  return html`<p data-quorum>${tallyText(agreeing, a.approvals_required)} for ${first}${who ? html` <span class="muted">· ${who}</span>` : ''}</p>`;
+  return html`<p data-quorum>${tallyOf(a)} for ${a.options[0]}${who ? html` <span class="muted">· ${who}</span>` : ''}</p>`;
 }
 
 export function approvalsPage(f: Frame, rows: ApprovalRecord[], names: Map<string, string>): Html {
