@@ -59,6 +59,38 @@ describe('Notifier', () => {
     }
   });
 
+  it('waits on several keys: a wake-up for any of them re-checks, and the subscriptions go after', async () => {
+    const n = notifier();
+    const other = createDb(t.config.databaseUrl, { max: 1 });
+    try {
+      let checks = 0;
+      const waiting = n.waitFor(['thing:a', 'thing:b'], 5_000, async () => (++checks === 2 ? 'woken by b' : undefined));
+      await expect.poll(() => checks).toBe(1);
+      const started = Date.now();
+      await notify(other, 'thing:b');
+      expect(await waiting).toBe('woken by b');
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect((n as unknown as { listeners: Map<string, unknown> }).listeners.size).toBe(0);
+    } finally {
+      await n.close();
+      await other.destroy();
+    }
+  });
+
+  it('an abort ends the wait at once, with the abort reason', async () => {
+    const n = notifier();
+    try {
+      const controller = new AbortController();
+      const started = Date.now();
+      const waiting = n.waitFor('thing:c', 10_000, async () => undefined, controller.signal);
+      setTimeout(() => controller.abort(new Error('client gone')), 50);
+      await expect(waiting).rejects.toThrow('client gone');
+      expect(Date.now() - started).toBeLessThan(1_000);
+    } finally {
+      await n.close();
+    }
+  });
+
   it('re-connects after its connection is killed and keeps delivering', async () => {
     const n = notifier();
     try {

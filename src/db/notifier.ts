@@ -69,28 +69,41 @@ export class Notifier {
   }
 
   /**
-   * Resolves with check()'s first non-undefined result, re-checking on every wake-up for key,
-   * or with undefined after timeoutMs. Subscribes before the first check, so a change that commits
-   * between the check and the wait is never missed. Throws 503 unavailable if the process shuts
-   * down meanwhile: the state is in Postgres, the caller can ask again.
+   * Resolves with check()'s first non-undefined result, re-checking on every wake-up for the key
+   * (or any of the keys), or with undefined after timeoutMs. Subscribes before the first check, so a
+   * change that commits between the check and the wait is never missed. Throws 503 unavailable if
+   * the process shuts down meanwhile: the state is in Postgres, the caller can ask again. Rejects
+   * with the signal's reason once it aborts.
    */
-  async waitFor<T>(key: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T | undefined> {
+  async waitFor<T>(
+    key: string | readonly string[],
+    timeoutMs: number,
+    check: () => Promise<T | undefined>,
+    signal?: AbortSignal,
+  ): Promise<T | undefined> {
     let wake: () => void = () => {};
     let woken = false;
-    const unsubscribe = await this.subscribe(key, () => {
-      woken = true;
-      wake();
-    });
-    const deadline = Date.now() + timeoutMs;
-    // Marks woken too: a close() that comes while check() runs finds no wait to end, and the loop
-    // must not start one (it would sit out the whole timeout, holding the shutdown up).
+    // Marks woken too: a close() or abort that comes while check() runs finds no wait to end, and
+    // the loop must not start one (it would sit out the whole timeout, holding the shutdown up).
     const waker = () => {
       woken = true;
       wake();
     };
+    const unsubscribes: (() => void)[] = [];
+    for (const k of typeof key === 'string' ? [key] : key) {
+      try {
+        unsubscribes.push(await this.subscribe(k, waker));
+      } catch (err) {
+        unsubscribes.forEach((u) => u());
+        throw err;
+      }
+    }
+    const deadline = Date.now() + timeoutMs;
     this.wakers.add(waker);
+    signal?.addEventListener('abort', waker);
     try {
       for (;;) {
+        signal?.throwIfAborted();
         if (this.closed)
           throw new LeashError('unavailable', 'Leash is restarting; ask again in a moment (nothing was lost)');
         woken = false;
@@ -109,7 +122,8 @@ export class Notifier {
       }
     } finally {
       this.wakers.delete(waker);
-      unsubscribe();
+      signal?.removeEventListener('abort', waker);
+      unsubscribes.forEach((u) => u());
     }
   }
 
