@@ -89,6 +89,8 @@ const envSchema = z.object({
   WEBHOOK_BODY_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
   MAX_WAITS_PER_KEY: z.coerce.number().int().min(1).default(20),
   MAX_WAITS_PER_PROCESS: z.coerce.number().int().min(1).default(20_000),
+  // How often a tool waiting at /mcp sends a progress notification (contract §8: at least every 15 s).
+  MCP_PROGRESS_SECONDS: z.coerce.number().min(0.1).max(15).default(10),
   // Which proxies may name the client address (X-Forwarded-For): `true`, a hop count, or addresses/CIDRs.
   TRUST_PROXY: optional,
 });
@@ -133,6 +135,8 @@ export interface Config {
   email: { smtpUrl?: string; from?: string };
   backlogCap: number;
   maxTimeoutHours: number;
+  /** How often a tool waiting at /mcp reports progress. */
+  mcpProgressMs: number;
   allowPrivateUrls: boolean;
   sweepIntervalMs: number;
   retryScheduleMs: number[];
@@ -225,6 +229,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     email: { smtpUrl: e.SMTP_URL, from: e.EMAIL_FROM },
     backlogCap: e.BACKLOG_CAP,
     maxTimeoutHours: e.MAX_TIMEOUT_HOURS,
+    mcpProgressMs: Math.round(e.MCP_PROGRESS_SECONDS * 1000),
     allowPrivateUrls: e.ALLOW_PRIVATE_URLS ?? e.NODE_ENV !== 'production',
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
     retryScheduleMs: e.RETRY_SCHEDULE_MS,

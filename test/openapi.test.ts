@@ -58,10 +58,21 @@ describe('real answers match the document', () => {
   const seen = new Set<string>();
 
   /** Calls the operation at `template` (filled with `url`) and holds the answer to its schema. */
-  async function call(method: string, template: string, url: string, key: string, body?: unknown) {
+  async function call(
+    method: string,
+    template: string,
+    url: string,
+    key: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ) {
     const op = doc.paths[template]?.[method.toLowerCase()];
     expect(op, `${method} ${template} is in the document`).toBeDefined();
-    const res = await t.call(method, url, { key, ...(body === undefined ? {} : { body }) });
+    const res = await t.call(method, url, {
+      key,
+      ...(body === undefined ? {} : { body }),
+      ...(headers ? { headers } : {}),
+    });
     const response = op.responses[String(res.status)];
     expect(response, `${method} ${url} answered ${res.status}, which the document does not list`).toBeDefined();
     const schemaAt = response.content?.['application/json']
@@ -105,6 +116,8 @@ describe('real answers match the document', () => {
     await call('GET', '/v1/agents/me', '/v1/agents/me', bot.key);
     await call('POST', '/v1/agents/me/stopped', '/v1/agents/me/stopped', bot.key, {});
     await call('GET', '/v1/directory/{name}', '/v1/directory/doc-peer', bot.key);
+    const listTools = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} };
+    await call('POST', '/mcp', '/mcp', bot.key, listTools, { accept: 'application/json, text/event-stream' });
 
     const ask = { recipient: 'owner@example.com', channel: 'web', message: 'Ship?', options: ['Yes', 'No'] };
     const a = await call('POST', '/v1/pause', '/v1/pause', bot.key, ask);

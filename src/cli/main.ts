@@ -163,6 +163,25 @@ program
     console.log(`Telegram will send updates to ${url}`);
   });
 
+program
+  .command('mcp')
+  .description(
+    'the MCP server on stdio, for Claude Code and other MCP clients (env LEASH_URL, LEASH_API_KEY, LEASH_MCP_CHANNEL, LEASH_MCP_RECIPIENT; docs/mcp.md)',
+  )
+  .action(async () => {
+    // Loaded only here: the other commands need none of the MCP SDK.
+    const { McpSetupError, runStdio } = await import('../mcp/stdio.js');
+    try {
+      await runStdio();
+      // Kept-alive connections to Leash would hold the process up for seconds after the client left.
+      process.exit(0);
+    } catch (err) {
+      if (!(err instanceof McpSetupError)) throw err;
+      console.error(`leash mcp: ${err.message}`);
+      process.exit(2);
+    }
+  });
+
 useValidationMessages();
 loadDotEnv();
 program.parseAsync(process.argv).catch((err: unknown) => {

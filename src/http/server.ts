@@ -23,6 +23,7 @@ import { registerJsonBody } from './json-body.js';
 import { messagePage, sendPage } from './pages/layout.js';
 import { registerAgentRoutes } from './routes/agents.js';
 import { registerApprovalRoutes } from './routes/approvals.js';
+import { registerMcpRoute } from './routes/mcp.js';
 import { registerMeRoutes } from './routes/me.js';
 import { registerMemberRoutes } from './routes/members.js';
 import { registerMessageRoutes } from './routes/messages.js';
@@ -179,6 +180,7 @@ async function registerRoutes(app: FastifyInstance, deps: Deps, surfaces: Surfac
   registerSessionRoutes(app, deps);
   registerStreamRoute(app, deps);
   registerWebhookRoutes(app, deps);
+  registerMcpRoute(app, deps);
   for (const routes of surfaces.routes) await routes(app, deps);
   // HTML forms post urlencoded bodies; only the pages accept them (the API stays JSON-only).
   await app.register(async (pages) => {
