@@ -6,6 +6,7 @@ import { allApprovals, listen, onePending, pending, respond } from '../sdk/test/
 import { buildDeps, buildWeb } from '../src/app.js';
 import { closeDeps } from '../src/deps.js';
 import { useTestApp, type Workspace } from './support/app.js';
+import { dashboardBrowser } from './support/dashboard-browser.js';
 import { httpClient, resultOf, stdioClient, type McpTestClient } from './support/mcp-clients.js';
 
 const PROGRESS_SECONDS = '0.3';
@@ -328,6 +329,31 @@ describe('behind two web processes (queue mode)', () => {
       await Promise.all(clients.map((m) => m.close()));
       await other.close();
       await closeDeps(otherDeps);
+    }
+  });
+});
+
+describe('what the human sees', () => {
+  it('the response page and the dashboard show the whole tool input beside the question', async () => {
+    const agent = await ws.agent('mcp-shown');
+    const mcp = await httpClient(`${base}/mcp?recipient=${ws.ownerId}`, agent.key);
+    try {
+      const input = { command: 'terraform apply -auto-approve', description: 'Apply <prod> plan' };
+      const asking = mcp.client.callTool({ name: 'request_permission', arguments: { tool_name: 'Bash', input } });
+      const a = await onePending(t, ws, agent.id);
+      const indented =
+        '{\n  &quot;command&quot;: &quot;terraform apply -auto-approve&quot;,\n  &quot;description&quot;: &quot;Apply &lt;prod&gt; plan&quot;\n}';
+      const page = await t.call('GET', new URL(a.url!).pathname);
+      expect(page.status).toBe(200);
+      expect(page.body).toContain('<dt>tool_name</dt><dd>Bash</dd>');
+      expect(page.body).toContain(`<dt>input</dt><dd><pre class="meta">${indented}</pre></dd>`);
+      const dashboard = await dashboardBrowser(t).signedIn(ws.ownerKey);
+      const approvals = await dashboard.get('/approvals');
+      expect(approvals.html).toContain(`<pre class="meta">${indented}</pre>`);
+      await respond(t, ws, a.pause_id, 'Deny');
+      await asking;
+    } finally {
+      await mcp.close();
     }
   });
 });

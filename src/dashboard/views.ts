@@ -6,6 +6,7 @@ import { hasRole } from '../context.js';
 import type { ApprovalRecord } from '../approvals/approvals.js';
 import type { ActivityRow, Member, SessionRow } from '../db/schema.js';
 import { html, page, type Html } from '../http/pages/layout.js';
+import { metadataTable } from '../http/pages/metadata.js';
 
 export interface Frame {
   member: Member;
@@ -141,7 +142,7 @@ export function approvalsPage(f: Frame, rows: ApprovalRecord[], names: Map<strin
   const cards = rows.map(
     (a) => html`<div class="card" data-approval="${a.id}"><p class="question">${a.message}</p>
 <p class="muted">${a.agent_id ? (names.get(a.agent_id) ?? 'an agent') : 'a member'} · via ${a.channel} to ${a.recipient} · expires ${when(a.expires_at)}</p>
-${quorum(a)}${deliveryTrouble(a)}
+${metadataTable(a.metadata)}${quorum(a)}${deliveryTrouble(a)}
 ${canAnswer ? html`${a.options.map((o) => post(f, `/approvals/${a.id}/respond`, o, { choice: o }))}` : ''}</div>`,
   );
   return layout(

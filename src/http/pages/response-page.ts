@@ -2,6 +2,12 @@
 // metadata, the options as buttons (and a note field when allowed), or the outcome once decided.
 import type { ApprovalRow } from '../../db/schema.js';
 import { html, page, type Html } from './layout.js';
+import { metadataTable } from './metadata.js';
+
+const metadataCard = (m: Record<string, unknown> | null) => {
+  const table = metadataTable(m);
+  return table ? html`<div class="card">${table}</div>` : '';
+};
 
 export interface ResponsePageInput {
   approval: ApprovalRow;
@@ -18,16 +24,6 @@ export interface ResponsePageInput {
 }
 
 const CHANNEL_NAME: Record<string, string> = { sms: 'text message (SMS)', slack: 'Slack', telegram: 'Telegram' };
-
-function metadataSummary(metadata: Record<string, unknown> | null): Html | string {
-  const entries = Object.entries(metadata ?? {}).slice(0, 12);
-  if (entries.length === 0) return '';
-  const show = (v: unknown) => {
-    const s = typeof v === 'string' ? v : JSON.stringify(v);
-    return s.length > 200 ? `${s.slice(0, 199)}…` : s;
-  };
-  return html`<div class="card"><dl>${entries.map(([k, v]) => html`<dt>${k}</dt><dd>${show(v)}</dd>`)}</dl></div>`;
-}
 
 function outcome(a: ApprovalRow): Html {
   const when = a.response_at ? a.response_at.toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : '';
@@ -59,7 +55,7 @@ export function responsePage(p: ResponsePageInput): Html {
     <p class="muted">Asked by ${p.askedBy}${pending ? html` · open until ${expires}` : ''}</p>
     ${p.notice ? html`<div class="card notice" role="alert">${p.notice}</div>` : ''}
     <div class="card"><p class="question">${a.message}</p>${p.tally ? html`<p class="muted" role="status">${p.tally}</p>` : ''}</div>
-    ${metadataSummary(a.metadata)}
+    ${metadataCard(a.metadata)}
     ${pending ? (p.decides ? form : html`<div class="card notice" role="status">This question was sent by ${CHANNEL_NAME[a.channel] ?? a.channel}: answer it there.</div>`) : outcome(a)}`,
   );
 }
