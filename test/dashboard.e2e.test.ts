@@ -6,6 +6,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestApp } from './support/app.js';
+import { httpClient, resultOf } from './support/mcp-clients.js';
 import { startReceiver, type Receiver } from './support/receiver.js';
 import { startTestWorker, type TestWorker } from './support/worker.js';
 
@@ -150,6 +151,52 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in Chromium', () => {
     await page.waitForURL(/\/approvals\?notice=/);
     expect(await page.locator('[role=status]').textContent()).toContain('Answered: Rotate.');
     expect((await t.call('GET', `/v1/pause/${a.body.pause_id}`, { key: bob.key })).body.status).toBe('responded');
+  });
+
+  it('a permission question from an MCP client reads well on the response page and the dashboard, and a note denies it', async () => {
+    const ws = await t.workspace();
+    const agent = await ws.agent('claude-code');
+    const mcp = await httpClient(`${base}/mcp?recipient=${ws.ownerId}`, agent.key);
+    try {
+      const input = {
+        command: 'kubectl delete deployment payments --namespace production',
+        description: 'Remove the old payments deployment',
+      };
+      const asking = mcp.client
+        .callTool({ name: 'request_permission', arguments: { tool_name: 'Bash', input, tool_use_id: 'toolu_01A' } })
+        .then(resultOf);
+      await expect
+        .poll(async () => (await t.call('GET', '/v1/pause?status=pending', { key: ws.ownerKey })).body.data.length)
+        .toBe(1);
+      const [a] = (await t.call('GET', '/v1/pause?status=pending', { key: ws.ownerKey })).body.data;
+      const page = await signIn(ws.ownerKey);
+      await page.goto(`${base}/approvals`);
+      const card = page.locator(`[data-approval="${a.pause_id}"]`);
+      expect(await card.locator('.question').textContent()).toBe(
+        'Allow Bash?\n$ kubectl delete deployment payments --namespace production\n(Remove the old payments deployment)',
+      );
+      expect(await card.locator('pre.meta').textContent()).toBe(JSON.stringify(input, null, 2));
+      await page.screenshot({ path: `${SHOTS}/approvals-mcp.png`, fullPage: true });
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.screenshot({ path: `${SHOTS}/approvals-mcp-phone.png`, fullPage: true });
+      expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+      await page.goto(base + new URL(a.url).pathname);
+      expect(await page.locator('pre.meta').textContent()).toBe(JSON.stringify(input, null, 2));
+      expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+      await page.screenshot({ path: `${SHOTS}/response-mcp-phone.png`, fullPage: true });
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.screenshot({ path: `${SHOTS}/response-mcp.png`, fullPage: true });
+      await page.fill('textarea', 'Not during the freeze');
+      await page.click('button:has-text("Deny")');
+      expect((await asking).json).toEqual({
+        behavior: 'deny',
+        message: expect.stringMatching(
+          /^Denied by link sent to owner-\w+@example\.com via the web page: Not during the freeze$/,
+        ),
+      });
+    } finally {
+      await mcp.close();
+    }
   });
 
   it('shows a failed webhook delivery and redelivers it', async () => {

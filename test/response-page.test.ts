@@ -215,8 +215,10 @@ describe('POST /r/{token}', () => {
       const recipient = by === 'email' ? 'alice@example.com' : alice.id;
       const { id, path } = await ask({ recipient }, ws);
       expect((await answer(path, { choice: 'Reject' })).status).toBe(303);
-      // Anyone holding the link could have clicked: it proves nobody's identity.
-      expect((await approval(ws, id)).responder).toEqual({ channel: 'web', display: `link sent to ${recipient}` });
+      // Anyone holding the link could have clicked: it proves nobody's identity. A member id is
+      // shown as the member's name, still as the link's addressee, with no member_id.
+      const addressee = by === 'email' ? recipient : 'Alice';
+      expect((await approval(ws, id)).responder).toEqual({ channel: 'web', display: `link sent to ${addressee}` });
     },
   );
 

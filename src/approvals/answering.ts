@@ -35,3 +35,16 @@ export async function askedBy(db: Db, a: Pick<ApprovalRow, 'agent_id' | 'request
     .executeTakeFirst();
   return agent ? (agent.display_name ?? agent.name) : a.requested_by.display;
 }
+
+/** Whom a response-page answer is credited to: the link's addressee, by name when it was sent to
+ *  a member by id (an id means nothing to whoever reads the outcome). */
+export async function linkHolder(db: Db, a: Pick<ApprovalRow, 'recipient' | 'workspace_id'>): Promise<string> {
+  if (!isUuid(a.recipient)) return `link sent to ${a.recipient}`;
+  const m = await db
+    .selectFrom('members')
+    .select(['email', 'display_name'])
+    .where('id', '=', a.recipient)
+    .where('workspace_id', '=', a.workspace_id)
+    .executeTakeFirst();
+  return `link sent to ${m ? (m.display_name ?? m.email) : a.recipient}`;
+}

@@ -12,7 +12,10 @@ const env = z.object({
   LEASH_URL: z.url().default('http://localhost:3000'),
   LEASH_API_KEY: z.string().min(1, 'is required: the agent key (lsh_a_…) that asks').optional(),
   // Checked by Leash when a question is asked: this side does not know which channels it has.
-  LEASH_MCP_CHANNEL: z.string().regex(/^[a-z]+$/, 'must be a channel name, like slack').default('web'),
+  LEASH_MCP_CHANNEL: z
+    .string()
+    .regex(/^[a-z]+$/, 'must be a channel name, like slack')
+    .default('web'),
   LEASH_MCP_RECIPIENT: z.string().min(1).optional(),
   LEASH_MCP_TIMEOUT_SECONDS: z.coerce.number().int().min(1).optional(),
   LEASH_MCP_PROGRESS_SECONDS: z.coerce.number().min(0.1).max(15).default(10),

@@ -41,7 +41,7 @@ const STYLE = `
   dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem .75rem; margin: 0; font-size: .925rem; }
   dt { color: var(--muted); } dd { margin: 0; overflow-wrap: anywhere; min-width: 0; }
   pre.meta { margin: 0; font-size: .85rem; white-space: pre-wrap; overflow-wrap: anywhere; max-height: 16rem; overflow-y: auto; }
-  .card dl.metadata { margin-top: .75rem; }
+  dl.metadata { margin: .75rem 0; } .card > dl.metadata:first-child { margin-top: 0; } .card > dl.metadata:last-child { margin-bottom: 0; }
   .options { display: grid; gap: .5rem; margin-top: 1rem; }
   button { font: inherit; font-weight: 600; padding: .8rem 1rem; border-radius: .5rem; border: 1px solid var(--line); background: var(--bg); color: var(--fg); cursor: pointer; text-align: left; }
   button:hover { border-color: var(--accent); }

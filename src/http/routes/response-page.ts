@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { approvalById, askedBy, linkedApproval } from '../../approvals/answering.js';
+import { approvalById, askedBy, linkedApproval, linkHolder } from '../../approvals/answering.js';
 import { linkDeciding } from '../../approvals/channels.js';
 import { decideApproval, isNotPending } from '../../approvals/decide.js';
 import { agreeingVotes, tallyText } from '../../approvals/votes.js';
@@ -94,7 +94,7 @@ export function registerResponsePage(root: FastifyInstance, deps: Deps) {
       if (!a) return sendPage(reply, 404, NOT_VALID());
       // Whoever holds the link may answer, so the answer is credited to the link (and the person it
       // was addressed to), never to a member account: the link proves nobody's identity.
-      const responder: Responder = { channel: 'web', display: `link sent to ${a.recipient}` };
+      const responder: Responder = { channel: 'web', display: await linkHolder(db, a) };
       const ctx: Ctx = {
         workspaceId: a.workspace_id,
         channel: 'web',
