@@ -1,6 +1,7 @@
 // The MCP server (contract §8) through the MCP SDK's own client, over both transports: stdio (a
 // spawned `leash mcp` talking to this Leash over HTTP) and Streamable HTTP at /mcp. The owner
 // answers through the API, as a human would through any channel.
+import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allApprovals, listen, onePending, pending, respond } from '../sdk/test/support/leash.js';
 import { buildDeps, buildWeb } from '../src/app.js';
@@ -277,8 +278,17 @@ describe('a bad key', () => {
     }
   });
 
-  it('over stdio: a setting that cannot work stops the server with a message', async () => {
-    await expect(stdioClient({ LEASH_URL: base, LEASH_API_KEY: 'k', LEASH_MCP_CHANNEL: 'pigeon' })).rejects.toThrow();
+  it('over stdio: a setting that cannot work stops the server with a message naming it', async () => {
+    const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli/main.ts', 'mcp'],
+        { env: { PATH: process.env.PATH ?? '', LEASH_URL: base, LEASH_MCP_TIMEOUT_SECONDS: 'soon' } },
+        (err, _stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
+      );
+    });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^leash mcp: LEASH_MCP_TIMEOUT_SECONDS: /);
   });
 });
 
@@ -354,6 +364,40 @@ describe('what the human sees', () => {
       await asking;
     } finally {
       await mcp.close();
+    }
+  });
+});
+
+describe('the /mcp endpoint', () => {
+  const list = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} };
+  const accept = { accept: 'application/json, text/event-stream' };
+
+  it('refuses an unknown channel in the query or a header, naming it', async () => {
+    const agent = await ws.agent('mcp-where');
+    const byQuery = await t.call('POST', '/mcp?channel=pigeon', { key: agent.key, body: list, headers: accept });
+    expect(byQuery.status).toBe(400);
+    expect(byQuery.body.error.fields[0].field).toBe('query.channel');
+    const byHeader = await t.call('POST', '/mcp', {
+      key: agent.key,
+      body: list,
+      headers: { ...accept, 'x-leash-channel': 'pigeon' },
+    });
+    expect(byHeader.status).toBe(400);
+    expect(byHeader.body.error).toMatchObject({
+      code: 'invalid_request',
+      fields: [{ field: 'header.x-leash-channel' }],
+    });
+  });
+
+  it('takes only agent keys, and answers GET and DELETE with 405 (stateless)', async () => {
+    const member = await t.call('POST', '/mcp', { key: ws.ownerKey, body: list, headers: accept });
+    expect(member.status).toBe(403);
+    expect(member.body.error.message).toBe('This route takes an agent key');
+    const agent = await ws.agent('mcp-methods');
+    for (const method of ['GET', 'DELETE']) {
+      const res = await t.call(method, '/mcp', { key: agent.key, headers: accept });
+      expect(res.status).toBe(405);
+      expect(res.headers.allow).toBe('POST');
     }
   });
 });

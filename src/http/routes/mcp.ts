@@ -12,6 +12,7 @@ import { createMcpServer } from '../../mcp/tools.js';
 import { VERSION } from '../../version.js';
 import { agentOf, principalOf } from '../auth.js';
 import { errors } from '../schemas.js';
+import { invalid } from '../../errors.js';
 
 const HINT = 'add ?recipient=… to the /mcp URL, or send an X-Leash-Recipient header';
 
@@ -19,10 +20,29 @@ const HINT = 'add ?recipient=… to the /mcp URL, or send an X-Leash-Recipient h
 const callsATool = (body: unknown) =>
   (Array.isArray(body) ? body : [body]).some((m) => (m as { method?: unknown } | null)?.method === 'tools/call');
 
-const header = (req: FastifyRequest, name: string) => {
-  const v = req.headers[name];
-  return typeof v === 'string' && v !== '' ? v : undefined;
-};
+const HEADERS = {
+  channel: 'x-leash-channel',
+  recipient: 'x-leash-recipient',
+  timeout_seconds: 'x-leash-timeout-seconds',
+} as const;
+
+type Where = { channel?: string; recipient?: string; timeout_seconds?: number };
+
+/** The settings sent as headers (what .mcp.json can add), checked as the query's are. */
+function fromHeaders(req: FastifyRequest, where: z.ZodObject<z.ZodRawShape>): Where {
+  const raw = Object.fromEntries(
+    Object.entries(HEADERS).flatMap(([k, h]) => {
+      const v = req.headers[h];
+      return typeof v === 'string' && v !== '' ? [[k, v]] : [];
+    }),
+  );
+  const parsed = where.safeParse(raw);
+  if (!parsed.success) {
+    const name = (i: z.core.$ZodIssue) => HEADERS[String(i.path[0]) as keyof typeof HEADERS];
+    invalid(parsed.error.issues.map((i) => ({ field: `header.${name(i)}`, message: i.message })));
+  }
+  return parsed.data as Where;
+}
 
 export function registerMcpRoute(root: FastifyInstance, deps: Deps) {
   const app = root.withTypeProvider<ZodTypeProvider>();
@@ -53,14 +73,9 @@ export function registerMcpRoute(root: FastifyInstance, deps: Deps) {
       },
     },
     handler: async (req, reply) => {
-      const parsed = where.safeParse({
-        channel: req.query.channel ?? header(req, 'x-leash-channel'),
-        recipient: req.query.recipient ?? header(req, 'x-leash-recipient'),
-        timeout_seconds: req.query.timeout_seconds ?? header(req, 'x-leash-timeout-seconds'),
-      });
-      if (!parsed.success) throw parsed.error;
+      const settings = { ...fromHeaders(req, where), ...req.query };
       const end = callsATool(req.body) ? root.waits.admit(req, reply) : () => {};
-      await serve(deps, req, reply, parsed.data, end);
+      await serve(deps, req, reply, settings, end);
     },
   });
 
@@ -84,13 +99,7 @@ export function registerMcpRoute(root: FastifyInstance, deps: Deps) {
   }
 }
 
-async function serve(
-  deps: Deps,
-  req: FastifyRequest,
-  reply: FastifyReply,
-  where: { channel?: string; recipient?: string; timeout_seconds?: number },
-  end: () => void,
-) {
+async function serve(deps: Deps, req: FastifyRequest, reply: FastifyReply, where: Where, end: () => void) {
   const gone = new AbortController();
   const port = inProcessPort(deps, ctxFor(principalOf(req), 'mcp'), agentOf(req));
   const { server } = createMcpServer(
