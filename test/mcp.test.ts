@@ -171,7 +171,7 @@ describe.each(transports)('MCP over %s', (name, open) => {
     const a = await onePending(t, ws, agent.id);
     await expect.poll(() => seen.length).toBeGreaterThanOrEqual(2);
     expect(seen[1]!.progress).toBeGreaterThan(seen[0]!.progress);
-    expect(seen[0]!.message).toMatch(/^Waiting for .+ on the web page \(\d+ s\)$/);
+    expect(seen[0]!.message).toMatch(/^Waiting for an answer on the web page \(\d+ s\)$/);
     await respond(t, ws, a.pause_id, 'Yes');
     expect((await asking).json.choice).toBe('Yes');
   });

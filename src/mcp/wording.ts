@@ -59,5 +59,7 @@ export function waitingFor(a: ApprovalSeen, waitedMs: number): string {
     a.approvals_required && a.approvals_required > 1
       ? `, ${a.votes?.length ?? 0} of ${a.approvals_required} approvals`
       : '';
-  return `Waiting for ${a.recipient} on ${channelName(a.channel)} (${duration(waitedMs / 1000)}${quorum})`;
+  // A member's id says nothing to the one reading the progress.
+  const who = /^[0-9a-f]{8}-[0-9a-f]{4}-/i.test(a.recipient) ? 'an answer' : a.recipient;
+  return `Waiting for ${who} on ${channelName(a.channel)} (${duration(waitedMs / 1000)}${quorum})`;
 }
