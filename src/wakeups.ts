@@ -13,3 +13,8 @@ export const inboxKey = (agentId: string) => `${INBOX_PREFIX}${agentId}`;
 /** A new delivery_url: the drain waiting out the old URL's backoff goes now. */
 export const DRAIN_RESET_PREFIX = 'drain-reset:';
 export const drainResetKey = (agentId: string) => `${DRAIN_RESET_PREFIX}${agentId}`;
+
+/** An MCP client gave up on one of its tool calls (notifications/cancelled, detail: the JSON-RPC id):
+ *  the stateless /mcp sends it on whichever process got the cancel, and the process holding the
+ *  call ends it. */
+export const mcpCancelKey = (agentId: string) => `mcp-cancel:${agentId}`;

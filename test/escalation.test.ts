@@ -73,9 +73,10 @@ describe('escalation', () => {
     expect(sms.body).toMatch(
       /^Escalated: nobody has answered this yet\.\nWire \$340\?\nReply 1 for Approve, 2 for Reject/,
     );
-    expect((await get(q.body.pause_id)).delivery).toEqual([
-      { channel: 'sms', recipient: phone, status: 'sent', sent_at: expect.any(String), error: null },
-    ]);
+    // The fake has the text before the worker records it as sent.
+    await expect
+      .poll(async () => (await get(q.body.pause_id)).delivery)
+      .toEqual([{ channel: 'sms', recipient: phone, status: 'sent', sent_at: expect.any(String), error: null }]);
     const escalated = (await actions()).filter((a) => a.action === 'approval.escalated');
     expect(escalated.map((a) => a.details)).toEqual([
       { pause_id: q.body.pause_id, channel: 'sms', recipient: phone, step: 0 },
@@ -115,6 +116,8 @@ describe('escalation', () => {
     const mail = smtp.mails.find((m) => m.to.includes('cto@example.com'))!;
     expect(mail.text).toContain('Escalated: nobody has answered this yet.');
     expect(mail.text).toContain(path);
+    // The mail is out before the worker records it as sent; then the page decides.
+    await expect.poll(async () => (await t.app.inject({ method: 'GET', url: path })).body).toContain('name="_csrf"');
     const answered = await answerOnPage(t, path, { choice: 'Approve' });
     expect(answered.status).toBe(303);
     expect(await get(q.body.pause_id)).toMatchObject({ status: 'responded', responder: { channel: 'web' } });

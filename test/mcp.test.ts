@@ -236,6 +236,19 @@ describe.each(transports)('MCP over %s', (name, open) => {
     expect(await pending(t, ws, agent.id)).toEqual([]);
   });
 
+  it('a tool call the client gives up on (its request timeout) withdraws its question', async () => {
+    const asking = mcp.client
+      .callTool({ name: 'request_permission', arguments: { tool_name: 'Bash', input: BASH } }, undefined, {
+        timeout: 1500,
+      })
+      .catch((err: unknown) => err);
+    const a = await onePending(t, ws, agent.id);
+    expect(await asking).toMatchObject({ code: -32001 });
+    await expect
+      .poll(async () => (await t.call('GET', `/v1/pause/${a.pause_id}`, { key: ws.ownerKey })).body.status)
+      .toBe('cancelled');
+  });
+
   it('a stopped agent is denied, saying stopped', async () => {
     const stopping = await ws.agent(`mcp-${name}-stop`);
     const client = await open(stopping.key);
@@ -335,6 +348,20 @@ describe('behind two web processes (queue mode)', () => {
         { behavior: 'deny', message: expect.stringMatching(/^Denied by .+ via the API: not now$/) },
       ]);
       expect(turn).toBeGreaterThanOrEqual(3);
+
+      // The spread client gives up on a call: its cancel reaches the other process than the call's.
+      const from = turn;
+      const givingUp = clients[2]!.client
+        .callTool({ name: 'request_permission', arguments: { tool_name: 'Bash', input: inputs[2] } }, undefined, {
+          timeout: 1500,
+        })
+        .catch((err: unknown) => err);
+      const q = await onePending(t, ws, c!.id);
+      expect(await givingUp).toMatchObject({ code: -32001 });
+      expect(turn - from).toBe(2); // the call on one process, the cancel on the other
+      await expect
+        .poll(async () => (await t.call('GET', `/v1/pause/${q.pause_id}`, { key: ws.ownerKey })).body.status)
+        .toBe('cancelled');
     } finally {
       await Promise.all(clients.map((m) => m.close()));
       await other.close();

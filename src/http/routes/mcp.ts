@@ -1,6 +1,7 @@
 // Streamable HTTP at /mcp (contract §8): stateless, so any web process answers any request. Each
 // POST gets its own MCP server and transport over the authenticated agent; a tool call's wait and
-// its progress stream on the POST's response, and the question is withdrawn if the client goes away.
+// its progress stream on the POST's response, and the question is withdrawn if the client goes away
+// or cancels the call (its cancel may reach another process: it is relayed through NOTIFY).
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -13,12 +14,27 @@ import { VERSION } from '../../version.js';
 import { agentOf, principalOf } from '../auth.js';
 import { errors } from '../schemas.js';
 import { invalid } from '../../errors.js';
+import { notify, withDetail } from '../../db/notifier.js';
+import { mcpCancelKey } from '../../wakeups.js';
 
 const HINT = 'add ?recipient=… to the /mcp URL, or send an X-Leash-Recipient header';
 
-/** A tool call may wait for a human: it holds a connection like a long-poll, and counts as one. */
-const callsATool = (body: unknown) =>
-  (Array.isArray(body) ? body : [body]).some((m) => (m as { method?: unknown } | null)?.method === 'tools/call');
+type Message = { method?: unknown; id?: unknown; params?: { requestId?: unknown } } | null;
+const messagesOf = (body: unknown): Message[] => (Array.isArray(body) ? body : [body]) as Message[];
+
+/** The JSON-RPC ids of the tool calls in a POST, as the cancel's detail names them. A tool call may
+ *  wait for a human: it holds a connection like a long-poll, and counts as one. */
+const toolCalls = (body: unknown) =>
+  new Set(messagesOf(body).flatMap((m) => (m?.method === 'tools/call' ? [JSON.stringify(m.id)] : [])));
+
+/** The requests a POST cancels (`notifications/cancelled`), told to every process: the call may be
+ *  waiting on another one. */
+async function relayCancels(deps: Deps, agentId: string, body: unknown): Promise<void> {
+  for (const m of messagesOf(body)) {
+    if (m?.method === 'notifications/cancelled' && m.params?.requestId !== undefined)
+      await notify(deps.db, withDetail(mcpCancelKey(agentId), JSON.stringify(m.params.requestId)));
+  }
+}
 
 const HEADERS = {
   channel: 'x-leash-channel',
@@ -74,8 +90,10 @@ export function registerMcpRoute(root: FastifyInstance, deps: Deps) {
     },
     handler: async (req, reply) => {
       const settings = { ...fromHeaders(req, where), ...req.query };
-      const end = callsATool(req.body) ? root.waits.admit(req, reply) : () => {};
-      await serve(deps, req, reply, settings, end);
+      await relayCancels(deps, agentOf(req).id, req.body);
+      const calls = toolCalls(req.body);
+      const end = calls.size ? root.waits.admit(req, reply) : () => {};
+      await serve(deps, req, reply, settings, { calls, end });
     },
   });
 
@@ -99,9 +117,26 @@ export function registerMcpRoute(root: FastifyInstance, deps: Deps) {
   }
 }
 
-async function serve(deps: Deps, req: FastifyRequest, reply: FastifyReply, where: Where, end: () => void) {
+async function serve(
+  deps: Deps,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  where: Where,
+  { calls, end }: { calls: Set<string>; end: () => void },
+) {
   const gone = new AbortController();
-  const port = inProcessPort(deps, ctxFor(principalOf(req), 'mcp'), agentOf(req));
+  const agent = agentOf(req);
+  const port = inProcessPort(deps, ctxFor(principalOf(req), 'mcp'), agent);
+  let unsubscribe = () => {};
+  try {
+    if (calls.size)
+      unsubscribe = await deps.notifier.subscribe(mcpCancelKey(agent.id), (id) => {
+        if (id !== undefined && calls.has(id)) gone.abort(new Error('the MCP client cancelled the call'));
+      });
+  } catch (err) {
+    end();
+    throw err;
+  }
   const { server } = createMcpServer(
     port,
     {
@@ -120,6 +155,7 @@ async function serve(deps: Deps, req: FastifyRequest, reply: FastifyReply, where
   reply.raw.on('close', () => {
     // Closed before the answer was written: the client went away mid-wait.
     if (!reply.raw.writableFinished) gone.abort(new Error('the MCP client disconnected'));
+    unsubscribe();
     end();
     void server.close();
   });
