@@ -60,7 +60,8 @@ async function outcome(
       const agent = await port.agent(signal);
       if (a.status !== 'pending') return { settled: a, agent };
       if (agent.status !== 'active') {
-        await port.cancel(a.pause_id);
+        // The deny stands whether or not the withdrawal goes through (a stop cancels it anyway).
+        await port.cancel(a.pause_id).catch(() => {});
         return { held: agent };
       }
       if (token !== undefined && tick > 0) {
