@@ -133,7 +133,8 @@ async function ownerKey(dir: string): Promise<string> {
   return JSON.parse(init.stdout).api_key;
 }
 
-describe('embedded mode', () => {
+// Each test boots Postgres, and several CLI runs boot Node again: slow on a loaded 2-core box.
+describe('embedded mode', { timeout: 90_000 }, () => {
   it('starts with nothing configured; the CLI works beside it; timeouts, pauses; one Leash per dir; SIGTERM stops Postgres', async () => {
     const dir = dataDir();
     const p = start(dir);

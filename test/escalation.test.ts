@@ -134,7 +134,8 @@ describe('escalation', () => {
     expect(sentTo(phone)[1]!.body).toMatch(
       /^(\[[A-Z0-9]+\] )?Reminder: this still waits for an answer\.\nWire \$340\?/,
     );
-    expect((await actions()).filter((a) => a.action === 'approval.reminded')).toHaveLength(1);
+    // The fake has the text before the worker records the reminder as sent.
+    await expect.poll(async () => (await actions()).filter((a) => a.action === 'approval.reminded').length).toBe(1);
     await new Promise((r) => setTimeout(r, 500));
     expect(sentTo(phone)).toHaveLength(2);
   });
