@@ -159,7 +159,7 @@ const PER_TARGET_IN_FLIGHT = 4;
 /** The deliveries queue. A delivery of a crashed worker is retried within ~10 s (the lock is
  *  renewed while a POST runs, so a slow receiver keeps it). Running it twice is safe: the
  *  webhook-id is the event's, and receivers dedupe on it. */
-export function deliveryProcessor(deps: Pick<Deps, 'db' | 'config'>, scheduler: Scheduler): Processor {
+export function deliveryProcessor(deps: Pick<Deps, 'db' | 'config' | 'metrics'>, scheduler: Scheduler): Processor {
   const inFlight = new Map<string, number>();
   return {
     concurrency: 32,
@@ -171,6 +171,8 @@ export function deliveryProcessor(deps: Pick<Deps, 'db' | 'config'>, scheduler: 
       inFlight.set(target, busy + 1);
       try {
         const result = await attemptDelivery(deps, job.data.deliveryId);
+        if (result.outcome === 'succeeded' || result.outcome === 'retry' || result.outcome === 'failed')
+          deps.metrics.deliveryAttempts.inc({ outcome: result.outcome });
         if (result.outcome === 'retry') await armDeliveryRetry(deps.db, scheduler, job.data.deliveryId);
         if ('agentId' in result && result.agentId) await armNextAgentDelivery(deps.db, scheduler, result.agentId);
         return result;

@@ -28,7 +28,21 @@ export interface Fanout {
   outcomes: DueOutcome[];
   /** Sent prompts of approvals a quorum's vote moved: show the new count. */
   progress: { id: string; event_id: string }[];
+  /** What the metrics count: approvals decided and timed out (each event is fanned out once). */
+  counted: Counted[];
 }
+
+export interface Counted {
+  type: string;
+  channel: string;
+  /** The channel a decision came through. */
+  via: string | null;
+  /** Asked to decided. */
+  seconds: number | null;
+}
+
+/** The events the metrics count. */
+const COUNTED = ['pause_request.responded', 'pause_request.timed_out'];
 
 /** Whether any event waits (one cheap read on the partial index: the poll runs often). */
 export async function outboxPending(deps: Pick<Deps, 'db'>): Promise<boolean> {
@@ -66,6 +80,7 @@ export async function dispatchBatch(deps: Pick<Deps, 'db'>): Promise<Fanout> {
     sends: Json<DueSend>[];
     outcomes: Json<DueOutcome>[];
     progress: { id: string; event_id: string }[];
+    counted: Counted[];
   }>`
     with ev as (
       select o.id, o.workspace_id, o.agent_id, o.type, o.payload
@@ -109,6 +124,13 @@ export async function dispatchBatch(deps: Pick<Deps, 'db'>): Promise<Fanout> {
       (select coalesce(json_agg(json_build_object('id', p.id, 'event_id', ev.id)), '[]')
         from ev join prompts p on p.approval_id = (ev.payload->'data'->>'pause_id')::uuid
         where ev.type = 'pause_request.voted' and p.status = 'sent') as progress,
+      (select coalesce(json_agg(json_build_object(
+          'type', ev.type,
+          'channel', ev.payload->'data'->>'channel',
+          'via', ev.payload->'data'->'responder'->>'channel',
+          'seconds', extract(epoch from (ev.payload->'data'->>'response_at')::timestamptz - (ev.payload->'data'->>'created_at')::timestamptz)
+        )), '[]')
+        from ev where ev.type = any(${COUNTED}::text[])) as counted,
       -- This bookkeeping may commit asynchronously (see the top of the file).
       set_config('synchronous_commit', 'off', true) as async_commit`.execute(deps.db);
   const r = rows[0]!;
@@ -119,5 +141,6 @@ export async function dispatchBatch(deps: Pick<Deps, 'db'>): Promise<Fanout> {
     sends: r.sends.map((p) => ({ ...p, next_attempt_at: new Date(p.next_attempt_at!) })),
     outcomes: r.outcomes.map((p) => ({ ...p, outcome_next_at: new Date(p.outcome_next_at!) })),
     progress: r.progress,
+    counted: r.counted,
   };
 }

@@ -3,9 +3,10 @@
 // the sweep re-arms from Postgres.
 import { coalesced } from '../src/coalesced.js';
 import type { Deps } from '../src/deps.js';
+import type { Metrics } from '../src/metrics/metrics.js';
 import { horizonMs } from '../src/timer-horizon.js';
 import { armDeliveries, armOutcomes, armProgress, armSends, armTimers } from './arm.js';
-import { BATCH, dispatchBatch, outboxPending, type Fanout } from './dispatch-outbox.js';
+import { BATCH, dispatchBatch, outboxPending, type Counted, type Fanout } from './dispatch-outbox.js';
 import { SchedulerAway, type Scheduler } from './scheduler.js';
 
 /** The worker looks for undispatched events this often while events keep coming, and every
@@ -45,6 +46,7 @@ export function outboxLoop(deps: Deps, scheduler: Scheduler, warn: (err: Error, 
         const fan = await dispatchBatch(deps);
         if (fan.events === 0) return;
         lastEventAt = Date.now();
+        count(deps.metrics, fan.counted);
         await arm(fan);
         // A short batch emptied the outbox (but for rows another worker holds): reading again would
         // cost an empty transaction per wake-up, three round trips per decision at 100 a second.
@@ -70,4 +72,14 @@ export function outboxLoop(deps: Deps, scheduler: Scheduler, warn: (err: Error, 
       return () => clearInterval(timer);
     },
   };
+}
+
+function count(metrics: Metrics, events: Counted[]): void {
+  for (const e of events) {
+    if (e.type === 'pause_request.timed_out') metrics.approvalsTimedOut.inc({ channel: e.channel });
+    else {
+      metrics.approvalsDecided.inc({ channel: e.channel, via: e.via ?? 'unknown' });
+      if (e.seconds !== null) metrics.decisionSeconds.observe({ channel: e.channel }, Math.max(0, e.seconds));
+    }
+  }
 }

@@ -197,8 +197,10 @@ export async function sendPrompt(
   try {
     ref = await adapter.send(deps, await presented(deps.db, approval, prompt), prompt);
   } catch (err) {
+    if (!(err instanceof RetryLater)) deps.metrics.channelSends.inc({ channel: prompt.channel, outcome: 'failed' });
     return sendFailed(deps, adapter, prompt, err);
   }
+  deps.metrics.channelSends.inc({ channel: prompt.channel, outcome: 'sent' });
   await markSent(deps, prompt, ref);
   // Settled while it was being sent: the outcome job found it still queued and left it to us.
   const now = await deps.db.selectFrom('approvals').select('status').where('id', '=', approval.id).executeTakeFirst();

@@ -80,6 +80,8 @@ export interface Scheduler {
   armedAll(): Promise<void>;
   /** Checks now whether armed work was lost, and calls `lost` if so. */
   check(): Promise<void>;
+  /** Jobs per queue: waiting (due), delayed (armed for later), active (running), for /metrics. */
+  depths(): Promise<Record<QueueName, { waiting: number; delayed: number; active: number }>>;
   close(): Promise<void>;
 }
 

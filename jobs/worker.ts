@@ -101,6 +101,7 @@ export async function startWorker(deps: Deps, adapterFor: AdapterFor, scheduler:
     if (!scheduler.ready) return;
     await armDueDeliveries(db, scheduler, 0).catch((err) => warn(err, 'arming deliveries failed'));
   });
+  deps.metrics.sources.scheduler = () => scheduler.depths();
   const unsubscribe = await listen(deps, {
     outbox: () => void outbox.dispatch(),
     deliveries: () => void armDue(),

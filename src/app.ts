@@ -15,7 +15,7 @@ import { registerCompat } from './compat/index.js';
 import { ConfigError, type Config } from './config.js';
 import { registerDashboard } from './dashboard/routes.js';
 import { createDeps, type Deps } from './deps.js';
-import { buildServer } from './http/server.js';
+import { buildOperationsServer, buildServer } from './http/server.js';
 import type { ReadyConfig } from './secret.js';
 
 export { closeDeps, type Deps } from './deps.js';
@@ -46,6 +46,11 @@ export function buildWeb(deps: Deps, channels: readonly Channel[] = CHANNELS): P
     routes: [...channels.flatMap((c) => (c.routes ? [c.routes] : [])), registerCompat],
     pages: [registerDashboard],
   });
+}
+
+/** What a worker apart from the web serves on METRICS_PORT: /metrics, /healthz, /readyz. */
+export function buildWorkerOperations(deps: Deps): Promise<FastifyInstance> {
+  return buildOperationsServer(deps);
 }
 
 /** The worker, sending on the channels configured in `deps.config`. */

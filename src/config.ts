@@ -91,6 +91,10 @@ const envSchema = z.object({
   MAX_WAITS_PER_PROCESS: z.coerce.number().int().min(1).default(20_000),
   // How often a tool waiting at /mcp sends a progress notification (contract §8: at least every 15 s).
   MCP_PROGRESS_SECONDS: z.coerce.number().min(0.1).max(15).default(10),
+  // GET /metrics: a bearer token to scrape it from anywhere; unset, it answers on loopback only.
+  METRICS_TOKEN: optional,
+  // A queue-mode worker serves /metrics, /healthz and /readyz on this port (unset: no listener).
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   // Which proxies may name the client address (X-Forwarded-For): `true`, a hop count, or addresses/CIDRs.
   TRUST_PROXY: optional,
 });
@@ -137,6 +141,10 @@ export interface Config {
   maxTimeoutHours: number;
   /** How often a tool waiting at /mcp reports progress. */
   mcpProgressMs: number;
+  /** METRICS_TOKEN: unset, /metrics answers on loopback only. */
+  metricsToken: string | undefined;
+  /** METRICS_PORT: where a worker apart from the web serves /metrics and the probes. */
+  metricsPort: number | undefined;
   allowPrivateUrls: boolean;
   sweepIntervalMs: number;
   retryScheduleMs: number[];
@@ -230,6 +238,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     backlogCap: e.BACKLOG_CAP,
     maxTimeoutHours: e.MAX_TIMEOUT_HOURS,
     mcpProgressMs: Math.round(e.MCP_PROGRESS_SECONDS * 1000),
+    metricsToken: e.METRICS_TOKEN,
+    metricsPort: e.METRICS_PORT,
     allowPrivateUrls: e.ALLOW_PRIVATE_URLS ?? e.NODE_ENV !== 'production',
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
     retryScheduleMs: e.RETRY_SCHEDULE_MS,

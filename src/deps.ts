@@ -6,6 +6,9 @@ import type { ChannelSet } from './approvals/channels.js';
 import type { ReadyConfig } from './secret.js';
 import { createDb, type Db } from './db/index.js';
 import { Notifier } from './db/notifier.js';
+import { requestIdMixin } from './log-context.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
+import { readClusterState } from './metrics/state.js';
 
 /** Request logs never carry a response-page token: the URL is the power to answer. */
 export function requestForLog(req: { method?: string; url?: string; ip?: string }) {
@@ -19,6 +22,8 @@ export interface Deps {
   db: Db;
   log: Logger;
   notifier: Notifier;
+  /** This process's counters and the cluster's gauges, for GET /metrics. */
+  metrics: Metrics;
 }
 
 export function createDeps(
@@ -26,8 +31,16 @@ export function createDeps(
   channels: ChannelSet,
   overrides: { log?: Logger; logStream?: DestinationStream } = {},
 ): Deps {
-  const options = { level: config.logLevel, base: undefined, serializers: { req: requestForLog } };
+  const options = {
+    level: config.logLevel,
+    base: undefined,
+    serializers: { req: requestForLog },
+    mixin: requestIdMixin,
+  };
   const log = overrides.log ?? (overrides.logStream ? pino(options, overrides.logStream) : pino(options));
+  const db = createDb(config.databaseUrl);
+  const metrics = createMetrics();
+  metrics.sources.state = () => readClusterState(db);
   return {
     config,
     approvals: {
@@ -35,10 +48,12 @@ export function createDeps(
       secret: config.secret,
       channels,
       maxPendingPerRecipient: config.maxPendingPerRecipient,
+      onCreated: (channel) => metrics.approvalsCreated.inc({ channel }),
     },
     log,
-    db: createDb(config.databaseUrl),
+    db,
     notifier: new Notifier(config.databaseUrl, log),
+    metrics,
   };
 }
 

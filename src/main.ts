@@ -3,7 +3,7 @@
 // Postgres first and stops it last (contract §2).
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { buildDeps, buildWeb, closeDeps, startWorker, type RunningWorker } from './app.js';
+import { buildDeps, buildWeb, buildWorkerOperations, closeDeps, startWorker, type RunningWorker } from './app.js';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.js';
 import { connectDatabase } from './database.js';
 import { prepareDatabase } from './db/migrate.js';
@@ -58,6 +58,11 @@ async function main(mode: string) {
       );
     }
     if (mode === 'worker' || mode === 'all') worker = await startWorker(deps);
+    if (mode === 'worker' && config.metricsPort !== undefined) {
+      app = await buildWorkerOperations(deps);
+      const address = await app.listen({ port: config.metricsPort, host: config.host });
+      deps.log.info({ address }, `worker metrics and probes on ${address}/metrics, /healthz, /readyz`);
+    }
     process.off('SIGTERM', interrupted);
     process.off('SIGINT', interrupted);
     const shutdown = (signal: string) => {

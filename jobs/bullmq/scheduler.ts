@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
   JOB_RETRIES,
+  QUEUE_NAMES,
   RunAgain,
   SchedulerAway,
   type Job,
@@ -84,6 +85,10 @@ export function bullmqScheduler({
     async check() {
       if (producer.status !== 'ready') return; // re-armed on 'ready'
       if (!(await producer.exists(sentinel))) await lost();
+    },
+    async depths() {
+      ensureReady();
+      return queueDepths(queues);
     },
     async close() {
       await Promise.all(workers.map((w) => w.close()));
@@ -171,4 +176,18 @@ function untilReady(producer: Redis): Promise<void> {
       resolve();
     });
   });
+}
+
+/** Jobs per queue and state, for /metrics (prioritized jobs are waiting too). */
+async function queueDepths(queues: ReturnType<typeof createQueues>) {
+  const counts = await Promise.all(
+    QUEUE_NAMES.map(async (name) => {
+      const c = await queues[name].getJobCounts('waiting', 'prioritized', 'delayed', 'active');
+      return [
+        name,
+        { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), delayed: c.delayed ?? 0, active: c.active ?? 0 },
+      ];
+    }),
+  );
+  return Object.fromEntries(counts) as Awaited<ReturnType<Scheduler['depths']>>;
 }

@@ -86,6 +86,18 @@ class InProcessScheduler implements Scheduler {
   /** Nothing can be lost behind the process's back: its jobs live and die with it. */
   async check(): Promise<void> {}
 
+  async depths() {
+    const depth = (lane: Lane) => ({
+      waiting: lane.due.length,
+      delayed: Math.max(0, lane.entries.size - lane.due.length - lane.running),
+      active: lane.running,
+    });
+    return Object.fromEntries(QUEUE_NAMES.map((n) => [n, depth(this.lanes[n])])) as Record<
+      QueueName,
+      ReturnType<typeof depth>
+    >;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const lane of Object.values(this.lanes)) {

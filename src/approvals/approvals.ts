@@ -21,6 +21,8 @@ export interface ApprovalSettings {
   channels: ChannelSet;
   /** MAX_PENDING_PER_RECIPIENT: beyond it a new approval for that recipient is 429 recipient_busy. */
   maxPendingPerRecipient: number;
+  /** Told of each approval created (the process's metrics count them). */
+  onCreated?: (channel: string) => void;
 }
 
 /** The wake-up key for a change to one approval (long-polls wait on it). */
@@ -364,6 +366,7 @@ export async function createApproval(
     req.channel === 'web'
       ? []
       : [{ channel: req.channel, recipient: req.recipient, status: 'queued', sent_at: null, error: null }];
+  settings.onCreated?.(req.channel);
   return approvalView({ ...row, delivery, votes: [] }, settings, audienceOf(ctx));
 }
 

@@ -155,7 +155,10 @@ export function clientErrorHandler(limits: Limits, log: FastifyBaseLogger) {
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     const [code, message] = answer(err);
     const reqId = newRequestId();
-    log.info({ reqId, remoteAddress: socket.remoteAddress, code }, 'connection closed before its request was read');
+    log.info(
+      { request_id: reqId, remoteAddress: socket.remoteAddress, code },
+      'connection closed before its request was read',
+    );
     closeWithError(socket, code, message, reqId);
   };
 }

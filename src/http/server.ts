@@ -13,8 +13,9 @@ import {
   serializerCompiler,
   validatorCompiler,
 } from 'fastify-type-provider-zod';
-import { sql } from 'kysely';
 import type { Deps } from '../deps.js';
+import { inRequest } from '../log-context.js';
+import { requestLogger } from './request-log.js';
 import { registerAuth } from './auth.js';
 import { clientErrorHandler, errorHandler, newRequestId, sendError } from './errors.js';
 import { registerFormBody } from './form-body.js';
@@ -23,6 +24,7 @@ import { registerJsonBody } from './json-body.js';
 import { messagePage, sendPage } from './pages/layout.js';
 import { registerAgentRoutes } from './routes/agents.js';
 import { registerApprovalRoutes } from './routes/approvals.js';
+import { registerOperations } from './operations.js';
 import { registerMcpRoute } from './routes/mcp.js';
 import { registerMeRoutes } from './routes/me.js';
 import { registerMemberRoutes } from './routes/members.js';
@@ -64,8 +66,16 @@ export async function buildServer(deps: Deps, surfaces: Surfaces): Promise<Fasti
   registerAuth(app, deps.db, limits);
   registerWaits(app, config.limits);
   registerWebhookBodyBounds(app, config.limits);
-  registerHealth(app, deps);
+  registerOperations(app, deps);
   await registerRoutes(app, deps, surfaces);
+  return app;
+}
+
+/** A worker's own listener (METRICS_PORT): the operator's routes and nothing else. */
+export async function buildOperationsServer(deps: Deps): Promise<FastifyInstance> {
+  const app = createServer(deps);
+  registerResponseHeaders(app, deps.config.publicUrl);
+  registerOperations(app, deps);
   return app;
 }
 
@@ -75,6 +85,8 @@ function createServer(deps: Deps): FastifyInstance {
   const app = Fastify({
     loggerInstance: log,
     genReqId: newRequestId,
+    requestIdLogLabel: 'request_id',
+    childLoggerFactory: requestLogger,
     bodyLimit: 1024 * 1024,
     ...serverTimeouts(config.limits),
     clientErrorHandler: clientErrorHandler(config.limits, log),
@@ -90,6 +102,8 @@ function createServer(deps: Deps): FastifyInstance {
       return sendError(reply, 'not_found', `No route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}`);
     },
   });
+  // First of all hooks: everything after it, and all it starts, logs as part of this request.
+  app.addHook('onRequest', (req, _reply, done) => inRequest(req.id, done));
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
@@ -157,17 +171,6 @@ async function registerWebsocket(app: FastifyInstance) {
       this.websocketServer.close();
       done();
     },
-  });
-}
-
-function registerHealth(app: FastifyInstance, deps: Deps) {
-  app.get('/healthz', { schema: { hide: true } }, async (_req, reply) => {
-    try {
-      await sql`select 1`.execute(deps.db);
-      return { ok: true, database: 'up' };
-    } catch {
-      return sendError(reply, 'unavailable', 'database unreachable');
-    }
   });
 }
 

@@ -101,8 +101,15 @@ describe('Postgres restart', () => {
     const downAt = Date.now();
     await pg.stop('immediate');
     await new Promise((r) => setTimeout(r, 3_000));
-    const health = await fetch(`${origin}/healthz`);
-    expect(health.status).toBe(503);
+    // The process is up; it is not ready, and says what it waits for.
+    expect((await fetch(`${origin}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${origin}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as any).error).toMatchObject({
+      code: 'unavailable',
+      message: expect.stringMatching(/^not ready: Postgres is down \(/),
+      request_id: ready.headers.get('x-request-id'),
+    });
     const startAt = Date.now();
     await pg.start();
     const upAt = Date.now();
@@ -132,7 +139,7 @@ describe('Postgres restart', () => {
     expect(firstOk, 'no success after the restart').toBeDefined();
     expect(firstOk!.at - upAt).toBeLessThan(5_000);
     expect(outcomes.filter((o) => o.at > upAt + 5_000 && o.status === 503)).toEqual([]);
-    expect((await fetch(`${origin}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${origin}/readyz`)).json()).toEqual({ ok: true, postgres: 'up', redis: 'up' });
 
     // Every acknowledged write is in the record.
     const approvals = outcomes.filter((o) => o.kind === 'approval' && o.status === 201).map((o) => o.id!);

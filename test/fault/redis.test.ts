@@ -182,9 +182,15 @@ describe('Redis away', () => {
       expect(overdue.length).toBeGreaterThan(0);
       expect(overdue.filter((a) => a.status !== 'timed_out' || !a.via_timeout)).toEqual([]);
       expect(inbox.requests.length).toBe(0);
+      // Not ready, and it says why (Postgres is fine).
+      const ready = await t.call('GET', '/readyz');
+      expect(ready.status).toBe(503);
+      expect(ready.body.error.message).toMatch(/^not ready: Redis is down \(/);
+      expect(ready.body.error.message).not.toContain('Postgres');
 
       await redis.start();
       const upAt = Date.now();
+      await expect.poll(async () => (await t.call('GET', '/readyz')).status, { timeout: 5_000 }).toBe(200);
       // The held messages drain to the delivery_url in order, and every event reaches the webhook.
       await expect.poll(() => inbox.requests.length, { timeout: 15_000, interval: 100 }).toBeGreaterThanOrEqual(sent);
       const drainedMs = Date.now() - upAt;
