@@ -14,6 +14,7 @@ const SCENARIOS = [
   ['fanout', '6. webhook fan-out'],
   ['idle', '7. idle connections'],
   ['modes', '8. embedded mode beside queue mode'],
+  ['growth', '9. a year of data beside an empty database'],
 ] as const;
 
 /** The load generator's own flags (package.json's bench scripts pass the same): on two cores its

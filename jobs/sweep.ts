@@ -66,6 +66,8 @@ export function sweeper(
     );
     return overdue.length;
   };
+  // The first sweep cleans up; then every CLEANUP_INTERVAL_SECONDS.
+  let cleanupDue = 0;
   return coalesced(async () => {
     const deliveries = await step('arming deliveries', () =>
       needsScheduler(() => armDueDeliveries(db, scheduler, LOST_AFTER_MS)),
@@ -78,6 +80,10 @@ export function sweeper(
     await step('arming drains', () => needsScheduler(() => armDueDrains(db, scheduler)));
     const expired = await step('expiring overdue approvals', expireOverdue);
     if (deliveries || prompts || expired) log.info({ deliveries, prompts, expired }, 'sweep re-armed work');
-    await step('clean-up', () => cleanUp(db));
+    if (Date.now() >= cleanupDue) {
+      cleanupDue = Date.now() + deps.config.cleanup.intervalMs;
+      const deleted = await step('clean-up', () => cleanUp(db, deps.config.cleanup));
+      if (deleted && Object.keys(deleted).length) log.info({ deleted }, 'clean-up deleted rows past their use');
+    }
   });
 }

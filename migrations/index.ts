@@ -13,6 +13,7 @@ import * as m0010 from './0010_channel_names.js';
 import * as m0011 from './0011_request_hash.js';
 import * as m0012 from './0012_approvers.js';
 import * as m0013 from './0013_policies.js';
+import * as m0014 from './0014_retention.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
@@ -28,4 +29,5 @@ export const migrations: Record<string, Migration> = {
   '0011_request_hash': m0011,
   '0012_approvers': m0012,
   '0013_policies': m0013,
+  '0014_retention': m0014,
 };

@@ -91,6 +91,12 @@ const envSchema = z.object({
   MAX_WAITS_PER_PROCESS: z.coerce.number().int().min(1).default(20_000),
   // How often a tool waiting at /mcp sends a progress notification (contract §8: at least every 15 s).
   MCP_PROGRESS_SECONDS: z.coerce.number().min(0.1).max(15).default(10),
+  // Clean-up (jobs/clean-up.ts): how often, how many rows per statement, and what is kept how long.
+  CLEANUP_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(300),
+  CLEANUP_BATCH: z.coerce.number().int().min(1).max(100_000).default(5_000),
+  MESSAGE_RETENTION_DAYS: z.coerce.number().min(0).default(7),
+  DELIVERY_RETENTION_DAYS: z.coerce.number().min(0).default(30),
+  INBOUND_RETENTION_DAYS: z.coerce.number().min(1).default(7),
   // GET /metrics: a bearer token to scrape it from anywhere; unset, it answers on loopback only.
   METRICS_TOKEN: optional,
   // A queue-mode worker serves /metrics, /healthz and /readyz on this port (unset: no listener).
@@ -114,6 +120,18 @@ function trustProxy(v: string | undefined): TrustProxy {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+/** What the clean-up keeps, and how much it deletes per statement (jobs/clean-up.ts). */
+export interface Retention {
+  /** Acknowledged messages are kept this long after they were sent. */
+  messagesDays: number;
+  /** Settled deliveries, and dispatched events no pending delivery needs. */
+  deliveriesDays: number;
+  /** Inbound vendor requests, kept to deduplicate retries. */
+  inboundDays: number;
+  /** Rows per statement. */
+  batch: number;
 }
 
 export interface Config {
@@ -141,6 +159,8 @@ export interface Config {
   maxTimeoutHours: number;
   /** How often a tool waiting at /mcp reports progress. */
   mcpProgressMs: number;
+  /** How often the worker deletes rows past their use, and what it keeps. */
+  cleanup: { intervalMs: number } & Retention;
   /** METRICS_TOKEN: unset, /metrics answers on loopback only. */
   metricsToken: string | undefined;
   /** METRICS_PORT: where a worker apart from the web serves /metrics and the probes. */
@@ -178,6 +198,16 @@ export class ConfigError extends Error {}
  *  environment does not already set. */
 export function loadDotEnv(file = '.env'): void {
   if (existsSync(file)) process.loadEnvFile(file);
+}
+
+function cleanupOf(e: z.infer<typeof envSchema>): Config['cleanup'] {
+  return {
+    intervalMs: e.CLEANUP_INTERVAL_SECONDS * 1000,
+    batch: e.CLEANUP_BATCH,
+    messagesDays: e.MESSAGE_RETENTION_DAYS,
+    deliveriesDays: e.DELIVERY_RETENTION_DAYS,
+    inboundDays: e.INBOUND_RETENTION_DAYS,
+  };
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -238,6 +268,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     backlogCap: e.BACKLOG_CAP,
     maxTimeoutHours: e.MAX_TIMEOUT_HOURS,
     mcpProgressMs: Math.round(e.MCP_PROGRESS_SECONDS * 1000),
+    cleanup: cleanupOf(e),
     metricsToken: e.METRICS_TOKEN,
     metricsPort: e.METRICS_PORT,
     allowPrivateUrls: e.ALLOW_PRIVATE_URLS ?? e.NODE_ENV !== 'production',
