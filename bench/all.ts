@@ -15,6 +15,7 @@ const SCENARIOS = [
   ['idle', '7. idle connections'],
   ['modes', '8. embedded mode beside queue mode'],
   ['growth', '9. a year of data beside an empty database'],
+  ['cluster', '10. 1 all vs 2 web + 2 worker'],
 ] as const;
 
 /** The load generator's own flags (package.json's bench scripts pass the same): on two cores its

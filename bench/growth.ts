@@ -139,7 +139,7 @@ async function explainAll(url: string, statements: Map<string, Timed>) {
 async function sweepStatements(url: string) {
   const timed: Timed[] = [];
   const db = recordingDb(url, timed);
-  const config = loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'silent', NODE_ENV: 'test' });
+  const config = loadConfig({ ...process.env, DATABASE_URL: url, LOG_LEVEL: 'silent', NODE_ENV: 'test' });
   const deps = buildDeps({ ...config, databaseUrl: url, secret: 'bench-secret-of-at-least-32-bytes!' });
   const retention = deps.config.cleanup;
   const deleted: Record<string, number> = {};
@@ -173,12 +173,12 @@ async function sweepStatements(url: string) {
     const sweep = sweepOn(db);
     await sweep();
     await sweep();
-    const bySql = new Map<string, { ms: number; calls: number }>();
-    for (const t of timed) {
-      const s = bySql.get(t.sql) ?? { ms: 0, calls: 0 };
-      bySql.set(t.sql, { ms: Math.max(s.ms, t.ms), calls: s.calls + 1 });
-    }
-    const explained = [...bySql].map(([text, s]) => ({ sql: text, ...s, plan: plans.get(text) ?? '' }));
+    const bySql = new Map<string, number[]>();
+    for (const t of timed) bySql.set(t.sql, [...(bySql.get(t.sql) ?? []), t.ms]);
+    const explained = [...bySql].map(([text, ms]) => {
+      const st = stats(ms);
+      return { sql: text, calls: ms.length, ms: st.max, p50: st.p50, plan: plans.get(text) ?? '' };
+    });
     return { explained: explained.sort((a, b) => b.ms - a.ms), deleted, cleanupS };
   } finally {
     await closeDeps(deps);
@@ -200,7 +200,9 @@ const paths = (plan: string) =>
   ].join('; ');
 
 async function main() {
-  const empty = await startLeash('growth_empty');
+  // No clean-up while the operations are measured: it is timed apart, below.
+  const quiet = { CLEANUP_INTERVAL_SECONDS: '86400' };
+  const empty = await startLeash('growth_empty', quiet);
   let grown: BenchLeash | undefined;
   const rows: string[] = [];
   const statementRows: string[] = [];
@@ -214,7 +216,7 @@ async function main() {
       from generate_series(1, 2) s`.execute(empty.db);
     await sql`update agents set inbox_seq = 2 where id = ${empty.agent.id}`.execute(empty.db);
 
-    grown = await startLeash('growth_year');
+    grown = await startLeash('growth_year', quiet);
     const seeding = createDb(grown.databaseUrl, { max: 1 });
     const t0 = performance.now();
     await seedAgents(seeding, grown.workspaceId, SCALE, true);
@@ -234,7 +236,12 @@ async function main() {
     // Its writes checkpointed first, so the grown run does not pay for the seeding's.
     await sql`checkpoint`.execute(grown.db);
     // In ABBA order, so that neither side always runs on the warmer or the busier machine.
-    const runs = [await measure(empty), await measure(grown), await measure(grown), await measure(empty)];
+    const skip = process.env.BENCH_GROWTH_OPS === '0';
+    const runs = skip
+      ? [empty, grown, grown, empty].map(
+          () => Object.fromEntries(Object.keys(OPS).map((op) => [op, [0]])) as Record<Op, number[]>,
+        )
+      : [await measure(empty), await measure(grown), await measure(grown), await measure(empty)];
     const both = (x: Record<Op, number[]>, y: Record<Op, number[]>) =>
       Object.fromEntries((Object.keys(OPS) as Op[]).map((op) => [op, stats([...x[op], ...y[op]])])) as Record<
         Op,
@@ -260,22 +267,35 @@ async function main() {
     // worker races them); the first clean-up deletes eleven months of messages, events and deliveries.
     await stopProcess(grown.process);
     const { explained, deleted, cleanupS } = await sweepStatements(grown.databaseUrl);
-    const slowest = explained[0]?.ms ?? 0;
-    headlines.push({
-      metric: 'slowest sweep or clean-up statement on a year of data',
-      value: `${f(slowest)} ms (${explained.length} statements; clean-up deleted ${Object.entries(deleted)
-        .map(([k, v]) => `${v.toLocaleString('en')} ${k}`)
-        .join(', ')} in ${f(cleanupS, 1)} s, ${retention()})`,
-      target: `≤ ${STATEMENT_TARGET_MS} ms each`,
-      pass: slowest <= STATEMENT_TARGET_MS,
-    });
+    const isCleanup = (e: (typeof explained)[number]) => /^with deleted as/.test(e.sql.trim());
+    const sweepOnly = explained.filter((e) => !isCleanup(e));
+    const cleanupOnly = explained.filter(isCleanup);
+    const slowestSweep = Math.max(0, ...sweepOnly.map((e) => e.ms));
+    const worstP50 = Math.max(0, ...cleanupOnly.map((e) => e.p50));
+    const worstMax = Math.max(0, ...cleanupOnly.map((e) => e.ms));
+    headlines.push(
+      {
+        metric: 'slowest sweep statement on a year of data',
+        value: `${f(slowestSweep)} ms (${sweepOnly.length} statements)`,
+        target: `≤ ${STATEMENT_TARGET_MS} ms each`,
+        pass: slowestSweep <= STATEMENT_TARGET_MS,
+      },
+      {
+        metric: 'clean-up catching up on eleven months, per statement',
+        value: `p50 ≤ ${f(worstP50)} ms, slowest ${f(worstMax)} ms (deleted ${Object.entries(deleted)
+          .map(([k, v]) => `${v.toLocaleString('en')} ${k}`)
+          .join(', ')} in ${f(cleanupS, 1)} s, ${retention()})`,
+        target: `≤ ${STATEMENT_TARGET_MS} ms each`,
+        pass: worstMax <= STATEMENT_TARGET_MS,
+      },
+    );
     statementRows.push(
       '',
-      '| sweep / clean-up statement | calls | slowest ms | how each table is read |',
-      '| --- | --- | --- | --- |',
+      '| sweep / clean-up statement | calls | p50 ms | slowest ms | how each table is read |',
+      '| --- | --- | --- | --- | --- |',
       ...explained.map(
         (e) =>
-          `| \`${oneLine(e.sql).slice(0, 110).replace(/\|/g, '\\|')}…\` | ${e.calls} | ${f(e.ms)} | ${paths(e.plan) || '—'} |`,
+          `| \`${oneLine(e.sql).slice(0, 110).replace(/\|/g, '\\|')}…\` | ${e.calls} | ${f(e.p50)} | ${f(e.ms)} | ${paths(e.plan) || '—'} |`,
       ),
       '',
       'The slowest three, EXPLAIN (ANALYZE, BUFFERS) with the tables full (before the first clean-up):',

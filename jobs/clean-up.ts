@@ -1,5 +1,6 @@
 // What the clean-up deletes: rows past their use, in batches, each its own short statement (a lock
-// on a few thousand rows for milliseconds, never a table-wide one), each found through an index.
+// on a few thousand rows for milliseconds, never a table-wide one), each found in index order
+// (a heap scan would pass every row an earlier batch deleted, again, until a vacuum).
 // Rows another worker's clean-up holds are skipped, so workers running it at once share the work.
 // The activity timeline is the audit and is kept. Retention is configurable (docs/operations.md).
 import { sql, type RawBuilder } from 'kysely';
@@ -27,7 +28,8 @@ function parts(r: Retention): Part[] {
   const expired = (table: string, column: string, after: RawBuilder<unknown>): Part => ({
     table,
     pick: (n) =>
-      sql`select ctid from ${sql.table(table)} where ${sql.ref(column)} < now() - ${after} limit ${n} for update skip locked`,
+      sql`select ctid from ${sql.table(table)} where ${sql.ref(column)} < now() - ${after}
+        order by ${sql.ref(column)} limit ${n} for update skip locked`,
   });
   return [
     expired('idempotency_keys', 'created_at', sql`interval '24 hours'`),
@@ -49,24 +51,28 @@ function parts(r: Retention): Part[] {
       pick: (n) => sql`select o.ctid from outbox o where o.id < ${idBefore(r.deliveriesDays)}::uuid
         and o.dispatched_at is not null
         and not exists (select 1 from deliveries d where d.status = 'pending' and d.event_id = o.id)
-        limit ${n} for update of o skip locked`,
+        order by o.id limit ${n} for update of o skip locked`,
     },
     {
       // Acknowledged (at or below the recipient's acked_seq) and old; a held or unread one is kept.
       table: 'messages',
       pick: (n) => sql`select m.ctid from messages m join agents a on a.id = m.recipient_id
         where m.id < ${idBefore(r.messagesDays)}::uuid and m.seq <= a.acked_seq
-        limit ${n} for update of m skip locked`,
+        order by m.id limit ${n} for update of m skip locked`,
     },
   ];
 }
 
 /** Deletes one batch of `part`; the rows deleted. */
 async function deleteBatch(db: Db, part: Part, batch: number): Promise<number> {
-  const result = await sql`delete from ${sql.table(part.table)} where ctid = any(array(${part.pick(batch)}))`.execute(
+  // Committed asynchronously (no wait for the WAL flush): a deletion lost in a crash is only done
+  // again by the next run.
+  const { rows } = await sql<{ n: number }>`with deleted as (
+      delete from ${sql.table(part.table)} where ctid = any(array(${part.pick(batch)})) returning 1
+    ) select count(*)::int as n, set_config('synchronous_commit', 'off', true) as async_commit from deleted`.execute(
     db,
   );
-  return Number(result.numAffectedRows ?? 0);
+  return rows[0]?.n ?? 0;
 }
 
 /** Runs every part until a batch comes back short, or `budgetMs` is spent (the rest waits for the

@@ -93,7 +93,7 @@ const envSchema = z.object({
   MCP_PROGRESS_SECONDS: z.coerce.number().min(0.1).max(15).default(10),
   // Clean-up (jobs/clean-up.ts): how often, how many rows per statement, and what is kept how long.
   CLEANUP_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(300),
-  CLEANUP_BATCH: z.coerce.number().int().min(1).max(100_000).default(5_000),
+  CLEANUP_BATCH: z.coerce.number().int().min(1).max(100_000).default(1_000),
   MESSAGE_RETENTION_DAYS: z.coerce.number().min(0).default(7),
   DELIVERY_RETENTION_DAYS: z.coerce.number().min(0).default(30),
   INBOUND_RETENTION_DAYS: z.coerce.number().min(1).default(7),

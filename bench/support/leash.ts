@@ -50,7 +50,7 @@ export const DEPLOYED_NODE_FLAGS = (
 export type BenchMode = 'queue' | 'single' | 'embedded';
 
 /** What every bench Leash runs with. */
-function benchEnv(port: number): Record<string, string> {
+export function benchEnv(port: number): Record<string, string> {
   return {
     NODE_ENV: 'production',
     LEASH_SECRET: 'bench-secret-of-at-least-32-bytes!',
@@ -68,7 +68,7 @@ function benchEnv(port: number): Record<string, string> {
 }
 
 /** A workspace with an approver and an agent, straight into the database. */
-async function seed(db: Db) {
+export async function seed(db: Db) {
   const ws = await createWorkspace(db, { name: 'Bench', ownerEmail: 'owner@example.com' });
   const ctx = operatorCtx(ws.workspace_id);
   const approver = await addMember(db, ctx, { email: 'approver@example.com', role: 'approver' });
