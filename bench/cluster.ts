@@ -14,7 +14,18 @@ import { createDb, type Db } from '../src/db/index.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { operatorCtx } from '../src/context.js';
 import { createEndpoint } from '../src/webhooks/endpoints.js';
-import { client, f, freePort, freshDatabase, load, post, report, startProcess, stopProcess } from './support/lib.js';
+import {
+  client,
+  cpuMeter,
+  f,
+  freePort,
+  freshDatabase,
+  load,
+  post,
+  report,
+  startProcess,
+  stopProcess,
+} from './support/lib.js';
 import { ask, benchEnv, DEPLOYED_NODE_FLAGS, QUICK, seed } from './support/leash.js';
 
 const CREATES = QUICK ? 2_000 : 8_000;
@@ -110,11 +121,20 @@ async function sinks(n: number) {
   };
 }
 
-/** CPU ms per operation for each process of the topology, and for Postgres and Redis together. */
+/** CPU ms per operation: each Leash process, all of them together, and Postgres and Redis. */
 function meter(procs: Proc[]) {
   const start = procs.map((p) => cpuOf(p.child.pid!));
-  return (ops: number) =>
-    procs.map((p, i) => `${p.role}@${p.cores} ${f(((cpuOf(p.child.pid!) - start[i]!) * 1000) / ops, 2)}`).join(', ');
+  const services = cpuMeter(procs[0]!.child.pid!);
+  return (ops: number) => {
+    const each = procs.map((p, i) => ((cpuOf(p.child.pid!) - start[i]!) * 1000) / ops);
+    const s = services(ops);
+    return {
+      each: procs.map((p, i) => `${p.role}@${p.cores} ${f(each[i]!, 2)}`).join(', '),
+      leash: each.reduce((a, b) => a + b, 0),
+      postgres: s.postgres,
+      redis: s.redis,
+    };
+  };
 }
 
 async function run(topology: (typeof TOPOLOGIES)[number]) {
@@ -194,19 +214,30 @@ async function main() {
   const headlines = [];
   for (const op of ['create', 'decide', 'fanout'] as const) {
     for (const { name, r } of results) {
-      const ratio = r[op][0] / base[op][0];
-      rows.push(`| ${op} | ${name} | ${f(r[op][0], 0)} /s | ${f(ratio, 2)} × | ${r[op][1]} |`);
+      const [tp, cpu] = r[op];
+      rows.push(
+        `| ${op} | ${name} | ${f(tp, 0)} /s | ${f(tp / base[op][0], 2)} × | ${f(cpu.leash, 2)} | ${f(cpu.postgres, 2)} | ${f(cpu.redis, 2)} | ${cpu.each} |`,
+      );
     }
-    const two = results[1]!.r[op][0];
+    const [two, cpu2] = results[1]!.r[op];
     headlines.push({
       metric: `${op}: 2 web + 2 worker vs 1 all, on 2 cores`,
-      value: `${f(two, 0)} vs ${f(base[op][0], 0)} /s = ${f(two / base[op][0], 2)} ×`,
+      value: `${f(two, 0)} vs ${f(base[op][0], 0)} /s = ${f(two / base[op][0], 2)} ×; Leash CPU per operation ${f(cpu2.leash, 2)} vs ${f(base[op][1].leash, 2)} ms`,
     });
   }
   await report(
     'cluster',
     'Across processes: 1 all vs 2 web + 2 worker',
-    ['work', 'processes', 'throughput', 'vs 1 all', 'CPU ms per operation, per process (role@cores)'],
+    [
+      'work',
+      'processes',
+      'throughput',
+      'vs 1 all',
+      'Leash CPU ms / op',
+      'Postgres CPU ms / op',
+      'Redis CPU ms / op',
+      'per process (role@cores)',
+    ],
     rows,
     QUICK,
     headlines,
