@@ -4,7 +4,7 @@
 // Counters count what this process did (approvals decided and timed out are counted by the worker
 // that fans their events out, once each); the gauges read cluster-wide state from Postgres when
 // scraped (src/metrics/state.ts), so every process reports the same figure for them.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Request latency buckets, seconds: most answers take milliseconds; long-polls and waits take up to a minute. */
 const HTTP_BUCKETS = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30, 60];
@@ -65,10 +65,33 @@ function onePerScrape<T>(read: () => Promise<T>): () => Promise<T> {
   };
 }
 
+/** The process's own figures, read when scraped. Not prom-client's default metrics: their
+ *  event-loop monitor and GC observer run all the time, and bench/decide.ts's tail doubled with
+ *  them on (bench/changes.md). */
+function processGauges(registers: Registry[]): void {
+  const started = Date.now() / 1000 - process.uptime();
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(read());
+      },
+    });
+  gauge('leash_process_cpu_seconds_total', 'CPU time used by the process, user and system, in seconds', () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  });
+  gauge('leash_process_resident_memory_bytes', 'Resident memory of the process', () => process.memoryUsage().rss);
+  gauge('leash_process_heap_used_bytes', 'V8 heap in use', () => process.memoryUsage().heapUsed);
+  gauge('leash_process_start_time_seconds', 'When the process started, in Unix seconds', () => started);
+}
+
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'leash_' });
   const registers = [registry];
+  processGauges(registers);
   const sources: MetricSources = {};
   const state = onePerScrape(async () => (sources.state ? await sources.state() : undefined));
   for (const [key, [name, help]] of Object.entries(STATE_GAUGES) as [keyof ClusterState, [string, string]][]) {
