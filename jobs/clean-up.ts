@@ -40,10 +40,8 @@ function parts(r: Retention): Part[] {
     {
       // Deliveries settle within hours of their creation (the retry schedule): by id.
       table: 'deliveries',
-      pick: (
-        n,
-      ) => sql`select ctid from deliveries where id < ${idBefore(r.deliveriesDays)}::uuid and status <> 'pending'
-        limit ${n} for update skip locked`,
+      pick: (n) => sql`select ctid from deliveries where id < ${idBefore(r.deliveriesDays)}::uuid
+        and status <> 'pending' order by id limit ${n} for update skip locked`,
     },
     {
       // An event a pending delivery still needs (its payload) stays.
