@@ -275,7 +275,7 @@ describe('embedded mode', { timeout: 90_000 }, () => {
 describe('embedded mode refuses, in one line, with exit 1', () => {
   const refused = async (p: Running, message: RegExp) => {
     expect(await p.exited).toBe(1);
-    expect(p.err.trim().split('\n')).toHaveLength(1);
+    expect(p.err.trim().split('\n'), p.err).toHaveLength(1);
     expect(p.err.trim()).toMatch(message);
   };
 

@@ -85,7 +85,6 @@ function createServer(deps: Deps): FastifyInstance {
   const app = Fastify({
     loggerInstance: log,
     genReqId: newRequestId,
-    requestIdLogLabel: 'request_id',
     childLoggerFactory: requestLogger,
     bodyLimit: 1024 * 1024,
     ...serverTimeouts(config.limits),
