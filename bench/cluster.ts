@@ -5,7 +5,6 @@
 // processes here; the figure that carries over is CPU per operation, per process, beside it.
 //   npm run bench:cluster      BENCH_QUICK=1 for a short run
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
@@ -17,6 +16,7 @@ import { createEndpoint } from '../src/webhooks/endpoints.js';
 import {
   client,
   cpuMeter,
+  cpuSecondsOf,
   f,
   freePort,
   freshDatabase,
@@ -54,17 +54,6 @@ const TOPOLOGIES: { name: string; procs: [Role, string][] }[] = [
     ],
   },
 ];
-
-/** CPU seconds of a process (all threads), from /proc. */
-function cpuOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
 
 function pin(pid: number, cores: string): void {
   try {
@@ -123,10 +112,10 @@ async function sinks(n: number) {
 
 /** CPU ms per operation: each Leash process, all of them together, and Postgres and Redis. */
 function meter(procs: Proc[]) {
-  const start = procs.map((p) => cpuOf(p.child.pid!));
+  const start = procs.map((p) => cpuSecondsOf(p.child.pid!));
   const services = cpuMeter(procs[0]!.child.pid!);
   return (ops: number) => {
-    const each = procs.map((p, i) => ((cpuOf(p.child.pid!) - start[i]!) * 1000) / ops);
+    const each = procs.map((p, i) => ((cpuSecondsOf(p.child.pid!) - start[i]!) * 1000) / ops);
     const s = services(ops);
     return {
       each: procs.map((p, i) => `${p.role}@${p.cores} ${f(each[i]!, 2)}`).join(', '),
