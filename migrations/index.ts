@@ -14,6 +14,7 @@ import * as m0011 from './0011_request_hash.js';
 import * as m0012 from './0012_approvers.js';
 import * as m0013 from './0013_policies.js';
 import * as m0014 from './0014_retention.js';
+import * as m0015 from './0015_drain_fence.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
@@ -30,4 +31,5 @@ export const migrations: Record<string, Migration> = {
   '0012_approvers': m0012,
   '0013_policies': m0013,
   '0014_retention': m0014,
+  '0015_drain_fence': m0015,
 };

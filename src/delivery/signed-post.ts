@@ -27,6 +27,20 @@ export interface SignedPost {
   /** The last check before the request goes out (after the target's DNS check, which can take
    *  seconds); false throws NotSent. */
   beforeSend?: () => Promise<boolean>;
+  /** The caller has just checked the target (targetProblem): the request starts in this call's
+   *  first step, with nothing awaited before it (the drain's lease counts on that). */
+  targetChecked?: boolean;
+}
+
+/** Signers by secret: making one decodes the secret, and a drain signs thousands with the same. */
+const signers = new Map<string, Webhook>();
+function signer(secret: string): Webhook {
+  let w = signers.get(secret);
+  if (!w) {
+    if (signers.size >= 1_000) signers.clear();
+    signers.set(secret, (w = new Webhook(secret)));
+  }
+  return w;
 }
 
 /** Resolves with the response status on 2xx; throws DeliveryError otherwise. */
@@ -37,7 +51,7 @@ export async function signedPost(p: SignedPost): Promise<number> {
       'user-agent': 'Leash-Webhooks/1',
       'webhook-id': p.id,
       'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
-      'webhook-signature': new Webhook(p.secret).sign(p.id, timestamp, p.body),
+      'webhook-signature': signer(p.secret).sign(p.id, timestamp, p.body),
     }),
   });
 }
@@ -48,6 +62,7 @@ export interface JsonPost {
   allowPrivateUrls: boolean;
   timeoutMs?: number;
   beforeSend?: () => Promise<boolean>;
+  targetChecked?: boolean;
   /** Extra headers, built at send time (a signature covers the moment of sending). */
   headers?: (timestamp: Date) => Record<string, string>;
 }
@@ -56,8 +71,10 @@ export interface JsonPost {
  *  the SSRF guard. Resolves with the status on 2xx; throws DeliveryError otherwise. */
 export async function postJson(p: JsonPost): Promise<number> {
   // Checked again at send time: DNS may have changed since the URL was accepted.
-  const problem = await targetProblem(p.url, p.allowPrivateUrls);
-  if (problem) throw new DeliveryError(`refused target: ${problem}`);
+  if (!p.targetChecked) {
+    const problem = await targetProblem(p.url, p.allowPrivateUrls);
+    if (problem) throw new DeliveryError(`refused target: ${problem}`);
+  }
   if (p.beforeSend && !(await p.beforeSend())) throw new NotSent('not sent');
   let status: number;
   // A timer cleared as soon as the answer is in, not AbortSignal.timeout(): that one's timer lives
