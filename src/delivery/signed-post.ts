@@ -14,9 +14,6 @@ export class DeliveryError extends Error {
   }
 }
 
-/** beforeSend said no: nothing was sent. */
-export class NotSent extends Error {}
-
 export interface SignedPost {
   url: string;
   secret: string;
@@ -24,9 +21,6 @@ export interface SignedPost {
   body: string;
   allowPrivateUrls: boolean;
   timeoutMs?: number;
-  /** The last check before the request goes out (after the target's DNS check, which can take
-   *  seconds); false throws NotSent. */
-  beforeSend?: () => Promise<boolean>;
   /** The caller has just checked the target (targetProblem): the request starts in this call's
    *  first step, with nothing awaited before it (the drain's lease counts on that). */
   targetChecked?: boolean;
@@ -61,7 +55,6 @@ export interface JsonPost {
   body: string;
   allowPrivateUrls: boolean;
   timeoutMs?: number;
-  beforeSend?: () => Promise<boolean>;
   targetChecked?: boolean;
   /** Extra headers, built at send time (a signature covers the moment of sending). */
   headers?: (timestamp: Date) => Record<string, string>;
@@ -75,7 +68,6 @@ export async function postJson(p: JsonPost): Promise<number> {
     const problem = await targetProblem(p.url, p.allowPrivateUrls);
     if (problem) throw new DeliveryError(`refused target: ${problem}`);
   }
-  if (p.beforeSend && !(await p.beforeSend())) throw new NotSent('not sent');
   let status: number;
   // A timer cleared as soon as the answer is in, not AbortSignal.timeout(): that one's timer lives
   // its full 10 s (a drain posting 1,500 messages a second kept ~15,000 of them alive, with their
