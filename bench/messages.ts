@@ -197,6 +197,8 @@ async function main() {
     headlines.push({
       metric: 'message accept to one fully paused agent, 20 senders',
       value: `${f(tput(acc), 0)} req/s = ${f(tput(acc) / tput(base), 2)} × bare INSERT (p99 ${f(sl.p99)} ms)`,
+      target: '≥ 0.7 × bare INSERT',
+      pass: tput(acc) / tput(base) >= 0.7,
     });
 
     // 1b. The same load spread over 20 paused inboxes: sends to one inbox queue on its row lock

@@ -1,5 +1,6 @@
 // Agent messaging through the sync path (send, read, long-poll, ack): refusals, gapless seq, the
 // exact backlog cap under concurrency, and the full-pause hold with an ordered drain on unpause.
+import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { useTestApp } from './support/app.js';
 
@@ -177,6 +178,53 @@ describe('refusals (a refused message is not stored)', () => {
         .map((r) => r.body.seq)
         .sort(),
     ).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('concurrent sends share a statement: each gets its own answer, seq is gapless per inbox, the cap counts the batch', async () => {
+    const { ws, alice, bob } = await pair();
+    const carol = await ws.agent('carol');
+    const mallory = await ws.agent('mallory');
+    const pete = await ws.agent('pete');
+    expect((await t.call('POST', '/v1/blocks', { key: bob.key, body: { agent: 'mallory' } })).status).toBe(201);
+    await t.call('POST', `/v1/agents/${pete.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } });
+    const plan: [string, string, number | string][] = [
+      ...Array.from({ length: 4 }, (_, i): [string, string, number] => [alice.key, 'bob', 202]),
+      [mallory.key, 'bob', 'BLOCKED'],
+      [pete.key, 'carol', 'AGENT_PAUSED_BY_OWNER'],
+      [alice.key, 'carol', 202],
+      [alice.key, 'nobody', 'not_found'],
+      [alice.key, carol.id, 202],
+      ...Array.from({ length: 3 }, (): [string, string, number] => [alice.key, 'bob', 0]),
+      [alice.key, 'carol', 202],
+    ];
+    const results = await Promise.all(plan.map(([key, to], i) => send(key, to, { i })));
+    const code = (r: (typeof results)[number]) => (r.status === 202 ? 202 : r.body.error.code);
+    plan.forEach(([, , want], i) => {
+      if (want !== 0) expect([i, code(results[i]!)]).toEqual([i, want]);
+    });
+    // Alice's seven to bob: five fit under the cap of 5, in arrival order, and two are refused.
+    const toBob = results.filter((_, i) => plan[i]![0] === alice.key && plan[i]![1] === 'bob');
+    expect(toBob.map(code)).toEqual([202, 202, 202, 202, 202, 'RECIPIENT_BACKLOGGED', 'RECIPIENT_BACKLOGGED']);
+    expect(toBob.slice(0, 5).map((r) => r.body.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(await stored(bob.id)).toEqual([1, 2, 3, 4, 5]);
+    expect(await stored(carol.id)).toEqual([1, 2, 3]);
+    const bodies = await t.deps.db
+      .selectFrom('messages')
+      .select(['seq', 'body'])
+      .where('recipient_id', '=', carol.id)
+      .orderBy('seq')
+      .execute();
+    expect(bodies.map((b) => b.body)).toEqual([{ i: 6 }, { i: 8 }, { i: 12 }]);
+    // They did share: the eight stored came in fewer transactions than eight.
+    const { rows } = await sql<{ n: string }>`select count(distinct xmin::text) as n from messages
+      where recipient_id in (${bob.id}, ${carol.id})`.execute(t.deps.db);
+    expect(Number(rows[0]!.n)).toBeLessThan(8);
+    const agents = await t.deps.db
+      .selectFrom('agents')
+      .select(['id', 'inbox_seq'])
+      .where('id', 'in', [bob.id, carol.id])
+      .execute();
+    expect(Object.fromEntries(agents.map((a) => [a.id, Number(a.inbox_seq)]))).toEqual({ [bob.id]: 5, [carol.id]: 3 });
   });
 
   it.each([

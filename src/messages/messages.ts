@@ -5,7 +5,7 @@
 import { sql } from 'kysely';
 import { findAgent } from '../agents/registry.js';
 import { actingAgent, type Ctx } from '../context.js';
-import { isUuid, newId, json, type Db } from '../db/index.js';
+import { batchedPerDb, isUuid, newId, type Db } from '../db/index.js';
 import { NOTIFY_CHANNEL, type Notifier } from '../db/notifier.js';
 import { fail, notFound } from '../errors.js';
 import { INBOX_PREFIX, inboxKey } from '../wakeups.js';
@@ -33,6 +33,7 @@ interface SendVerdict {
     | 'RECIPIENT_INACTIVE'
     | 'BLOCKED'
     | 'RECIPIENT_BACKLOGGED'
+    | 'gone'
     | null;
   from_name: string;
   pause_mode: string | null;
@@ -44,14 +45,78 @@ interface SendVerdict {
   created_at: Date | null;
 }
 
+interface SendItem {
+  id: string;
+  ws: string;
+  from_id: string;
+  to_id: string | null;
+  to_name: string | null;
+  /** The body as JSON text (a JSON null survives json_to_recordset as text, not as SQL NULL). */
+  body: string;
+  cap: number;
+}
+
 /**
- * One statement, in autocommit when it can be: the recipient's row is locked (FOR NO KEY UPDATE:
- * senders to one inbox queue up, readers do not wait), every refusal is decided on that locked row,
- * and the seq bump, the message and the wake-up follow. The lock is held for this statement and
- * its commit only, never across a round trip to this process, which is what bounds the accept
- * rate to one inbox. The sender is read without a lock: a pause committing meanwhile orders after
- * this send.
+ * Concurrent sends share one statement and one commit (sends to one inbox otherwise queue on its
+ * row lock, each through its own commit). The recipients' rows are locked FOR NO KEY UPDATE in id
+ * order (senders to one inbox queue up, readers do not wait, two batches cannot deadlock); every
+ * refusal is decided on those locked rows; the sends that pass get the next seqs of their inbox in
+ * arrival order, and the cap counts the batch's earlier ones, so seq stays gapless and the cap
+ * exact. Senders are read without a lock: a pause committing meanwhile orders after these sends.
  */
+const sendBatch = batchedPerDb(async (db: Db, items: SendItem[]): Promise<SendVerdict[]> => {
+  const input = items.map((item, i) => ({ ...item, i }));
+  const { rows } = await sql<SendVerdict & { i: number }>`
+    with x as (
+      select x.*, coalesce(x.to_id, (select a.id from agents a where a.workspace_id = x.ws and a.name = x.to_name and a.deleted_at is null)) as target
+      from json_to_recordset(${JSON.stringify(input)}::json)
+        as x(i int, id uuid, ws uuid, from_id uuid, to_id uuid, to_name text, body text, cap bigint)
+    ), r as (
+      select a.id, a.workspace_id, a.name, a.run_state, a.inbox_seq, a.acked_seq from agents a
+      where a.id in (select target from x) and a.deleted_at is null
+      order by a.id
+      for no key update
+    ), pre as (
+      select x.i, x.id, x.ws, x.from_id, x.body, x.cap, s.name as from_name, s.pause_mode, s.run_state as from_state,
+        r.id as to_id, r.name as to_name, r.run_state as to_state, r.inbox_seq, r.acked_seq,
+        case
+          when s.id is null then 'gone'
+          when s.pause_mode is not null then 'AGENT_PAUSED_BY_OWNER'
+          when s.run_state <> 'running' then 'AGENT_INACTIVE'
+          when r.id is null then 'not_found'
+          when r.run_state <> 'running' then 'RECIPIENT_INACTIVE'
+          when exists (select 1 from blocks b where b.agent_id = r.id and b.blocked_id = s.id) then 'BLOCKED'
+        end as pre_refusal
+      from x
+      left join agents s on s.id = x.from_id and s.workspace_id = x.ws and s.deleted_at is null
+      left join r on r.id = x.target and r.workspace_id = x.ws and (r.id = x.to_id or r.name = x.to_name)
+    ), ranked as (
+      select pre.*, count(*) filter (where pre_refusal is null)
+        over (partition by to_id order by i rows between unbounded preceding and current row) as k
+      from pre
+    ), v as (
+      select ranked.*, coalesce(pre_refusal,
+        case when inbox_seq - acked_seq + k > cap then 'RECIPIENT_BACKLOGGED' end) as refusal
+      from ranked
+    ), bumped as (
+      update agents a set inbox_seq = a.inbox_seq + n.n, backlog_since = coalesce(a.backlog_since, now())
+      from (select to_id, count(*) as n from v where refusal is null group by to_id) n
+      where a.id = n.to_id
+      returning a.id
+    ), m as (
+      insert into messages (id, workspace_id, recipient_id, sender_id, seq, body)
+      select v.id, v.ws, v.to_id, v.from_id, v.inbox_seq + v.k, v.body::json from v where v.refusal is null
+      returning id, seq, created_at
+    )
+    select v.i, v.refusal, v.from_name, v.pause_mode, v.from_state, v.to_id, v.to_name, v.to_state, m.seq, m.created_at,
+      (select count(pg_notify(${NOTIFY_CHANNEL}, ${INBOX_PREFIX} || b.id)) from bumped b) as woke
+    from v left join m on m.id = v.id
+    order by v.i`.execute(db);
+  return rows;
+}, 200);
+
+/** Sends a message to an agent of the sender's workspace, by name or id: 202 with its seq, or the
+ *  refusal that applies (contract §6). */
 export async function sendMessage(
   db: Db,
   ctx: Ctx,
@@ -59,40 +124,18 @@ export async function sendMessage(
   limits: { backlogCap: number },
 ): Promise<{ id: string; to: string; seq: number; created_at: string }> {
   const fromId = sender(ctx);
-  const ws = ctx.workspaceId;
   const id = newId();
-  const toMatch = isUuid(input.to) ? sql`r.id = ${input.to}::uuid` : sql`r.name = ${input.to}`;
-  const { rows } = await sql<SendVerdict>`
-    with s as (
-      select id, name, pause_mode, run_state from agents where id = ${fromId} and workspace_id = ${ws} and deleted_at is null
-    ), r as (
-      select r.id, r.name, r.run_state, r.inbox_seq, r.acked_seq from agents r
-      where r.workspace_id = ${ws} and r.deleted_at is null and ${toMatch}
-      for no key update
-    ), v as (
-      select s.name as from_name, s.pause_mode, s.run_state as from_state, r.id as to_id, r.name as to_name, r.run_state as to_state,
-        case
-          when s.pause_mode is not null then 'AGENT_PAUSED_BY_OWNER'
-          when s.run_state <> 'running' then 'AGENT_INACTIVE'
-          when r.id is null then 'not_found'
-          when r.run_state <> 'running' then 'RECIPIENT_INACTIVE'
-          when exists (select 1 from blocks b where b.agent_id = r.id and b.blocked_id = s.id) then 'BLOCKED'
-          when r.inbox_seq - r.acked_seq >= ${limits.backlogCap} then 'RECIPIENT_BACKLOGGED'
-        end as refusal
-      from s left join r on true
-    ), bumped as (
-      update agents a set inbox_seq = a.inbox_seq + 1, backlog_since = coalesce(a.backlog_since, now())
-      from v where a.id = v.to_id and v.refusal is null
-      returning a.id, a.inbox_seq
-    ), m as (
-      insert into messages (id, workspace_id, recipient_id, sender_id, seq, body)
-      select ${id}, ${ws}, b.id, ${fromId}, b.inbox_seq, ${json(input.body)}::json from bumped b
-      returning seq, created_at
-    )
-    select v.*, m.seq, m.created_at, (select pg_notify(${NOTIFY_CHANNEL}, ${INBOX_PREFIX} || b.id) from bumped b) as woke
-    from v left join m on true`.execute(db);
-  const v = rows[0];
-  if (!v) fail('AGENT_INACTIVE', 'This agent no longer exists and may not send');
+  const byId = isUuid(input.to);
+  const v = await sendBatch(db, {
+    id,
+    ws: ctx.workspaceId,
+    from_id: fromId,
+    to_id: byId ? input.to : null,
+    to_name: byId ? null : input.to,
+    body: JSON.stringify(input.body ?? null),
+    cap: limits.backlogCap,
+  });
+  if (!v || v.refusal === 'gone') fail('AGENT_INACTIVE', 'This agent no longer exists and may not send');
   const stopped = (state: string | null) => (state === 'stopped' ? 'stopped' : 'stopping');
   if (v.refusal === 'not_found') notFound(`Agent ${input.to}`);
   if (v.refusal) {
