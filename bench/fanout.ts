@@ -158,9 +158,9 @@ async function main() {
     headlines.push(
       {
         metric: 'webhook fan-out, 10 endpoints',
-        value: `${f(alone, 0)} deliveries/s`,
-        target: '≥ 1,000/s',
-        pass: alone >= 1_000,
+        value: `${f(alone, 0)} deliveries/s = ${f(alone / baseRate, 2)} × bare POSTs (${f(baseRate, 0)}/s)`,
+        target: '≥ 1,000/s and ≥ 0.35 × bare POSTs',
+        pass: alone >= 1_000 && alone / baseRate >= 0.35,
       },
       {
         metric: 'fan-out beside one slow endpoint (2 s per answer)',
