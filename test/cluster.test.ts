@@ -3,37 +3,24 @@
 // does reaches clients of the other; each timeout fires once and each drain runs once although
 // both workers could take it; the rate limit is one count over both web processes; and each worker
 // serves its metrics on METRICS_PORT (counted once across them).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestApp } from './support/app.js';
 import { freePort } from './fault/support/services.js';
 import { startReceiver, type Receiver } from './support/receiver.js';
+import { startLeash, type LeashProcess } from './support/processes.js';
 import { StreamClient } from './support/stream-client.js';
 
 const t = useTestApp();
 const LIMIT = 60;
-const procs: { child: ChildProcess; err: () => string }[] = [];
+const procs: LeashProcess[] = [];
 let webA = '';
 let webB = '';
 const workerMetrics: string[] = [];
 
-async function start(role: 'web' | 'worker', env: Record<string, string>, ready: string): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', role], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  procs.push({ child, err: () => err });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${role} exited: ${err}`);
-    if ((await fetch(ready).catch(() => undefined))?.status === 200) return;
-    if (Date.now() > deadline) throw new Error(`${role} did not become ready: ${err}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const start = async (role: 'web' | 'worker', env: Record<string, string>, ready: string) => {
+  procs.push(await startLeash(role, env, ready));
+};
 
 beforeAll(async () => {
   const shared = {
@@ -60,16 +47,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await Promise.all(
-    procs.map(
-      ({ child }) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          child.kill('SIGTERM');
-        }),
-    ),
-  );
+  await Promise.all(procs.map((p) => p.stop()));
 });
 
 async function call(base: string, method: string, path: string, key: string, body?: unknown) {

@@ -62,7 +62,7 @@ describe(`history of a mixed random workload (seed ${SEED})`, () => {
       phases.push(`${name} ${((Date.now() - mark) / 1000).toFixed(1)}s`);
       mark = Date.now();
     };
-    w = await setUp(t, base);
+    w = await setUp(t, [base]);
     phase('setup');
     const stopSampling = startSampler(w);
     try {

@@ -4,11 +4,11 @@
 // so it is called at the test file's top level.
 import { sql } from 'kysely';
 import WebSocket from 'ws';
-import type { Response, TestApp } from '../../support/app.js';
+import type { TestApp } from '../../support/app.js';
 
 export const SEED = process.env.FAULT_SEED ? Number(process.env.FAULT_SEED) : Math.floor(Math.random() * 2 ** 31);
 if (!Number.isSafeInteger(SEED)) throw new Error(`FAULT_SEED must be an integer, not ${process.env.FAULT_SEED}`);
-const RUN_MS = 12_000;
+export const RUN_MS = 12_000;
 /** Askers stop this much earlier (the longest timeout), so every deadline falls within the run. */
 const ASK_UNTIL_BEFORE_END_MS = 3_000;
 export const CAP = 10_000;
@@ -125,6 +125,14 @@ interface Sample {
   overdue: { id: string; expiresAt: number }[];
 }
 
+/** An HTTP call to some Leash web process: its status and parsed JSON body. */
+export type Transport = (
+  method: string,
+  url: string,
+  key: string,
+  body: unknown,
+) => Promise<{ status: number; body: any }>;
+
 export class History {
   readonly ops: Op[] = [];
   readonly frames: FrameRec[] = [];
@@ -133,9 +141,12 @@ export class History {
   readonly prefill = new Map<string, number>();
   readonly t0 = Date.now();
   private readonly t: TestApp;
+  private readonly via: Transport | undefined;
 
-  constructor(t: TestApp) {
+  /** Calls go through inject() into the test's app, or through `via` (real processes). */
+  constructor(t: TestApp, via?: Transport) {
     this.t = t;
+    this.via = via;
   }
 
   begin(kind: OpKind, actor: string, fields: Partial<Op> = {}): Op {
@@ -171,9 +182,9 @@ export class History {
     fields: Partial<Op> = {},
   ): Promise<Op> {
     const op = this.begin(kind, actor, { method, url, req: body, ...fields });
-    let res: Response;
+    let res: { status: number; body: any };
     try {
-      res = await this.t.call(method, url, { key, body });
+      res = this.via ? await this.via(method, url, key, body) : await this.t.call(method, url, { key, body });
     } catch (err) {
       return this.end(op, 0, { transport_error: String(err) });
     }
@@ -209,7 +220,8 @@ export interface World {
   t: TestApp;
   h: History;
   wsId: string;
-  base: string;
+  /** The web processes' URLs: streams open on each in turn. */
+  bases: string[];
   ownerKey: string;
   workers: Agent[];
   hoard: Agent;
@@ -236,7 +248,8 @@ interface Conn {
 async function openStream(w: World, a: Agent): Promise<Conn | undefined> {
   const session = w.nextSession++;
   const op = w.h.begin('stream.open', a.name, { agent: a.name, session, url: '/v1/stream' });
-  const ws = new WebSocket(`${w.base.replace(/^http/, 'ws')}/v1/stream`, {
+  const base = w.bases[session % w.bases.length]!;
+  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/v1/stream`, {
     headers: { authorization: `Bearer ${a.key}` },
   });
   const conn: Conn = { ws, agent: a.name, session, ready: undefined, highest: 0, closed: undefined };
@@ -554,7 +567,7 @@ export function startSampler(w: World): () => Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Setup, the run, and the end of the run (everyone unpaused, everything drained).
 
-export async function setUp(t: TestApp, base: string): Promise<World> {
+export async function setUp(t: TestApp, bases: string[], via?: Transport): Promise<World> {
   const ws = await t.workspace('Fault');
   const members: Member[] = [];
   for (const [label, role] of [
@@ -568,13 +581,13 @@ export async function setUp(t: TestApp, base: string): Promise<World> {
   const agents: Agent[] = [];
   for (const name of [...WORKERS, HOARD]) agents.push({ name, ...(await ws.agent(name)) });
   const hoard = agents.pop()!;
-  const h = new History(t);
+  const h = new History(t, via);
   await prefill(t, h, ws.id, hoard, agents[0]!, CAP - PREFILL_GAP);
   return {
     t,
     h,
     wsId: ws.id,
-    base,
+    bases,
     ownerKey: ws.ownerKey,
     workers: agents,
     hoard,
