@@ -111,6 +111,12 @@ async function main() {
         target: '< 300 MB',
         pass: at10k < 300,
       },
+      {
+        metric: '10,000 idle connections beside the bare server',
+        value: `${f(at10k / b.withBoth, 2)} × the bare server's RSS (${f(at10k, 0)} vs ${f(b.withBoth, 0)} MB; idle alone ${f(l.before, 0)} vs ${f(b.before, 0)} MB)`,
+        target: '≤ 1.2 × bare',
+        pass: at10k / b.withBoth <= 1.2,
+      },
     ];
   } finally {
     await stopProcess(bare);
