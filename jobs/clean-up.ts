@@ -31,6 +31,8 @@ function parts(r: Retention): Part[] {
       sql`select ctid from ${sql.table(table)} where ${sql.ref(column)} < now() - ${after}
         order by ${sql.ref(column)} limit ${n} for update skip locked`,
   });
+  // By id for the index (UUIDv7 is time), and by created_at too: a row whose id is not a UUIDv7
+  // (written by hand, or by another tool) must not pass for old.
   return [
     expired('idempotency_keys', 'created_at', sql`interval '24 hours'`),
     expired('inbound_requests', 'received_at', sql`make_interval(days => ${r.inboundDays})`),
@@ -41,13 +43,13 @@ function parts(r: Retention): Part[] {
       // Deliveries settle within hours of their creation (the retry schedule): by id.
       table: 'deliveries',
       pick: (n) => sql`select ctid from deliveries where id < ${idBefore(r.deliveriesDays)}::uuid
-        and status <> 'pending' order by id limit ${n} for update skip locked`,
+        and created_at < now() - make_interval(days => ${r.deliveriesDays}) and status <> 'pending' order by id limit ${n} for update skip locked`,
     },
     {
       // An event a pending delivery still needs (its payload) stays.
       table: 'outbox',
       pick: (n) => sql`select o.ctid from outbox o where o.id < ${idBefore(r.deliveriesDays)}::uuid
-        and o.dispatched_at is not null
+        and o.created_at < now() - make_interval(days => ${r.deliveriesDays}) and o.dispatched_at is not null
         and not exists (select 1 from deliveries d where d.status = 'pending' and d.event_id = o.id)
         order by o.id limit ${n} for update of o skip locked`,
     },
@@ -56,6 +58,7 @@ function parts(r: Retention): Part[] {
       table: 'messages',
       pick: (n) => sql`select m.ctid from messages m join agents a on a.id = m.recipient_id
         where m.id < ${idBefore(r.messagesDays)}::uuid and m.seq <= a.acked_seq
+          and m.created_at < now() - make_interval(days => ${r.messagesDays})
         order by m.id limit ${n} for update of m skip locked`,
     },
   ];

@@ -47,6 +47,7 @@ describe('clean-up', () => {
       .values(
         [oldEvent, neededEvent, recentEvent].map((id) => ({
           id,
+          created_at: ago(id === recentEvent ? 1 : 40),
           workspace_id: ws.id,
           agent_id: bot.id,
           type: 'agent.paused',
@@ -62,6 +63,7 @@ describe('clean-up', () => {
       event_type: 'agent.paused',
       agent_id: bot.id,
       status,
+      created_at: ago(daysAgo),
       updated_at: ago(daysAgo),
     });
     await db

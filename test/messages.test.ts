@@ -188,7 +188,7 @@ describe('refusals (a refused message is not stored)', () => {
     expect((await t.call('POST', '/v1/blocks', { key: bob.key, body: { agent: 'mallory' } })).status).toBe(201);
     await t.call('POST', `/v1/agents/${pete.id}/pause`, { key: ws.ownerKey, body: { mode: 'send' } });
     const plan: [string, string, number | string][] = [
-      ...Array.from({ length: 4 }, (_, i): [string, string, number] => [alice.key, 'bob', 202]),
+      ...Array.from({ length: 4 }, (): [string, string, number] => [alice.key, 'bob', 202]),
       [mallory.key, 'bob', 'BLOCKED'],
       [pete.key, 'carol', 'AGENT_PAUSED_BY_OWNER'],
       [alice.key, 'carol', 202],
